@@ -1,0 +1,2 @@
+/** The {@code mx} command line and its subcommands. */
+package io.djlmx.examples.cli;

@@ -1,0 +1,2 @@
+/** The djl-mx model zoo: pretrained models served in MX formats. */
+package io.djlmx.zoo;
