@@ -1,5 +1,8 @@
 package io.djlmx.format;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -280,6 +283,33 @@ public final class MxTensor implements AutoCloseable {
       throw new IllegalArgumentException("f32 output segment is read-only");
     }
     RowCodec.dequantize(this, f32Out);
+  }
+
+  /**
+   * Writes the tensor in the stable byte serialization of {@code docs/format.md} (magic, version,
+   * format, scale mode, block size, shape, codes, scales, CRC32C checksums; little-endian).
+   *
+   * @param out the stream, not closed here
+   * @throws IOException when writing fails
+   * @throws IllegalStateException when closed
+   */
+  public void writeTo(OutputStream out) throws IOException {
+    checkOpen();
+    MxTensorCodec.write(this, Objects.requireNonNull(out, "out"));
+  }
+
+  /**
+   * Reads a tensor written by {@link #writeTo(OutputStream)}.
+   *
+   * @param in the stream, positioned at the tensor; not closed here
+   * @return the tensor; the caller closes it
+   * @throws MxFormatException when the bytes are not a valid serialized tensor (the message names
+   *     the field, the expected and the found value): wrong magic, unknown version, format or scale
+   *     mode, bad shape, truncation, checksum mismatch
+   * @throws IOException when reading fails
+   */
+  public static MxTensor readFrom(InputStream in) throws IOException {
+    return MxTensorCodec.read(Objects.requireNonNull(in, "in"));
   }
 
   /** Frees the off-heap memory; closing twice is allowed. */
