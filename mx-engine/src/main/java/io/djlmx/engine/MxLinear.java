@@ -15,6 +15,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -45,6 +46,9 @@ public final class MxLinear {
 
   private static final Map<String, LinearKernel> KERNELS = new ConcurrentHashMap<>();
 
+  /** Weights packed so far, process-wide: lets tests and monitoring see the cache pack once. */
+  private static final AtomicLong PACK_COUNT = new AtomicLong();
+
   static {
     try {
       Class<?> c = Class.forName(CPU_KERNEL);
@@ -56,6 +60,17 @@ public final class MxLinear {
   }
 
   private MxLinear() {}
+
+  /**
+   * Returns how many times a {@code linear} weight has been packed into MX in this process (all
+   * models together). Each parameter is packed once per change of its values, so under any number
+   * of concurrent predictions this grows by one per weight, never per call.
+   *
+   * @return the number of weights packed since the JVM started
+   */
+  public static long getPackCount() {
+    return PACK_COUNT.get();
+  }
 
   /**
    * Registers the kernel {@code linear} uses for arrays on devices of {@code deviceType}.
@@ -193,6 +208,7 @@ public final class MxLinear {
   }
 
   private static MxWeight build(MxNDArray weight, String name, long version, MxConfig config) {
+    PACK_COUNT.incrementAndGet();
     Shape shape = weight.getShape();
     long fp32Bytes = shape.size() * Float.BYTES;
     if (config.isExcluded(name)) {

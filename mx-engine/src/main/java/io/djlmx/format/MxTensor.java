@@ -391,6 +391,9 @@ public final class MxTensor implements AutoCloseable {
     private RowCodec() {}
 
     static void quantize(MemorySegment src, MxTensor t) {
+      if (t.rows == 0 || t.cols == 0) {
+        return; // nothing to do; avoids scratch rows sized by a large block size
+      }
       if (t.blockSize == VectorBlockCodec.BLOCK && VectorBlockCodec.isSupported()) {
         VectorBlockCodec.quantizeRows(src, t, 0, t.rows);
         return;
@@ -422,6 +425,9 @@ public final class MxTensor implements AutoCloseable {
     }
 
     static void dequantize(MxTensor t, MemorySegment dst) {
+      if (t.rows == 0 || t.cols == 0) {
+        return; // nothing to do; avoids scratch rows sized by a large block size
+      }
       if (t.blockSize == VectorBlockCodec.BLOCK && VectorBlockCodec.isSupported()) {
         VectorBlockCodec.dequantizeRows(t, dst, 0, t.rows);
         return;

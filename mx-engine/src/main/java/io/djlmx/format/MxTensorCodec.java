@@ -40,6 +40,9 @@ final class MxTensorCodec {
   static final int MAX_RANK = 32;
   private static final int CHUNK = 1 << 16;
 
+  /** Payloads above this many bytes are staged on the heap before the tensor is allocated. */
+  static final long STAGE_ABOVE = 16L << 20;
+
   private MxTensorCodec() {}
 
   static int formatId(MxFormat f) {
@@ -165,6 +168,19 @@ final class MxTensorCodec {
                 + Arrays.toString(shape));
       }
     }
+    // Check the sizes the shape implies against the header before allocating anything, so a
+    // corrupt or hostile header cannot make the reader reserve memory the stream does not hold.
+    long[] counts = expectedCounts(shape, format, blockSize);
+    checkCount("code byte count", counts[0], codeBytes, shape);
+    checkCount("scale byte count", counts[1], scaleBytes, shape);
+    crc.reset();
+    byte[][] staged = null;
+    if (codeBytes + scaleBytes > STAGE_ABOVE) {
+      // Large payload: read it to the heap in chunks first, so that memory grows only with bytes
+      // that actually arrive (a truncated stream fails before the tensor is allocated).
+      staged =
+          new byte[][] {readStaged(din, codeBytes, "codes"), readStaged(din, scaleBytes, "scales")};
+    }
     MxTensor t;
     try {
       t = MxTensor.allocate(shape, format, mode, blockSize);
@@ -173,11 +189,15 @@ final class MxTensorCodec {
           "MX tensor field 'shape' " + Arrays.toString(shape) + " is unusable: " + e.getMessage());
     }
     try {
-      checkCount("code byte count", t.codes().byteSize(), codeBytes, t);
-      checkCount("scale byte count", t.scales().byteSize(), scaleBytes, t);
-      crc.reset();
-      readInto(din, t.codes(), "codes", crc);
-      readInto(din, t.scales(), "scales", crc);
+      if (staged == null) {
+        readInto(din, t.codes(), "codes", crc);
+        readInto(din, t.scales(), "scales", crc);
+      } else {
+        crc.update(staged[0]);
+        crc.update(staged[1]);
+        MemorySegment.copy(staged[0], 0, t.codes(), ValueLayout.JAVA_BYTE, 0, staged[0].length);
+        MemorySegment.copy(staged[1], 0, t.scales(), ValueLayout.JAVA_BYTE, 0, staged[1].length);
+      }
       int payloadCrc =
           ByteBuffer.wrap(readFully(din, 4, "payload checksum", null))
               .order(ByteOrder.LITTLE_ENDIAN)
@@ -196,11 +216,74 @@ final class MxTensorCodec {
     }
   }
 
-  private static void checkCount(String field, long expected, long got, MxTensor t)
+  /**
+   * Returns the code and scale byte counts of a tensor of this shape, format and block size, or
+   * throws naming the field when the shape cannot be a tensor.
+   */
+  private static long[] expectedCounts(long[] shape, MxFormat format, int blockSize)
+      throws MxFormatException {
+    try {
+      long rows = 1;
+      for (int i = 0; i < shape.length - 1; i++) {
+        rows = Math.multiplyExact(rows, shape[i]);
+      }
+      long cols = shape[shape.length - 1];
+      long blocksPerRow = (cols + blockSize - 1) / blockSize;
+      long padded = Math.multiplyExact(blocksPerRow, (long) blockSize);
+      if (padded > Integer.MAX_VALUE - 64) {
+        throw new MxFormatException(
+            "MX tensor field 'shape' "
+                + Arrays.toString(shape)
+                + " is unusable: a row of "
+                + padded
+                + " padded elements is too large");
+      }
+      return new long[] {
+        Math.multiplyExact(rows, format.packedBytes(padded)), Math.multiplyExact(rows, blocksPerRow)
+      };
+    } catch (ArithmeticException e) {
+      throw new MxFormatException(
+          "MX tensor field 'shape' " + Arrays.toString(shape) + " is unusable: size overflows");
+    }
+  }
+
+  private static byte[] readStaged(DataInputStream in, long n, String field) throws IOException {
+    if (n > Integer.MAX_VALUE - 16) {
+      throw new MxFormatException(
+          "MX tensor field '" + field + "' of " + n + " bytes is too large to read");
+    }
+    java.io.ByteArrayOutputStream bos = new java.io.ByteArrayOutputStream(CHUNK);
+    byte[] buf = new byte[CHUNK];
+    long left = n;
+    while (left > 0) {
+      int got = in.read(buf, 0, (int) Math.min(CHUNK, left));
+      if (got < 0) {
+        throw new MxFormatException(
+            "MX tensor is truncated in field '"
+                + field
+                + "': expected "
+                + n
+                + " bytes, got "
+                + (n - left));
+      }
+      bos.write(buf, 0, got);
+      left -= got;
+    }
+    return bos.toByteArray();
+  }
+
+  private static void checkCount(String field, long expected, long got, long[] shape)
       throws MxFormatException {
     if (expected != got) {
       throw new MxFormatException(
-          "MX tensor field '" + field + "': expected " + expected + " for " + t + ", got " + got);
+          "MX tensor field '"
+              + field
+              + "': expected "
+              + expected
+              + " for shape "
+              + Arrays.toString(shape)
+              + ", got "
+              + got);
     }
   }
 
