@@ -181,6 +181,54 @@ final class Fixtures {
     return 0;
   }
 
+  /**
+   * Resident set minus the JVM's own committed memory pools (heap, metaspace, code cache), in kB,
+   * after GC and {@code malloc_trim}: the memory held outside the JVM's managed pools (PyTorch
+   * tensors, MX packed weights, FFM arenas). RSS alone also grows when the JVM merely expands its
+   * heap or compiles more code, which is not a leak.
+   */
+  static long nativeAfterGcKb() {
+    rssAfterGcKb();
+    mallocTrim();
+    long jvm =
+        java.lang.management.ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getCommitted()
+            + java.lang.management.ManagementFactory.getMemoryMXBean()
+                .getNonHeapMemoryUsage()
+                .getCommitted();
+    return rssKb() - jvm / 1024;
+  }
+
+  /** Asks glibc to return freed pages to the OS, so RSS shows live native memory. */
+  private static void mallocTrim() {
+    try {
+      java.lang.foreign.Linker linker = java.lang.foreign.Linker.nativeLinker();
+      var trim =
+          linker
+              .defaultLookup()
+              .find("malloc_trim")
+              .map(
+                  a ->
+                      linker.downcallHandle(
+                          a,
+                          java.lang.foreign.FunctionDescriptor.of(
+                              java.lang.foreign.ValueLayout.JAVA_INT,
+                              java.lang.foreign.ValueLayout.JAVA_LONG)));
+      if (trim.isPresent()) {
+        int unused = (int) trim.get().invokeExact(0L);
+      }
+    } catch (Throwable t) {
+      // Not glibc: measure without trimming.
+    }
+  }
+
+  /** Committed Java heap in kB. */
+  static long heapCommittedKb() {
+    return java.lang.management.ManagementFactory.getMemoryMXBean()
+            .getHeapMemoryUsage()
+            .getCommitted()
+        / 1024;
+  }
+
   /** Runs the GC a few times so that unreachable native-backed objects are released. */
   static long rssAfterGcKb() {
     for (int i = 0; i < 3; i++) {

@@ -27,7 +27,7 @@ import java.util.TreeMap;
 final class ReliabilityReport {
 
   /** System property holding the report path. */
-  static final String PATH_PROPERTY = "mx.reliability.report";
+  static final String PATH_PROPERTY = "djlmx.reliability.report";
 
   private static final Map<String, List<String[]>> SECTIONS = new TreeMap<>();
 

@@ -174,12 +174,13 @@ final class MxTensorCodec {
     checkCount("code byte count", counts[0], codeBytes, shape);
     checkCount("scale byte count", counts[1], scaleBytes, shape);
     crc.reset();
-    byte[][] staged = null;
+    java.util.List<byte[]> stagedCodes = null;
+    java.util.List<byte[]> stagedScales = null;
     if (codeBytes + scaleBytes > STAGE_ABOVE) {
       // Large payload: read it to the heap in chunks first, so that memory grows only with bytes
       // that actually arrive (a truncated stream fails before the tensor is allocated).
-      staged =
-          new byte[][] {readStaged(din, codeBytes, "codes"), readStaged(din, scaleBytes, "scales")};
+      stagedCodes = readStaged(din, codeBytes, "codes");
+      stagedScales = readStaged(din, scaleBytes, "scales");
     }
     MxTensor t;
     try {
@@ -189,14 +190,12 @@ final class MxTensorCodec {
           "MX tensor field 'shape' " + Arrays.toString(shape) + " is unusable: " + e.getMessage());
     }
     try {
-      if (staged == null) {
+      if (stagedCodes == null) {
         readInto(din, t.codes(), "codes", crc);
         readInto(din, t.scales(), "scales", crc);
       } else {
-        crc.update(staged[0]);
-        crc.update(staged[1]);
-        MemorySegment.copy(staged[0], 0, t.codes(), ValueLayout.JAVA_BYTE, 0, staged[0].length);
-        MemorySegment.copy(staged[1], 0, t.scales(), ValueLayout.JAVA_BYTE, 0, staged[1].length);
+        copyStaged(stagedCodes, t.codes(), crc);
+        copyStaged(stagedScales, t.scales(), crc);
       }
       int payloadCrc =
           ByteBuffer.wrap(readFully(din, 4, "payload checksum", null))
@@ -247,29 +246,37 @@ final class MxTensorCodec {
     }
   }
 
-  private static byte[] readStaged(DataInputStream in, long n, String field) throws IOException {
-    if (n > Integer.MAX_VALUE - 16) {
-      throw new MxFormatException(
-          "MX tensor field '" + field + "' of " + n + " bytes is too large to read");
-    }
-    java.io.ByteArrayOutputStream bos = new java.io.ByteArrayOutputStream(CHUNK);
-    byte[] buf = new byte[CHUNK];
-    long left = n;
-    while (left > 0) {
-      int got = in.read(buf, 0, (int) Math.min(CHUNK, left));
-      if (got < 0) {
+  /** Reads {@code n} bytes into 1 MiB heap chunks, failing as truncated when they do not come. */
+  private static java.util.List<byte[]> readStaged(DataInputStream in, long n, String field)
+      throws IOException {
+    java.util.List<byte[]> chunks = new java.util.ArrayList<>();
+    long done = 0;
+    while (done < n) {
+      int len = (int) Math.min(1 << 20, n - done);
+      byte[] chunk = new byte[len];
+      int got = in.readNBytes(chunk, 0, len);
+      if (got != len) {
         throw new MxFormatException(
             "MX tensor is truncated in field '"
                 + field
                 + "': expected "
                 + n
                 + " bytes, got "
-                + (n - left));
+                + (done + got));
       }
-      bos.write(buf, 0, got);
-      left -= got;
+      chunks.add(chunk);
+      done += len;
     }
-    return bos.toByteArray();
+    return chunks;
+  }
+
+  private static void copyStaged(java.util.List<byte[]> chunks, MemorySegment seg, CRC32C crc) {
+    long off = 0;
+    for (byte[] c : chunks) {
+      crc.update(c);
+      MemorySegment.copy(c, 0, seg, ValueLayout.JAVA_BYTE, off, c.length);
+      off += c.length;
+    }
   }
 
   private static void checkCount(String field, long expected, long got, long[] shape)
