@@ -386,11 +386,19 @@ public final class MxTensor implements AutoCloseable {
   }
 
   /** Moves rows between FP32 memory and the packed form, one row at a time. */
-  private static final class RowCodec {
+  static final class RowCodec {
 
     private RowCodec() {}
 
     static void quantize(MemorySegment src, MxTensor t) {
+      if (t.blockSize == VectorBlockCodec.BLOCK && VectorBlockCodec.isSupported()) {
+        VectorBlockCodec.quantizeRows(src, t, 0, t.rows);
+        return;
+      }
+      quantizeScalar(src, t);
+    }
+
+    static void quantizeScalar(MemorySegment src, MxTensor t) {
       int padded = Math.toIntExact(t.blocksPerRow * t.blockSize);
       int blocks = (int) t.blocksPerRow;
       int cols = (int) t.cols;
@@ -414,6 +422,14 @@ public final class MxTensor implements AutoCloseable {
     }
 
     static void dequantize(MxTensor t, MemorySegment dst) {
+      if (t.blockSize == VectorBlockCodec.BLOCK && VectorBlockCodec.isSupported()) {
+        VectorBlockCodec.dequantizeRows(t, dst, 0, t.rows);
+        return;
+      }
+      dequantizeScalar(t, dst);
+    }
+
+    static void dequantizeScalar(MxTensor t, MemorySegment dst) {
       int padded = Math.toIntExact(t.blocksPerRow * t.blockSize);
       int blocks = (int) t.blocksPerRow;
       int cols = (int) t.cols;
