@@ -20,6 +20,10 @@ public final class MxCommand implements Runnable {
    * @param args the arguments
    */
   public static void main(String[] args) {
+    java.util.Optional<Integer> child = JvmRelauncher.relaunchIfNeeded(MxCommand.class, args);
+    if (child.isPresent()) {
+      System.exit(child.get());
+    }
     System.exit(newCommandLine().execute(args));
   }
 
