@@ -10,11 +10,14 @@ import io.djlmx.format.E8M0;
 import io.djlmx.format.MxFormat;
 import io.djlmx.format.MxTensor;
 import io.djlmx.kernel.LinearKernel;
+import io.djlmx.kernel.cpu.CpuLinearKernel;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
+import java.util.EnumMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,21 +44,50 @@ public final class MxLinear {
 
   private static final Logger logger = LoggerFactory.getLogger(MxLinear.class);
 
-  private static final String CPU_KERNEL = "io.djlmx.kernel.cpu.CpuLinearKernel";
-
   private static final Map<String, LinearKernel> KERNELS = new ConcurrentHashMap<>();
+
+  private static final Map<Path, LongAdder> CALLS = new EnumMap<>(Path.class);
+
+  /** The way one {@code linear} call ran. */
+  public enum Path {
+    /** An MX kernel on the packed weight. */
+    KERNEL,
+    /** PyTorch on the quantized-then-dequantized weight. */
+    EMULATION,
+    /**
+     * PyTorch on the FP32 weight: gradients recorded, an excluded parameter, or a non-MX weight.
+     */
+    FP32
+  }
 
   static {
     try {
-      Class<?> c = Class.forName(CPU_KERNEL);
-      KERNELS.put(Device.Type.CPU, (LinearKernel) c.getConstructor().newInstance());
-    } catch (ReflectiveOperationException | LinkageError e) {
+      KERNELS.put(Device.Type.CPU, new CpuLinearKernel());
+    } catch (RuntimeException | LinkageError e) {
+      // e.g. the JVM runs without --add-modules jdk.incubator.vector
       logger.warn(
-          "No MX CPU linear kernel ({}): linear runs as MX emulation on PyTorch", e.toString());
+          "MX CPU linear kernel unavailable ({}): linear runs as MX emulation", e.toString());
+    }
+  }
+
+  static {
+    for (Path p : Path.values()) {
+      CALLS.put(p, new LongAdder());
     }
   }
 
   private MxLinear() {}
+
+  /**
+   * Returns how many {@code linear} calls took {@code path} in this process, so that a fallback is
+   * visible, never silent.
+   *
+   * @param path the path
+   * @return the number of calls
+   */
+  public static long getCallCount(Path path) {
+    return CALLS.get(path).sum();
+  }
 
   /**
    * Registers the kernel {@code linear} uses for arrays on devices of {@code deviceType}.
@@ -95,10 +127,12 @@ public final class MxLinear {
   public static NDList linear(NDArray input, NDArray weight, NDArray bias) {
     checkShapes(input, weight, bias);
     if (!(weight instanceof MxNDArray w) || MxGradientCollector.isRecording()) {
+      CALLS.get(Path.FP32).increment();
       return pytorchLinear(input, weight, bias);
     }
     MxWeight mx = prepare(w, null, w.getManager().getConfig());
     if (mx.isExcluded()) {
+      CALLS.get(Path.FP32).increment();
       return pytorchLinear(input, weight, bias);
     }
     MxConfig config = w.getManager().getConfig();
@@ -108,8 +142,16 @@ public final class MxLinear {
         && input.getDataType() == DataType.FLOAT32
         && (bias == null || bias.getDataType() == DataType.FLOAT32)
         && input.getDevice().equals(weight.getDevice())) {
+      CALLS.get(Path.KERNEL).increment();
       return kernelLinear(kernel, input, mx, bias, config);
     }
+    if (CALLS.get(Path.EMULATION).sum() == 0) {
+      logger.info(
+          "MX linear runs as emulation on PyTorch for {} input on {} (no kernel for it)",
+          input.getDataType(),
+          input.getDevice());
+    }
+    CALLS.get(Path.EMULATION).increment();
     return emulatedLinear(input, w, mx, bias, config);
   }
 
