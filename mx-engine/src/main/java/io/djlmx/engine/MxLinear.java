@@ -217,21 +217,52 @@ public final class MxLinear {
   static MxWeight prepare(MxNDArray weight, String name, MxConfig config) {
     MxWeight cached = weight.getWeight();
     long version = weight.getVersion();
-    if (cached != null
-        && cached.version() == version
-        && (name == null || name.equals(cached.name()))) {
+    long fingerprint = fingerprint(weight);
+    if (isCurrent(cached, version, fingerprint, name)) {
       return cached;
     }
     synchronized (weight) {
       cached = weight.getWeight();
-      if (cached != null && cached.version() == version) {
+      if (isCurrent(cached, version, fingerprint, name)) {
         return cached;
       }
       String paramName = name != null ? name : cached != null ? cached.name() : weight.getName();
       MxWeight built = build(weight, paramName, version, config);
+      built.setFingerprint(fingerprint);
       weight.setWeight(built);
       return built;
     }
+  }
+
+  private static boolean isCurrent(MxWeight cached, long version, long fingerprint, String name) {
+    return cached != null
+        && cached.version() == version
+        && cached.fingerprint() == fingerprint
+        && (name == null || name.equals(cached.name()));
+  }
+
+  /**
+   * Returns a cheap fingerprint of a CPU FP32 weight: 64 sampled elements, read from PyTorch's
+   * memory. It catches writes that bypass the MX array (made on the PyTorch array directly); writes
+   * through the MX array are caught by its version. Other weights get 0 (version only).
+   */
+  static long fingerprint(MxNDArray weight) {
+    PtNDArray pt = weight.getDelegate();
+    if (pt.getDataType() != DataType.FLOAT32
+        || !Device.Type.CPU.equals(pt.getDevice().getDeviceType())) {
+      return 0;
+    }
+    long n = pt.getShape().size();
+    if (n == 0) {
+      return 0;
+    }
+    MemorySegment seg = MemorySegment.ofBuffer(pt.toByteBuffer(true));
+    long h = 1125899906842597L;
+    long step = Math.max(1, n / 64);
+    for (long i = 0; i < n; i += step) {
+      h = 31 * h + seg.getAtIndex(ValueLayout.JAVA_INT_UNALIGNED, i);
+    }
+    return 31 * h + seg.getAtIndex(ValueLayout.JAVA_INT_UNALIGNED, n - 1);
   }
 
   private static MxWeight build(MxNDArray weight, String name, long version, MxConfig config) {

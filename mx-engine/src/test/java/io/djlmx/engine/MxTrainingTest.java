@@ -2,6 +2,7 @@ package io.djlmx.engine;
 
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Model;
@@ -72,6 +73,12 @@ class MxTrainingTest {
       assertTrue(packedAfter.version() > packedBefore.version());
       float[] out = model.newPredictor().predict(ModelFixtures.randomInput(in, 3));
       assertTrue(Float.isFinite(out[0]));
+      // A write that bypasses the MX array (on the PyTorch array itself) is caught by the
+      // fingerprint.
+      weight.getDelegate().muli(0.5f);
+      MxWeight packedBypassed = MxLinear.prepare(weight, null, mx.getConfig());
+      assertNotEquals(packedAfter, packedBypassed, "a write on the PyTorch array must invalidate");
+      assertSame(packedBypassed, MxLinear.prepare(weight, null, mx.getConfig()));
     }
   }
 }
