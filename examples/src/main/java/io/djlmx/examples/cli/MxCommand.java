@@ -13,7 +13,8 @@ import picocli.CommandLine.Command;
       CommandLine.HelpCommand.class,
       CheckVectorsCommand.class,
       QuantizeCommand.class,
-      DequantizeCommand.class
+      DequantizeCommand.class,
+      EvalCommand.class
     })
 public final class MxCommand implements Runnable {
 
