@@ -38,8 +38,11 @@ final class CpuSageAttention {
   /** Query rows per task. */
   static final int QUERY_TILE = 64;
 
-  /** Query tokens sharing one INT8 scale. */
-  static final int Q_BLOCK = 32;
+  /**
+   * Query tokens sharing one INT8 scale: one (as SageAttention2's fine Q granularity; a per-row
+   * scale costs one multiply per row and tile here).
+   */
+  static final int Q_BLOCK = 1;
 
   private static final int GROUP = 4;
   private static final float LOG2E = 1.4426950408889634f;
@@ -136,7 +139,7 @@ final class CpuSageAttention {
     final float[] o = new float[QUERY_TILE * 128];
     final float[] m = new float[QUERY_TILE];
     final float[] l = new float[QUERY_TILE];
-    final float[] qScale = new float[QUERY_TILE / GROUP];
+    final float[] qScale = new float[QUERY_TILE];
     final float[] s = new float[GROUP * KEY_TILE];
     final float[] alpha = new float[GROUP];
   }
@@ -367,23 +370,27 @@ final class CpuSageAttention {
           c32 = x.fma(k2, c32);
           c33 = x.fma(k3, c33);
         }
-        final float sc = qs[g] * kScale[t];
-        c00.mul(sc).intoArray(st, 0);
-        c01.mul(sc).intoArray(st, L);
-        c02.mul(sc).intoArray(st, 2 * L);
-        c03.mul(sc).intoArray(st, 3 * L);
-        c10.mul(sc).intoArray(st, KEY_TILE);
-        c11.mul(sc).intoArray(st, KEY_TILE + L);
-        c12.mul(sc).intoArray(st, KEY_TILE + 2 * L);
-        c13.mul(sc).intoArray(st, KEY_TILE + 3 * L);
-        c20.mul(sc).intoArray(st, 2 * KEY_TILE);
-        c21.mul(sc).intoArray(st, 2 * KEY_TILE + L);
-        c22.mul(sc).intoArray(st, 2 * KEY_TILE + 2 * L);
-        c23.mul(sc).intoArray(st, 2 * KEY_TILE + 3 * L);
-        c30.mul(sc).intoArray(st, 3 * KEY_TILE);
-        c31.mul(sc).intoArray(st, 3 * KEY_TILE + L);
-        c32.mul(sc).intoArray(st, 3 * KEY_TILE + 2 * L);
-        c33.mul(sc).intoArray(st, 3 * KEY_TILE + 3 * L);
+        final float ks = kScale[t];
+        final float sc0 = qs[r0] * ks;
+        final float sc1 = qs[r0 + 1] * ks;
+        final float sc2 = qs[r0 + 2] * ks;
+        final float sc3 = qs[r0 + 3] * ks;
+        c00.mul(sc0).intoArray(st, 0);
+        c01.mul(sc0).intoArray(st, L);
+        c02.mul(sc0).intoArray(st, 2 * L);
+        c03.mul(sc0).intoArray(st, 3 * L);
+        c10.mul(sc1).intoArray(st, KEY_TILE);
+        c11.mul(sc1).intoArray(st, KEY_TILE + L);
+        c12.mul(sc1).intoArray(st, KEY_TILE + 2 * L);
+        c13.mul(sc1).intoArray(st, KEY_TILE + 3 * L);
+        c20.mul(sc2).intoArray(st, 2 * KEY_TILE);
+        c21.mul(sc2).intoArray(st, 2 * KEY_TILE + L);
+        c22.mul(sc2).intoArray(st, 2 * KEY_TILE + 2 * L);
+        c23.mul(sc2).intoArray(st, 2 * KEY_TILE + 3 * L);
+        c30.mul(sc3).intoArray(st, 3 * KEY_TILE);
+        c31.mul(sc3).intoArray(st, 3 * KEY_TILE + L);
+        c32.mul(sc3).intoArray(st, 3 * KEY_TILE + 2 * L);
+        c33.mul(sc3).intoArray(st, 3 * KEY_TILE + 3 * L);
 
         // ---- additive mask (scores are in base-2 units: mask·log2 e), key tail, causal ----
         final int jValid = Math.min(KEY_TILE, sk - j0);
@@ -591,8 +598,8 @@ final class CpuSageAttention {
         quantizeRow(row, d, cfg.qkPrecision(), inv);
         System.arraycopy(row, 0, qc, r * d, d);
       }
-      for (int g = r0 / GROUP; g < r1 / GROUP; g++) {
-        qs[g] = blockScale * base;
+      for (int r = r0; r < r1; r++) {
+        qs[r] = blockScale * base;
       }
     }
   }
