@@ -49,6 +49,7 @@ class MxRobustnessTest {
     }
     try (Model model = mxModel(block, new Shape(1, 2048))) {
       MxMemoryReport report = ((MxModel) model).getMemoryReport();
+      LoggerFactory.getLogger(MxRobustnessTest.class).info("six 2048x2048 weights: {}", report);
       assertTrue(report.fp32Bytes() >= 100_000_000L, report.toString());
       assertTrue(report.mxBytes() <= 22_000_000L, report.toString());
       assertTrue(report.quantized() == 6, report.toString());
