@@ -5,6 +5,7 @@ import ai.djl.Device;
 import ai.djl.MalformedModelException;
 import ai.djl.Model;
 import ai.djl.engine.Engine;
+import ai.djl.inference.Predictor;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Block;
@@ -14,6 +15,7 @@ import ai.djl.nn.core.Linear;
 import ai.djl.training.Trainer;
 import ai.djl.training.TrainingConfig;
 import ai.djl.training.initializer.Initializer;
+import ai.djl.translate.Translator;
 import ai.djl.util.Pair;
 import ai.djl.util.PairList;
 import java.io.FileNotFoundException;
@@ -272,6 +274,12 @@ public class MxModel extends BaseModel {
     for (Pair<String, Block> child : block.getChildren()) {
       forEachLinearWeight(child.getValue(), prefix + child.getKey() + "_", action);
     }
+  }
+
+  /** {@inheritDoc} */
+  @Override
+  public <I, O> Predictor<I, O> newPredictor(Translator<I, O> translator, Device device) {
+    return new MxPredictor<>(this, translator, device, false);
   }
 
   /** {@inheritDoc} */
