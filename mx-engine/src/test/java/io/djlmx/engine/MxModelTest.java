@@ -99,4 +99,46 @@ class MxModelTest {
     assertTrue(cos[2] >= 0.995, "MXFP6 cosine " + cos[2]);
     assertTrue(cos[3] >= 0.95, "MXFP4 cosine " + cos[3]);
   }
+
+  private float[] runMx(String name, Shape inputShape, float[] x, Map<String, String> options)
+      throws Exception {
+    FloatTranslator t = new FloatTranslator(inputShape);
+    try (ZooModel<float[], float[]> model =
+            ModelFixtures.loadMx(dir, name, ModelFixtures::mlp, t, options);
+        Predictor<float[], float[]> predictor = model.newPredictor()) {
+      float[] y = predictor.predict(x);
+      assertEquals("MX", t.lastEngine);
+      return y;
+    }
+  }
+
+  @Test
+  void weightAndActivationModeAndEmulationAgreeWithKernel() throws Exception {
+    Shape in = new Shape(3, 32);
+    float[] x = ModelFixtures.randomInput(in, 9);
+    float[] reference;
+    try (Model pt = ModelFixtures.saveUnderPyTorch(ModelFixtures.mlp(), in, dir, "mlp")) {
+      reference = ModelFixtures.predict(pt, in, x);
+    }
+    Map<String, String> wa = Map.of("mx.weights", "MXFP8_E4M3", "mx.activations", "MXFP8_E4M3");
+    float[] kernelWa = runMx("mlp", in, x, wa);
+    float[] kernelW = runMx("mlp", in, x, Map.of("mx.weights", "MXFP8_E4M3"));
+    double cosWa = ModelFixtures.cosine(reference, kernelWa);
+    assertTrue(cosWa >= 0.995, "weight+activation MXFP8 cosine " + cosWa);
+    assertNotEquals(kernelW[0], kernelWa[0], "activations were quantized");
+
+    io.djlmx.kernel.LinearKernel cpu = MxLinear.getKernel("cpu");
+    MxLinear.registerKernel("cpu", null);
+    try {
+      long emulated = MxLinear.getCallCount(MxLinear.Path.EMULATION);
+      float[] emuWa = runMx("mlp", in, x, wa);
+      float[] emuW = runMx("mlp", in, x, Map.of("mx.weights", "MXFP8_E4M3"));
+      assertEquals(emulated + 6, MxLinear.getCallCount(MxLinear.Path.EMULATION));
+      // Same quantized values, different summation order: agree to FP32 rounding.
+      assertTrue(ModelFixtures.cosine(kernelW, emuW) > 0.99999);
+      assertTrue(ModelFixtures.cosine(kernelWa, emuWa) > 0.99999);
+    } finally {
+      MxLinear.registerKernel("cpu", cpu);
+    }
+  }
 }
