@@ -269,7 +269,7 @@ public final class MxLinear {
   private static MxWeight build(MxNDArray weight, String name, long version, MxConfig config) {
     Shape shape = weight.getShape();
     long fp32Bytes = shape.size() * Float.BYTES;
-    if (config.isExcluded(name)) {
+    if (config.getWeights() == null || config.isExcluded(name)) {
       return new MxWeight(name, version, null, fp32Bytes);
     }
     MxFormat format = config.getWeights();
