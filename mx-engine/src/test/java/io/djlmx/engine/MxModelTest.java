@@ -140,4 +140,22 @@ class MxModelTest {
       MxLinear.registerKernel("cpu", cpu);
     }
   }
+
+  @Test
+  void hooksRunAtLoadWithTheResolvedConfig() throws Exception {
+    Shape in = new Shape(1, 32);
+    try (Model pt = ModelFixtures.saveUnderPyTorch(ModelFixtures.mlp(), in, dir, "mlp")) {
+      // saved
+    }
+    java.util.List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+    MxModel.registerHook(
+        m -> {
+          // Hooks are process-wide: record only the model this test loads.
+          if (m.getConfig().getWeights() == io.djlmx.format.MxFormat.MXFP8_E5M2) {
+            seen.add(m.getConfig().isAttentionEnabled() + " " + (m.getBlock() != null));
+          }
+        });
+    runMx("mlp", in, ModelFixtures.randomInput(in, 1), Map.of("mx.weights", "MXFP8_E5M2"));
+    assertEquals(java.util.List.of("true true"), seen);
+  }
 }
