@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     version = "djl-mx 0.1.0",
     description = "Tools for the OCP Microscaling (MX) formats and the MX engine for DJL.",
-    subcommands = {CommandLine.HelpCommand.class, EvalCommand.class})
+    subcommands = {CommandLine.HelpCommand.class, EvalCommand.class, BenchCommand.class})
 public final class MxCommand implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
