@@ -308,7 +308,9 @@ class CorruptFileTest {
   private static void recordTally(String what, Tally t) {
     ReliabilityReport.record(
         SECTION,
-        what + ": mutated inputs tried / rejected / accepted, time",
+        what
+            + ": mutated inputs tried / rejected / accepted, time (only mutations whose checksum"
+            + " the fuzzer recomputed may load: they are well-formed files with changed values)",
         String.format(
             "%,d / %,d / %,d in %.1f s", t.inputs, t.rejected, t.accepted, t.nanos / 1e9));
     for (Map.Entry<String, int[]> e : t.byKind.entrySet()) {

@@ -73,12 +73,19 @@ class ResourceTest {
       }
       int modelResources = Fixtures.resourceCount(model.getNDManager());
       long before = Fixtures.rssAfterGcKb();
+      long nativeBefore = Fixtures.nativeAfterGcKb();
       for (int i = 0; i < 10_000; i++) {
         x[i % Fixtures.IN] = (float) Math.sin(i);
         p.predict(x);
       }
       long after = Fixtures.rssAfterGcKb();
+      long nativeAfter = Fixtures.nativeAfterGcKb();
       recordRss("10,000 predictions (one Predictor, MXFP6_E2M3 MLP)", before, after);
+      recordRss(
+          "10,000 predictions: native (RSS minus JVM heap, metaspace, code cache; after"
+              + " malloc_trim)",
+          nativeBefore,
+          nativeAfter);
       int modelResourcesAfter = Fixtures.resourceCount(model.getNDManager());
       ReliabilityReport.record(
           SECTION,
@@ -86,6 +93,9 @@ class ResourceTest {
           modelResources + " / " + modelResourcesAfter);
       assertEquals(modelResources, modelResourcesAfter, "predictions left arrays on the model");
       assertTrue(after <= before * (1 + TOLERANCE), "RSS grew " + before + " -> " + after + " kB");
+      assertTrue(
+          nativeAfter <= nativeBefore * (1 + TOLERANCE),
+          "native memory grew " + nativeBefore + " -> " + nativeAfter + " kB");
     }
     assertArrayEquals(roots, Fixtures.rootCounts(), "the closed model left managers behind");
     assertEquals(registry, shadowRegistrySize(), "closed MX managers stayed registered");
@@ -113,7 +123,10 @@ class ResourceTest {
     long heapAfter = Fixtures.heapCommittedKb();
     int[] rootsAfter = Fixtures.rootCounts();
     int registryAfter = shadowRegistrySize();
-    recordRss("1,000 model load / predict / close cycles", before, after);
+    recordRss(
+        "1,000 model load / predict / close cycles, raw RSS (includes freed memory glibc keeps)",
+        before,
+        after);
     recordRss(
         "1,000 cycles: native (RSS minus JVM heap, metaspace, code cache; after malloc_trim)",
         nativeBefore,
@@ -149,7 +162,10 @@ class ResourceTest {
       ptCycle(x);
     }
     long after = Fixtures.nativeAfterGcKb();
-    recordRss("baseline, PyTorch engine, 1,000 cycles: native", before, after);
+    recordRss(
+        "baseline for comparison, same 1,000 cycles on DJL's PyTorch engine: native (as above)",
+        before,
+        after);
   }
 
   private static void ptCycle(float[] x) throws Exception {
