@@ -233,6 +233,13 @@ class CpuAttentionTest {
       }
       float expected = MxFormat.MXFP8_E4M3.decode(MxFormat.MXFP8_E4M3.encode(x));
       assertEquals(expected, E4M3Rounding.round(x), 0f, "x = " + x);
+      float[] lanes = new float[CpuSageAttention.F.length()];
+      Arrays.fill(lanes, x);
+      float vec =
+          E4M3Rounding.round(
+                  jdk.incubator.vector.FloatVector.fromArray(CpuSageAttention.F, lanes, 0))
+              .lane(0);
+      assertEquals(expected, vec, 0f, "vector, x = " + x);
     }
     assertTrue(Float.isNaN(E4M3Rounding.round(Float.NaN)));
   }
