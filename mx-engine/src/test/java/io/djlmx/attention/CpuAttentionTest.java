@@ -13,17 +13,21 @@ import org.junit.jupiter.api.Test;
 
 class CpuAttentionTest {
 
-  private static final AttentionConfig INT8 = AttentionConfig.defaults();
+  private static final AttentionConfig INT8 = AttentionConfig.builder().optPvFp8(true).build();
   private static final AttentionConfig INT8_RAW =
-      AttentionConfig.builder().optSmoothK(false).build();
+      AttentionConfig.builder().optSmoothK(false).optPvFp8(true).build();
   private static final AttentionConfig MXFP8 =
-      AttentionConfig.builder().optQkPrecision(QkPrecision.MXFP8_E4M3).build();
+      AttentionConfig.builder().optQkPrecision(QkPrecision.MXFP8_E4M3).optPvFp8(true).build();
   private static final AttentionConfig MXFP8_RAW =
-      AttentionConfig.builder().optQkPrecision(QkPrecision.MXFP8_E4M3).optSmoothK(false).build();
+      AttentionConfig.builder()
+          .optQkPrecision(QkPrecision.MXFP8_E4M3)
+          .optSmoothK(false)
+          .optPvFp8(true)
+          .build();
   private static final AttentionConfig FP32 =
       AttentionConfig.builder().optQkPrecision(QkPrecision.FP32).optPvFp8(false).build();
   private static final AttentionConfig SMOOTH_V =
-      AttentionConfig.builder().optSmoothV(true).build();
+      AttentionConfig.builder().optSmoothV(true).optPvFp8(true).build();
 
   private static final AttentionConfig INT8_PV32 =
       AttentionConfig.builder().optPvFp8(false).build();

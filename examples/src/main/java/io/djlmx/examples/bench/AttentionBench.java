@@ -43,12 +43,15 @@ public final class AttentionBench {
     int heads = 12;
     int dim = 64;
     AttentionConfig[] configs = {
+      AttentionConfig.builder().optPvFp8(true).build(),
+      AttentionConfig.builder().optQkPrecision(QkPrecision.MXFP8_E4M3).optPvFp8(true).build(),
       AttentionConfig.defaults(),
-      AttentionConfig.builder().optQkPrecision(QkPrecision.MXFP8_E4M3).build(),
-      AttentionConfig.builder().optPvFp8(false).build(),
     };
     String[] names = {
-      "DJL PyTorch FP32 ops", "MX int8 QK + fp8 PV", "MX mxfp8 QK + fp8 PV", "MX int8 QK + fp32 PV"
+      "DJL PyTorch FP32 ops",
+      "MX int8 QK + fp8 PV",
+      "MX mxfp8 QK + fp8 PV",
+      "MX int8 QK + fp32 PV (default)"
     };
     System.out.printf(
         Locale.ROOT,
