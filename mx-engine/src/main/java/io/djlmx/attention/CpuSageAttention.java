@@ -10,8 +10,8 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The low-bit attention kernel for CPUs (Vector API), for head dimensions that are a multiple of
- * {@link #KEY_TILE} (64 and 128 on AVX-512).
+ * The low-bit attention kernel for CPUs (Vector API), for head dimensions 32, 64, 96 and 128
+ * (MiniLM-class encoders use 32; 64 and 128 are the common ones).
  *
  * <p>Per (batch, head) K is smoothed (its token mean subtracted, which shifts every row of S by a
  * constant and leaves softmax unchanged), quantized per tile of {@link #KEY_TILE} keys and stored
@@ -73,10 +73,10 @@ final class CpuSageAttention {
    * Returns whether the kernel takes head dimension {@code d}.
    *
    * @param d the head dimension
-   * @return true for 64 and 128 (when they are a multiple of the key tile)
+   * @return true for 32, 64, 96 and 128 (when a multiple of two vectors)
    */
   static boolean supports(int d) {
-    return (d == 64 || d == 128) && d % KEY_TILE == 0;
+    return (d == 32 || d == 64 || d == 96 || d == 128) && d % (2 * L) == 0;
   }
 
   /**
@@ -497,7 +497,7 @@ final class CpuSageAttention {
         final FloatVector al1 = FloatVector.broadcast(F, alpha[1]);
         final FloatVector al2 = FloatVector.broadcast(F, alpha[2]);
         final FloatVector al3 = FloatVector.broadcast(F, alpha[3]);
-        for (int c0 = 0; c0 < d; c0 += KEY_TILE) {
+        for (int c0 = 0; c0 + KEY_TILE <= d; c0 += KEY_TILE) {
           final int o0 = r0 * d + c0;
           final int o1 = o0 + d;
           final int o2 = o1 + d;
@@ -561,6 +561,46 @@ final class CpuSageAttention {
           a31.intoArray(oAcc, o3 + L);
           a32.intoArray(oAcc, o3 + 2 * L);
           a33.intoArray(oAcc, o3 + 3 * L);
+        }
+        // Head dims that leave half a chunk (32, 96): 4 rows × 2 vectors.
+        for (int c0 = d - d % KEY_TILE; c0 < d; c0 += 2 * L) {
+          final int o0 = r0 * d + c0;
+          final int o1 = o0 + d;
+          final int o2 = o1 + d;
+          final int o3 = o2 + d;
+          FloatVector a00 = FloatVector.fromArray(F, oAcc, o0).mul(al0);
+          FloatVector a01 = FloatVector.fromArray(F, oAcc, o0 + L).mul(al0);
+          FloatVector a10 = FloatVector.fromArray(F, oAcc, o1).mul(al1);
+          FloatVector a11 = FloatVector.fromArray(F, oAcc, o1 + L).mul(al1);
+          FloatVector a20 = FloatVector.fromArray(F, oAcc, o2).mul(al2);
+          FloatVector a21 = FloatVector.fromArray(F, oAcc, o2 + L).mul(al2);
+          FloatVector a30 = FloatVector.fromArray(F, oAcc, o3).mul(al3);
+          FloatVector a31 = FloatVector.fromArray(F, oAcc, o3 + L).mul(al3);
+          for (int j = 0; j < jValid; j++) {
+            final int vo = (j0 + j) * d + c0;
+            FloatVector v0 = FloatVector.fromArray(F, vq, vo);
+            FloatVector v1 = FloatVector.fromArray(F, vq, vo + L);
+            FloatVector p = FloatVector.broadcast(F, st[j]);
+            a00 = p.fma(v0, a00);
+            a01 = p.fma(v1, a01);
+            p = FloatVector.broadcast(F, st[KEY_TILE + j]);
+            a10 = p.fma(v0, a10);
+            a11 = p.fma(v1, a11);
+            p = FloatVector.broadcast(F, st[2 * KEY_TILE + j]);
+            a20 = p.fma(v0, a20);
+            a21 = p.fma(v1, a21);
+            p = FloatVector.broadcast(F, st[3 * KEY_TILE + j]);
+            a30 = p.fma(v0, a30);
+            a31 = p.fma(v1, a31);
+          }
+          a00.intoArray(oAcc, o0);
+          a01.intoArray(oAcc, o0 + L);
+          a10.intoArray(oAcc, o1);
+          a11.intoArray(oAcc, o1 + L);
+          a20.intoArray(oAcc, o2);
+          a21.intoArray(oAcc, o2 + L);
+          a30.intoArray(oAcc, o3);
+          a31.intoArray(oAcc, o3 + L);
         }
       }
     }

@@ -66,6 +66,13 @@ class CpuAttentionTest {
   }
 
   @Test
+  void headDims32And96() {
+    assertMeets(new AttentionCase(2, 3, 70, 90, 32, 20).measure(INT8_PV32), "d=32");
+    assertFp8Pv(new AttentionCase(1, 2, 70, 90, 96, 21).causal().measure(MXFP8), "d=96");
+    assertTrue(CpuAttention.isFastPath(32) && !CpuAttention.isFastPath(48));
+  }
+
+  @Test
   void smoothingRescuesLargeKeyOffset() {
     AttentionCase c = new AttentionCase(1, 2, 96, 256, 64, 3).withKeyOffset(20f, 4);
     double[] ref = c.reference();
