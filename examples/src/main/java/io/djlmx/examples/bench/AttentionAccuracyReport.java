@@ -116,28 +116,9 @@ public final class AttentionAccuracyReport {
     md.append("| input | variant | cosine | relative L1 | max abs error | targets met |\n");
     md.append("|---|---|---|---|---|---|\n");
     for (Input in : inputs) {
-      double[] ref =
-          ReferenceAttention.compute(
-              in.shape,
-              view(in, in.q, true),
-              view(in, in.k, false),
-              view(in, in.v, false),
-              maskView(in),
-              in.causal,
-              null);
+      double[] ref = reference(in);
       for (Variant var : variants) {
-        float[] out = new float[in.q.length];
-        CpuAttention.compute(
-            in.shape,
-            view(in, in.q, true),
-            view(in, in.k, false),
-            view(in, in.v, false),
-            view(in, out, true),
-            maskView(in),
-            in.causal,
-            null,
-            var.cfg);
-        AccuracyMetrics m = AccuracyMetrics.of(out, ref);
+        AccuracyMetrics m = measure(in, ref, var.cfg);
         md.append(
             String.format(
                 Locale.ROOT,
@@ -200,27 +181,7 @@ public final class AttentionAccuracyReport {
       AccuracyMetrics worst = null;
       String worstLayer = "";
       for (Input in : layers) {
-        double[] ref =
-            ReferenceAttention.compute(
-                in.shape,
-                view(in, in.q, true),
-                view(in, in.k, false),
-                view(in, in.v, false),
-                maskView(in),
-                false,
-                null);
-        float[] out = new float[in.q.length];
-        CpuAttention.compute(
-            in.shape,
-            view(in, in.q, true),
-            view(in, in.k, false),
-            view(in, in.v, false),
-            view(in, out, true),
-            maskView(in),
-            false,
-            null,
-            var.cfg);
-        AccuracyMetrics m = AccuracyMetrics.of(out, ref);
+        AccuracyMetrics m = measure(in, reference(in), var.cfg);
         if (worst == null || m.relativeL1() > worst.relativeL1()) {
           worst = m;
           worstLayer = in.name.substring(in.name.lastIndexOf(' ') + 1);
@@ -244,6 +205,32 @@ public final class AttentionAccuracyReport {
               worst.meetsTargets() ? "yes" : "no"));
     }
     return md.toString();
+  }
+
+  private static double[] reference(Input in) {
+    return ReferenceAttention.compute(
+        in.shape,
+        view(in, in.q, true),
+        view(in, in.k, false),
+        view(in, in.v, false),
+        maskView(in),
+        in.causal,
+        null);
+  }
+
+  private static AccuracyMetrics measure(Input in, double[] ref, AttentionConfig cfg) {
+    float[] out = new float[in.q.length];
+    CpuAttention.compute(
+        in.shape,
+        view(in, in.q, true),
+        view(in, in.k, false),
+        view(in, in.v, false),
+        view(in, out, true),
+        maskView(in),
+        in.causal,
+        null,
+        cfg);
+    return AccuracyMetrics.of(out, ref);
   }
 
   private static final List<String> SENTENCES =
