@@ -219,4 +219,22 @@ class MxNDArrayTest {
       assertArrayEquals(new float[] {2, 2, 2}, kept.toFloatArray());
     }
   }
+
+  @Test
+  void gradientsFlowThroughMxArrays() {
+    try (NDManager m = newManager()) {
+      NDArray x = m.create(new float[] {1, -2, 3});
+      x.setRequiresGradient(true);
+      try (ai.djl.training.GradientCollector gc = Engine.getEngine("MX").newGradientCollector()) {
+        assertTrue(MxGradientCollector.isRecording());
+        NDArray y = x.mul(x).sum();
+        assertMx(y);
+        gc.backward(y);
+      }
+      assertFalse(MxGradientCollector.isRecording());
+      NDArray grad = x.getGradient();
+      assertMx(grad);
+      assertArrayEquals(new float[] {2, -4, 6}, grad.toFloatArray());
+    }
+  }
 }

@@ -85,6 +85,24 @@ class MxRobustnessTest {
   }
 
   @Test
+  void nonContiguousAndEmptyInputs() {
+    try (Model model = mxModel(Linear.builder().setUnits(5).build(), new Shape(1, 40));
+        NDManager m = model.getNDManager().newSubManager()) {
+      ParameterStore ps = new ParameterStore(m, false);
+      NDArray x = m.randomNormal(new Shape(40, 3));
+      NDArray transposed = x.transpose(); // a strided view
+      NDArray contiguous = transposed.duplicate();
+      NDArray a = model.getBlock().forward(ps, new NDList(transposed), false).singletonOrThrow();
+      NDArray b = model.getBlock().forward(ps, new NDList(contiguous), false).singletonOrThrow();
+      assertEquals(new Shape(3, 5), a.getShape());
+      assertEquals(b, a);
+      NDArray empty = m.zeros(new Shape(0, 40));
+      NDArray e = model.getBlock().forward(ps, new NDList(empty), false).singletonOrThrow();
+      assertEquals(new Shape(0, 5), e.getShape());
+    }
+  }
+
+  @Test
   void shapeMismatchNamesShapes() {
     try (Model model = mxModel(Linear.builder().setUnits(4).build(), new Shape(1, 8));
         NDManager m = model.getNDManager().newSubManager()) {

@@ -1,20 +1,14 @@
-package io.djlmx.engine.bench;
+package io.djlmx.engine;
 
 import ai.djl.Device;
 import ai.djl.Model;
 import ai.djl.inference.Predictor;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.core.Linear;
-import ai.djl.translate.NoBatchifyTranslator;
 import ai.djl.translate.TranslateException;
-import ai.djl.translate.TranslatorContext;
-import io.djlmx.engine.MxConfig;
-import io.djlmx.engine.MxLinear;
-import io.djlmx.engine.MxModel;
 import io.djlmx.format.MxFormat;
 import io.djlmx.format.MxTensor;
 import io.djlmx.format.ScaleMode;
@@ -36,25 +30,6 @@ import java.util.Random;
 public final class EnginePredictBench {
 
   private EnginePredictBench() {}
-
-  /** float[] in, float[] out, input created on the predictor's manager. */
-  private static final class Floats implements NoBatchifyTranslator<float[], float[]> {
-    private final Shape shape;
-
-    Floats(Shape shape) {
-      this.shape = shape;
-    }
-
-    @Override
-    public NDList processInput(TranslatorContext ctx, float[] input) {
-      return new NDList(ctx.getNDManager().create(input, shape));
-    }
-
-    @Override
-    public float[] processOutput(TranslatorContext ctx, NDList list) {
-      return list.get(0).toFloatArray();
-    }
-  }
 
   /** Prepares weights like the real kernel but computes nothing per call. */
   private static final class NoOpKernel implements LinearKernel {
@@ -146,7 +121,7 @@ public final class EnginePredictBench {
       Block b = block(k, n, layers);
       pt.setBlock(b);
       b.initialize(pt.getNDManager(), DataType.FLOAT32, in);
-      try (Predictor<float[], float[]> p = pt.newPredictor(new Floats(in))) {
+      try (Predictor<float[], float[]> p = pt.newPredictor(new ModelFixtures.FloatTranslator(in))) {
         base = medianMicros(p, x, iters);
       }
     }
@@ -167,7 +142,8 @@ public final class EnginePredictBench {
         mx.setBlock(b);
         b.initialize(mx.getNDManager(), DataType.FLOAT32, in);
         ((MxModel) mx).getMemoryReport();
-        try (Predictor<float[], float[]> p = mx.newPredictor(new Floats(in))) {
+        try (Predictor<float[], float[]> p =
+            mx.newPredictor(new ModelFixtures.FloatTranslator(in))) {
           double t = medianMicros(p, x, iters);
           if (print) {
             String label = plumbing ? "no-op kernel" : f;
