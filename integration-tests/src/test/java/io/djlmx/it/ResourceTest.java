@@ -92,7 +92,7 @@ class ResourceTest {
           "10,000 predictions: resources held by the model's NDManager before / after",
           modelResources + " / " + modelResourcesAfter);
       assertEquals(modelResources, modelResourcesAfter, "predictions left arrays on the model");
-      assertTrue(after <= before * (1 + TOLERANCE), "RSS grew " + before + " -> " + after + " kB");
+      // Raw RSS also moves with freed memory glibc keeps or returns: assert on native memory.
       assertTrue(
           nativeAfter <= nativeBefore * (1 + TOLERANCE),
           "native memory grew " + nativeBefore + " -> " + nativeAfter + " kB");
