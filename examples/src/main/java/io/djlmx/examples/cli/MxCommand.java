@@ -13,7 +13,8 @@ import picocli.CommandLine.Command;
       CommandLine.HelpCommand.class,
       CheckVectorsCommand.class,
       QuantizeCommand.class,
-      DequantizeCommand.class
+      DequantizeCommand.class,
+      EvalCommand.class
     })
 public final class MxCommand implements Runnable {
 
@@ -25,6 +26,10 @@ public final class MxCommand implements Runnable {
    * @param args the arguments
    */
   public static void main(String[] args) {
+    java.util.Optional<Integer> child = JvmRelauncher.relaunchIfNeeded(MxCommand.class, args);
+    if (child.isPresent()) {
+      System.exit(child.get());
+    }
     System.exit(newCommandLine().execute(args));
   }
 
