@@ -29,7 +29,7 @@ public final class FormatBenchmark {
   }
 
   /** Warms up for at least {@code warmup} runs and {@value #WARMUP_NANOS} ns, then times. */
-  private static double medianSeconds(Run r, int warmup, int reps) {
+  private static double[] medianAndBestSeconds(Run r, int warmup, int reps) {
     long start = System.nanoTime();
     for (int i = 0; i < warmup || System.nanoTime() - start < WARMUP_NANOS; i++) {
       r.run();
@@ -41,7 +41,11 @@ public final class FormatBenchmark {
       t[i] = (System.nanoTime() - t0) * 1e-9;
     }
     Arrays.sort(t);
-    return t[reps / 2];
+    return new double[] {t[reps / 2], t[0]};
+  }
+
+  private static String rate(double gb, double[] seconds) {
+    return String.format(Locale.ROOT, "%.2f (%.2f)", gb / seconds[0], gb / seconds[1]);
   }
 
   /**
@@ -68,37 +72,54 @@ public final class FormatBenchmark {
       long[] shape = {rows, cols};
       System.out.printf(
           Locale.ROOT,
-          "%d x %d FP32 (%.0f MiB), block 32, FLOOR, 1 thread, median of %d after warm-up%n%n",
+          "%d x %d FP32 (%.0f MiB), block 32, FLOOR, median of %d after warm-up%n%n",
           rows,
           cols,
           n * 4 / 1048576.0,
           reps);
+      int threads = java.util.concurrent.ForkJoinPool.getCommonPoolParallelism() + 1;
       System.out.println(
-          "| format | quantize scalar | quantize vector | speed-up | dequantize scalar |"
-              + " dequantize vector | speed-up |");
-      System.out.println("|---|---|---|---|---|---|---|");
+          "| format | quantize scalar | quantize vector | vector/scalar | quantize vector, "
+              + threads
+              + " threads | dequantize scalar | dequantize vector | vector/scalar | dequantize"
+              + " vector, "
+              + threads
+              + " threads |");
+      System.out.println("|---|---|---|---|---|---|---|---|---|");
       MxFormat[] formats =
           args.length > 3
               ? Arrays.stream(args[3].split(",")).map(MxFormat::parse).toArray(MxFormat[]::new)
               : MxFormat.values();
+      int scalarReps = Math.max(3, reps / 5);
       for (MxFormat f : formats) {
         try (MxTensor t = MxTensor.allocate(shape, f, ScaleMode.FLOOR, 32)) {
-          double qs = medianSeconds(() -> MxTensor.RowCodec.quantizeScalar(x, t), 1, reps);
-          double qv = medianSeconds(() -> VectorBlockCodec.quantizeRows(x, t, 0, rows), 5, reps);
-          double ds = medianSeconds(() -> MxTensor.RowCodec.dequantizeScalar(t, y), 1, reps);
-          double dv = medianSeconds(() -> VectorBlockCodec.dequantizeRows(t, y, 0, rows), 5, reps);
+          double[] qs =
+              medianAndBestSeconds(() -> MxTensor.RowCodec.quantizeScalar(x, t), 1, scalarReps);
+          double[] qv =
+              medianAndBestSeconds(() -> VectorBlockCodec.quantizeRows(x, t, 0, rows), 5, reps);
+          double[] qp = medianAndBestSeconds(() -> MxTensor.RowCodec.quantize(x, t), 5, reps);
+          double[] ds =
+              medianAndBestSeconds(() -> MxTensor.RowCodec.dequantizeScalar(t, y), 1, scalarReps);
+          double[] dv =
+              medianAndBestSeconds(() -> VectorBlockCodec.dequantizeRows(t, y, 0, rows), 5, reps);
+          double[] dp = medianAndBestSeconds(() -> MxTensor.RowCodec.dequantize(t, y), 5, reps);
           System.out.printf(
               Locale.ROOT,
-              "| %s | %.2f GB/s | %.2f GB/s | %.1fx | %.2f GB/s | %.2f GB/s | %.1fx |%n",
+              "| %s | %s | %s | %.1fx | %s | %s | %s | %.1fx | %s |%n",
               f,
-              gb / qs,
-              gb / qv,
-              qs / qv,
-              gb / ds,
-              gb / dv,
-              ds / dv);
+              rate(gb, qs),
+              rate(gb, qv),
+              qs[0] / qv[0],
+              rate(gb, qp),
+              rate(gb, ds),
+              rate(gb, dv),
+              ds[0] / dv[0],
+              rate(gb, dp));
         }
       }
+      System.out.println();
+      System.out.println(
+          "GB/s of FP32 (read by quantize, written by dequantize), 1 GB = 10^9 bytes.");
     }
   }
 }
