@@ -95,32 +95,87 @@ final class GemvKernel {
           IntVector ia = IntVector.fromMemorySegment(Vec.I, codes, t + 64 * q, Vec.LE);
           IntVector ib = IntVector.fromMemorySegment(Vec.I, codes, t + 256 + 64 * q, Vec.LE);
           int xq = xb + 8 * q;
-          for (int k = 0; k < 8; k += 2) {
-            FloatVector x0 = FloatVector.broadcast(Vec.F, x[xq + k]);
-            FloatVector x1 = FloatVector.broadcast(Vec.F, x[xq + k + 1]);
-            int sh0 = 4 * k;
-            int sh1 = 4 * k + 4;
-            a0 =
-                ia.lanewise(VectorOperators.LSHR, sh0)
-                    .selectFrom(tab)
-                    .reinterpretAsFloats()
-                    .fma(x0, a0);
-            b0 =
-                ib.lanewise(VectorOperators.LSHR, sh0)
-                    .selectFrom(tab)
-                    .reinterpretAsFloats()
-                    .fma(x0, b0);
-            a1 =
-                ia.lanewise(VectorOperators.LSHR, sh1)
-                    .selectFrom(tab)
-                    .reinterpretAsFloats()
-                    .fma(x1, a1);
-            b1 =
-                ib.lanewise(VectorOperators.LSHR, sh1)
-                    .selectFrom(tab)
-                    .reinterpretAsFloats()
-                    .fma(x1, b1);
-          }
+          FloatVector xv;
+          xv = FloatVector.broadcast(Vec.F, x[xq + 0]);
+          a0 = ia.selectFrom(tab).reinterpretAsFloats().fma(xv, a0);
+          b0 = ib.selectFrom(tab).reinterpretAsFloats().fma(xv, b0);
+          xv = FloatVector.broadcast(Vec.F, x[xq + 1]);
+          a1 =
+              ia.lanewise(VectorOperators.LSHR, 4)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, a1);
+          b1 =
+              ib.lanewise(VectorOperators.LSHR, 4)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, b1);
+          xv = FloatVector.broadcast(Vec.F, x[xq + 2]);
+          a0 =
+              ia.lanewise(VectorOperators.LSHR, 8)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, a0);
+          b0 =
+              ib.lanewise(VectorOperators.LSHR, 8)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, b0);
+          xv = FloatVector.broadcast(Vec.F, x[xq + 3]);
+          a1 =
+              ia.lanewise(VectorOperators.LSHR, 12)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, a1);
+          b1 =
+              ib.lanewise(VectorOperators.LSHR, 12)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, b1);
+          xv = FloatVector.broadcast(Vec.F, x[xq + 4]);
+          a0 =
+              ia.lanewise(VectorOperators.LSHR, 16)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, a0);
+          b0 =
+              ib.lanewise(VectorOperators.LSHR, 16)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, b0);
+          xv = FloatVector.broadcast(Vec.F, x[xq + 5]);
+          a1 =
+              ia.lanewise(VectorOperators.LSHR, 20)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, a1);
+          b1 =
+              ib.lanewise(VectorOperators.LSHR, 20)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, b1);
+          xv = FloatVector.broadcast(Vec.F, x[xq + 6]);
+          a0 =
+              ia.lanewise(VectorOperators.LSHR, 24)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, a0);
+          b0 =
+              ib.lanewise(VectorOperators.LSHR, 24)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, b0);
+          xv = FloatVector.broadcast(Vec.F, x[xq + 7]);
+          a1 =
+              ia.lanewise(VectorOperators.LSHR, 28)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, a1);
+          b1 =
+              ib.lanewise(VectorOperators.LSHR, 28)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, b1);
         }
         accA = a0.add(a1).fma(Vec.scales(scales, s), accA);
         accB = b0.add(b1).fma(Vec.scales(scales, s + 16), accB);
