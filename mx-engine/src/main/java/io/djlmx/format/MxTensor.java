@@ -1,5 +1,8 @@
 package io.djlmx.format;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -282,6 +285,33 @@ public final class MxTensor implements AutoCloseable {
     RowCodec.dequantize(this, f32Out);
   }
 
+  /**
+   * Writes the tensor in the stable byte serialization of {@code docs/format.md} (magic, version,
+   * format, scale mode, block size, shape, codes, scales, CRC32C checksums; little-endian).
+   *
+   * @param out the stream, not closed here
+   * @throws IOException when writing fails
+   * @throws IllegalStateException when closed
+   */
+  public void writeTo(OutputStream out) throws IOException {
+    checkOpen();
+    MxTensorCodec.write(this, Objects.requireNonNull(out, "out"));
+  }
+
+  /**
+   * Reads a tensor written by {@link #writeTo(OutputStream)}.
+   *
+   * @param in the stream, positioned at the tensor; not closed here
+   * @return the tensor; the caller closes it
+   * @throws MxFormatException when the bytes are not a valid serialized tensor (the message names
+   *     the field, the expected and the found value): wrong magic, unknown version, format or scale
+   *     mode, bad shape, truncation, checksum mismatch
+   * @throws IOException when reading fails
+   */
+  public static MxTensor readFrom(InputStream in) throws IOException {
+    return MxTensorCodec.read(Objects.requireNonNull(in, "in"));
+  }
+
   /** Frees the off-heap memory; closing twice is allowed. */
   @Override
   public void close() {
@@ -315,6 +345,16 @@ public final class MxTensor implements AutoCloseable {
         + ", scale="
         + scaleMode
         + (closed ? ", closed]" : "]");
+  }
+
+  /** The code segment without the open check, for the codecs' inner loops. */
+  MemorySegment codesUnchecked() {
+    return codes;
+  }
+
+  /** The scale segment without the open check, for the codecs' inner loops. */
+  MemorySegment scalesUnchecked() {
+    return scales;
   }
 
   void checkOpen() {
@@ -356,11 +396,19 @@ public final class MxTensor implements AutoCloseable {
   }
 
   /** Moves rows between FP32 memory and the packed form, one row at a time. */
-  private static final class RowCodec {
+  static final class RowCodec {
 
     private RowCodec() {}
 
     static void quantize(MemorySegment src, MxTensor t) {
+      if (t.blockSize == VectorBlockCodec.BLOCK && VectorBlockCodec.isSupported()) {
+        VectorBlockCodec.quantizeRows(src, t, 0, t.rows);
+        return;
+      }
+      quantizeScalar(src, t);
+    }
+
+    static void quantizeScalar(MemorySegment src, MxTensor t) {
       int padded = Math.toIntExact(t.blocksPerRow * t.blockSize);
       int blocks = (int) t.blocksPerRow;
       int cols = (int) t.cols;
@@ -384,6 +432,14 @@ public final class MxTensor implements AutoCloseable {
     }
 
     static void dequantize(MxTensor t, MemorySegment dst) {
+      if (t.blockSize == VectorBlockCodec.BLOCK && VectorBlockCodec.isSupported()) {
+        VectorBlockCodec.dequantizeRows(t, dst, 0, t.rows);
+        return;
+      }
+      dequantizeScalar(t, dst);
+    }
+
+    static void dequantizeScalar(MxTensor t, MemorySegment dst) {
       int padded = Math.toIntExact(t.blocksPerRow * t.blockSize);
       int blocks = (int) t.blocksPerRow;
       int cols = (int) t.cols;

@@ -1,2 +1,2 @@
-/** Benchmarks that compare the MX kernels with DJL's PyTorch engine side by side in one run. */
+/** Benchmark and measurement programs (warm-up, medians) for the MX kernels. */
 package io.djlmx.examples.bench;
