@@ -5,7 +5,6 @@ import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -173,26 +172,71 @@ final class TileDecoder {
       long base = t + 512L * sub;
       for (int q = 0; q < 8; q++) {
         IntVector iv = IntVector.fromMemorySegment(Vec.I, codes, base + 64L * q, Vec.LE);
-        for (int i = 0; i < 4; i++) {
-          // Code i sign-extended into the top byte, then down to the float's exponent field.
-          IntVector top = iv.lanewise(VectorOperators.LSHL, 24 - 8 * i);
-          IntVector c = top.lanewise(VectorOperators.ASHR, 24);
-          FloatVector built =
-              top.lanewise(VectorOperators.ASHR, sra)
-                  .and(keep)
-                  .or(0x40000000)
-                  .reinterpretAsFloats();
-          // Zero and subnormal codes: value times the folded power of two is mantissa * unit.
-          VectorMask<Integer> small = c.and(expMask).eq(0);
-          FloatVector fix =
-              ((FloatVector) c.and(mantMask).convert(VectorOperators.I2F, 0))
-                  .mul(subnormalUnit)
-                  .reinterpretAsInts()
-                  .or(c.and(0x80000000))
-                  .reinterpretAsFloats();
-          FloatVector wv = built.blend(fix, small.cast(Vec.F));
-          wv.mul(sc).intoArray(panel, off + 32 * (4 * q + i) + 16 * sub);
-        }
+        int p = off + 128 * q + 16 * sub;
+        IntVector top;
+        IntVector c;
+        // Code i sign-extended into the top byte, then down to the float's exponent field; zero
+        // and subnormal codes: value times the folded power of two is mantissa * unit.
+        top = iv.lanewise(VectorOperators.LSHL, 24);
+        c = top.lanewise(VectorOperators.ASHR, 24);
+        top.lanewise(VectorOperators.ASHR, sra)
+            .and(keep)
+            .or(0x40000000)
+            .reinterpretAsFloats()
+            .blend(
+                ((FloatVector) c.and(mantMask).convert(VectorOperators.I2F, 0))
+                    .mul(subnormalUnit)
+                    .reinterpretAsInts()
+                    .or(c.and(0x80000000))
+                    .reinterpretAsFloats(),
+                c.and(expMask).eq(0).cast(Vec.F))
+            .mul(sc)
+            .intoArray(panel, p + 0);
+        top = iv.lanewise(VectorOperators.LSHL, 16);
+        c = top.lanewise(VectorOperators.ASHR, 24);
+        top.lanewise(VectorOperators.ASHR, sra)
+            .and(keep)
+            .or(0x40000000)
+            .reinterpretAsFloats()
+            .blend(
+                ((FloatVector) c.and(mantMask).convert(VectorOperators.I2F, 0))
+                    .mul(subnormalUnit)
+                    .reinterpretAsInts()
+                    .or(c.and(0x80000000))
+                    .reinterpretAsFloats(),
+                c.and(expMask).eq(0).cast(Vec.F))
+            .mul(sc)
+            .intoArray(panel, p + 32);
+        top = iv.lanewise(VectorOperators.LSHL, 8);
+        c = top.lanewise(VectorOperators.ASHR, 24);
+        top.lanewise(VectorOperators.ASHR, sra)
+            .and(keep)
+            .or(0x40000000)
+            .reinterpretAsFloats()
+            .blend(
+                ((FloatVector) c.and(mantMask).convert(VectorOperators.I2F, 0))
+                    .mul(subnormalUnit)
+                    .reinterpretAsInts()
+                    .or(c.and(0x80000000))
+                    .reinterpretAsFloats(),
+                c.and(expMask).eq(0).cast(Vec.F))
+            .mul(sc)
+            .intoArray(panel, p + 64);
+        top = iv;
+        c = top.lanewise(VectorOperators.ASHR, 24);
+        top.lanewise(VectorOperators.ASHR, sra)
+            .and(keep)
+            .or(0x40000000)
+            .reinterpretAsFloats()
+            .blend(
+                ((FloatVector) c.and(mantMask).convert(VectorOperators.I2F, 0))
+                    .mul(subnormalUnit)
+                    .reinterpretAsInts()
+                    .or(c.and(0x80000000))
+                    .reinterpretAsFloats(),
+                c.and(expMask).eq(0).cast(Vec.F))
+            .mul(sc)
+            .intoArray(panel, p + 96);
       }
     }
   }
