@@ -1,0 +1,202 @@
+// Weight-only MX linear for small batches (GEMV-like): y[m, n] = sum_k x[m, k] * W[n, k] + bias[n].
+// One warp owns R weight rows; each lane owns whole 32-element blocks (one scale per lane per row), loads
+// the codes of a block with 16-byte (8-byte for FP6) loads, decodes in registers, and reuses each decoded
+// weight for MB activation rows. Decoded values are exact halves times 2^-shift; the block sum is scaled
+// back by 2^shift and by the E8M0 scale once per block.
+#include "mx_common.cuh"
+
+namespace {
+
+template <int F> struct BlockRegs;
+template <> struct BlockRegs<MX_E2M1> { uint4 a; };
+template <> struct BlockRegs<MX_E3M2> { uint2 a, b, c; };
+template <> struct BlockRegs<MX_E2M3> { uint2 a, b, c; };
+template <> struct BlockRegs<MX_E4M3> { uint4 a, b; };
+template <> struct BlockRegs<MX_E5M2> { uint4 a, b; };
+template <> struct BlockRegs<MX_INT8> { uint4 a, b; };
+
+template <int F> __device__ __forceinline__ void load_block(BlockRegs<F>& r, const uint8_t* p) {
+  if constexpr (F == MX_E2M1) {
+    r.a = __ldg(reinterpret_cast<const uint4*>(p));
+  } else if constexpr (F == MX_E3M2 || F == MX_E2M3) {
+    const uint2* q = reinterpret_cast<const uint2*>(p);
+    r.a = __ldg(q); r.b = __ldg(q + 1); r.c = __ldg(q + 2);
+  } else {
+    const uint4* q = reinterpret_cast<const uint4*>(p);
+    r.a = __ldg(q); r.b = __ldg(q + 1);
+  }
+}
+
+__device__ __forceinline__ uint32_t word_of(const uint4& v, int i) {
+  return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
+}
+
+// Decodes elements 8c..8c+7 of a block (values times 2^-shift) into w[0..7].
+template <int F, int C> __device__ __forceinline__ void decode8(const BlockRegs<F>& r, float w[8]) {
+  if constexpr (F == MX_E2M1) {
+    uint32_t word = word_of(r.a, C);
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+      uint32_t t = word >> (4 * j);
+      uint32_t h = ((t & 0x00070007u) << 9) | ((t & 0x00080008u) << 12);
+      float2 f = __half22float2(*reinterpret_cast<__half2*>(&h));
+      w[j] = f.x; w[j + 4] = f.y;
+    }
+  } else if constexpr (F == MX_E3M2 || F == MX_E2M3) {
+    uint32_t ws[6] = {r.a.x, r.a.y, r.b.x, r.b.y, r.c.x, r.c.y};
+    constexpr int i = (3 * C) / 2;
+    constexpr int off = 16 * (C & 1);
+    uint64_t v = ((((uint64_t)ws[i + 1]) << 32) | ws[i]) >> off;
+#pragma unroll
+    for (int e = 0; e < 8; e += 2) {
+      uint32_t c0 = (uint32_t)(v >> (6 * e)) & 0x3Fu;
+      uint32_t c1 = (uint32_t)(v >> (6 * e + 6)) & 0x3Fu;
+      uint32_t h = mx_half_bits<F>(c0) | (mx_half_bits<F>(c1) << 16);
+      float2 f = __half22float2(*reinterpret_cast<__half2*>(&h));
+      w[e] = f.x; w[e + 1] = f.y;
+    }
+  } else {
+    const uint4& v = (C < 2) ? r.a : r.b;
+    uint32_t w0 = word_of(v, (C & 1) * 2), w1 = word_of(v, (C & 1) * 2 + 1);
+    if constexpr (F == MX_INT8) {
+#pragma unroll
+      for (int j = 0; j < 4; j++) { w[j] = mx_int8_byte(w0, j); w[j + 4] = mx_int8_byte(w1, j); }
+    } else {
+      float2 f;
+      f = mx_fp8x2_to_float2<F>(w0); w[0] = f.x; w[1] = f.y;
+      f = mx_fp8x2_to_float2<F>(w0 >> 16); w[2] = f.x; w[3] = f.y;
+      f = mx_fp8x2_to_float2<F>(w1); w[4] = f.x; w[5] = f.y;
+      f = mx_fp8x2_to_float2<F>(w1 >> 16); w[6] = f.x; w[7] = f.y;
+    }
+  }
+}
+
+template <int F, int R, int MB, int C>
+__device__ __forceinline__ void chunk(const BlockRegs<F> (&wr)[R], const float* const (&xp)[MB], bool fast, int kLeft,
+                                      float (&bs)[R][MB]) {
+  float xv[MB][8];
+#pragma unroll
+  for (int mb = 0; mb < MB; mb++) {
+    if (fast) {
+      float4 a = __ldg(reinterpret_cast<const float4*>(xp[mb] + 8 * C));
+      float4 b = __ldg(reinterpret_cast<const float4*>(xp[mb] + 8 * C + 4));
+      xv[mb][0] = a.x; xv[mb][1] = a.y; xv[mb][2] = a.z; xv[mb][3] = a.w;
+      xv[mb][4] = b.x; xv[mb][5] = b.y; xv[mb][6] = b.z; xv[mb][7] = b.w;
+    } else {
+#pragma unroll
+      for (int j = 0; j < 8; j++) xv[mb][j] = (8 * C + j < kLeft) ? xp[mb][8 * C + j] : 0.0f;
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < R; r++) {
+    float w[8];
+    decode8<F, C>(wr[r], w);
+#pragma unroll
+    for (int mb = 0; mb < MB; mb++) {
+#pragma unroll
+      for (int j = 0; j < 8; j++) bs[r][mb] = fmaf(w[j], xv[mb][j], bs[r][mb]);
+    }
+  }
+}
+
+template <int F, int R, int MB>
+__device__ __forceinline__ void gemv_body(const float* __restrict__ x, int M, const uint8_t* __restrict__ codes,
+                                          long long cbpr, const uint8_t* __restrict__ scales, int bpr,
+                                          const float* __restrict__ bias, float* __restrict__ y, int N, int K) {
+  const int lane = threadIdx.x & 31;
+  const int warp = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  const int n0 = warp * R;
+  if (n0 >= N) return;
+  const int m0 = blockIdx.y * MB;
+  const bool aligned = (K & 3) == 0;
+  const float shiftf = mx_pow2(MxShift<F>::value);
+  constexpr int BB = MxBlockBytes<F>::value;
+
+  const uint8_t* wrow[R];
+  const uint8_t* srow[R];
+#pragma unroll
+  for (int r = 0; r < R; r++) {
+    int n = min(n0 + r, N - 1);
+    wrow[r] = codes + (long long)n * cbpr;
+    srow[r] = scales + (long long)n * bpr;
+  }
+  const float* xrow[MB];
+#pragma unroll
+  for (int mb = 0; mb < MB; mb++) xrow[mb] = x + (long long)min(m0 + mb, M - 1) * K;
+
+  float acc[R][MB];
+#pragma unroll
+  for (int r = 0; r < R; r++)
+#pragma unroll
+    for (int mb = 0; mb < MB; mb++) acc[r][mb] = 0.0f;
+
+  for (int kb = lane; kb < bpr; kb += 32) {
+    BlockRegs<F> wr[R];
+    float sc[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+      load_block<F>(wr[r], wrow[r] + (long long)kb * BB);
+      sc[r] = mx_scale(__ldg(srow[r] + kb));
+    }
+    const int kLeft = K - kb * 32;
+    const bool fast = aligned && kLeft >= 32;
+    const float* xp[MB];
+#pragma unroll
+    for (int mb = 0; mb < MB; mb++) xp[mb] = xrow[mb] + kb * 32;
+    float bs[R][MB];
+#pragma unroll
+    for (int r = 0; r < R; r++)
+#pragma unroll
+      for (int mb = 0; mb < MB; mb++) bs[r][mb] = 0.0f;
+    chunk<F, R, MB, 0>(wr, xp, fast, kLeft, bs);
+    chunk<F, R, MB, 1>(wr, xp, fast, kLeft, bs);
+    chunk<F, R, MB, 2>(wr, xp, fast, kLeft, bs);
+    chunk<F, R, MB, 3>(wr, xp, fast, kLeft, bs);
+#pragma unroll
+    for (int r = 0; r < R; r++)
+#pragma unroll
+      for (int mb = 0; mb < MB; mb++) acc[r][mb] = fmaf(bs[r][mb] * shiftf, sc[r], acc[r][mb]);
+  }
+#pragma unroll
+  for (int r = 0; r < R; r++)
+#pragma unroll
+    for (int mb = 0; mb < MB; mb++) {
+      float v = acc[r][mb];
+#pragma unroll
+      for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+      acc[r][mb] = v;
+    }
+  if (lane == 0) {
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+      int n = n0 + r;
+      if (n < N) {
+        float b = bias != nullptr ? bias[n] : 0.0f;
+#pragma unroll
+        for (int mb = 0; mb < MB; mb++)
+          if (m0 + mb < M) y[(long long)(m0 + mb) * N + n] = acc[r][mb] + b;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+#define MX_GEMV(NAME, F, R, MB)                                                                              \
+  extern "C" __global__ void __launch_bounds__(256) NAME(const float* x, int M, const uint8_t* codes,         \
+                                                         long long cbpr, const uint8_t* scales, int bpr,     \
+                                                         const float* bias, float* y, int N, int K) {        \
+    gemv_body<F, R, MB>(x, M, codes, cbpr, scales, bpr, bias, y, N, K);                                      \
+  }
+#define MX_GEMV_ALL(F)                        \
+  MX_GEMV(mx_gemv_f##F##_b1, F, 8, 1)         \
+  MX_GEMV(mx_gemv_f##F##_b2, F, 4, 2)         \
+  MX_GEMV(mx_gemv_f##F##_b4, F, 4, 4)         \
+  MX_GEMV(mx_gemv_f##F##_b8, F, 2, 8)
+
+MX_GEMV_ALL(0)
+MX_GEMV_ALL(1)
+MX_GEMV_ALL(2)
+MX_GEMV_ALL(3)
+MX_GEMV_ALL(4)
+MX_GEMV_ALL(5)
