@@ -17,13 +17,13 @@ template <> struct BlockRegs<MX_INT8> { uint4 a, b; };
 
 template <int F> __device__ __forceinline__ void load_block(BlockRegs<F>& r, const uint8_t* p) {
   if constexpr (F == MX_E2M1) {
-    r.a = __ldg(reinterpret_cast<const uint4*>(p));
+    r.a = __ldcs(reinterpret_cast<const uint4*>(p));
   } else if constexpr (F == MX_E3M2 || F == MX_E2M3) {
     const uint2* q = reinterpret_cast<const uint2*>(p);
-    r.a = __ldg(q); r.b = __ldg(q + 1); r.c = __ldg(q + 2);
+    r.a = __ldcs(q); r.b = __ldcs(q + 1); r.c = __ldcs(q + 2);
   } else {
     const uint4* q = reinterpret_cast<const uint4*>(p);
-    r.a = __ldg(q); r.b = __ldg(q + 1);
+    r.a = __ldcs(q); r.b = __ldcs(q + 1);
   }
 }
 
@@ -34,14 +34,22 @@ __device__ __forceinline__ uint32_t word_of(const uint4& v, int i) {
 // Decodes elements 8c..8c+7 of a block (values times 2^-shift) into w[0..7].
 template <int F, int C> __device__ __forceinline__ void decode8(const BlockRegs<F>& r, float w[8]) {
   if constexpr (F == MX_E2M1) {
-    uint32_t word = word_of(r.a, C);
-#pragma unroll
-    for (int j = 0; j < 4; j++) {
-      uint32_t t = word >> (4 * j);
-      uint32_t h = ((t & 0x00070007u) << 9) | ((t & 0x00080008u) << 12);
-      float2 f = __half22float2(*reinterpret_cast<__half2*>(&h));
-      w[j] = f.x; w[j + 4] = f.y;
-    }
+    // Each nibble s.e.e.m becomes the high byte s000.eem0 of an exact half (value * 2^-14): even
+    // nibbles from (m << 1, s << 4), odd ones from (m >> 3, s), one LOP3 per four elements; a byte
+    // permute with a zero register then forms each half2 (low bytes zero).
+    const uint32_t word = word_of(r.a, C);
+    const uint32_t m = word & 0x77777777u, sg = word & 0x88888888u;
+    constexpr uint32_t MAG = 0x0E0E0E0Eu;
+    const uint32_t ev = ((m << 1) & MAG) | ((sg << 4) & ~MAG);  // bytes: elements 0, 2, 4, 6
+    const uint32_t od = ((m >> 3) & MAG) | (sg & ~MAG);         // bytes: elements 1, 3, 5, 7
+    // [zero, byte k, zero, byte k+1]: a half2 of two elements, exact, value * 2^-14.
+    uint32_t h0 = __byte_perm(ev, 0u, 0x1404u), h1 = __byte_perm(ev, 0u, 0x3424u);
+    uint32_t h2 = __byte_perm(od, 0u, 0x1404u), h3 = __byte_perm(od, 0u, 0x3424u);
+    float2 f;
+    f = __half22float2(*reinterpret_cast<__half2*>(&h0)); w[0] = f.x; w[2] = f.y;
+    f = __half22float2(*reinterpret_cast<__half2*>(&h1)); w[4] = f.x; w[6] = f.y;
+    f = __half22float2(*reinterpret_cast<__half2*>(&h2)); w[1] = f.x; w[3] = f.y;
+    f = __half22float2(*reinterpret_cast<__half2*>(&h3)); w[5] = f.x; w[7] = f.y;
   } else if constexpr (F == MX_E3M2 || F == MX_E2M3) {
     uint32_t ws[6] = {r.a.x, r.a.y, r.b.x, r.b.y, r.c.x, r.c.y};
     constexpr int i = (3 * C) / 2;
@@ -71,9 +79,11 @@ template <int F, int C> __device__ __forceinline__ void decode8(const BlockRegs<
   }
 }
 
-template <int F, int R, int MB, int C>
-__device__ __forceinline__ void chunk(const BlockRegs<F> (&wr)[R], const float* const (&xp)[MB], bool fast, int kLeft,
-                                      float (&bs)[R][MB]) {
+// One 8-element chunk of a block for R weight rows and MB activation rows. SCALED: the decoded weights are
+// multiplied by their block scale first (sc) and accumulate straight into bs (the running totals).
+template <int F, int R, int MB, int C, bool SCALED>
+__device__ __forceinline__ void chunk(const BlockRegs<F> (&wr)[R], const float (&sc)[R], const float* const (&xp)[MB],
+                                      bool fast, int kLeft, float (&bs)[R][MB]) {
   float xv[MB][8];
 #pragma unroll
   for (int mb = 0; mb < MB; mb++) {
@@ -91,6 +101,10 @@ __device__ __forceinline__ void chunk(const BlockRegs<F> (&wr)[R], const float* 
   for (int r = 0; r < R; r++) {
     float w[8];
     decode8<F, C>(wr[r], w);
+    if constexpr (SCALED) {
+#pragma unroll
+      for (int j = 0; j < 8; j++) w[j] *= sc[r];
+    }
 #pragma unroll
     for (int mb = 0; mb < MB; mb++) {
 #pragma unroll
@@ -104,10 +118,9 @@ __device__ __forceinline__ void gemv_body(const float* __restrict__ x, int M, co
                                           long long cbpr, const uint8_t* __restrict__ scales, int bpr,
                                           const float* __restrict__ bias, float* __restrict__ y, int N, int K) {
   const int lane = threadIdx.x & 31;
-  const int warp = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-  const int n0 = warp * R;
-  if (n0 >= N) return;
+  const int warps = gridDim.x * (blockDim.x >> 5);
   const int m0 = blockIdx.y * MB;
+  for (int n0 = (blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5)) * R; n0 < N; n0 += warps * R) {
   const bool aligned = (K & 3) == 0;
   const float shiftf = mx_pow2(MxShift<F>::value);
   constexpr int BB = MxBlockBytes<F>::value;
@@ -130,32 +143,63 @@ __device__ __forceinline__ void gemv_body(const float* __restrict__ x, int M, co
 #pragma unroll
     for (int mb = 0; mb < MB; mb++) acc[r][mb] = 0.0f;
 
-  for (int kb = lane; kb < bpr; kb += 32) {
-    BlockRegs<F> wr[R];
-    float sc[R];
+  constexpr bool SCALED = MB > 1;
+  // Software pipelining: the next block's codes and scales are loaded before this block is decoded,
+  // so every warp keeps memory requests in flight while it computes.
+  BlockRegs<F> cur[R];
+  uint32_t scur[R];
+  int kb = lane;
+  if (kb < bpr) {
 #pragma unroll
     for (int r = 0; r < R; r++) {
-      load_block<F>(wr[r], wrow[r] + (long long)kb * BB);
-      sc[r] = mx_scale(__ldg(srow[r] + kb));
+      load_block<F>(cur[r], wrow[r] + (long long)kb * BB);
+      scur[r] = __ldcs(srow[r] + kb);
     }
+  }
+  for (; kb < bpr; kb += 32) {
+    BlockRegs<F> nxt[R];
+    uint32_t snxt[R];
+    const int kn = kb + 32;
+    if (kn < bpr) {
+#pragma unroll
+      for (int r = 0; r < R; r++) {
+        load_block<F>(nxt[r], wrow[r] + (long long)kn * BB);
+        snxt[r] = __ldcs(srow[r] + kn);
+      }
+    }
+    float sc[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) sc[r] = SCALED ? shiftf * mx_scale(scur[r]) : mx_scale(scur[r]);
     const int kLeft = K - kb * 32;
     const bool fast = aligned && kLeft >= 32;
     const float* xp[MB];
 #pragma unroll
     for (int mb = 0; mb < MB; mb++) xp[mb] = xrow[mb] + kb * 32;
-    float bs[R][MB];
+    if constexpr (SCALED) {
+      chunk<F, R, MB, 0, true>(cur, sc, xp, fast, kLeft, acc);
+      chunk<F, R, MB, 1, true>(cur, sc, xp, fast, kLeft, acc);
+      chunk<F, R, MB, 2, true>(cur, sc, xp, fast, kLeft, acc);
+      chunk<F, R, MB, 3, true>(cur, sc, xp, fast, kLeft, acc);
+    } else {
+      float bs[R][MB];
 #pragma unroll
-    for (int r = 0; r < R; r++)
+      for (int r = 0; r < R; r++)
 #pragma unroll
-      for (int mb = 0; mb < MB; mb++) bs[r][mb] = 0.0f;
-    chunk<F, R, MB, 0>(wr, xp, fast, kLeft, bs);
-    chunk<F, R, MB, 1>(wr, xp, fast, kLeft, bs);
-    chunk<F, R, MB, 2>(wr, xp, fast, kLeft, bs);
-    chunk<F, R, MB, 3>(wr, xp, fast, kLeft, bs);
+        for (int mb = 0; mb < MB; mb++) bs[r][mb] = 0.0f;
+      chunk<F, R, MB, 0, false>(cur, sc, xp, fast, kLeft, bs);
+      chunk<F, R, MB, 1, false>(cur, sc, xp, fast, kLeft, bs);
+      chunk<F, R, MB, 2, false>(cur, sc, xp, fast, kLeft, bs);
+      chunk<F, R, MB, 3, false>(cur, sc, xp, fast, kLeft, bs);
 #pragma unroll
-    for (int r = 0; r < R; r++)
+      for (int r = 0; r < R; r++)
 #pragma unroll
-      for (int mb = 0; mb < MB; mb++) acc[r][mb] = fmaf(bs[r][mb] * shiftf, sc[r], acc[r][mb]);
+        for (int mb = 0; mb < MB; mb++) acc[r][mb] = fmaf(bs[r][mb] * shiftf, sc[r], acc[r][mb]);
+    }
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+      cur[r] = nxt[r];
+      scur[r] = snxt[r];
+    }
   }
 #pragma unroll
   for (int r = 0; r < R; r++)
@@ -178,6 +222,7 @@ __device__ __forceinline__ void gemv_body(const float* __restrict__ x, int M, co
       }
     }
   }
+  }
 }
 
 }  // namespace
@@ -188,11 +233,13 @@ __device__ __forceinline__ void gemv_body(const float* __restrict__ x, int M, co
                                                          const float* bias, float* y, int N, int K) {        \
     gemv_body<F, R, MB>(x, M, codes, cbpr, scales, bpr, bias, y, N, K);                                      \
   }
-#define MX_GEMV_ALL(F)                        \
-  MX_GEMV(mx_gemv_f##F##_b1, F, 8, 1)         \
-  MX_GEMV(mx_gemv_f##F##_b2, F, 4, 2)         \
-  MX_GEMV(mx_gemv_f##F##_b4, F, 4, 4)         \
-  MX_GEMV(mx_gemv_f##F##_b8, F, 2, 8)
+// Rows per warp: enough to reuse each x load several times, few enough to keep two blocks of codes
+// (current + prefetched) in registers.
+#define MX_GEMV_ALL(F)                                                  \
+  MX_GEMV(mx_gemv_f##F##_b1, F, (MxBits<F>::value == 4 ? 8 : 4), 1)     \
+  MX_GEMV(mx_gemv_f##F##_b2, F, 8, 2)                                   \
+  MX_GEMV(mx_gemv_f##F##_b4, F, (MxBits<F>::value == 8 ? 4 : 8), 4)     \
+  MX_GEMV(mx_gemv_f##F##_b8, F, 4, 8)
 
 MX_GEMV_ALL(0)
 MX_GEMV_ALL(1)

@@ -111,3 +111,23 @@ MX_QUANT(5)
 extern "C" __global__ void mx_scales_to_float_t(const uint8_t* s, int rows, int bpr, float* out, long long ld) {
   scales_t_body(s, rows, bpr, out, ld);
 }
+
+// Fills p[0..n) with reproducible pseudo-random values: a hash-based Box-Muller normal times
+// scale * exp(0.5 * another normal), so blocks see a realistic spread of magnitudes (never all zero).
+extern "C" __global__ void mx_fill_random(float* p, long long n, unsigned int seed, float scale) {
+  long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  auto h = [](unsigned long long v) {
+    v ^= v >> 33; v *= 0xff51afd7ed558ccdULL; v ^= v >> 33; v *= 0xc4ceb9fe1a85ec53ULL; v ^= v >> 33;
+    return v;
+  };
+  unsigned long long a = h((unsigned long long)i * 2654435761ULL + seed);
+  unsigned long long b = h(a + 0x9E3779B97F4A7C15ULL);
+  float u1 = ((a >> 40) + 1) * (1.0f / 16777217.0f);
+  float u2 = (b >> 40) * (1.0f / 16777216.0f);
+  float u3 = ((b & 0xFFFFFF) + 1) * (1.0f / 16777217.0f);
+  float r = sqrtf(-2.0f * logf(u1));
+  float g = r * cospif(2.0f * u2);
+  float g2 = sqrtf(-2.0f * logf(u3)) * sinpif(2.0f * u2);
+  p[i] = scale * g * expf(0.5f * g2);
+}

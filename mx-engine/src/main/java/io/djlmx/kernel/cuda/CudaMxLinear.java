@@ -20,7 +20,26 @@ public final class CudaMxLinear {
   public static final int TENSOR_CORE_MIN_ROWS = 16;
 
   static final int MMA_SMEM_BYTES = 4 * (128 * 80 * 2 + 4 * (256 + 256));
-  private static final int GEMV_MAX_ROWS = 8;
+  static final int WGMMA_SMEM_BYTES = 4 * (128 * 64 * 2 + 4 * (256 + 256));
+
+  /** The tensor-core kernels for MXFP8 x MXFP8. */
+  public enum Mxfp8Kernel {
+    /** Warpgroup MMA ({@code wgmma}, QGMMA in SASS): Hopper's FP8 tensor-core path (sm_90a). */
+    WGMMA,
+    /**
+     * Warp-level {@code mma.sync} m16n8k32 FP8; on sm_90 the compiler lowers it to FP16 HMMA with
+     * FP8-to-FP16 conversions, so it is kept as a cross-check, not for speed.
+     */
+    MMA_SYNC
+  }
+
+  private static final Mxfp8Kernel DEFAULT_MXFP8_KERNEL =
+      Mxfp8Kernel.valueOf(
+          System.getProperty("mx.cuda.mxfp8Kernel", Mxfp8Kernel.WGMMA.name())
+              .toUpperCase(java.util.Locale.ROOT));
+
+  /** From this many rows of x, weight-only runs the tiled GEMM instead of GEMV passes of 8 rows. */
+  private static final int SIMT_MIN_ROWS = 32;
 
   private CudaMxLinear() {}
 
@@ -114,9 +133,9 @@ public final class CudaMxLinear {
             .i32(n)
             .i32(k);
     CudaBackend b = CudaBackend.get();
-    if (m <= GEMV_MAX_ROWS || m < 32) {
+    if (m < SIMT_MIN_ROWS) {
       int mb = m == 1 ? 1 : m == 2 ? 2 : m <= 4 ? 4 : 8;
-      int rowsPerWarp = mb == 1 ? 8 : mb == 8 ? 2 : 4;
+      int rowsPerWarp = gemvRowsPerWarp(w.format(), mb);
       long warps = (n + rowsPerWarp - 1) / rowsPerWarp;
       int blocks = (int) ((warps + 7) / 8);
       int gy = (int) ((m + mb - 1) / mb);
@@ -134,6 +153,20 @@ public final class CudaMxLinear {
   }
 
   /**
+   * Weight rows per warp of the GEMV kernels; mirrors MX_GEMV_ALL in mx_gemv.cu (for the grid
+   * size).
+   */
+  private static int gemvRowsPerWarp(MxFormat f, int mb) {
+    int bits = f.bits();
+    return switch (mb) {
+      case 1 -> bits == 4 ? 8 : 4;
+      case 2 -> 8;
+      case 4 -> bits == 8 ? 4 : 8;
+      default -> 4;
+    };
+  }
+
+  /**
    * MXFP8 x MXFP8 GEMM on the FP8 tensor cores: {@code y = xq · wᵀ (+ bias)}, both operands MXFP8
    * (E4M3 or E5M2) and blocked along the same K.
    *
@@ -143,6 +176,20 @@ public final class CudaMxLinear {
    * @param y FP32 output {@code [m, n]}
    */
   public static void mxfp8Gemm(CudaMxMatrix xq, CudaMxMatrix w, DeviceBuffer bias, DeviceBuffer y) {
+    mxfp8Gemm(xq, w, bias, y, DEFAULT_MXFP8_KERNEL);
+  }
+
+  /**
+   * MXFP8 x MXFP8 GEMM with a chosen tensor-core kernel.
+   *
+   * @param xq the quantized activation {@code [m, k]}, with its GEMM scale layout
+   * @param w the weight {@code [n, k]}
+   * @param bias FP32 bias {@code [n]}, or null
+   * @param y FP32 output {@code [m, n]}
+   * @param kernel which kernel runs it
+   */
+  public static void mxfp8Gemm(
+      CudaMxMatrix xq, CudaMxMatrix w, DeviceBuffer bias, DeviceBuffer y, Mxfp8Kernel kernel) {
     if (!isFp8(xq.format()) || !isFp8(w.format())) {
       throw new IllegalArgumentException(
           "the tensor-core GEMM takes MXFP8 operands, got " + xq.format() + " x " + w.format());
@@ -161,9 +208,14 @@ public final class CudaMxLinear {
       throw new IllegalArgumentException(
           "bias of " + bias.byteSize() + " bytes is smaller than [" + n + "]");
     }
-    String kernel = "mx_mma_fp8_a" + xq.format().ordinal() + "_b" + w.format().ordinal();
+    String name =
+        (kernel == Mxfp8Kernel.WGMMA ? "mx_wgmma_fp8_a" : "mx_mma_fp8_a")
+            + xq.format().ordinal()
+            + "_b"
+            + w.format().ordinal();
+    int smem = kernel == Mxfp8Kernel.WGMMA ? WGMMA_SMEM_BYTES : MMA_SMEM_BYTES;
     CudaBackend b = CudaBackend.get();
-    b.allowDynamicSharedMemory(kernel, MMA_SMEM_BYTES);
+    b.allowDynamicSharedMemory(name, smem);
     KernelArgs args =
         new KernelArgs()
             .ptr(xq.codes())
@@ -181,6 +233,6 @@ public final class CudaMxLinear {
             .i32(xq.blocksPerRow());
     int gx = (int) ((n + 127) / 128);
     int gy = (int) ((m + 127) / 128);
-    b.launch(kernel, new int[] {gx, gy, 1}, new int[] {256, 1, 1}, MMA_SMEM_BYTES, args.build());
+    b.launch(name, new int[] {gx, gy, 1}, new int[] {256, 1, 1}, smem, args.build());
   }
 }

@@ -29,6 +29,11 @@ final class KernelArgs {
     return this;
   }
 
+  KernelArgs f32(float v) {
+    args.add(Pointer.to(new float[] {v}));
+    return this;
+  }
+
   Pointer build() {
     return Pointer.to(args.toArray(new NativePointerObject[0]));
   }

@@ -166,6 +166,55 @@ class CudaMxLinearTest {
   }
 
   @ParameterizedTest
+  @EnumSource(CudaMxLinear.Mxfp8Kernel.class)
+  void eachTensorCoreKernelMatchesReference(CudaMxLinear.Mxfp8Kernel kernel) {
+    Random rnd = new Random(11 + kernel.ordinal());
+    int[][] shapes = {{1, 1, 32}, {17, 9, 100}, {128, 128, 64}, {200, 300, 1000}, {384, 256, 4096}};
+    MxFormat[] fs = {MxFormat.MXFP8_E4M3, MxFormat.MXFP8_E5M2};
+    for (int[] s : shapes) {
+      for (MxFormat fa : fs) {
+        for (MxFormat fw : fs) {
+          int m = s[0];
+          int n = s[1];
+          int k = s[2];
+          HostMx w = HostMx.quantize(HostMx.random(rnd, n * k, 0.05f), n, k, fw, ScaleMode.FLOOR);
+          float[] x = HostMx.random(rnd, m * k, 1f);
+          HostMx xh = HostMx.quantize(x, m, k, fa, ScaleMode.FLOOR);
+          double[] xv = xh.values();
+          double[] wv = w.values();
+          float[] y = new float[m * n];
+          try (CudaMxMatrix dw = upload(w);
+              DeviceBuffer dx = DeviceBuffer.of(x);
+              CudaMxMatrix xq = CudaMxMatrix.quantize(dx, m, k, fa, ScaleMode.FLOOR, true, null);
+              DeviceBuffer dy = DeviceBuffer.allocate(4L * m * n)) {
+            dy.fill32(NAN_BITS);
+            CudaMxLinear.mxfp8Gemm(xq, dw, null, dy, kernel);
+            dy.copyTo(y);
+          }
+          for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+              double ref = 0;
+              double bound = 0;
+              for (int kk = 0; kk < k; kk++) {
+                double p = xv[i * k + kk] * wv[j * k + kk];
+                ref += p;
+                bound += Math.abs(p);
+              }
+              float got = y[i * n + j];
+              if (!(Math.abs(got - ref) <= TOL_TENSOR * bound + 1e-30)) {
+                fail(
+                    String.format(
+                        "%s %s x %s [%d, %d, %d]: y[%d,%d] = %s, FP64 reference %s (sum|xw| %s)",
+                        kernel, fa, fw, m, n, k, i, j, got, ref, bound));
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  @ParameterizedTest
   @EnumSource(MxFormat.class)
   void deviceQuantizationIsBitExact(MxFormat f) {
     Random rnd = new Random(7 + f.ordinal());
