@@ -144,37 +144,26 @@ __device__ __forceinline__ void gemv_body(const float* __restrict__ x, int M, co
     for (int mb = 0; mb < MB; mb++) acc[r][mb] = 0.0f;
 
   constexpr bool SCALED = MB > 1;
-  // Software pipelining: the next block's codes and scales are loaded before this block is decoded,
-  // so every warp keeps memory requests in flight while it computes.
-  BlockRegs<F> cur[R];
-  uint32_t scur[R];
-  int kb = lane;
-  if (kb < bpr) {
+  // Software pipelining with two register sets used in turn (no copies): the next block's codes and
+  // scales are loaded before this block is decoded, so every warp keeps requests in flight while it computes.
+  BlockRegs<F> ra[R], rb[R];
+  uint32_t sa_[R], sb_[R];
+  auto load = [&](BlockRegs<F> (&dst)[R], uint32_t (&sdst)[R], int k) {
 #pragma unroll
     for (int r = 0; r < R; r++) {
-      load_block<F>(cur[r], wrow[r] + (long long)kb * BB);
-      scur[r] = __ldcs(srow[r] + kb);
+      load_block<F>(dst[r], wrow[r] + (long long)k * BB);
+      sdst[r] = __ldcs(srow[r] + k);
     }
-  }
-  for (; kb < bpr; kb += 32) {
-    BlockRegs<F> nxt[R];
-    uint32_t snxt[R];
-    const int kn = kb + 32;
-    if (kn < bpr) {
-#pragma unroll
-      for (int r = 0; r < R; r++) {
-        load_block<F>(nxt[r], wrow[r] + (long long)kn * BB);
-        snxt[r] = __ldcs(srow[r] + kn);
-      }
-    }
+  };
+  auto compute = [&](const BlockRegs<F> (&cur)[R], const uint32_t (&scur)[R], int k) {
     float sc[R];
 #pragma unroll
     for (int r = 0; r < R; r++) sc[r] = SCALED ? shiftf * mx_scale(scur[r]) : mx_scale(scur[r]);
-    const int kLeft = K - kb * 32;
+    const int kLeft = K - k * 32;
     const bool fast = aligned && kLeft >= 32;
     const float* xp[MB];
 #pragma unroll
-    for (int mb = 0; mb < MB; mb++) xp[mb] = xrow[mb] + kb * 32;
+    for (int mb = 0; mb < MB; mb++) xp[mb] = xrow[mb] + k * 32;
     if constexpr (SCALED) {
       chunk<F, R, MB, 0, true>(cur, sc, xp, fast, kLeft, acc);
       chunk<F, R, MB, 1, true>(cur, sc, xp, fast, kLeft, acc);
@@ -195,11 +184,14 @@ __device__ __forceinline__ void gemv_body(const float* __restrict__ x, int M, co
 #pragma unroll
         for (int mb = 0; mb < MB; mb++) acc[r][mb] = fmaf(bs[r][mb] * shiftf, sc[r], acc[r][mb]);
     }
-#pragma unroll
-    for (int r = 0; r < R; r++) {
-      cur[r] = nxt[r];
-      scur[r] = snxt[r];
-    }
+  };
+  if (lane < bpr) load(ra, sa_, lane);
+  for (int kb = lane; kb < bpr; kb += 64) {
+    if (kb + 32 < bpr) load(rb, sb_, kb + 32);
+    compute(ra, sa_, kb);
+    if (kb + 32 >= bpr) break;
+    if (kb + 64 < bpr) load(ra, sa_, kb + 64);
+    compute(rb, sb_, kb + 32);
   }
 #pragma unroll
   for (int r = 0; r < R; r++)

@@ -51,11 +51,30 @@ __device__ __forceinline__ void wg_fence() {
   asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
 #endif
 }
-__device__ __forceinline__ void wg_commit_wait() {
+__device__ __forceinline__ void wg_commit() {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-  asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
 #endif
+}
+template <int N> __device__ __forceinline__ void wg_wait(float (&d)[64]) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  // The accumulator registers are named as operands so the compiler orders their reads after the wait.
+  asm volatile("wgmma.wait_group.sync.aligned %64;\n" : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]) : "n"(N) : "memory");
+#endif
+}
+
+// acc += d * (sa[row] * sb[col]) for one 32-slice s of the stage.
+__device__ __forceinline__ void scale_add(float (&acc)[64], const float (&d)[64], const float* sSa, const float* sSb,
+                                          int s, int rowA, int t4) {
+  const float sa0 = sSa[s * WG_BM + rowA], sa1 = sSa[s * WG_BM + rowA + 8];
+#pragma unroll
+  for (int j = 0; j < 16; j++) {
+    const float2 v = *reinterpret_cast<const float2*>(sSb + s * WG_BN + 8 * j + 2 * t4);
+    acc[4 * j + 0] = fmaf(d[4 * j + 0], sa0 * v.x, acc[4 * j + 0]);
+    acc[4 * j + 1] = fmaf(d[4 * j + 1], sa0 * v.y, acc[4 * j + 1]);
+    acc[4 * j + 2] = fmaf(d[4 * j + 2], sa1 * v.x, acc[4 * j + 2]);
+    acc[4 * j + 3] = fmaf(d[4 * j + 3], sa1 * v.y, acc[4 * j + 3]);
+  }
 }
 
 template <int FA, int FB>
@@ -103,9 +122,9 @@ __device__ __forceinline__ void wgmma_body(const uint8_t* __restrict__ a, long l
   float acc[64];
 #pragma unroll
   for (int i = 0; i < 64; i++) acc[i] = 0.0f;
-  float d[64];
+  float d0[64], d1[64];
 #pragma unroll
-  for (int i = 0; i < 64; i++) d[i] = 0.0f;
+  for (int i = 0; i < 64; i++) { d0[i] = 0.0f; d1[i] = 0.0f; }
 
 #pragma unroll
   for (int s = 0; s < WG_STAGES - 1; s++) {
@@ -127,23 +146,18 @@ __device__ __forceinline__ void wgmma_body(const uint8_t* __restrict__ a, long l
     const uint8_t* sB = sA + WG_A_BYTES;
     const float* sSa = reinterpret_cast<const float*>(sB + WG_B_BYTES);
     const float* sSb = sSa + WG_SA_FLOATS;
-#pragma unroll
-    for (int s = 0; s < WG_BK / 32; s++) {
-      const uint64_t da = wg_desc(sA + wg_off(wg * 64, 2 * s));
-      const uint64_t db = wg_desc(sB + wg_off(0, 2 * s));
-      wg_fence();
-      wgmma_fresh<FA, FB>(d, da, db);
-      wg_commit_wait();
-      const float sa0 = sSa[s * WG_BM + rowA], sa1 = sSa[s * WG_BM + rowA + 8];
-#pragma unroll
-      for (int j = 0; j < 16; j++) {
-        const float2 v = *reinterpret_cast<const float2*>(sSb + s * WG_BN + 8 * j + 2 * t4);
-        acc[4 * j + 0] = fmaf(d[4 * j + 0], sa0 * v.x, acc[4 * j + 0]);
-        acc[4 * j + 1] = fmaf(d[4 * j + 1], sa0 * v.y, acc[4 * j + 1]);
-        acc[4 * j + 2] = fmaf(d[4 * j + 2], sa1 * v.x, acc[4 * j + 2]);
-        acc[4 * j + 3] = fmaf(d[4 * j + 3], sa1 * v.y, acc[4 * j + 3]);
-      }
-    }
+    // Both 32-slices of the stage go to the tensor cores at once (two fresh accumulators); the scale
+    // work of the first overlaps the second's wgmma.
+    static_assert(WG_BK == 64, "two slices per stage");
+    wg_fence();
+    wgmma_fresh<FA, FB>(d0, wg_desc(sA + wg_off(wg * 64, 0)), wg_desc(sB + wg_off(0, 0)));
+    wg_commit();
+    wgmma_fresh<FA, FB>(d1, wg_desc(sA + wg_off(wg * 64, 2)), wg_desc(sB + wg_off(0, 2)));
+    wg_commit();
+    wg_wait<1>(d0);
+    scale_add(acc, d0, sSa, sSb, 0, rowA, t4);
+    wg_wait<0>(d1);
+    scale_add(acc, d1, sSa, sSb, 1, rowA, t4);
   }
   asm volatile("cp.async.wait_group 0;\n" ::);
 #pragma unroll
