@@ -9,7 +9,13 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     version = "djl-mx 0.1.0",
     description = "Tools for the OCP Microscaling (MX) formats and the MX engine for DJL.",
-    subcommands = {CommandLine.HelpCommand.class})
+    subcommands = {
+      CommandLine.HelpCommand.class,
+      CheckVectorsCommand.class,
+      QuantizeCommand.class,
+      DequantizeCommand.class,
+      EvalCommand.class
+    })
 public final class MxCommand implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -20,6 +26,10 @@ public final class MxCommand implements Runnable {
    * @param args the arguments
    */
   public static void main(String[] args) {
+    java.util.Optional<Integer> child = JvmRelauncher.relaunchIfNeeded(MxCommand.class, args);
+    if (child.isPresent()) {
+      System.exit(child.get());
+    }
     System.exit(newCommandLine().execute(args));
   }
 

@@ -1,0 +1,281 @@
+package io.djlmx.engine;
+
+import io.djlmx.format.MxFormat;
+import io.djlmx.format.ScaleMode;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.UnaryOperator;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+
+/**
+ * The resolved MX settings of one model.
+ *
+ * <p>Each key is looked up in {@code Criteria.optOption} first, then in system properties (same
+ * key), then in the environment ({@code MX_WEIGHTS}, {@code MX_ACTIVATIONS}, {@code MX_ATTENTION},
+ * {@code MX_EXCLUDE}, {@code MX_SCALE}), then falls back to its default. An unknown {@code mx.*}
+ * key or an invalid value is an {@link IllegalArgumentException} that lists the valid ones.
+ */
+public final class MxConfig {
+
+  /** Weight format: an {@link MxFormat} name; default {@code MXFP6_E2M3}. */
+  public static final String WEIGHTS = "mx.weights";
+
+  /** Activation format: {@code none} (weight-only, the default) or an {@link MxFormat} name. */
+  public static final String ACTIVATIONS = "mx.activations";
+
+  /** Attention: {@code mx} (the default: MX attention where available) or {@code off}. */
+  public static final String ATTENTION = "mx.attention";
+
+  /**
+   * Parameter-name patterns kept in FP32, comma separated; {@code *} matches any characters, and a
+   * pattern without {@code *} matches names containing it. Default: none.
+   */
+  public static final String EXCLUDE = "mx.exclude";
+
+  /** Shared-scale rule: {@code floor} (the OCP spec, the default) or {@code rceil}. */
+  public static final String SCALE = "mx.scale";
+
+  /** Every valid key, in the order the log reports them. */
+  public static final List<String> KEYS = List.of(WEIGHTS, ACTIVATIONS, ATTENTION, EXCLUDE, SCALE);
+
+  private static final Map<String, String> DEFAULTS =
+      Map.of(
+          WEIGHTS, "MXFP6_E2M3", ACTIVATIONS, "none", ATTENTION, "mx", EXCLUDE, "", SCALE, "floor");
+
+  private final MxFormat weights;
+  private final MxFormat activations;
+  private final boolean attention;
+  private final List<String> exclude;
+  private final List<Pattern> excludePatterns;
+  private final ScaleMode scale;
+  private final Map<String, String> sources;
+
+  private MxConfig(
+      MxFormat weights,
+      MxFormat activations,
+      boolean attention,
+      List<String> exclude,
+      ScaleMode scale,
+      Map<String, String> sources) {
+    this.weights = weights;
+    this.activations = activations;
+    this.attention = attention;
+    this.exclude = exclude;
+    this.excludePatterns = exclude.stream().map(MxConfig::toPattern).toList();
+    this.scale = scale;
+    this.sources = sources;
+  }
+
+  /**
+   * Resolves the configuration from model options, system properties, environment and defaults.
+   *
+   * @param options the model's options (from {@code Criteria.optOption}), may be null; keys not
+   *     starting with {@code mx.} are ignored
+   * @return the configuration
+   * @throws IllegalArgumentException on an unknown {@code mx.*} key or an invalid value
+   */
+  public static MxConfig resolve(Map<String, ?> options) {
+    return resolve(options, System::getProperty, System::getenv);
+  }
+
+  static MxConfig resolve(
+      Map<String, ?> options, UnaryOperator<String> properties, UnaryOperator<String> env) {
+    if (options != null) {
+      for (String key : options.keySet()) {
+        checkKey(key, "option");
+      }
+    }
+    for (String key : System.getProperties().stringPropertyNames()) {
+      if (properties.apply(key) != null) {
+        checkKey(key, "system property");
+      }
+    }
+    Map<String, String> values = new LinkedHashMap<>();
+    Map<String, String> sources = new LinkedHashMap<>();
+    for (String key : KEYS) {
+      Object v = options == null ? null : options.get(key);
+      String source = "option";
+      if (v == null) {
+        v = properties.apply(key);
+        source = "system property";
+      }
+      if (v == null) {
+        v = env.apply(envName(key));
+        source = "environment " + envName(key);
+      }
+      if (v == null) {
+        v = DEFAULTS.get(key);
+        source = "default";
+      }
+      values.put(key, v.toString().trim());
+      sources.put(key, source);
+    }
+    MxFormat weights = parseFormat(WEIGHTS, values.get(WEIGHTS), false);
+    MxFormat activations = parseFormat(ACTIVATIONS, values.get(ACTIVATIONS), true);
+    boolean attention = parseAttention(values.get(ATTENTION));
+    List<String> exclude =
+        Arrays.stream(values.get(EXCLUDE).split(","))
+            .map(String::trim)
+            .filter(s -> !s.isEmpty())
+            .toList();
+    ScaleMode scale;
+    try {
+      scale = ScaleMode.parse(values.get(SCALE));
+    } catch (IllegalArgumentException e) {
+      throw invalid(SCALE, values.get(SCALE), "floor, rceil");
+    }
+    return new MxConfig(
+        weights, activations, attention, exclude, scale, Collections.unmodifiableMap(sources));
+  }
+
+  /**
+   * Returns the environment variable read for {@code key}: {@code mx.weights} → {@code MX_WEIGHTS}.
+   *
+   * @param key a configuration key
+   * @return the environment variable name
+   */
+  public static String envName(String key) {
+    return key.replace('.', '_').toUpperCase(Locale.ROOT);
+  }
+
+  private static void checkKey(String key, String where) {
+    if (key.startsWith("mx.") && !KEYS.contains(key)) {
+      throw new IllegalArgumentException(
+          "Unknown MX " + where + " '" + key + "'; valid keys: " + String.join(", ", KEYS));
+    }
+  }
+
+  private static MxFormat parseFormat(String key, String value, boolean allowNone) {
+    if (allowNone && "none".equalsIgnoreCase(value)) {
+      return null;
+    }
+    try {
+      return MxFormat.parse(value);
+    } catch (IllegalArgumentException e) {
+      String valid =
+          Arrays.stream(MxFormat.values()).map(Enum::name).collect(Collectors.joining(", "));
+      throw invalid(key, value, (allowNone ? "none, " : "") + valid);
+    }
+  }
+
+  private static boolean parseAttention(String value) {
+    if ("mx".equalsIgnoreCase(value)) {
+      return true;
+    } else if ("off".equalsIgnoreCase(value)) {
+      return false;
+    }
+    throw invalid(ATTENTION, value, "mx, off");
+  }
+
+  private static IllegalArgumentException invalid(String key, String value, String valid) {
+    return new IllegalArgumentException(
+        "Invalid value '" + value + "' for " + key + "; valid values: " + valid);
+  }
+
+  private static Pattern toPattern(String glob) {
+    StringBuilder sb = new StringBuilder();
+    if (!glob.contains("*")) {
+      sb.append(".*").append(Pattern.quote(glob)).append(".*");
+    } else {
+      for (String part : glob.split("\\*", -1)) {
+        if (!sb.isEmpty()) {
+          sb.append(".*");
+        }
+        sb.append(Pattern.quote(part));
+      }
+    }
+    return Pattern.compile(sb.toString());
+  }
+
+  /**
+   * Returns the format weights of {@code linear} are stored in.
+   *
+   * @return the weight format
+   */
+  public MxFormat getWeights() {
+    return weights;
+  }
+
+  /**
+   * Returns the format activations are quantized to before {@code linear}, or {@code null} for
+   * weight-only quantization.
+   *
+   * @return the activation format, or null
+   */
+  public MxFormat getActivations() {
+    return activations;
+  }
+
+  /**
+   * Returns whether MX attention is enabled.
+   *
+   * @return true for {@code mx.attention=mx}
+   */
+  public boolean isAttentionEnabled() {
+    return attention;
+  }
+
+  /**
+   * Returns the parameter-name patterns kept in FP32.
+   *
+   * @return the patterns as given
+   */
+  public List<String> getExclude() {
+    return exclude;
+  }
+
+  /**
+   * Returns whether the parameter {@code name} is kept in FP32.
+   *
+   * @param name a parameter name, may be null
+   * @return true if a {@code mx.exclude} pattern matches it
+   */
+  public boolean isExcluded(String name) {
+    if (name == null) {
+      return false;
+    }
+    for (Pattern p : excludePatterns) {
+      if (p.matcher(name).matches()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Returns the shared-scale rule.
+   *
+   * @return the scale mode
+   */
+  public ScaleMode getScale() {
+    return scale;
+  }
+
+  /**
+   * Returns where each key's value came from: {@code option}, {@code system property}, {@code
+   * environment MX_...} or {@code default}.
+   *
+   * @return key to source
+   */
+  public Map<String, String> getSources() {
+    return sources;
+  }
+
+  /** {@inheritDoc} */
+  @Override
+  public String toString() {
+    List<String> parts = new ArrayList<>();
+    parts.add(WEIGHTS + "=" + weights);
+    parts.add(ACTIVATIONS + "=" + (activations == null ? "none" : activations));
+    parts.add(ATTENTION + "=" + (attention ? "mx" : "off"));
+    parts.add(EXCLUDE + "=" + String.join(",", exclude));
+    parts.add(SCALE + "=" + scale.name().toLowerCase(Locale.ROOT));
+    return String.join(", ", parts);
+  }
+}

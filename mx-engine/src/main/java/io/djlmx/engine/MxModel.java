@@ -1,0 +1,310 @@
+package io.djlmx.engine;
+
+import ai.djl.BaseModel;
+import ai.djl.Device;
+import ai.djl.MalformedModelException;
+import ai.djl.Model;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.SymbolBlock;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.Trainer;
+import ai.djl.training.TrainingConfig;
+import ai.djl.training.initializer.Initializer;
+import ai.djl.util.Pair;
+import ai.djl.util.PairList;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.ServiceLoader;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Predicate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A model on the MX engine.
+ *
+ * <p>DJL block models ({@code .params} with {@code Criteria.optBlock}) load as on PyTorch, then
+ * every {@link Linear} weight is packed into MX once. TorchScript models ({@code .pt}) load through
+ * PyTorch and their 2-D {@code *weight} parameters are quantized and dequantized in place (MX
+ * emulation: libtorch runs them, MX kernels do not). The resolved {@link MxConfig} and the weight
+ * memory ({@link #getMemoryReport()}) are logged at load.
+ */
+public class MxModel extends BaseModel {
+
+  private static final Logger logger = LoggerFactory.getLogger(MxModel.class);
+
+  private static final List<MxModelHook> HOOKS = new CopyOnWriteArrayList<>();
+
+  static {
+    for (MxModelHook hook : ServiceLoader.load(MxModelHook.class)) {
+      HOOKS.add(hook);
+    }
+  }
+
+  private MxConfig config;
+  private Model torchScript;
+  private long emulatedMxBytes = -1;
+  private int emulatedCount;
+
+  MxModel(String name, Device device) {
+    super(name);
+    manager = MxNDManager.getSystemManager().newSubManager(device);
+    manager.setName("mxModel");
+    dataType = DataType.FLOAT32;
+  }
+
+  /**
+   * Registers a step run on every model loaded afterwards.
+   *
+   * @param hook the hook
+   */
+  public static void registerHook(MxModelHook hook) {
+    HOOKS.add(hook);
+  }
+
+  /**
+   * Returns the model's MX configuration: resolved at load from the model options, or from system
+   * properties, environment and defaults for a model that was not loaded.
+   *
+   * @return the configuration
+   */
+  public MxConfig getConfig() {
+    if (config == null) {
+      config = MxConfig.resolve(null);
+      getMxManager().setConfig(config);
+    }
+    return config;
+  }
+
+  /**
+   * Sets the model's MX configuration, dropping weights packed under the previous one.
+   *
+   * @param config the configuration
+   */
+  public void setConfig(MxConfig config) {
+    this.config = config;
+    getMxManager().setConfig(config);
+    if (block != null) {
+      forEachLinearWeight(block, "", (name, w) -> w.setWeight(null));
+    }
+  }
+
+  private MxNDManager getMxManager() {
+    return (MxNDManager) manager;
+  }
+
+  /** {@inheritDoc} */
+  @Override
+  public void load(Path modelPath, String prefix, Map<String, ?> options)
+      throws IOException, MalformedModelException {
+    MxConfig resolved = MxConfig.resolve(options);
+    config = resolved;
+    getMxManager().setConfig(resolved);
+    logger.info("MX model {}: {} (sources: {})", modelName, resolved, resolved.getSources());
+    setModelDir(modelPath);
+    wasLoaded = true;
+    if (prefix == null) {
+      // BaseModelLoader passes null: default to the model name, as PtModel does.
+      prefix = modelName;
+    }
+    if (block == null) {
+      loadTorchScript(modelPath, prefix, options);
+    } else {
+      loadBlock(prefix, options);
+    }
+    for (MxModelHook hook : HOOKS) {
+      hook.onLoad(this);
+    }
+    if (torchScript == null) {
+      MxMemoryReport report = getMemoryReport();
+      logger.info("MX model {}: {}", modelName, report);
+    }
+  }
+
+  private void loadTorchScript(Path modelPath, String prefix, Map<String, ?> options)
+      throws IOException, MalformedModelException {
+    Path file = findTorchScript(modelPath, prefix);
+    if (file == null) {
+      throw new FileNotFoundException(
+          "No block set and no TorchScript file "
+              + prefix
+              + ".pt found in "
+              + modelPath
+              + "; for a DJL .params model pass Criteria.optBlock(...)");
+    }
+    Map<String, Object> ptOptions = new HashMap<>();
+    if (options != null) {
+      options.forEach(
+          (k, v) -> {
+            if (!k.startsWith("mx.")) {
+              ptOptions.put(k, v);
+            }
+          });
+    }
+    Model pt = Engine.getEngine(MxEngine.PYTORCH).newModel(modelName, manager.getDevice());
+    try {
+      pt.load(file, null, ptOptions);
+      SymbolBlock ptBlock = (SymbolBlock) pt.getBlock();
+      MxConfig cfg = getConfig();
+      long mxBytes = 0;
+      long fp32Bytes = 0;
+      int count = 0;
+      int excluded = 0;
+      for (Pair<String, Parameter> p : ptBlock.getParameters()) {
+        NDArray array = p.getValue().getArray();
+        String name = p.getKey();
+        if (array.getShape().dimension() != 2
+            || !name.endsWith("weight")
+            || array.getDataType() != DataType.FLOAT32) {
+          continue;
+        }
+        if (cfg.isExcluded(name)) {
+          excluded++;
+          continue;
+        }
+        mxBytes += MxLinear.quantizeInPlace(array, name, cfg);
+        fp32Bytes += array.getShape().size() * Float.BYTES;
+        count++;
+      }
+      torchScript = pt;
+      emulatedMxBytes = mxBytes;
+      emulatedCount = count;
+      block = new MxSymbolBlock(ptBlock);
+      MxMemoryReport report = new MxMemoryReport(count, excluded, mxBytes, fp32Bytes, true);
+      logger.info(
+          "MX model {}: TorchScript runs inside libtorch, so this is MX EMULATION: {} 2-D weights"
+              + " quantized to {} and dequantized in place; MX kernels are not used. {}",
+          modelName,
+          count,
+          cfg.getWeights(),
+          report);
+    } catch (RuntimeException | IOException | MalformedModelException e) {
+      pt.close();
+      throw e;
+    }
+  }
+
+  private Path findTorchScript(Path modelPath, String prefix) {
+    if (Files.isRegularFile(modelPath)) {
+      return modelPath.toString().endsWith(".pt") ? modelPath : null;
+    }
+    for (String candidate : new String[] {prefix, modelPath.toFile().getName(), "model"}) {
+      String fileName = candidate.endsWith(".pt") ? candidate : candidate + ".pt";
+      Path file = modelPath.resolve(fileName);
+      if (Files.isRegularFile(file)) {
+        return file;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Returns whether this model is a TorchScript module running MX emulation.
+   *
+   * @return true for a TorchScript model
+   */
+  public boolean isEmulation() {
+    return torchScript != null;
+  }
+
+  /**
+   * Packs every {@link Linear} weight of the block into MX now (a no-op for weights already packed
+   * and unchanged) and reports the weight memory.
+   *
+   * @return the memory report
+   * @throws IllegalArgumentException if a weight holds NaN or infinity (naming the parameter and
+   *     the MX block)
+   */
+  public MxMemoryReport getMemoryReport() {
+    if (torchScript != null) {
+      long fp32 = 0;
+      for (Pair<String, Parameter> p : block.getParameters()) {
+        NDArray a = p.getValue().getArray();
+        if (a.getShape().dimension() == 2 && p.getKey().endsWith("weight")) {
+          fp32 += a.getShape().size() * Float.BYTES;
+        }
+      }
+      return new MxMemoryReport(emulatedCount, 0, emulatedMxBytes, fp32, true);
+    }
+    if (block == null) {
+      return new MxMemoryReport(0, 0, 0, 0, false);
+    }
+    MxConfig cfg = getConfig();
+    long[] totals = new long[4];
+    forEachLinearWeight(
+        block,
+        "",
+        (name, w) -> {
+          MxWeight mx = MxLinear.prepare(w, name, cfg);
+          if (mx.isExcluded()) {
+            totals[1]++;
+          } else {
+            totals[0]++;
+            totals[2] += mx.mxBytes();
+            totals[3] += mx.fp32Bytes();
+          }
+        });
+    return new MxMemoryReport((int) totals[0], (int) totals[1], totals[2], totals[3], false);
+  }
+
+  /** Calls {@code action} with the full parameter name of every MX {@link Linear} weight. */
+  private static void forEachLinearWeight(
+      Block block, String prefix, java.util.function.BiConsumer<String, MxNDArray> action) {
+    if (block instanceof Linear) {
+      for (Pair<String, Parameter> p : block.getDirectParameters()) {
+        Parameter param = p.getValue();
+        if (param.getType() == Parameter.Type.WEIGHT
+            && param.isInitialized()
+            && param.getArray() instanceof MxNDArray w) {
+          action.accept(prefix + p.getKey(), w);
+        }
+      }
+    }
+    for (Pair<String, Block> child : block.getChildren()) {
+      forEachLinearWeight(child.getValue(), prefix + child.getKey() + "_", action);
+    }
+  }
+
+  /** {@inheritDoc} */
+  @Override
+  public Trainer newTrainer(TrainingConfig trainingConfig) {
+    if (block == null) {
+      throw new IllegalStateException(
+          "You must set a block for the model before creating a new trainer");
+    }
+    if (wasLoaded) {
+      // Loaded parameters are frozen for inference; training unfreezes all but running stats.
+      block.freezeParameters(
+          false,
+          p ->
+              p.getType() != Parameter.Type.RUNNING_MEAN
+                  && p.getType() != Parameter.Type.RUNNING_VAR);
+    }
+    PairList<Initializer, Predicate<Parameter>> initializers = trainingConfig.getInitializers();
+    for (Pair<Initializer, Predicate<Parameter>> pair : initializers) {
+      if (pair.getKey() != null && pair.getValue() != null) {
+        block.setInitializer(pair.getKey(), pair.getValue());
+      }
+    }
+    return new Trainer(this, trainingConfig);
+  }
+
+  /** {@inheritDoc} */
+  @Override
+  public void close() {
+    super.close();
+    if (torchScript != null) {
+      torchScript.close();
+      torchScript = null;
+    }
+  }
+}

@@ -1,0 +1,247 @@
+package io.djlmx.kernel.cpu;
+
+import io.djlmx.format.MxFormat;
+import io.djlmx.format.MxTensor;
+import io.djlmx.format.ScaleMode;
+import io.djlmx.kernel.LinearKernel;
+import io.djlmx.kernel.PreparedWeight;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Objects;
+
+/**
+ * MX linear on the CPU with the Vector API (512-bit vectors) and native memory: {@code y = x·Wᵀ +
+ * b} for the six MX formats, weight-only or weight + activation.
+ *
+ * <p>{@link #prepare} repacks the weight so that a 16-lane vector holds one element of 16 rows (see
+ * {@link CpuPreparedWeight}). A single input row ({@code m == 1}) runs the fused decode-and-FMA
+ * kernel, split over rows across threads; several rows decode each weight tile once into FP32 and
+ * multiply it with all rows (split over rows too). Results equal the exact FP32 dot products of the
+ * dequantized values up to summation order. The kernel owns a small daemon thread pool; {@link
+ * #close()} stops it.
+ */
+public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
+
+  /**
+   * Blocks of {@code k} decoded per panel in the batched path: 128 columns, 16 KiB of FP32, in L1.
+   */
+  private static final int PANEL_BLOCKS = 4;
+
+  /** A thread that never runs: a segment it may access is accessible to the worker threads. */
+  private static final Thread PROBE = new Thread(() -> {});
+
+  private final KernelThreads threads;
+  private final boolean exactOnly;
+
+  private CpuLinearKernel(Builder builder) {
+    this.threads = new KernelThreads(builder.threads);
+    this.exactOnly = builder.exactOnly;
+  }
+
+  /** Creates a kernel that uses every available core. */
+  public CpuLinearKernel() {
+    this(builder());
+  }
+
+  /**
+   * Returns a builder.
+   *
+   * @return a new builder
+   */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Returns the number of threads one call uses.
+   *
+   * @return the thread count
+   */
+  public int threads() {
+    return threads.threads();
+  }
+
+  /** {@inheritDoc} */
+  @Override
+  public PreparedWeight prepare(MxTensor weight) {
+    Objects.requireNonNull(weight, "weight");
+    if (weight.isClosed()) {
+      throw new IllegalStateException("weight MxTensor is closed");
+    }
+    return CpuPreparedWeight.pack(weight, threads);
+  }
+
+  /** {@inheritDoc} */
+  @Override
+  public void linear(
+      MemorySegment x,
+      long m,
+      PreparedWeight w,
+      MemorySegment bias,
+      MemorySegment y,
+      MxFormat activation,
+      ScaleMode activationScale) {
+    Objects.requireNonNull(w, "w");
+    if (!(w instanceof CpuPreparedWeight)) {
+      throw new IllegalArgumentException(
+          "w must be prepared by CpuLinearKernel, got " + w.getClass().getName());
+    }
+    CpuPreparedWeight pw = (CpuPreparedWeight) w;
+    pw.checkOpen();
+    Objects.requireNonNull(x, "x");
+    Objects.requireNonNull(y, "y");
+    long n = pw.rows();
+    long k = pw.cols();
+    if (m < 0) {
+      throw new IllegalArgumentException("m must be >= 0, got " + m);
+    }
+    int kpad = pw.blocksPerRow() * CpuPreparedWeight.BLOCK;
+    if (m > Integer.MAX_VALUE / Math.max(kpad, 1)) {
+      throw new IllegalArgumentException("m too large: " + m + " rows of " + k);
+    }
+    checkSize("x", x, m * k, "m*k = " + m + "*" + k);
+    checkSize("y", y, m * n, "m*n = " + m + "*" + n);
+    if (bias != null) {
+      checkSize("bias", bias, n, "n = " + n);
+    }
+    if (y.isReadOnly()) {
+      throw new IllegalArgumentException("y must be writable");
+    }
+    if (m == 0) {
+      return;
+    }
+    int rows = (int) m;
+    // Worker threads cannot touch a segment confined to the caller: stage such y and bias on heap.
+    MemorySegment yk =
+        y.isAccessibleBy(PROBE) ? y : MemorySegment.ofArray(new float[rows * (int) n]);
+    MemorySegment bk =
+        bias == null || bias.isAccessibleBy(PROBE)
+            ? bias
+            : MemorySegment.ofArray(bias.toArray(ValueLayout.JAVA_FLOAT_UNALIGNED));
+    compute(x, rows, pw, bk, yk, activation, activationScale);
+    if (yk != y) {
+      MemorySegment.copy(yk, 0, y, 0, y.byteSize());
+    }
+  }
+
+  private void compute(
+      MemorySegment x,
+      int rows,
+      CpuPreparedWeight pw,
+      MemorySegment bias,
+      MemorySegment y,
+      MxFormat activation,
+      ScaleMode activationScale) {
+    long n = pw.rows();
+    long k = pw.cols();
+    int kpad = pw.blocksPerRow() * CpuPreparedWeight.BLOCK;
+    float[] xp = new float[rows * kpad];
+    for (int r = 0; r < rows; r++) {
+      MemorySegment.copy(x, ValueLayout.JAVA_FLOAT_UNALIGNED, 4L * r * k, xp, r * kpad, (int) k);
+    }
+    if (activation != null) {
+      ScaleMode mode = activationScale == null ? ScaleMode.FLOOR : activationScale;
+      threads.forRange(
+          rows,
+          (a, b) ->
+              ActivationQuantizer.quantize(xp, kpad, (int) a, (int) b, (int) k, activation, mode));
+    }
+    if (exactOnly) {
+      threads.forRange(n, (a, b) -> ExactLinear.rows(pw, xp, kpad, rows, bias, y, a, b));
+    } else if (rows == 1) {
+      threads.forRange(pw.units(), (a, b) -> GemvKernel.run(pw, xp, bias, y, 0, a, b));
+    } else {
+      threads.forRange(pw.units(), (a, b) -> batched(pw, xp, kpad, rows, bias, y, a, b));
+    }
+    ExactLinear.exactRows(pw, xp, kpad, rows, bias, y);
+  }
+
+  private static void batched(
+      CpuPreparedWeight w,
+      float[] x,
+      int kpad,
+      int m,
+      MemorySegment bias,
+      MemorySegment y,
+      long u0,
+      long u1) {
+    int kb = w.blocksPerRow();
+    int n = (int) w.rows();
+    float[] panel = new float[PANEL_BLOCKS * 1024];
+    // Column chunks outside, units inside: the inputs' chunk stays in cache across units.
+    for (int c0 = 0; c0 < kb; c0 += PANEL_BLOCKS) {
+      int nb = Math.min(PANEL_BLOCKS, kb - c0);
+      for (long u = u0; u < u1; u++) {
+        long tile = u * kb + c0;
+        for (int b = 0; b < nb; b++) {
+          TileDecoder.decode(w, tile + b, panel, b * 1024);
+        }
+        GemmKernel.run(panel, nb * 32, x, kpad, c0 * 32, m, y, n, u, c0 == 0, bias, c0 + nb >= kb);
+      }
+    }
+  }
+
+  private static void checkSize(String name, MemorySegment s, long floats, String what) {
+    long expected = 4 * floats;
+    if (s.byteSize() != expected) {
+      throw new IllegalArgumentException(
+          name
+              + " must hold "
+              + what
+              + " floats = "
+              + expected
+              + " bytes, got "
+              + s.byteSize()
+              + " bytes");
+    }
+  }
+
+  /** Stops the kernel's worker threads; prepared weights stay usable with another kernel. */
+  @Override
+  public void close() {
+    threads.close();
+  }
+
+  /** Builds a {@link CpuLinearKernel}. */
+  public static final class Builder {
+
+    private int threads = Runtime.getRuntime().availableProcessors();
+    private boolean exactOnly;
+
+    Builder() {}
+
+    /**
+     * Sets the threads one call uses (default: the available cores).
+     *
+     * @param threads the thread count, {@code >= 1}
+     * @return this builder
+     */
+    public Builder optThreads(int threads) {
+      if (threads < 1) {
+        throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+      }
+      this.threads = threads;
+      return this;
+    }
+
+    /**
+     * Uses only the simple exact path (table decode, scalar FP32 dot products): slow, for checking.
+     *
+     * @param exactOnly true for the exact path only
+     * @return this builder
+     */
+    public Builder optExactOnly(boolean exactOnly) {
+      this.exactOnly = exactOnly;
+      return this;
+    }
+
+    /**
+     * Builds the kernel.
+     *
+     * @return the kernel
+     */
+    public CpuLinearKernel build() {
+      return new CpuLinearKernel(this);
+    }
+  }
+}

@@ -1,0 +1,165 @@
+package io.djlmx.kernel.cpu;
+
+import io.djlmx.format.MxFormat;
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * Decodes one tile (32 rows × one block of 32) into FP32 with the block scales applied: {@code
+ * panel[off + 32 v + lane]} is element {@code v} of the unit's row {@code lane}. Exact: scales are
+ * powers of two. Used by the batched kernel and by the FP8 tiles that hold zero/subnormal codes.
+ */
+final class TileDecoder {
+
+  private static final int[] FP4 = Vec.fp4Table();
+  private static final int[] E2M3 = Vec.fp6MagnitudeTable(MxFormat.MXFP6_E2M3);
+  private static final int[] E3M2 = Vec.fp6MagnitudeTable(MxFormat.MXFP6_E3M2);
+
+  private TileDecoder() {}
+
+  /**
+   * Decodes tile {@code tile} of {@code w} into {@code panel} at {@code off} (1024 floats).
+   *
+   * @param w the weight
+   * @param tile the tile index {@code u * blocksPerRow + b}
+   * @param panel the destination
+   * @param off the first float written
+   */
+  static void decode(CpuPreparedWeight w, long tile, float[] panel, int off) {
+    MemorySegment codes = w.codes();
+    MemorySegment scales = w.scales();
+    long t = tile * w.tileBytes();
+    long s = tile * CpuPreparedWeight.UNIT_ROWS;
+    switch (w.format()) {
+      case MXFP4_E2M1:
+        fp4(codes, t, scales, s, panel, off);
+        break;
+      case MXFP6_E2M3:
+        fp6(codes, t, scales, s, panel, off, E2M3);
+        break;
+      case MXFP6_E3M2:
+        fp6(codes, t, scales, s, panel, off, E3M2);
+        break;
+      case MXFP8_E4M3:
+        fp8(codes, t, scales, s, panel, off, 20, 0x87F00000, 0x78, 7, 0.5f);
+        break;
+      case MXFP8_E5M2:
+        fp8(codes, t, scales, s, panel, off, 21, 0x8FE00000, 0x7C, 3, 1f);
+        break;
+      case MXINT8:
+        int8(codes, t, scales, s, panel, off);
+        break;
+      default:
+        throw new IllegalStateException("unhandled format " + w.format());
+    }
+  }
+
+  private static void fp4(
+      MemorySegment codes, long t, MemorySegment scales, long s, float[] panel, int off) {
+    IntVector tab = IntVector.fromArray(Vec.I, FP4, 0);
+    for (int sub = 0; sub < 2; sub++) {
+      FloatVector sc = Vec.scales(scales, s + 16 * sub);
+      long base = t + 256L * sub;
+      for (int q = 0; q < 4; q++) {
+        IntVector iv = IntVector.fromMemorySegment(Vec.I, codes, base + 64L * q, Vec.LE);
+        for (int k = 0; k < 8; k++) {
+          FloatVector wv =
+              iv.lanewise(VectorOperators.LSHR, 4 * k).selectFrom(tab).reinterpretAsFloats();
+          wv.mul(sc).intoArray(panel, off + 32 * (8 * q + k) + 16 * sub);
+        }
+      }
+    }
+  }
+
+  private static void fp6(
+      MemorySegment codes,
+      long t,
+      MemorySegment scales,
+      long s,
+      float[] panel,
+      int off,
+      int[] table) {
+    IntVector lo = IntVector.fromArray(Vec.I, table, 0);
+    IntVector hi = IntVector.fromArray(Vec.I, table, 16);
+    for (int sub = 0; sub < 2; sub++) {
+      FloatVector sc = Vec.scales(scales, s + 16 * sub);
+      long base = t + 384L * sub;
+      for (int q = 0; q < 8; q++) {
+        IntVector iv =
+            ByteVector.fromMemorySegment(Vec.B, codes, base + 48L * q, Vec.LE)
+                .rearrange(Vec.SPREAD_3_TO_4)
+                .reinterpretAsInts();
+        for (int k = 0; k < 4; k++) {
+          IntVector r = iv.lanewise(VectorOperators.ROR, 6 * k + 1);
+          FloatVector wv = r.selectFrom(lo, hi).or(r.and(0x80000000)).reinterpretAsFloats();
+          wv.mul(sc).intoArray(panel, off + 32 * (4 * q + k) + 16 * sub);
+        }
+      }
+    }
+  }
+
+  private static void fp8(
+      MemorySegment codes,
+      long t,
+      MemorySegment scales,
+      long s,
+      float[] panel,
+      int off,
+      int shl,
+      int keep,
+      int expMask,
+      int mantMask,
+      float subnormalUnit) {
+    int sra = 24 - shl;
+    for (int sub = 0; sub < 2; sub++) {
+      FloatVector sc = Vec.scales(scales, s + 16 * sub);
+      long base = t + 512L * sub;
+      for (int q = 0; q < 8; q++) {
+        IntVector iv = IntVector.fromMemorySegment(Vec.I, codes, base + 64L * q, Vec.LE);
+        for (int i = 0; i < 4; i++) {
+          // Code i sign-extended into the top byte, then down to the float's exponent field.
+          IntVector top = iv.lanewise(VectorOperators.LSHL, 24 - 8 * i);
+          IntVector c = top.lanewise(VectorOperators.ASHR, 24);
+          FloatVector built =
+              top.lanewise(VectorOperators.ASHR, sra)
+                  .and(keep)
+                  .or(0x40000000)
+                  .reinterpretAsFloats();
+          // Zero and subnormal codes: value times the folded power of two is mantissa * unit.
+          VectorMask<Integer> small = c.and(expMask).eq(0);
+          FloatVector fix =
+              ((FloatVector) c.and(mantMask).convert(VectorOperators.I2F, 0))
+                  .mul(subnormalUnit)
+                  .reinterpretAsInts()
+                  .or(c.and(0x80000000))
+                  .reinterpretAsFloats();
+          FloatVector wv = built.blend(fix, small.cast(Vec.F));
+          wv.mul(sc).intoArray(panel, off + 32 * (4 * q + i) + 16 * sub);
+        }
+      }
+    }
+  }
+
+  private static void int8(
+      MemorySegment codes, long t, MemorySegment scales, long s, float[] panel, int off) {
+    for (int sub = 0; sub < 2; sub++) {
+      FloatVector sc = Vec.scales(scales, s + 16 * sub);
+      long base = t + 512L * sub;
+      for (int q = 0; q < 8; q++) {
+        IntVector iv = IntVector.fromMemorySegment(Vec.I, codes, base + 64L * q, Vec.LE);
+        for (int i = 0; i < 4; i++) {
+          FloatVector wv =
+              (FloatVector)
+                  iv.lanewise(VectorOperators.LSHL, 24 - 8 * i)
+                      .and(0xFF000000)
+                      .convert(VectorOperators.I2F, 0);
+          wv.mul(sc).intoArray(panel, off + 32 * (4 * q + i) + 16 * sub);
+        }
+      }
+    }
+  }
+}

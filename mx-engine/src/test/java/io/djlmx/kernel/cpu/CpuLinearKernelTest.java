@@ -1,0 +1,405 @@
+package io.djlmx.kernel.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.djlmx.format.MxFormat;
+import io.djlmx.format.MxTensor;
+import io.djlmx.format.ScaleMode;
+import io.djlmx.kernel.PreparedWeight;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The CPU MX linear kernel against an FP64 reference computed from the weight's own dequantization
+ * (and the activations' MxTensor quantization in W+A mode), on fresh random data.
+ */
+class CpuLinearKernelTest {
+
+  private static final long SEED = System.nanoTime();
+  private static final int[] KS = {1, 31, 33, 100, 1000};
+  private static final int[] MS = {1, 3, 17, 64};
+  private static final int[] NS = {1, 33, 67, 45};
+
+  private static CpuLinearKernel kernel;
+  private static CpuLinearKernel exact;
+
+  @BeforeAll
+  static void setUp() {
+    System.out.println("CpuLinearKernelTest seed = " + SEED);
+    kernel = CpuLinearKernel.builder().optThreads(2).build();
+    exact = CpuLinearKernel.builder().optThreads(1).optExactOnly(true).build();
+  }
+
+  @AfterAll
+  static void tearDown() {
+    kernel.close();
+    exact.close();
+  }
+
+  /** Fills a weight with random codes of every kind the format has (NaN/Inf codes excepted). */
+  static MxTensor randomCodes(Random rnd, MxFormat f, int n, int k, int scaleLo, int scaleHi) {
+    MxTensor t =
+        MxTensor.allocate(new long[] {n, k}, f, ScaleMode.FLOOR, MxFormat.DEFAULT_BLOCK_SIZE);
+    float[] table = f.decodeTable();
+    long cbpr = t.codeBytesPerRow();
+    MemorySegment codes = t.codes();
+    for (int r = 0; r < n; r++) {
+      for (int c = 0; c < k; c++) {
+        int code;
+        do {
+          code = rnd.nextInt(f.codeCount());
+        } while (!Float.isFinite(table[code]));
+        putCode(f, codes, r * cbpr, c, code);
+      }
+    }
+    MemorySegment scales = t.scales();
+    for (long i = 0; i < scales.byteSize(); i++) {
+      scales.set(ValueLayout.JAVA_BYTE, i, (byte) (scaleLo + rnd.nextInt(scaleHi - scaleLo + 1)));
+    }
+    return t;
+  }
+
+  static void putCode(MxFormat f, MemorySegment codes, long rowOff, int c, int code) {
+    if (f.bits() == 8) {
+      codes.set(ValueLayout.JAVA_BYTE, rowOff + c, (byte) code);
+    } else if (f.bits() == 4) {
+      long at = rowOff + c / 2;
+      int old = codes.get(ValueLayout.JAVA_BYTE, at);
+      int shift = (c & 1) * 4;
+      codes.set(ValueLayout.JAVA_BYTE, at, (byte) (old & ~(0xF << shift) | code << shift));
+    } else {
+      long g = rowOff + (c / 4) * 3L;
+      int word = 0;
+      for (int i = 0; i < 3; i++) {
+        word |= (codes.get(ValueLayout.JAVA_BYTE, g + i) & 0xFF) << (8 * i);
+      }
+      int bit = 6 * (c & 3);
+      word = word & ~(0x3F << bit) | code << bit;
+      for (int i = 0; i < 3; i++) {
+        codes.set(ValueLayout.JAVA_BYTE, g + i, (byte) (word >>> (8 * i)));
+      }
+    }
+  }
+
+  static float[] gaussian(Random rnd, int count) {
+    float[] v = new float[count];
+    for (int i = 0; i < count; i++) {
+      float g = (float) rnd.nextGaussian();
+      v[i] = g == 0f ? 1e-3f : g;
+    }
+    return v;
+  }
+
+  /** Runs one case and checks every output against the FP64 reference. */
+  private static void check(
+      String what,
+      CpuLinearKernel kern,
+      MxTensor weight,
+      float[] x,
+      int m,
+      float[] bias,
+      MxFormat act,
+      ScaleMode mode) {
+    int n = (int) weight.rows();
+    int k = (int) weight.cols();
+    float[] w = weight.dequantize();
+    float[] xq = x;
+    if (act != null) {
+      try (MxTensor xt =
+          MxTensor.quantize(
+              MemorySegment.ofArray(x),
+              new long[] {m, k},
+              act,
+              mode,
+              MxFormat.DEFAULT_BLOCK_SIZE)) {
+        xq = xt.dequantize();
+      }
+    }
+    try (Arena arena = Arena.ofConfined();
+        PreparedWeight pw = kern.prepare(weight)) {
+      MemorySegment xs = arena.allocate(4L * m * k);
+      MemorySegment.copy(x, 0, xs, ValueLayout.JAVA_FLOAT, 0, x.length);
+      MemorySegment bs = null;
+      if (bias != null) {
+        bs = arena.allocate(4L * n);
+        MemorySegment.copy(bias, 0, bs, ValueLayout.JAVA_FLOAT, 0, n);
+      }
+      MemorySegment ys = arena.allocate(4L * m * n);
+      ys.fill((byte) 0x7F); // garbage the kernel must overwrite
+      kern.linear(xs, m, pw, bs, ys, act, mode);
+      for (int i = 0; i < m; i++) {
+        for (int r = 0; r < n; r++) {
+          double ref = bias == null ? 0 : bias[r];
+          double mag = bias == null ? 0 : Math.abs(bias[r]);
+          for (int c = 0; c < k; c++) {
+            double p = (double) w[r * k + c] * xq[i * k + c];
+            ref += p;
+            mag += Math.abs(p);
+          }
+          float got = ys.getAtIndex(ValueLayout.JAVA_FLOAT, (long) i * n + r);
+          double tol = 1e-5 * mag + 1e-30;
+          boolean ok =
+              Double.isFinite(ref)
+                  ? Math.abs(got - ref) <= tol
+                  : Double.isNaN(ref) ? Float.isNaN(got) : got == ref;
+          if (!ok) {
+            throw new AssertionError(
+                String.format(
+                    "%s: y[%d,%d] = %s, FP64 reference %s (tol %s, seed %d)",
+                    what, i, r, got, ref, tol, SEED));
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void allFormatsWeightOnlyOddShapes() {
+    Random rnd = new Random(SEED);
+    int ni = 0;
+    for (MxFormat f : MxFormat.values()) {
+      for (int k : KS) {
+        for (int m : MS) {
+          int n = NS[ni++ % NS.length];
+          boolean withBias = (ni & 1) == 0;
+          try (MxTensor w = randomCodes(rnd, f, n, k, 112, 136)) {
+            float[] x = gaussian(rnd, m * k);
+            float[] b = withBias ? gaussian(rnd, n) : null;
+            check(f + " m=" + m + " k=" + k + " n=" + n, kernel, w, x, m, b, null, null);
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void allFormatsWeightAndActivationMixed() {
+    Random rnd = new Random(SEED + 1);
+    MxFormat[] all = MxFormat.values();
+    int ni = 0;
+    for (int fi = 0; fi < all.length; fi++) {
+      for (int k : KS) {
+        for (int m : MS) {
+          int n = NS[ni++ % NS.length];
+          // Same format and each other format in turn as the activation format.
+          MxFormat act = all[(fi + ni) % all.length];
+          ScaleMode mode = (ni % 3 == 0) ? ScaleMode.RCEIL : ScaleMode.FLOOR;
+          try (MxTensor w = randomCodes(rnd, all[fi], n, k, 112, 136)) {
+            float[] x = gaussian(rnd, m * k);
+            float[] b = (ni & 1) == 0 ? gaussian(rnd, n) : null;
+            String what = all[fi] + " x " + act + "/" + mode + " m=" + m + " k=" + k + " n=" + n;
+            check(what, kernel, w, x, m, b, act, mode);
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void quantizedRealisticWeightsLargerShapes() {
+    Random rnd = new Random(SEED + 2);
+    for (MxFormat f : MxFormat.values()) {
+      int n = 97;
+      int k = 1100;
+      float[] wf = gaussian(rnd, n * k);
+      try (MxTensor w = MxTensor.quantize(wf, new long[] {n, k}, f)) {
+        check(f + " gemv", kernel, w, gaussian(rnd, k), 1, gaussian(rnd, n), null, null);
+        check(f + " gemm", kernel, w, gaussian(rnd, 5 * k), 5, null, null, null);
+        check(f + " W+A", kernel, w, gaussian(rnd, 2 * k), 2, null, f, ScaleMode.FLOOR);
+      }
+    }
+  }
+
+  @Test
+  void exactPathMatchesReference() {
+    Random rnd = new Random(SEED + 3);
+    for (MxFormat f : MxFormat.values()) {
+      try (MxTensor w = randomCodes(rnd, f, 19, 70, 100, 150)) {
+        check(f + " exact", exact, w, gaussian(rnd, 3 * 70), 3, gaussian(rnd, 19), null, null);
+        check(
+            f + " exact W+A",
+            exact,
+            w,
+            gaussian(rnd, 70),
+            1,
+            null,
+            MxFormat.MXFP8_E4M3,
+            ScaleMode.FLOOR);
+      }
+    }
+  }
+
+  @Test
+  void extremeScalesFallBackToTheExactPath() {
+    Random rnd = new Random(SEED + 4);
+    for (MxFormat f : MxFormat.values()) {
+      // Scales 0 and 3 cannot be folded into a normal float factor for FP8 and MXINT8; 0 not for
+      // any format.
+      try (MxTensor w = randomCodes(rnd, f, 40, 64, 120, 130)) {
+        w.scales().set(ValueLayout.JAVA_BYTE, 0, (byte) 0);
+        w.scales().set(ValueLayout.JAVA_BYTE, 2 * 5 + 1, (byte) 200);
+        w.scales().set(ValueLayout.JAVA_BYTE, 2 * 33, (byte) 3);
+        for (int m = 1; m <= 2; m++) {
+          float[] x = gaussian(rnd, m * 64);
+          // Keep products moderate where the weight scale is 2^73.
+          for (int i = 0; i < m; i++) {
+            for (int c = 32; c < 64; c++) {
+              x[i * 64 + c] *= 0x1p-60f;
+            }
+          }
+          check(f + " extreme scales m=" + m, kernel, w, x, m, null, null, null);
+        }
+      }
+    }
+  }
+
+  @Test
+  void nanBlockGivesNanRowOnly() {
+    Random rnd = new Random(SEED + 5);
+    for (MxFormat f : MxFormat.values()) {
+      int n = 35;
+      int k = 64;
+      try (MxTensor w = randomCodes(rnd, f, n, k, 120, 130);
+          Arena arena = Arena.ofConfined()) {
+        w.scales().set(ValueLayout.JAVA_BYTE, 2L * 7 + 1, (byte) 0xFF); // row 7, block 1
+        for (int m : new int[] {1, 3}) {
+          try (PreparedWeight pw = kernel.prepare(w)) {
+            MemorySegment x = arena.allocate(4L * m * k);
+            for (int i = 0; i < m * k; i++) {
+              x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) rnd.nextGaussian() + 2f);
+            }
+            MemorySegment y = arena.allocate(4L * m * n);
+            kernel.linear(x, m, pw, null, y, null, null);
+            for (int i = 0; i < m; i++) {
+              for (int r = 0; r < n; r++) {
+                float v = y.getAtIndex(ValueLayout.JAVA_FLOAT, (long) i * n + r);
+                assertEquals(r == 7, Float.isNaN(v), f + " row " + r + " = " + v);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void nanActivationBlockGivesNan() {
+    try (MxTensor w = randomCodes(new Random(SEED + 6), MxFormat.MXFP4_E2M1, 3, 40, 120, 130);
+        PreparedWeight pw = kernel.prepare(w);
+        Arena arena = Arena.ofConfined()) {
+      MemorySegment x = arena.allocate(4L * 40);
+      for (int i = 0; i < 40; i++) {
+        x.setAtIndex(ValueLayout.JAVA_FLOAT, i, 1f + i);
+      }
+      x.setAtIndex(ValueLayout.JAVA_FLOAT, 35, Float.POSITIVE_INFINITY);
+      MemorySegment y = arena.allocate(4L * 3);
+      kernel.linear(x, 1, pw, null, y, MxFormat.MXFP8_E4M3, ScaleMode.FLOOR);
+      for (int r = 0; r < 3; r++) {
+        assertTrue(Float.isNaN(y.getAtIndex(ValueLayout.JAVA_FLOAT, r)), "row " + r);
+      }
+    }
+  }
+
+  @Test
+  void badSizesNameTheParameter() {
+    try (MxTensor w = randomCodes(new Random(SEED + 7), MxFormat.MXFP6_E2M3, 5, 40, 120, 130);
+        PreparedWeight pw = kernel.prepare(w);
+        Arena arena = Arena.ofConfined()) {
+      MemorySegment x = arena.allocate(4L * 2 * 40);
+      MemorySegment y = arena.allocate(4L * 2 * 5);
+      MemorySegment bias = arena.allocate(4L * 5);
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> kernel.linear(x.asSlice(0, 4L * 79), 2, pw, bias, y, null, null));
+      assertTrue(e.getMessage().startsWith("x ") && e.getMessage().contains("320"), e.getMessage());
+      e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> kernel.linear(x, 2, pw, bias, y.asSlice(4), null, null));
+      assertTrue(e.getMessage().startsWith("y ") && e.getMessage().contains("40"), e.getMessage());
+      e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> kernel.linear(x, 2, pw, bias.asSlice(0, 8), y, null, null));
+      assertTrue(e.getMessage().startsWith("bias ") && e.getMessage().contains("got 8"));
+      e =
+          assertThrows(
+              IllegalArgumentException.class, () -> kernel.linear(x, 3, pw, null, y, null, null));
+      assertTrue(e.getMessage().contains("m*k"), e.getMessage());
+      assertThrows(
+          IllegalArgumentException.class, () -> kernel.linear(x, -1, pw, null, y, null, null));
+      assertThrows(
+          IllegalArgumentException.class,
+          () -> kernel.linear(x, 2, pw, null, y.asReadOnly(), null, null));
+      assertThrows(
+          NullPointerException.class, () -> kernel.linear(null, 2, pw, null, y, null, null));
+      PreparedWeight foreign =
+          new PreparedWeight() {
+            @Override
+            public MxFormat format() {
+              return MxFormat.MXINT8;
+            }
+
+            @Override
+            public long rows() {
+              return 5;
+            }
+
+            @Override
+            public long cols() {
+              return 40;
+            }
+
+            @Override
+            public long byteSize() {
+              return 0;
+            }
+
+            @Override
+            public void close() {}
+          };
+      e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> kernel.linear(x, 2, foreign, null, y, null, null));
+      assertTrue(e.getMessage().contains("CpuLinearKernel"), e.getMessage());
+    }
+  }
+
+  @Test
+  void useAfterCloseFailsClearly() {
+    try (MxTensor w = randomCodes(new Random(SEED + 8), MxFormat.MXINT8, 4, 32, 120, 130);
+        Arena arena = Arena.ofConfined()) {
+      PreparedWeight pw = kernel.prepare(w);
+      assertTrue(pw.byteSize() > 0);
+      pw.close();
+      pw.close(); // twice is allowed
+      MemorySegment x = arena.allocate(4L * 32);
+      MemorySegment y = arena.allocate(4L * 4);
+      IllegalStateException e =
+          assertThrows(
+              IllegalStateException.class, () -> kernel.linear(x, 1, pw, null, y, null, null));
+      assertTrue(e.getMessage().contains("closed"), e.getMessage());
+      w.close();
+      assertThrows(IllegalStateException.class, () -> kernel.prepare(w));
+    }
+  }
+
+  @Test
+  void emptyBatchIsANoOp() {
+    try (MxTensor w = randomCodes(new Random(SEED + 9), MxFormat.MXFP4_E2M1, 4, 32, 120, 130);
+        PreparedWeight pw = kernel.prepare(w)) {
+      kernel.linear(MemorySegment.NULL, 0, pw, null, MemorySegment.NULL, null, null);
+      assertFalse(pw.byteSize() == 0);
+    }
+  }
+}
