@@ -51,18 +51,33 @@ template <int F, int C> __device__ __forceinline__ void decode8(const BlockRegs<
     f = __half22float2(*reinterpret_cast<__half2*>(&h2)); w[1] = f.x; w[3] = f.y;
     f = __half22float2(*reinterpret_cast<__half2*>(&h3)); w[5] = f.x; w[7] = f.y;
   } else if constexpr (F == MX_E3M2 || F == MX_E2M3) {
-    uint32_t ws[6] = {r.a.x, r.a.y, r.b.x, r.b.y, r.c.x, r.c.y};
-    constexpr int i = (3 * C) / 2;
-    constexpr int off = 16 * (C & 1);
-    uint64_t v = ((((uint64_t)ws[i + 1]) << 32) | ws[i]) >> off;
-#pragma unroll
-    for (int e = 0; e < 8; e += 2) {
-      uint32_t c0 = (uint32_t)(v >> (6 * e)) & 0x3Fu;
-      uint32_t c1 = (uint32_t)(v >> (6 * e + 6)) & 0x3Fu;
-      uint32_t h = mx_half_bits<F>(c0) | (mx_half_bits<F>(c1) << 16);
-      float2 f = __half22float2(*reinterpret_cast<__half2*>(&h));
-      w[e] = f.x; w[e + 1] = f.y;
+    // FP6 in the GEMV plane layout (mx_fp6_planes): nibble word C holds the low fields of elements
+    // 8C..8C+7 (nibble j = element 8C+j); planes A and B hold one more bit each, at positions that one
+    // shift (even elements) or rotate (odd) brings to bit 4 of byte k for elements 8C+2k(+1).
+    const uint32_t nw = C == 0 ? r.a.x : C == 1 ? r.a.y : C == 2 ? r.b.x : r.b.y;
+    const uint32_t pa = r.c.x, pb = r.c.y;
+    const uint32_t ne = nw & 0x0F0F0F0Fu, no = (nw >> 4) & 0x0F0F0F0Fu;
+    const uint32_t ae = pa >> C, ao = __funnelshift_r(pa, pa, C + 4);
+    const uint32_t be = pb >> C, bo = __funnelshift_r(pb, pb, C + 4);
+    uint32_t h0, h1, h2, h3;
+    if constexpr (F == MX_E3M2) {
+      // high byte of the half = s.eeemm (value * 2^-12), low byte zero
+      const uint32_t he = ne | (ae & 0x10101010u) | ((be << 3) & 0x80808080u);
+      const uint32_t ho = no | (ao & 0x10101010u) | ((bo << 3) & 0x80808080u);
+      h0 = __byte_perm(he, 0u, 0x1404u); h1 = __byte_perm(he, 0u, 0x3424u);
+      h2 = __byte_perm(ho, 0u, 0x1404u); h3 = __byte_perm(ho, 0u, 0x3424u);
+    } else {
+      // E2M3: high byte s000.eemm (the code's bits 4..1), low byte m0 << 7 (value * 2^-14)
+      const uint32_t he = ne | ((be << 3) & 0x80808080u), le = (ae << 3) & 0x80808080u;
+      const uint32_t ho = no | ((bo << 3) & 0x80808080u), lo = (ao << 3) & 0x80808080u;
+      h0 = __byte_perm(le, he, 0x5140u); h1 = __byte_perm(le, he, 0x7362u);
+      h2 = __byte_perm(lo, ho, 0x5140u); h3 = __byte_perm(lo, ho, 0x7362u);
     }
+    float2 f;
+    f = __half22float2(*reinterpret_cast<__half2*>(&h0)); w[0] = f.x; w[2] = f.y;
+    f = __half22float2(*reinterpret_cast<__half2*>(&h1)); w[4] = f.x; w[6] = f.y;
+    f = __half22float2(*reinterpret_cast<__half2*>(&h2)); w[1] = f.x; w[3] = f.y;
+    f = __half22float2(*reinterpret_cast<__half2*>(&h3)); w[5] = f.x; w[7] = f.y;
   } else {
     const uint4& v = (C < 2) ? r.a : r.b;
     uint32_t w0 = word_of(v, (C & 1) * 2), w1 = word_of(v, (C & 1) * 2 + 1);
@@ -239,3 +254,42 @@ MX_GEMV_ALL(2)
 MX_GEMV_ALL(3)
 MX_GEMV_ALL(4)
 MX_GEMV_ALL(5)
+
+// Repacks FP6 codes from the canonical 4-in-3 layout into the GEMV plane layout, block by block (24 bytes
+// each, same size): 16 bytes of 4-bit fields, then two 32-bit planes of one bit per element. E3M2: fields
+// c & 15, planes bit 4 and the sign; E2M3: fields (c >> 1) & 15, planes bit 0 and the sign. The plane bit of
+// element 8q + 2k + o sits at (8k + 4 + q + 4o) mod 32. One thread per block.
+template <int F>
+__device__ __forceinline__ void fp6_planes_body(const uint8_t* __restrict__ in, uint8_t* __restrict__ out,
+                                                long long blocks) {
+  long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (t >= blocks) return;
+  const uint8_t* b = in + t * 24;
+  uint32_t nib[4] = {0u, 0u, 0u, 0u}, pa = 0u, pb = 0u;
+#pragma unroll
+  for (int g = 0; g < 8; g++) {
+    uint32_t bits = (uint32_t)b[3 * g] | ((uint32_t)b[3 * g + 1] << 8) | ((uint32_t)b[3 * g + 2] << 16);
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      const int e = 4 * g + i;
+      const uint32_t c = (bits >> (6 * i)) & 0x3Fu;
+      const uint32_t field = F == MX_E3M2 ? (c & 15u) : ((c >> 1) & 15u);
+      const uint32_t abit = F == MX_E3M2 ? ((c >> 4) & 1u) : (c & 1u);
+      const int q = e >> 3, j = e & 7, k = j >> 1, o = j & 1;
+      const int pos = (8 * k + 4 + q + 4 * o) & 31;
+      nib[q] |= field << (4 * j);
+      pa |= abit << pos;
+      pb |= (c >> 5) << pos;
+    }
+  }
+  uint2* o2 = reinterpret_cast<uint2*>(out + t * 24);
+  o2[0] = make_uint2(nib[0], nib[1]);
+  o2[1] = make_uint2(nib[2], nib[3]);
+  o2[2] = make_uint2(pa, pb);
+}
+extern "C" __global__ void mx_fp6_planes_f2(const uint8_t* in, uint8_t* out, long long blocks) {
+  fp6_planes_body<MX_E3M2>(in, out, blocks);
+}
+extern "C" __global__ void mx_fp6_planes_f3(const uint8_t* in, uint8_t* out, long long blocks) {
+  fp6_planes_body<MX_E2M3>(in, out, blocks);
+}

@@ -120,11 +120,12 @@ public final class CudaMxLinear {
     long k = w.cols();
     checkArgs(x, m, n, k, bias, y);
     int f = w.format().ordinal();
+    boolean gemv = m < SIMT_MIN_ROWS;
     KernelArgs args =
         new KernelArgs()
             .ptr(x)
             .i32(m)
-            .ptr(w.codes())
+            .ptr(gemv ? w.gemvCodes() : w.codes())
             .i64(w.codeBytesPerRow())
             .ptr(w.scales())
             .i32(w.blocksPerRow())
@@ -133,7 +134,7 @@ public final class CudaMxLinear {
             .i32(n)
             .i32(k);
     CudaBackend b = CudaBackend.get();
-    if (m < SIMT_MIN_ROWS) {
+    if (gemv) {
       int mb = m == 1 ? 1 : m == 2 ? 2 : m <= 4 ? 4 : 8;
       int rowsPerWarp = gemvRowsPerWarp(w.format(), mb);
       long warps = (n + rowsPerWarp - 1) / rowsPerWarp;

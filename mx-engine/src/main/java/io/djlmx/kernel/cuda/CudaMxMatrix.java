@@ -22,6 +22,7 @@ public final class CudaMxMatrix implements AutoCloseable {
   private final DeviceBuffer scales;
   private DeviceBuffer
       gemmScales; // floats, K-slice-major [blocksPerRow, paddedRows]; made on demand
+  private DeviceBuffer fp6Planes; // FP6 codes in the GEMV plane layout; made on demand
 
   private CudaMxMatrix(
       MxFormat format, long rows, long cols, DeviceBuffer codes, DeviceBuffer scales) {
@@ -268,6 +269,32 @@ public final class CudaMxMatrix implements AutoCloseable {
   }
 
   /**
+   * Returns the codes in the layout the GEMV kernels read: the canonical codes, except for FP6,
+   * which is repacked once (on first use) into a plane layout of the same size that decodes in
+   * fewer instructions (see mx_gemv.cu). The repacked copy stays with this matrix until {@link
+   * #close()}.
+   */
+  synchronized DeviceBuffer gemvCodes() {
+    if (format != MxFormat.MXFP6_E3M2 && format != MxFormat.MXFP6_E2M3) {
+      return codes;
+    }
+    if (fp6Planes == null) {
+      DeviceBuffer p = DeviceBuffer.allocate(codes.byteSize());
+      try {
+        Kernels.launch1d(
+            "mx_fp6_planes_f" + format.ordinal(),
+            rows * blocksPerRow(),
+            new KernelArgs().ptr(codes).ptr(p).i64(rows * blocksPerRow()));
+      } catch (RuntimeException e) {
+        p.close();
+        throw e;
+      }
+      fp6Planes = p;
+    }
+    return fp6Planes;
+  }
+
+  /**
    * Copies the codes and scales back to the host.
    *
    * @param hostCodes destination of {@code rows * codeBytesPerRow} bytes
@@ -285,6 +312,9 @@ public final class CudaMxMatrix implements AutoCloseable {
     scales.close();
     if (gemmScales != null) {
       gemmScales.close();
+    }
+    if (fp6Planes != null) {
+      fp6Planes.close();
     }
   }
 }
