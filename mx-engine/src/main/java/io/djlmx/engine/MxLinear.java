@@ -18,6 +18,7 @@ import java.nio.ByteBuffer;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -46,6 +47,9 @@ public final class MxLinear {
   private static final Logger logger = LoggerFactory.getLogger(MxLinear.class);
 
   private static final Map<String, LinearKernel> KERNELS = new ConcurrentHashMap<>();
+
+  /** Weights packed so far, process-wide: lets tests and monitoring see the cache pack once. */
+  private static final AtomicLong PACK_COUNT = new AtomicLong();
 
   private static final Map<Path, LongAdder> CALLS = new EnumMap<>(Path.class);
 
@@ -78,6 +82,17 @@ public final class MxLinear {
   }
 
   private MxLinear() {}
+
+  /**
+   * Returns how many times a {@code linear} weight has been packed into MX in this process (all
+   * models together). Each parameter is packed once per change of its values, so under any number
+   * of concurrent predictions this grows by one per weight, never per call.
+   *
+   * @return the number of weights packed since the JVM started
+   */
+  public static long getPackCount() {
+    return PACK_COUNT.get();
+  }
 
   /**
    * Returns how many {@code linear} calls took {@code path} in this process, so that a fallback is
@@ -271,6 +286,7 @@ public final class MxLinear {
   }
 
   private static MxWeight build(MxNDArray weight, String name, long version, MxConfig config) {
+    PACK_COUNT.incrementAndGet();
     Shape shape = weight.getShape();
     long fp32Bytes = shape.size() * Float.BYTES;
     if (config.getWeights() == null || config.isExcluded(name)) {
