@@ -1,0 +1,30 @@
+package io.djlmx.zoo;
+
+import ai.djl.repository.zoo.ModelZoo;
+import java.util.Set;
+
+/** The djl-mx model zoo (group {@code io.djlmx}): pretrained sentence encoders served in MX. */
+public final class MxModelZoo extends ModelZoo {
+
+  /** The zoo's group id. */
+  public static final String GROUP_ID = "io.djlmx";
+
+  /** Creates the zoo with every encoder of {@link SentenceEncoderSpec#all()}. */
+  public MxModelZoo() {
+    for (SentenceEncoderSpec spec : SentenceEncoderSpec.all()) {
+      addModel(new SentenceEncoderLoader(this, spec));
+    }
+  }
+
+  /** {@inheritDoc} */
+  @Override
+  public String getGroupId() {
+    return GROUP_ID;
+  }
+
+  /** {@inheritDoc} */
+  @Override
+  public Set<String> getSupportedEngines() {
+    return Set.of("MX", "PyTorch");
+  }
+}

@@ -1,0 +1,333 @@
+package io.djlmx.zoo;
+
+import ai.djl.Application;
+import ai.djl.Device;
+import ai.djl.MalformedModelException;
+import ai.djl.Model;
+import ai.djl.engine.Engine;
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.repository.MRL;
+import ai.djl.repository.Repository;
+import ai.djl.repository.zoo.Criteria;
+import ai.djl.repository.zoo.ModelLoader;
+import ai.djl.repository.zoo.ModelNotFoundException;
+import ai.djl.repository.zoo.ZooModel;
+import ai.djl.training.util.ProgressBar;
+import ai.djl.translate.Translator;
+import ai.djl.util.Progress;
+import ai.djl.util.Utils;
+import io.djlmx.format.MxFormat;
+import io.djlmx.zoo.bert.ActivationQuantizer;
+import io.djlmx.zoo.bert.BertEncoder;
+import io.djlmx.zoo.bert.BertWeights;
+import io.djlmx.zoo.bert.SoftmaxAttentionCore;
+import io.djlmx.zoo.checkpoint.MxCheckpoint;
+import io.djlmx.zoo.emulation.MxActivationQuantizer;
+import io.djlmx.zoo.onnx.BertOnnxImporter;
+import io.djlmx.zoo.onnx.OnnxModelFile;
+import io.djlmx.zoo.translator.BatchSentenceEmbeddingTranslator;
+import io.djlmx.zoo.translator.ListSentenceEmbeddingTranslator;
+import io.djlmx.zoo.translator.SentenceBatchCodec;
+import io.djlmx.zoo.translator.SentenceEmbeddingTranslator;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Loads one zoo sentence encoder: imports the ONNX weights on first use, converts them to an MX
+ * checkpoint cached on disk, and builds a {@link BertEncoder} with a sentence-embedding translator.
+ *
+ * <p>Options ({@code Criteria.optOption}, else system property, else environment variable with dots
+ * as underscores, upper case): {@code mx.weights} (an {@link MxFormat} name or {@code FP32}; the
+ * filter {@code format} is accepted too; default {@code MXFP6_E2M3}), {@code mx.activations}
+ * ({@code none} or a format), {@code mx.zoo.cache} (the checkpoint directory; default {@code <DJL
+ * cache>/mx-zoo}).
+ */
+public final class SentenceEncoderLoader implements ModelLoader {
+
+  /** The default weight format of zoo models. */
+  public static final MxFormat DEFAULT_WEIGHTS = MxFormat.MXFP6_E2M3;
+
+  private static final Logger logger = LoggerFactory.getLogger(SentenceEncoderLoader.class);
+
+  private final MxModelZoo zoo;
+  private final SentenceEncoderSpec spec;
+  private final MRL mrl;
+
+  SentenceEncoderLoader(MxModelZoo zoo, SentenceEncoderSpec spec) {
+    this.zoo = zoo;
+    this.spec = spec;
+    this.mrl =
+        MRL.model(
+            Repository.newInstance("djl-mx zoo", Utils.getCacheDir().resolve("mx-zoo")),
+            Application.NLP.TEXT_EMBEDDING,
+            MxModelZoo.GROUP_ID,
+            spec.artifactId(),
+            "0.1.0",
+            spec.artifactId());
+  }
+
+  /** {@inheritDoc} */
+  @Override
+  public String getGroupId() {
+    return zoo.getGroupId();
+  }
+
+  /** {@inheritDoc} */
+  @Override
+  public String getArtifactId() {
+    return spec.artifactId();
+  }
+
+  /** {@inheritDoc} */
+  @Override
+  public Application getApplication() {
+    return Application.NLP.TEXT_EMBEDDING;
+  }
+
+  /** {@inheritDoc} */
+  @Override
+  public MRL getMrl() {
+    return mrl;
+  }
+
+  /**
+   * Returns the encoder this loader serves.
+   *
+   * @return the spec
+   */
+  public SentenceEncoderSpec getSpec() {
+    return spec;
+  }
+
+  /** {@inheritDoc} */
+  @Override
+  public <I, O> ZooModel<I, O> loadModel(Criteria<I, O> criteria)
+      throws IOException, ModelNotFoundException, MalformedModelException {
+    Translator<I, O> translator =
+        translatorFor(criteria.getInputClass(), criteria.getOutputClass());
+    if (translator == null) {
+      throw new ModelNotFoundException(
+          spec.artifactId()
+              + " embeds String -> float[], String[] -> float[][], List -> List; not "
+              + criteria.getInputClass().getSimpleName()
+              + " -> "
+              + criteria.getOutputClass().getSimpleName());
+    }
+    Map<String, String> options = criteria.getOptions();
+    MxFormat weights = weightsFormat(criteria.getFilters(), options);
+    MxFormat activations = activationFormat(options);
+    String engineName = engineName(criteria.getEngine());
+    Path cacheDir = cacheDir(options);
+    Progress progress = criteria.getProgress() != null ? criteria.getProgress() : new ProgressBar();
+    MxCheckpoint ckpt = loadOrConvert(spec, weights, cacheDir, progress);
+
+    ActivationQuantizer aq = ActivationQuantizer.NONE;
+    if (activations != null) {
+      if (engineName.equals("MX")) {
+        logger.debug("Activations in {} are left to the MX engine's linear", activations);
+      } else {
+        aq = new MxActivationQuantizer(activations);
+      }
+    }
+    BertEncoder block = new BertEncoder(ckpt.config(), new SoftmaxAttentionCore(), aq);
+    Device device = criteria.getDevice();
+    Model model = Model.newInstance(spec.artifactId(), device, engineName);
+    try {
+      model.setBlock(block);
+      block.setWeights(ckpt.toBertWeights(), model.getNDManager());
+      model.setProperty("mx.weights", weights == null ? "FP32" : weights.name());
+      model.setProperty("mx.activations", activations == null ? "none" : activations.name());
+      for (Map.Entry<String, String> e : options.entrySet()) {
+        model.setProperty(e.getKey(), e.getValue());
+      }
+    } catch (RuntimeException e) {
+      model.close();
+      throw e;
+    }
+    logger.info(
+        "Loaded {} ({} weights, {} activations) on engine {}",
+        spec.artifactId(),
+        weights == null ? "FP32" : weights,
+        activations == null ? "FP32" : activations,
+        engineName);
+    return new ZooModel<>(model, translator);
+  }
+
+  @SuppressWarnings("unchecked")
+  private <I, O> Translator<I, O> translatorFor(Class<I> in, Class<O> out) throws IOException {
+    SentenceBatchCodec codec = newCodec(spec);
+    if (in == String.class && out == float[].class) {
+      return (Translator<I, O>) new SentenceEmbeddingTranslator(codec);
+    } else if (in == String[].class && out == float[][].class) {
+      return (Translator<I, O>) new BatchSentenceEmbeddingTranslator(codec);
+    } else if (List.class.isAssignableFrom(in) && List.class.isAssignableFrom(out)) {
+      return (Translator<I, O>) new ListSentenceEmbeddingTranslator(codec);
+    }
+    return null;
+  }
+
+  /**
+   * Creates the tokenization and pooling of an encoder from its class-path tokenizer.
+   *
+   * @param spec the encoder
+   * @return a codec
+   * @throws IOException if the tokenizer is missing or unreadable
+   */
+  public static SentenceBatchCodec newCodec(SentenceEncoderSpec spec) throws IOException {
+    Map<String, String> opts =
+        Map.of(
+            "truncation", "true",
+            "padding", "false",
+            "maxLength", String.valueOf(spec.maxTokens()));
+    try (InputStream in = spec.openTokenizer()) {
+      HuggingFaceTokenizer tokenizer = HuggingFaceTokenizer.newInstance(in, opts);
+      return new SentenceBatchCodec(tokenizer, spec.pooling(), spec.maxTokens(), "");
+    }
+  }
+
+  /**
+   * Returns the checkpoint of an encoder in a format, reading the cached one or converting the ONNX
+   * weights (and caching the result) on first use.
+   *
+   * @param spec the encoder
+   * @param weights the format of the linear weights, or null for FP32
+   * @param cacheDir the checkpoint directory
+   * @param progress reports the conversion, or null
+   * @return the checkpoint
+   * @throws IOException if the model files are missing or corrupt
+   */
+  public static MxCheckpoint loadOrConvert(
+      SentenceEncoderSpec spec, MxFormat weights, Path cacheDir, Progress progress)
+      throws IOException {
+    Path file = checkpointFile(spec, weights, cacheDir);
+    if (Files.isRegularFile(file)) {
+      try {
+        return MxCheckpoint.read(file);
+      } catch (IOException e) {
+        logger.warn("Discarding unreadable cached checkpoint {}: {}", file, e.getMessage());
+      }
+    }
+    logger.info(
+        "Converting {} to {} (first use; cached as {})",
+        spec.artifactId(),
+        weights == null ? "FP32" : weights,
+        file);
+    BertWeights fp32 = importOnnx(spec);
+    MxCheckpoint ckpt = MxCheckpoint.quantize(fp32, weights, progress);
+    ckpt.write(file);
+    return ckpt;
+  }
+
+  /**
+   * Imports an encoder's FP32 weights from its ONNX file on the class path.
+   *
+   * @param spec the encoder
+   * @return the weights
+   * @throws IOException if the model file is missing or corrupt
+   */
+  public static BertWeights importOnnx(SentenceEncoderSpec spec) throws IOException {
+    try (InputStream in = spec.openOnnx()) {
+      return BertOnnxImporter.importModel(OnnxModelFile.read(in, spec.onnxResource()));
+    }
+  }
+
+  /**
+   * Returns where an encoder's checkpoint in a format is cached.
+   *
+   * @param spec the encoder
+   * @param weights the format, or null for FP32
+   * @param cacheDir the checkpoint directory
+   * @return the file
+   */
+  public static Path checkpointFile(SentenceEncoderSpec spec, MxFormat weights, Path cacheDir) {
+    return cacheDir.resolve(
+        spec.artifactId() + "-" + (weights == null ? "FP32" : weights.name()) + ".mxckpt");
+  }
+
+  static MxFormat weightsFormat(Map<String, String> filters, Map<String, String> options) {
+    String v = filters == null ? null : filters.get("format");
+    if (v == null) {
+      v = option(options, "mx.weights");
+    }
+    return v == null ? DEFAULT_WEIGHTS : parseFormatOrFp32(v, "mx.weights");
+  }
+
+  static MxFormat activationFormat(Map<String, String> options) {
+    String v = option(options, "mx.activations");
+    if (v == null || v.equalsIgnoreCase("none")) {
+      return null;
+    }
+    return parseFormatOrFp32(v, "mx.activations");
+  }
+
+  static Path cacheDir(Map<String, String> options) {
+    String v = option(options, "mx.zoo.cache");
+    return v != null ? Paths.get(v) : Utils.getCacheDir().resolve("mx-zoo");
+  }
+
+  private static MxFormat parseFormatOrFp32(String v, String key) {
+    if (v.equalsIgnoreCase("FP32")) {
+      return null;
+    }
+    try {
+      return MxFormat.parse(v);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "Invalid " + key + " '" + v + "': use FP32 or one of " + List.of(MxFormat.values()), e);
+    }
+  }
+
+  private static String option(Map<String, String> options, String key) {
+    String v = options == null ? null : options.get(key);
+    if (v == null) {
+      v = System.getProperty(key);
+    }
+    if (v == null) {
+      v = System.getenv(key.replace('.', '_').toUpperCase(Locale.ROOT));
+    }
+    return v;
+  }
+
+  /**
+   * Picks the engine: the one asked for, else MX where present, else PyTorch. Where MX is asked for
+   * but not on the class path, PyTorch runs the same MX-rounded weights (an emulation) and a
+   * warning says so.
+   */
+  static String engineName(String requested) {
+    if (requested == null) {
+      return Engine.hasEngine("MX") ? "MX" : "PyTorch";
+    }
+    if (requested.equals("MX") && !Engine.hasEngine("MX")) {
+      logger.warn(
+          "The MX engine is not on the class path: running MX-rounded weights on PyTorch instead");
+      return "PyTorch";
+    }
+    return requested;
+  }
+
+  /** {@inheritDoc} */
+  @Override
+  public <I, O> boolean isDownloaded(Criteria<I, O> criteria) {
+    return true;
+  }
+
+  /** {@inheritDoc} */
+  @Override
+  public <I, O> void downloadModel(Criteria<I, O> criteria, Progress progress) {
+    // nothing to download: the weights come from jars on the class path
+  }
+
+  /** {@inheritDoc} */
+  @Override
+  public String toString() {
+    return getGroupId() + ":" + getArtifactId();
+  }
+}

@@ -1,0 +1,109 @@
+package io.djlmx.zoo.bert;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+import java.util.Map;
+
+/**
+ * Multi-head self-attention: Q/K/V projections ({@link Linear}, so an engine's {@code linear}
+ * applies), the head split, the {@link AttentionCore}, the head merge and the output projection.
+ */
+public final class BertSelfAttention extends AbstractBlock {
+
+  private final BertConfig config;
+  private final Linear query;
+  private final Linear key;
+  private final Linear value;
+  private final Linear output;
+  private final ActivationQuantizer activations;
+  private AttentionCore core;
+
+  /**
+   * Creates the attention of one layer.
+   *
+   * @param config the encoder's shape
+   * @param core the attention core
+   * @param activations the rounding of projection inputs
+   */
+  public BertSelfAttention(BertConfig config, AttentionCore core, ActivationQuantizer activations) {
+    this.config = config;
+    this.core = core;
+    this.activations = activations;
+    int h = config.hiddenSize();
+    query = addChildBlock("query", Linear.builder().setUnits(h).build());
+    key = addChildBlock("key", Linear.builder().setUnits(h).build());
+    value = addChildBlock("value", Linear.builder().setUnits(h).build());
+    output = addChildBlock("output", Linear.builder().setUnits(h).build());
+  }
+
+  /**
+   * Returns the attention core.
+   *
+   * @return the core in use
+   */
+  public AttentionCore getAttentionCore() {
+    return core;
+  }
+
+  /**
+   * Replaces the attention core, e.g. with an engine's fused MX attention.
+   *
+   * @param core the new core
+   */
+  public void setAttentionCore(AttentionCore core) {
+    this.core = java.util.Objects.requireNonNull(core, "core");
+  }
+
+  void collectParameters(String prefix, Map<String, Parameter> out) {
+    BertEncoder.collectLinear(prefix + "self.query.", query, out);
+    BertEncoder.collectLinear(prefix + "self.key.", key, out);
+    BertEncoder.collectLinear(prefix + "self.value.", value, out);
+    BertEncoder.collectLinear(prefix + "output.dense.", output, out);
+  }
+
+  /**
+   * Runs self-attention.
+   *
+   * @param ps the parameter store
+   * @param inputs {@code hidden [batch, seq, hidden]} and {@code maskBias [batch, 1, 1, seq]}
+   * @param training whether training
+   * @param params unused
+   * @return the projected attention output {@code [batch, seq, hidden]}
+   */
+  @Override
+  protected NDList forwardInternal(
+      ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+    NDArray x = inputs.get(0);
+    NDArray maskBias = inputs.get(1);
+    NDArray xq = activations.apply(x);
+    NDArray q = splitHeads(project(ps, query, xq, training));
+    NDArray k = splitHeads(project(ps, key, xq, training));
+    NDArray v = splitHeads(project(ps, value, xq, training));
+    NDArray context = core.attend(q, k, v, maskBias);
+    Shape s = x.getShape();
+    NDArray merged = context.transpose(0, 2, 1, 3).reshape(s.get(0), s.get(1), s.get(2));
+    return output.forward(ps, new NDList(activations.apply(merged)), training);
+  }
+
+  private static NDArray project(ParameterStore ps, Linear l, NDArray x, boolean training) {
+    return l.forward(ps, new NDList(x), training).singletonOrThrow();
+  }
+
+  private NDArray splitHeads(NDArray x) {
+    Shape s = x.getShape();
+    return x.reshape(s.get(0), s.get(1), config.numHeads(), config.headSize())
+        .transpose(0, 2, 1, 3);
+  }
+
+  /** {@inheritDoc} */
+  @Override
+  public Shape[] getOutputShapes(Shape[] inputShapes) {
+    return new Shape[] {inputShapes[0]};
+  }
+}

@@ -1,0 +1,2 @@
+/** Translators from sentences to normalized sentence embeddings, and similarity helpers. */
+package io.djlmx.zoo.translator;
