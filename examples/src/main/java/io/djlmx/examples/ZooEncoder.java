@@ -20,7 +20,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /**
  * A zoo sentence encoder loaded through {@link Criteria} on one engine in one weight format, with
@@ -75,9 +74,7 @@ public final class ZooEncoder implements AutoCloseable {
       throw new IOException("Cannot load " + artifactId + " in " + weights + ": " + e, e);
     }
     try {
-      if (model.getWrappedModel() instanceof MxModel mx && !"FP32".equalsIgnoreCase(weights)) {
-        // The MX kernels pack the weights in the format the model asks for.
-        mx.setConfig(MxConfig.resolve(Map.of(MxConfig.WEIGHTS, weights)));
+      if (model.getWrappedModel() instanceof MxModel mx) {
         mx.getMemoryReport(); // packs every linear weight now, not during the first query
       }
       return new ZooEncoder(weights + " (" + engine + ")", model, System.nanoTime() - start);
