@@ -10,11 +10,14 @@ import io.djlmx.format.E8M0;
 import io.djlmx.format.MxFormat;
 import io.djlmx.format.MxTensor;
 import io.djlmx.kernel.LinearKernel;
+import io.djlmx.kernel.cpu.CpuLinearKernel;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
+import java.util.EnumMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,21 +44,50 @@ public final class MxLinear {
 
   private static final Logger logger = LoggerFactory.getLogger(MxLinear.class);
 
-  private static final String CPU_KERNEL = "io.djlmx.kernel.cpu.CpuLinearKernel";
-
   private static final Map<String, LinearKernel> KERNELS = new ConcurrentHashMap<>();
+
+  private static final Map<Path, LongAdder> CALLS = new EnumMap<>(Path.class);
+
+  /** The way one {@code linear} call ran. */
+  public enum Path {
+    /** An MX kernel on the packed weight. */
+    KERNEL,
+    /** PyTorch on the quantized-then-dequantized weight. */
+    EMULATION,
+    /**
+     * PyTorch on the FP32 weight: gradients recorded, an excluded parameter, or a non-MX weight.
+     */
+    FP32
+  }
 
   static {
     try {
-      Class<?> c = Class.forName(CPU_KERNEL);
-      KERNELS.put(Device.Type.CPU, (LinearKernel) c.getConstructor().newInstance());
-    } catch (ReflectiveOperationException | LinkageError e) {
+      KERNELS.put(Device.Type.CPU, new CpuLinearKernel());
+    } catch (RuntimeException | LinkageError e) {
+      // e.g. the JVM runs without --add-modules jdk.incubator.vector
       logger.warn(
-          "No MX CPU linear kernel ({}): linear runs as MX emulation on PyTorch", e.toString());
+          "MX CPU linear kernel unavailable ({}): linear runs as MX emulation", e.toString());
+    }
+  }
+
+  static {
+    for (Path p : Path.values()) {
+      CALLS.put(p, new LongAdder());
     }
   }
 
   private MxLinear() {}
+
+  /**
+   * Returns how many {@code linear} calls took {@code path} in this process, so that a fallback is
+   * visible, never silent.
+   *
+   * @param path the path
+   * @return the number of calls
+   */
+  public static long getCallCount(Path path) {
+    return CALLS.get(path).sum();
+  }
 
   /**
    * Registers the kernel {@code linear} uses for arrays on devices of {@code deviceType}.
@@ -95,10 +127,12 @@ public final class MxLinear {
   public static NDList linear(NDArray input, NDArray weight, NDArray bias) {
     checkShapes(input, weight, bias);
     if (!(weight instanceof MxNDArray w) || MxGradientCollector.isRecording()) {
+      CALLS.get(Path.FP32).increment();
       return pytorchLinear(input, weight, bias);
     }
     MxWeight mx = prepare(w, null, w.getManager().getConfig());
     if (mx.isExcluded()) {
+      CALLS.get(Path.FP32).increment();
       return pytorchLinear(input, weight, bias);
     }
     MxConfig config = w.getManager().getConfig();
@@ -108,8 +142,16 @@ public final class MxLinear {
         && input.getDataType() == DataType.FLOAT32
         && (bias == null || bias.getDataType() == DataType.FLOAT32)
         && input.getDevice().equals(weight.getDevice())) {
+      CALLS.get(Path.KERNEL).increment();
       return kernelLinear(kernel, input, mx, bias, config);
     }
+    if (CALLS.get(Path.EMULATION).sum() == 0) {
+      logger.info(
+          "MX linear runs as emulation on PyTorch for {} input on {} (no kernel for it)",
+          input.getDataType(),
+          input.getDevice());
+    }
+    CALLS.get(Path.EMULATION).increment();
     return emulatedLinear(input, w, mx, bias, config);
   }
 
@@ -175,21 +217,52 @@ public final class MxLinear {
   static MxWeight prepare(MxNDArray weight, String name, MxConfig config) {
     MxWeight cached = weight.getWeight();
     long version = weight.getVersion();
-    if (cached != null
-        && cached.version() == version
-        && (name == null || name.equals(cached.name()))) {
+    long fingerprint = fingerprint(weight);
+    if (isCurrent(cached, version, fingerprint, name)) {
       return cached;
     }
     synchronized (weight) {
       cached = weight.getWeight();
-      if (cached != null && cached.version() == version) {
+      if (isCurrent(cached, version, fingerprint, name)) {
         return cached;
       }
       String paramName = name != null ? name : cached != null ? cached.name() : weight.getName();
       MxWeight built = build(weight, paramName, version, config);
+      built.setFingerprint(fingerprint);
       weight.setWeight(built);
       return built;
     }
+  }
+
+  private static boolean isCurrent(MxWeight cached, long version, long fingerprint, String name) {
+    return cached != null
+        && cached.version() == version
+        && cached.fingerprint() == fingerprint
+        && (name == null || name.equals(cached.name()));
+  }
+
+  /**
+   * Returns a cheap fingerprint of a CPU FP32 weight: 64 sampled elements, read from PyTorch's
+   * memory. It catches writes that bypass the MX array (made on the PyTorch array directly); writes
+   * through the MX array are caught by its version. Other weights get 0 (version only).
+   */
+  static long fingerprint(MxNDArray weight) {
+    PtNDArray pt = weight.getDelegate();
+    if (pt.getDataType() != DataType.FLOAT32
+        || !Device.Type.CPU.equals(pt.getDevice().getDeviceType())) {
+      return 0;
+    }
+    long n = pt.getShape().size();
+    if (n == 0) {
+      return 0;
+    }
+    MemorySegment seg = MemorySegment.ofBuffer(pt.toByteBuffer(true));
+    long h = 1125899906842597L;
+    long step = Math.max(1, n / 64);
+    for (long i = 0; i < n; i += step) {
+      h = 31 * h + seg.getAtIndex(ValueLayout.JAVA_INT_UNALIGNED, i);
+    }
+    return 31 * h + seg.getAtIndex(ValueLayout.JAVA_INT_UNALIGNED, n - 1);
   }
 
   private static MxWeight build(MxNDArray weight, String name, long version, MxConfig config) {

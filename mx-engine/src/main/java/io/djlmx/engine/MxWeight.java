@@ -19,6 +19,7 @@ final class MxWeight implements AutoCloseable {
   private final long version;
   private final MxFormat format;
   private final long fp32Bytes;
+  private long fingerprint;
   private PreparedWeight prepared;
   private MxTensor tensor;
   private NDArray emulated;
@@ -28,6 +29,14 @@ final class MxWeight implements AutoCloseable {
     this.version = version;
     this.format = format;
     this.fp32Bytes = fp32Bytes;
+  }
+
+  long fingerprint() {
+    return fingerprint;
+  }
+
+  void setFingerprint(long fingerprint) {
+    this.fingerprint = fingerprint;
   }
 
   String name() {

@@ -347,6 +347,16 @@ public final class MxTensor implements AutoCloseable {
         + (closed ? ", closed]" : "]");
   }
 
+  /** The code segment without the open check, for the codecs' inner loops. */
+  MemorySegment codesUnchecked() {
+    return codes;
+  }
+
+  /** The scale segment without the open check, for the codecs' inner loops. */
+  MemorySegment scalesUnchecked() {
+    return scales;
+  }
+
   void checkOpen() {
     if (closed) {
       throw new IllegalStateException("MxTensor is closed: " + this);

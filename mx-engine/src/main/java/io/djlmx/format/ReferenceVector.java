@@ -38,13 +38,12 @@ public record ReferenceVector(
   }
 
   /**
-   * Quantizes the input as one row with the FLOOR scale and this vector's block size, dequantizes
-   * it, and lists the positions whose bit pattern differs from the expected one (+0 and -0 equal).
+   * Quantizes the input as one row with the FLOOR scale and this vector's block size, and
+   * dequantizes it: what {@link #expectedBits()} should equal.
    *
-   * @return the indices that differ, empty when the block is reproduced exactly
+   * @return the reproduced values
    */
-  public int[] mismatches() {
-    float[] out;
+  public float[] reproduce() {
     try (MxTensor t =
         MxTensor.quantize(
             java.lang.foreign.MemorySegment.ofArray(input()),
@@ -52,16 +51,35 @@ public record ReferenceVector(
             format,
             ScaleMode.FLOOR,
             blockSize)) {
-      out = t.dequantize();
+      return t.dequantize();
     }
-    int[] bad = new int[out.length];
+  }
+
+  /**
+   * Lists the positions of {@code reproduced} whose bit pattern differs from the expected one (+0
+   * and -0 equal).
+   *
+   * @param reproduced the values from {@link #reproduce()}
+   * @return the indices that differ, empty when the block is reproduced exactly
+   */
+  public int[] mismatches(float[] reproduced) {
+    int[] bad = new int[reproduced.length];
     int n = 0;
-    for (int i = 0; i < out.length; i++) {
-      if (!sameValue(Float.floatToRawIntBits(out[i]), expectedBits[i])) {
+    for (int i = 0; i < reproduced.length; i++) {
+      if (!sameValue(Float.floatToRawIntBits(reproduced[i]), expectedBits[i])) {
         bad[n++] = i;
       }
     }
     return Arrays.copyOf(bad, n);
+  }
+
+  /**
+   * Reproduces the block and lists the positions that differ from the expected values.
+   *
+   * @return the indices that differ, empty when the block is reproduced exactly
+   */
+  public int[] mismatches() {
+    return mismatches(reproduce());
   }
 
   /**

@@ -42,13 +42,7 @@ public final class ReferenceVectorFile {
    * @throws IllegalArgumentException naming the source and line when a line is malformed
    */
   public static List<ReferenceVector> read(InputStream in, String name) throws IOException {
-    BufferedInputStream buffered = new BufferedInputStream(in);
-    buffered.mark(2);
-    int b0 = buffered.read();
-    int b1 = buffered.read();
-    buffered.reset();
-    InputStream body = (b0 == 0x1F && b1 == 0x8B) ? new GZIPInputStream(buffered) : buffered;
-    BufferedReader reader = new BufferedReader(new InputStreamReader(body, StandardCharsets.UTF_8));
+    BufferedReader reader = openLines(in);
     List<ReferenceVector> out = new ArrayList<>();
     String line;
     long number = 0;
@@ -64,5 +58,23 @@ public final class ReferenceVectorFile {
       }
     }
     return out;
+  }
+
+  /**
+   * Wraps a stream of reference vectors, gzip or plain (recognised by the gzip magic bytes), as
+   * UTF-8 lines, for callers that check line by line.
+   *
+   * @param in the stream; closing the reader closes it
+   * @return a reader of the stream's lines
+   * @throws IOException when the stream cannot be read
+   */
+  public static BufferedReader openLines(InputStream in) throws IOException {
+    BufferedInputStream buffered = new BufferedInputStream(in);
+    buffered.mark(2);
+    int b0 = buffered.read();
+    int b1 = buffered.read();
+    buffered.reset();
+    InputStream body = (b0 == 0x1F && b1 == 0x8B) ? new GZIPInputStream(buffered) : buffered;
+    return new BufferedReader(new InputStreamReader(body, StandardCharsets.UTF_8));
   }
 }

