@@ -20,7 +20,8 @@ import picocli.CommandLine.Command;
       CheckVectorsCommand.class,
       QuantizeCommand.class,
       DequantizeCommand.class,
-      EvalCommand.class
+      EvalCommand.class,
+      BenchCommand.class
     })
 public final class MxCommand implements Runnable {
 
