@@ -114,26 +114,32 @@ final class TileDecoder {
       int expMask,
       int mantMask,
       float subnormalUnit) {
+    int sra = 24 - shl;
     for (int sub = 0; sub < 2; sub++) {
       FloatVector sc = Vec.scales(scales, s + 16 * sub);
       long base = t + 512L * sub;
-      for (int v = 0; v < 32; v++) {
-        IntVector c =
-            (IntVector)
-                ByteVector.fromMemorySegment(Vec.B16, codes, base + 16L * v, Vec.LE)
-                    .convertShape(VectorOperators.B2I, Vec.I, 0);
-        FloatVector built =
-            c.lanewise(VectorOperators.LSHL, shl).and(keep).or(0x40000000).reinterpretAsFloats();
-        // Zero and subnormal codes: value times the folded power of two is mantissa * unit.
-        VectorMask<Integer> sub0 = c.and(expMask).eq(0);
-        FloatVector small =
-            ((FloatVector) c.and(mantMask).convert(VectorOperators.I2F, 0))
-                .mul(subnormalUnit)
-                .reinterpretAsInts()
-                .or(c.and(0x80000000))
-                .reinterpretAsFloats();
-        FloatVector wv = built.blend(small, sub0.cast(Vec.F));
-        wv.mul(sc).intoArray(panel, off + 32 * v + 16 * sub);
+      for (int q = 0; q < 8; q++) {
+        IntVector iv = IntVector.fromMemorySegment(Vec.I, codes, base + 64L * q, Vec.LE);
+        for (int i = 0; i < 4; i++) {
+          // Code i sign-extended into the top byte, then down to the float's exponent field.
+          IntVector top = iv.lanewise(VectorOperators.LSHL, 24 - 8 * i);
+          IntVector c = top.lanewise(VectorOperators.ASHR, 24);
+          FloatVector built =
+              top.lanewise(VectorOperators.ASHR, sra)
+                  .and(keep)
+                  .or(0x40000000)
+                  .reinterpretAsFloats();
+          // Zero and subnormal codes: value times the folded power of two is mantissa * unit.
+          VectorMask<Integer> small = c.and(expMask).eq(0);
+          FloatVector fix =
+              ((FloatVector) c.and(mantMask).convert(VectorOperators.I2F, 0))
+                  .mul(subnormalUnit)
+                  .reinterpretAsInts()
+                  .or(c.and(0x80000000))
+                  .reinterpretAsFloats();
+          FloatVector wv = built.blend(fix, small.cast(Vec.F));
+          wv.mul(sc).intoArray(panel, off + 32 * (4 * q + i) + 16 * sub);
+        }
       }
     }
   }
@@ -143,12 +149,16 @@ final class TileDecoder {
     for (int sub = 0; sub < 2; sub++) {
       FloatVector sc = Vec.scales(scales, s + 16 * sub);
       long base = t + 512L * sub;
-      for (int v = 0; v < 32; v++) {
-        FloatVector wv =
-            (FloatVector)
-                ByteVector.fromMemorySegment(Vec.B16, codes, base + 16L * v, Vec.LE)
-                    .convertShape(VectorOperators.B2F, Vec.F, 0);
-        wv.mul(sc).intoArray(panel, off + 32 * v + 16 * sub);
+      for (int q = 0; q < 8; q++) {
+        IntVector iv = IntVector.fromMemorySegment(Vec.I, codes, base + 64L * q, Vec.LE);
+        for (int i = 0; i < 4; i++) {
+          FloatVector wv =
+              (FloatVector)
+                  iv.lanewise(VectorOperators.LSHL, 24 - 8 * i)
+                      .and(0xFF000000)
+                      .convert(VectorOperators.I2F, 0);
+          wv.mul(sc).intoArray(panel, off + 32 * (4 * q + i) + 16 * sub);
+        }
       }
     }
   }
