@@ -162,7 +162,7 @@ public final class MxQuantizer {
       return MxTensor.quantize(data, shape, format, scaleMode, blockSize);
     }
     long[] packed = packedShape(shape);
-    try (Arena arena = Arena.ofConfined()) {
+    try (Arena arena = Arena.ofShared()) {
       MemorySegment f32 = arena.allocate(n * Float.BYTES, 64);
       long outer = 1;
       for (int i = 0; i < k; i++) {
@@ -229,7 +229,7 @@ public final class MxQuantizer {
               + " needs "
               + n * Float.BYTES);
     }
-    try (Arena arena = Arena.ofConfined()) {
+    try (Arena arena = Arena.ofShared()) {
       MemorySegment tmp = arena.allocate(n * Float.BYTES, 64);
       t.dequantizeInto(tmp);
       long outer = 1;

@@ -8,6 +8,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.Objects;
+import java.util.concurrent.ForkJoinPool;
+import java.util.stream.IntStream;
 
 /**
  * A tensor packed in an MX format, held off-heap: element codes and E8M0 block scales in the
@@ -400,9 +402,39 @@ public final class MxTensor implements AutoCloseable {
 
     private RowCodec() {}
 
+    /** Below this many elements a tensor is coded on the calling thread alone (tests lower it). */
+    static volatile long parallelThreshold = 1 << 20;
+
+    /** Work on rows {@code [r0, r1)}. */
+    interface RowRange {
+      void run(long r0, long r1);
+    }
+
+    /**
+     * Runs {@code work} over all rows: on the calling thread for small tensors or when the FP32
+     * memory is confined to this thread, else in chunks on the common fork-join pool (rows are
+     * disjoint in the packed form, so chunks never write the same bytes).
+     */
+    static void forRowChunks(MxTensor t, MemorySegment f32, RowRange work) {
+      int threads = ForkJoinPool.getCommonPoolParallelism() + 1;
+      if (t.rows < 2 || t.rows * t.cols < parallelThreshold || threads < 2 || !shared(f32)) {
+        work.run(0, t.rows);
+        return;
+      }
+      int chunks = (int) Math.min(t.rows, 4L * threads);
+      IntStream.range(0, chunks)
+          .parallel()
+          .forEach(c -> work.run(t.rows * c / chunks, t.rows * (c + 1) / chunks));
+    }
+
+    /** Whether other threads may touch the segment (heap, global, auto or shared arenas). */
+    private static boolean shared(MemorySegment seg) {
+      return !seg.isNative() || seg.isAccessibleBy(new Thread(() -> {}));
+    }
+
     static void quantize(MemorySegment src, MxTensor t) {
       if (t.blockSize == VectorBlockCodec.BLOCK && VectorBlockCodec.isSupported()) {
-        VectorBlockCodec.quantizeRows(src, t, 0, t.rows);
+        forRowChunks(t, src, (r0, r1) -> VectorBlockCodec.quantizeRows(src, t, r0, r1));
         return;
       }
       quantizeScalar(src, t);
@@ -433,7 +465,7 @@ public final class MxTensor implements AutoCloseable {
 
     static void dequantize(MxTensor t, MemorySegment dst) {
       if (t.blockSize == VectorBlockCodec.BLOCK && VectorBlockCodec.isSupported()) {
-        VectorBlockCodec.dequantizeRows(t, dst, 0, t.rows);
+        forRowChunks(t, dst, (r0, r1) -> VectorBlockCodec.dequantizeRows(t, dst, r0, r1));
         return;
       }
       dequantizeScalar(t, dst);

@@ -3,6 +3,8 @@ package io.djlmx.format;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.function.IntUnaryOperator;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -14,20 +16,27 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Vector API paths for quantize and dequantize with blocks of 32, bit-identical to {@link
- * ScalarBlockCodec}. One block is two 16-lane vectors, so the path needs 512-bit vectors (AVX-512);
- * elsewhere {@link #isSupported()} is false and callers use the scalar path.
+ * ScalarBlockCodec}. A block is two halves of 16 lanes, so the path needs 512-bit vectors
+ * (AVX-512); elsewhere {@link #isSupported()} is false and callers use the scalar path.
  *
  * <p>Encoding builds element codes from FP32 bits with integer arithmetic: round-to-nearest-even on
  * the FP32 mantissa for element normals, a magic-number add (which the FPU rounds to nearest even)
  * for element subnormals, then a clamp to the largest code (saturation). Decoding uses a lane
  * permute on a table (E2M1, FP6), exact bit construction (FP8) or an int conversion (INT8), then
- * one multiply by the block scale, the same single rounding as the scalar path.
+ * one multiply by the block scale: the same single rounding as the scalar path.
+ *
+ * <p>Why the loops look the way they do: every vector operation sits inside the loop body itself. A
+ * helper that takes or returns vectors is only free when the JIT inlines it, which it refuses once
+ * the helper has been compiled on its own into a large method; the vectors are then boxed and the
+ * loop runs several times slower. Branches on the format are loop-invariant and never merge vector
+ * values.
  */
 final class VectorBlockCodec {
 
   static final int BLOCK = 32;
   private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
   private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
+  private static final VectorSpecies<Integer> I128 = IntVector.SPECIES_128;
   private static final VectorSpecies<Byte> B512 = ByteVector.SPECIES_512;
   private static final VectorSpecies<Byte> B128 = ByteVector.SPECIES_128;
   private static final VectorSpecies<Byte> B64 = ByteVector.SPECIES_64;
@@ -37,78 +46,51 @@ final class VectorBlockCodec {
       FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 512
           && !"false".equalsIgnoreCase(System.getProperty("djlmx.format.vector", "true"));
 
-  /** FP6 packing: the shift of code {@code i} inside its 24-bit group ({@code 6 * (i % 4)}). */
-  private static final IntVector FP6_PLACE = ints(i -> 6 * (i % 4));
-
-  /** Lane {@code i} reads lane {@code i + 1} (wrapping), to OR neighbours together. */
-  private static final IntVector NEXT_1 = ints(i -> (i + 1) % 16);
-
+  // FP6 packing of 16 codes into 12 bytes.
   /** Lane {@code i} reads lane {@code i + 2} (wrapping). */
   private static final IntVector NEXT_2 = ints(i -> (i + 2) % 16);
 
-  /** Output word {@code w} of a block: its low part is group {@code g(w)} shifted down. */
-  private static final IntVector WORD_LOW = ints(w -> w < 6 ? (w / 3) * 16 + (w % 3) * 4 : 0);
+  /** Output word {@code w < 3}: group {@code w} shifted down by {@code 8w}... */
+  private static final IntVector WORD_LOW = ints(w -> w < 3 ? w * 4 : 0);
 
   private static final IntVector WORD_LOW_SHIFT = ints(w -> 8 * (w % 3));
 
-  /** ...and its high part is the next group shifted up. */
-  private static final IntVector WORD_HIGH = ints(w -> w < 6 ? (w / 3) * 16 + (w % 3) * 4 + 4 : 0);
+  /** ...OR group {@code w + 1} shifted up by {@code 24 - 8w}. */
+  private static final IntVector WORD_HIGH = ints(w -> w < 3 ? w * 4 + 4 : 0);
 
   private static final IntVector WORD_HIGH_SHIFT = ints(w -> 24 - 8 * (w % 3));
 
-  private static final VectorMask<Integer> FIRST_6_INTS = I.indexInRange(0, 6);
+  private static final VectorMask<Integer> FIRST_3_OF_4 = I128.indexInRange(0, 3);
 
-  /** For 4-bit codes: lane {@code i} (of 16) takes bytes {@code half*8 + i/2} and the next one. */
-  private static final VectorShuffle<Byte>[] FP4_SPREAD;
-
-  /** For 6-bit codes: lane {@code i} takes the two bytes holding bits {@code [6i, 6i+6)}. */
-  private static final VectorShuffle<Byte>[] FP6_SPREAD;
-
-  private static final IntVector FP4_SHIFT;
-  private static final IntVector FP6_SHIFT;
-  private static final VectorMask<Byte> FIRST_16_OF_64;
-  private static final VectorMask<Byte> FIRST_24_OF_64;
-
-  static {
-    @SuppressWarnings("unchecked")
-    VectorShuffle<Byte>[] fp4 = new VectorShuffle[2];
-    @SuppressWarnings("unchecked")
-    VectorShuffle<Byte>[] fp6 = new VectorShuffle[2];
-    int[] s4 = new int[16];
-    int[] s6 = new int[16];
-    for (int half = 0; half < 2; half++) {
-      int[] i4 = new int[64];
-      int[] i6 = new int[64];
-      for (int i = 0; i < 16; i++) {
-        int e = half * 16 + i;
-        int b4 = (4 * e) / 8;
-        int b6 = (6 * e) / 8;
-        s4[i] = (4 * e) % 8;
-        s6[i] = (6 * e) % 8;
-        for (int k = 0; k < 4; k++) {
-          i4[4 * i + k] = Math.min(b4 + (k & 1), 63);
-          i6[4 * i + k] = Math.min(b6 + (k & 1), 63);
-        }
-      }
-      fp4[half] = VectorShuffle.fromArray(B512, i4, 0);
-      fp6[half] = VectorShuffle.fromArray(B512, i6, 0);
-    }
-    FP4_SPREAD = fp4;
-    FP6_SPREAD = fp6;
-    FP4_SHIFT = IntVector.fromArray(I, s4, 0);
-    FP6_SHIFT = IntVector.fromArray(I, s6, 0);
-    FIRST_16_OF_64 = B512.indexInRange(0, 16);
-    FIRST_24_OF_64 = B512.indexInRange(0, 24);
-  }
+  // Unpacking: int lane i of a half gathers the two bytes holding its code, then shifts.
+  private static final VectorShuffle<Byte> FP4_SPREAD_0 = spread(4, 0);
+  private static final VectorShuffle<Byte> FP4_SPREAD_1 = spread(4, 1);
+  private static final VectorShuffle<Byte> FP6_SPREAD_0 = spread(6, 0);
+  private static final VectorShuffle<Byte> FP6_SPREAD_1 = spread(6, 1);
+  private static final IntVector FP4_SHIFT = ints(i -> (4 * i) % 8);
+  private static final IntVector FP6_SHIFT = ints(i -> (6 * i) % 8);
+  private static final VectorMask<Byte> FIRST_16_OF_64 = B512.indexInRange(0, 16);
+  private static final VectorMask<Byte> FIRST_24_OF_64 = B512.indexInRange(0, 24);
 
   private VectorBlockCodec() {}
 
-  private static IntVector ints(java.util.function.IntUnaryOperator lane) {
+  private static IntVector ints(IntUnaryOperator lane) {
     int[] a = new int[I.length()];
     for (int i = 0; i < a.length; i++) {
       a[i] = lane.applyAsInt(i);
     }
     return IntVector.fromArray(I, a, 0);
+  }
+
+  private static VectorShuffle<Byte> spread(int bits, int half) {
+    int[] idx = new int[B512.length()];
+    for (int i = 0; i < 16; i++) {
+      int first = (bits * (half * 16 + i)) / 8;
+      for (int k = 0; k < 4; k++) {
+        idx[4 * i + k] = Math.min(first + (k & 1), B512.length() - 1);
+      }
+    }
+    return VectorShuffle.fromArray(B512, idx, 0);
   }
 
   /**
@@ -121,155 +103,126 @@ final class VectorBlockCodec {
     return SUPPORTED;
   }
 
+  /** The largest magnitude code of a floating-point element type (saturation). */
+  private static int maxMagnitudeCode(MxFormat f) {
+    return switch (f) {
+      case MXFP8_E4M3 -> 0x7E;
+      case MXFP8_E5M2 -> 0x7B;
+      case MXFP6_E3M2, MXFP6_E2M3 -> 0x1F;
+      case MXFP4_E2M1 -> 0x7;
+      case MXINT8 -> 0x7F;
+    };
+  }
+
   /** Quantizes rows {@code [r0, r1)} of FP32 {@code src} into {@code t} (block size 32). */
   static void quantizeRows(MemorySegment src, MxTensor t, long r0, long r1) {
-    // One loop per packing, so that no vector value flows through a merge point (which would box).
-    if (t.format() == MxFormat.MXINT8) {
-      quantizeRowsInt8(src, t, r0, r1);
-    } else {
-      switch (t.format().bits()) {
-        case 8 -> quantizeRowsFp8(src, t, r0, r1);
-        case 6 -> quantizeRowsFp6(src, t, r0, r1);
-        default -> quantizeRowsFp4(src, t, r0, r1);
+    MxFormat f = t.format();
+    ScaleMode mode = t.scaleMode();
+    MemorySegment codes = t.codesUnchecked();
+    MemorySegment scales = t.scalesUnchecked();
+    long cols = t.cols();
+    long full = cols / BLOCK;
+    long bpr = t.blocksPerRow();
+    long cbr = t.codeBytesPerRow();
+    int bits = f.bits();
+    boolean int8 = f == MxFormat.MXINT8;
+    int halfBytes = 16 * bits / 8;
+    // Encoder constants (see encodeFp in the class comment).
+    int mbits = f.mantissaBits();
+    int shift = 23 - mbits;
+    int roundBias = (1 << (shift - 1)) - 1;
+    int rebias = (127 - f.bias()) << mbits;
+    int magicBits = (127 + 1 - f.bias() - mbits + 23) << 23;
+    float magic = Float.intBitsToFloat(magicBits);
+    int minNormalBits = (127 + 1 - f.bias()) << 23;
+    int maxCode = maxMagnitudeCode(f);
+    int signShift = bits - 1;
+    for (long r = r0; r < r1; r++) {
+      for (long b = 0; b < full; b++) {
+        long off = (r * cols + b * BLOCK) * Float.BYTES;
+        long codeOff = r * cbr + b * 2 * halfBytes;
+        int maxBits =
+            FloatVector.fromMemorySegment(F, src, off, NATIVE)
+                .reinterpretAsInts()
+                .and(0x7FFFFFFF)
+                .max(
+                    FloatVector.fromMemorySegment(F, src, off + 64, NATIVE)
+                        .reinterpretAsInts()
+                        .and(0x7FFFFFFF))
+                .reduceLanes(VectorOperators.MAX);
+        if (maxBits >= 0x7F800000) {
+          codes.asSlice(codeOff, 2L * halfBytes).fill((byte) 0);
+          scales.set(ValueLayout.JAVA_BYTE, r * bpr + b, (byte) E8M0.NAN);
+          continue;
+        }
+        int exp = E8M0.sharedExponent(Float.intBitsToFloat(maxBits), f, mode);
+        scales.set(ValueLayout.JAVA_BYTE, r * bpr + b, (byte) (exp + E8M0.BIAS));
+        float inv = Math.scalb(1f, -exp); // exact: a power of two in [2^-127, 2^127]
+        for (int h = 0; h < 2; h++) {
+          FloatVector x = FloatVector.fromMemorySegment(F, src, off + 64 * h, NATIVE).mul(inv);
+          long o = codeOff + h * halfBytes;
+          if (int8) {
+            // Adding 1.5 * 2^23 makes the FPU round to an integer, ties to even (|y| < 2^22).
+            FloatVector q = x.mul(64f).add(12582912f).sub(12582912f);
+            IntVector c = ((IntVector) q.convert(VectorOperators.F2I, 0)).max(-127).min(127);
+            ((ByteVector) c.convertShape(VectorOperators.I2B, B128, 0))
+                .intoMemorySegment(codes, o, LE);
+            continue;
+          }
+          IntVector xb = x.reinterpretAsInts();
+          IntVector ab = xb.and(0x7FFFFFFF);
+          // Element normals: round the FP32 mantissa to mbits bits (ties to even), rebias.
+          IntVector normal =
+              ab.add(roundBias)
+                  .add(ab.lanewise(VectorOperators.LSHR, shift).and(1))
+                  .lanewise(VectorOperators.LSHR, shift)
+                  .sub(rebias);
+          // Element subnormals: |x| + 2^(emin-mbits+23) leaves round(|x| / quantum) in the low
+          // bits.
+          IntVector sub = ab.reinterpretAsFloats().add(magic).reinterpretAsInts().sub(magicBits);
+          IntVector c =
+              normal
+                  .blend(sub, ab.compare(VectorOperators.LT, minNormalBits))
+                  .min(maxCode)
+                  .or(
+                      xb.lanewise(VectorOperators.LSHR, 31)
+                          .lanewise(VectorOperators.LSHL, signShift));
+          if (bits == 8) {
+            ((ByteVector) c.convertShape(VectorOperators.I2B, B128, 0))
+                .intoMemorySegment(codes, o, LE);
+          } else if (bits == 4) {
+            // Each long holds codes 2i (low int) and 2i+1 (high int): fold the high one to bits
+            // 4-7.
+            LongVector l = c.reinterpretAsLongs();
+            ((ByteVector)
+                    l.or(l.lanewise(VectorOperators.LSHR, 28))
+                        .convertShape(VectorOperators.L2B, B64, 0))
+                .intoMemorySegment(codes, o, LE);
+          } else {
+            // Pair codes 2j, 2j+1 inside each long (12 bits), then pairs 2k, 2k+1 across lanes...
+            LongVector l = c.reinterpretAsLongs();
+            IntVector p =
+                l.or(l.lanewise(VectorOperators.LSHR, 26)).and(0xFFFL).reinterpretAsInts();
+            IntVector g = p.or(NEXT_2.selectFrom(p).lanewise(VectorOperators.LSHL, 12));
+            // ...lanes 4k now hold the groups: splice the four groups into three 32-bit words.
+            IntVector w =
+                WORD_LOW
+                    .selectFrom(g)
+                    .lanewise(VectorOperators.LSHR, WORD_LOW_SHIFT)
+                    .or(WORD_HIGH.selectFrom(g).lanewise(VectorOperators.LSHL, WORD_HIGH_SHIFT))
+                    .reinterpretShape(I128, 0)
+                    .reinterpretAsInts();
+            if (h == 0 || b + 1 < full) {
+              // The 4th word spills into bytes of this row that are written next.
+              w.intoMemorySegment(codes, o, LE);
+            } else {
+              w.intoMemorySegment(codes, o, LE, FIRST_3_OF_4);
+            }
+          }
+        }
       }
     }
     quantizeTails(src, t, r0, r1);
-  }
-
-  /**
-   * Finds the block's scale, writes it, and returns the multiplier that divides by it; returns 0
-   * for a block holding NaN or an infinity, whose codes it zeroes.
-   */
-  private static float blockScale(
-      FloatVector x0,
-      FloatVector x1,
-      MxTensor t,
-      long scaleOff,
-      MemorySegment codes,
-      long codeOff,
-      int blockBytes) {
-    int maxBits =
-        x0.reinterpretAsInts()
-            .and(0x7FFFFFFF)
-            .max(x1.reinterpretAsInts().and(0x7FFFFFFF))
-            .reduceLanes(VectorOperators.MAX);
-    MemorySegment scales = t.scalesUnchecked();
-    if (maxBits >= 0x7F800000) {
-      codes.asSlice(codeOff, blockBytes).fill((byte) 0);
-      scales.set(ValueLayout.JAVA_BYTE, scaleOff, (byte) E8M0.NAN);
-      return 0f;
-    }
-    int exp = E8M0.sharedExponent(Float.intBitsToFloat(maxBits), t.format(), t.scaleMode());
-    scales.set(ValueLayout.JAVA_BYTE, scaleOff, (byte) (exp + E8M0.BIAS));
-    return Math.scalb(1f, -exp);
-  }
-
-  private static void quantizeRowsInt8(MemorySegment src, MxTensor t, long r0, long r1) {
-    MemorySegment codes = t.codesUnchecked();
-    long cols = t.cols();
-    long full = cols / BLOCK;
-    for (long r = r0; r < r1; r++) {
-      for (long b = 0; b < full; b++) {
-        long off = (r * cols + b * BLOCK) * Float.BYTES;
-        long codeOff = r * t.codeBytesPerRow() + b * BLOCK;
-        FloatVector x0 = FloatVector.fromMemorySegment(F, src, off, NATIVE);
-        FloatVector x1 = FloatVector.fromMemorySegment(F, src, off + 64, NATIVE);
-        float inv = blockScale(x0, x1, t, r * t.blocksPerRow() + b, codes, codeOff, BLOCK);
-        if (inv == 0f) {
-          continue;
-        }
-        ((ByteVector) encodeInt8(x0.mul(inv)).convertShape(VectorOperators.I2B, B128, 0))
-            .intoMemorySegment(codes, codeOff, LE);
-        ((ByteVector) encodeInt8(x1.mul(inv)).convertShape(VectorOperators.I2B, B128, 0))
-            .intoMemorySegment(codes, codeOff + 16, LE);
-      }
-    }
-  }
-
-  private static void quantizeRowsFp8(MemorySegment src, MxTensor t, long r0, long r1) {
-    MxFormat f = t.format();
-    int mbits = f.mantissaBits();
-    int bias = f.bias();
-    int maxCode = maxMagnitudeCode(f);
-    MemorySegment codes = t.codesUnchecked();
-    long cols = t.cols();
-    long full = cols / BLOCK;
-    for (long r = r0; r < r1; r++) {
-      for (long b = 0; b < full; b++) {
-        long off = (r * cols + b * BLOCK) * Float.BYTES;
-        long codeOff = r * t.codeBytesPerRow() + b * BLOCK;
-        FloatVector x0 = FloatVector.fromMemorySegment(F, src, off, NATIVE);
-        FloatVector x1 = FloatVector.fromMemorySegment(F, src, off + 64, NATIVE);
-        float inv = blockScale(x0, x1, t, r * t.blocksPerRow() + b, codes, codeOff, BLOCK);
-        if (inv == 0f) {
-          continue;
-        }
-        IntVector c0 = encodeFp(x0.mul(inv), mbits, bias, 8, maxCode);
-        IntVector c1 = encodeFp(x1.mul(inv), mbits, bias, 8, maxCode);
-        ((ByteVector) c0.convertShape(VectorOperators.I2B, B128, 0))
-            .intoMemorySegment(codes, codeOff, LE);
-        ((ByteVector) c1.convertShape(VectorOperators.I2B, B128, 0))
-            .intoMemorySegment(codes, codeOff + 16, LE);
-      }
-    }
-  }
-
-  private static void quantizeRowsFp6(MemorySegment src, MxTensor t, long r0, long r1) {
-    MxFormat f = t.format();
-    int mbits = f.mantissaBits();
-    int bias = f.bias();
-    int maxCode = maxMagnitudeCode(f);
-    MemorySegment codes = t.codesUnchecked();
-    long cols = t.cols();
-    long full = cols / BLOCK;
-    for (long r = r0; r < r1; r++) {
-      for (long b = 0; b < full; b++) {
-        long off = (r * cols + b * BLOCK) * Float.BYTES;
-        long codeOff = r * t.codeBytesPerRow() + b * 24;
-        FloatVector x0 = FloatVector.fromMemorySegment(F, src, off, NATIVE);
-        FloatVector x1 = FloatVector.fromMemorySegment(F, src, off + 64, NATIVE);
-        float inv = blockScale(x0, x1, t, r * t.blocksPerRow() + b, codes, codeOff, 24);
-        if (inv == 0f) {
-          continue;
-        }
-        IntVector c0 = encodeFp(x0.mul(inv), mbits, bias, 6, maxCode);
-        IntVector c1 = encodeFp(x1.mul(inv), mbits, bias, 6, maxCode);
-        storeFp6(c0, c1, codes, codeOff);
-      }
-    }
-  }
-
-  private static void quantizeRowsFp4(MemorySegment src, MxTensor t, long r0, long r1) {
-    MxFormat f = t.format();
-    int mbits = f.mantissaBits();
-    int bias = f.bias();
-    int maxCode = maxMagnitudeCode(f);
-    MemorySegment codes = t.codesUnchecked();
-    long cols = t.cols();
-    long full = cols / BLOCK;
-    for (long r = r0; r < r1; r++) {
-      for (long b = 0; b < full; b++) {
-        long off = (r * cols + b * BLOCK) * Float.BYTES;
-        long codeOff = r * t.codeBytesPerRow() + b * 16;
-        FloatVector x0 = FloatVector.fromMemorySegment(F, src, off, NATIVE);
-        FloatVector x1 = FloatVector.fromMemorySegment(F, src, off + 64, NATIVE);
-        float inv = blockScale(x0, x1, t, r * t.blocksPerRow() + b, codes, codeOff, 16);
-        if (inv == 0f) {
-          continue;
-        }
-        LongVector l0 = encodeFp(x0.mul(inv), mbits, bias, 4, maxCode).reinterpretAsLongs();
-        LongVector l1 = encodeFp(x1.mul(inv), mbits, bias, 4, maxCode).reinterpretAsLongs();
-        // Each long holds codes 2i (low int) and 2i+1 (high int): fold the high one into bits 4-7.
-        ((ByteVector)
-                l0.or(l0.lanewise(VectorOperators.LSHR, 28))
-                    .convertShape(VectorOperators.L2B, B64, 0))
-            .intoMemorySegment(codes, codeOff, LE);
-        ((ByteVector)
-                l1.or(l1.lanewise(VectorOperators.LSHR, 28))
-                    .convertShape(VectorOperators.L2B, B64, 0))
-            .intoMemorySegment(codes, codeOff + 8, LE);
-      }
-    }
   }
 
   /** The ragged last block of each row goes through the scalar codec. */
@@ -292,179 +245,132 @@ final class VectorBlockCodec {
           0,
           tail);
       int scale = ScalarBlockCodec.quantizeBlock(pad, 0, BLOCK, f, t.scaleMode(), padCodes);
-      t.scales().set(ValueLayout.JAVA_BYTE, r * t.blocksPerRow() + full, (byte) scale);
+      t.scalesUnchecked().set(ValueLayout.JAVA_BYTE, r * t.blocksPerRow() + full, (byte) scale);
       CodePacking.pack(
-          padCodes, BLOCK, f.bits(), t.codes(), r * t.codeBytesPerRow() + full * blockBytes);
+          padCodes,
+          BLOCK,
+          f.bits(),
+          t.codesUnchecked(),
+          r * t.codeBytesPerRow() + full * blockBytes);
     }
-  }
-
-  /** MXINT8 codes (two's complement bytes in int lanes) of 16 values divided by the scale. */
-  private static IntVector encodeInt8(FloatVector x) {
-    FloatVector y = x.mul(64f);
-    // Adding 1.5 * 2^23 makes the FPU round to an integer, ties to even (|y| < 2^22 here).
-    FloatVector r = y.add(12582912f).sub(12582912f);
-    IntVector q = (IntVector) r.convert(VectorOperators.F2I, 0);
-    return q.max(-127).min(127).and(0xFF);
-  }
-
-  /** FP element codes (sign included) of 16 values already divided by the block scale. */
-  private static IntVector encodeFp(FloatVector x, int mbits, int bias, int codeBits, int maxCode) {
-    int shift = 23 - mbits;
-    IntVector bits = x.reinterpretAsInts();
-    IntVector sign =
-        bits.lanewise(VectorOperators.LSHR, 31).lanewise(VectorOperators.LSHL, codeBits - 1);
-    IntVector abits = bits.and(0x7FFFFFFF);
-    // Element normals: round the FP32 mantissa to mbits bits, ties to even, then rebias.
-    IntVector odd = abits.lanewise(VectorOperators.LSHR, shift).and(1);
-    IntVector rounded = abits.add((1 << (shift - 1)) - 1).add(odd);
-    IntVector normal = rounded.lanewise(VectorOperators.LSHR, shift).sub((127 - bias) << mbits);
-    // Element subnormals: adding 2^(emin - mbits + 23) leaves round(|x| / quantum) in the low bits.
-    int magicBits = (127 + 1 - bias - mbits + 23) << 23;
-    FloatVector a = abits.reinterpretAsFloats();
-    IntVector sub = a.add(Float.intBitsToFloat(magicBits)).reinterpretAsInts().sub(magicBits);
-    VectorMask<Integer> isSub = abits.compare(VectorOperators.LT, (127 + 1 - bias) << 23);
-    IntVector mag = normal.blend(sub, isSub).min(maxCode);
-    return mag.or(sign);
-  }
-
-  private static int maxMagnitudeCode(MxFormat f) {
-    return switch (f) {
-      case MXFP8_E4M3 -> 0x7E;
-      case MXFP8_E5M2 -> 0x7B;
-      case MXFP6_E3M2, MXFP6_E2M3 -> 0x1F;
-      case MXFP4_E2M1 -> 0x7;
-      case MXINT8 -> 0x7F;
-    };
-  }
-
-  /**
-   * Packs 32 six-bit codes (two vectors of 16) into 24 bytes: each code shifted to its place in its
-   * 24-bit group, groups OR-ed together across lanes, then groups spliced into six 32-bit words.
-   */
-  private static void storeFp6(IntVector c0, IntVector c1, MemorySegment codes, long off) {
-    IntVector t0 = c0.lanewise(VectorOperators.LSHL, FP6_PLACE);
-    IntVector t1 = c1.lanewise(VectorOperators.LSHL, FP6_PLACE);
-    t0 = t0.or(NEXT_1.selectFrom(t0));
-    t1 = t1.or(NEXT_1.selectFrom(t1));
-    t0 = t0.or(NEXT_2.selectFrom(t0));
-    t1 = t1.or(NEXT_2.selectFrom(t1));
-    // Lanes 4k of t0 and t1 now hold groups 0-3 and 4-7 (24 bits each).
-    IntVector lowParts = WORD_LOW.selectFrom(t0, t1).lanewise(VectorOperators.LSHR, WORD_LOW_SHIFT);
-    IntVector highParts =
-        WORD_HIGH.selectFrom(t0, t1).lanewise(VectorOperators.LSHL, WORD_HIGH_SHIFT);
-    lowParts.or(highParts).intoMemorySegment(codes, off, LE, FIRST_6_INTS);
   }
 
   /** Dequantizes rows {@code [r0, r1)} of {@code t} into FP32 {@code dst} (block size 32). */
   static void dequantizeRows(MxTensor t, MemorySegment dst, long r0, long r1) {
-    switch (t.format()) {
-      case MXINT8 -> dequantizeRowsInt8(t, dst, r0, r1);
-      case MXFP8_E4M3, MXFP8_E5M2 -> dequantizeRowsFp8(t, dst, r0, r1);
-      case MXFP6_E3M2, MXFP6_E2M3 -> dequantizeRowsFp6(t, dst, r0, r1);
-      case MXFP4_E2M1 -> dequantizeRowsFp4(t, dst, r0, r1);
-    }
-    dequantizeTails(t, dst, r0, r1);
-  }
-
-  private static float scaleOf(MxTensor t, long r, long b) {
-    return E8M0.toFloat(
-        t.scalesUnchecked().get(ValueLayout.JAVA_BYTE, r * t.blocksPerRow() + b) & 0xFF);
-  }
-
-  private static void dequantizeRowsInt8(MxTensor t, MemorySegment dst, long r0, long r1) {
-    MemorySegment codes = t.codesUnchecked();
-    long cols = t.cols();
-    long full = cols / BLOCK;
-    for (long r = r0; r < r1; r++) {
-      for (long b = 0; b < full; b++) {
-        long codeOff = r * t.codeBytesPerRow() + b * BLOCK;
-        long o = (r * cols + b * BLOCK) * Float.BYTES;
-        // code/64 * scale is one rounding of the exact product, as is code * (scale/64).
-        float s = scaleOf(t, r, b) * 0x1p-6f;
-        int8(codes, codeOff).mul(s).intoMemorySegment(dst, o, NATIVE);
-        int8(codes, codeOff + 16).mul(s).intoMemorySegment(dst, o + 64, NATIVE);
-      }
-    }
-  }
-
-  private static void dequantizeRowsFp8(MxTensor t, MemorySegment dst, long r0, long r1) {
     MxFormat f = t.format();
     MemorySegment codes = t.codesUnchecked();
+    MemorySegment scales = t.scalesUnchecked();
+    long codeSize = codes.byteSize();
     long cols = t.cols();
     long full = cols / BLOCK;
-    for (long r = r0; r < r1; r++) {
-      for (long b = 0; b < full; b++) {
-        long codeOff = r * t.codeBytesPerRow() + b * BLOCK;
-        long o = (r * cols + b * BLOCK) * Float.BYTES;
-        float s = scaleOf(t, r, b);
-        fp8(codes, codeOff, f).mul(s).intoMemorySegment(dst, o, NATIVE);
-        fp8(codes, codeOff + 16, f).mul(s).intoMemorySegment(dst, o + 64, NATIVE);
-      }
-    }
-  }
-
-  private static void dequantizeRowsFp6(MxTensor t, MemorySegment dst, long r0, long r1) {
-    int[] t32 = new int[32];
+    long bpr = t.blocksPerRow();
+    long cbr = t.codeBytesPerRow();
+    int bits = f.bits();
+    int blockBytes = BLOCK * bits / 8;
+    int kind =
+        switch (f) {
+          case MXINT8 -> 0;
+          case MXFP8_E4M3, MXFP8_E5M2 -> 1;
+          case MXFP6_E3M2, MXFP6_E2M3 -> 2;
+          case MXFP4_E2M1 -> 3;
+        };
+    // Tables of decoded bits: E2M1's 16 codes; FP6's 32 magnitudes (the sign is OR-ed in).
+    int[] tableBits = new int[32];
     for (int i = 0; i < 32; i++) {
-      t32[i] = Float.floatToRawIntBits(t.format().decode(i));
+      tableBits[i] = Float.floatToRawIntBits(f.decode(i % f.codeCount()));
     }
-    IntVector lo = IntVector.fromArray(I, t32, 0);
-    IntVector hi = IntVector.fromArray(I, t32, 16);
-    MemorySegment codes = t.codesUnchecked();
-    long cols = t.cols();
-    long full = cols / BLOCK;
+    IntVector tableLo = IntVector.fromArray(I, tableBits, 0);
+    IntVector tableHi = IntVector.fromArray(I, tableBits, 16);
+    // FP8 constants: normals are the code's bits moved into FP32 position and rebiased; element
+    // subnormals are (1.m - 1) * 2^emin, computed exactly in FP32.
+    int mbits = f.mantissaBits();
+    int shift = 23 - mbits;
+    int rebias = (127 - f.bias()) << 23;
+    int oneBits = (128 - f.bias()) << 23;
+    float one = Float.intBitsToFloat(oneBits);
+    boolean e4m3 = f == MxFormat.MXFP8_E4M3;
     for (long r = r0; r < r1; r++) {
       for (long b = 0; b < full; b++) {
-        long codeOff = r * t.codeBytesPerRow() + b * 24;
+        long codeOff = r * cbr + b * blockBytes;
         long o = (r * cols + b * BLOCK) * Float.BYTES;
-        float s = scaleOf(t, r, b);
-        ByteVector raw = load(codes, codeOff, FIRST_24_OF_64);
-        fp6(spread(raw, FP6_SPREAD[0], FP6_SHIFT, 0x3F), lo, hi)
-            .mul(s)
-            .intoMemorySegment(dst, o, NATIVE);
-        fp6(spread(raw, FP6_SPREAD[1], FP6_SHIFT, 0x3F), lo, hi)
-            .mul(s)
-            .intoMemorySegment(dst, o + 64, NATIVE);
+        float scale = E8M0.toFloat(scales.get(ValueLayout.JAVA_BYTE, r * bpr + b) & 0xFF);
+        if (kind == 0) {
+          // code/64 * scale is one rounding of the exact product, as is code * (scale/64).
+          float s = scale * 0x1p-6f;
+          for (int h = 0; h < 2; h++) {
+            ((FloatVector)
+                    ByteVector.fromMemorySegment(B128, codes, codeOff + 16 * h, LE)
+                        .convertShape(VectorOperators.B2I, I, 0)
+                        .convert(VectorOperators.I2F, 0))
+                .mul(s)
+                .intoMemorySegment(dst, o + 64 * h, NATIVE);
+          }
+        } else if (kind == 1) {
+          for (int h = 0; h < 2; h++) {
+            IntVector c =
+                ((IntVector)
+                        ByteVector.fromMemorySegment(B128, codes, codeOff + 16 * h, LE)
+                            .convertShape(VectorOperators.B2I, I, 0))
+                    .and(0xFF);
+            IntVector mag = c.and(0x7F);
+            IntVector normal = mag.lanewise(VectorOperators.LSHL, shift).add(rebias);
+            IntVector sub =
+                mag.and((1 << mbits) - 1)
+                    .lanewise(VectorOperators.LSHL, shift)
+                    .or(oneBits)
+                    .reinterpretAsFloats()
+                    .sub(one)
+                    .reinterpretAsInts();
+            IntVector v = normal.blend(sub, mag.compare(VectorOperators.LT, 1 << mbits));
+            if (e4m3) {
+              v = v.blend(0x7FC00000, mag.compare(VectorOperators.EQ, 0x7F));
+            } else {
+              v = v.blend(0x7FC00000, mag.compare(VectorOperators.GT, 0x7C));
+              v = v.blend(0x7F800000, mag.compare(VectorOperators.EQ, 0x7C));
+            }
+            v.or(c.and(0x80).lanewise(VectorOperators.LSHL, 24))
+                .reinterpretAsFloats()
+                .mul(scale)
+                .intoMemorySegment(dst, o + 64 * h, NATIVE);
+          }
+        } else if (kind == 2) {
+          // A full 64-byte load is cheaper than a masked one; it is only safe away from the end.
+          ByteVector raw =
+              codeOff + 64 <= codeSize
+                  ? ByteVector.fromMemorySegment(B512, codes, codeOff, LE)
+                  : ByteVector.fromMemorySegment(B512, codes, codeOff, LE, FIRST_24_OF_64);
+          for (int h = 0; h < 2; h++) {
+            IntVector c =
+                raw.rearrange(h == 0 ? FP6_SPREAD_0 : FP6_SPREAD_1)
+                    .reinterpretAsInts()
+                    .lanewise(VectorOperators.LSHR, FP6_SHIFT)
+                    .and(0x3F);
+            c.and(0x1F)
+                .selectFrom(tableLo, tableHi)
+                .or(c.and(0x20).lanewise(VectorOperators.LSHL, 26))
+                .reinterpretAsFloats()
+                .mul(scale)
+                .intoMemorySegment(dst, o + 64 * h, NATIVE);
+          }
+        } else {
+          ByteVector raw =
+              codeOff + 64 <= codeSize
+                  ? ByteVector.fromMemorySegment(B512, codes, codeOff, LE)
+                  : ByteVector.fromMemorySegment(B512, codes, codeOff, LE, FIRST_16_OF_64);
+          for (int h = 0; h < 2; h++) {
+            raw.rearrange(h == 0 ? FP4_SPREAD_0 : FP4_SPREAD_1)
+                .reinterpretAsInts()
+                .lanewise(VectorOperators.LSHR, FP4_SHIFT)
+                .and(0xF)
+                .selectFrom(tableLo)
+                .reinterpretAsFloats()
+                .mul(scale)
+                .intoMemorySegment(dst, o + 64 * h, NATIVE);
+          }
+        }
       }
     }
-  }
-
-  private static void dequantizeRowsFp4(MxTensor t, MemorySegment dst, long r0, long r1) {
-    int[] t16 = new int[16];
-    for (int i = 0; i < 16; i++) {
-      t16[i] = Float.floatToRawIntBits(t.format().decode(i));
-    }
-    IntVector table = IntVector.fromArray(I, t16, 0);
-    MemorySegment codes = t.codesUnchecked();
-    long cols = t.cols();
-    long full = cols / BLOCK;
-    for (long r = r0; r < r1; r++) {
-      for (long b = 0; b < full; b++) {
-        long codeOff = r * t.codeBytesPerRow() + b * 16;
-        long o = (r * cols + b * BLOCK) * Float.BYTES;
-        float s = scaleOf(t, r, b);
-        ByteVector raw = load(codes, codeOff, FIRST_16_OF_64);
-        spread(raw, FP4_SPREAD[0], FP4_SHIFT, 0xF)
-            .selectFrom(table)
-            .reinterpretAsFloats()
-            .mul(s)
-            .intoMemorySegment(dst, o, NATIVE);
-        spread(raw, FP4_SPREAD[1], FP4_SHIFT, 0xF)
-            .selectFrom(table)
-            .reinterpretAsFloats()
-            .mul(s)
-            .intoMemorySegment(dst, o + 64, NATIVE);
-      }
-    }
-  }
-
-  /** Loads a block's packed bytes into the low lanes of a 64-byte vector. */
-  private static ByteVector load(MemorySegment codes, long off, VectorMask<Byte> mask) {
-    // A full 64-byte load is cheaper than a masked one; it is only safe away from the end.
-    if (off + 64 <= codes.byteSize()) {
-      return ByteVector.fromMemorySegment(B512, codes, off, LE);
-    }
-    return ByteVector.fromMemorySegment(B512, codes, off, LE, mask);
+    dequantizeTails(t, dst, r0, r1);
   }
 
   /** The ragged last block of each row goes through the scalar codec. */
@@ -486,7 +392,10 @@ final class VectorBlockCodec {
           f.bits(),
           padCodes,
           BLOCK);
-      float scale = scaleOf(t, r, full);
+      float scale =
+          E8M0.toFloat(
+              t.scalesUnchecked().get(ValueLayout.JAVA_BYTE, r * t.blocksPerRow() + full) & 0xFF);
+      Arrays.fill(pad, 0f);
       for (int i = 0; i < tail; i++) {
         pad[i] = table[padCodes[i]] * scale;
       }
@@ -498,57 +407,5 @@ final class VectorBlockCodec {
           (r * t.cols() + full * BLOCK) * Float.BYTES,
           tail);
     }
-  }
-
-  private static IntVector spread(
-      ByteVector raw, VectorShuffle<Byte> shuffle, IntVector shift, int mask) {
-    return raw.rearrange(shuffle)
-        .reinterpretAsInts()
-        .lanewise(VectorOperators.LSHR, shift)
-        .and(mask);
-  }
-
-  private static FloatVector fp6(IntVector codes, IntVector lo, IntVector hi) {
-    IntVector sign = codes.and(0x20).lanewise(VectorOperators.LSHL, 26);
-    return codes.and(0x1F).selectFrom(lo, hi).or(sign).reinterpretAsFloats();
-  }
-
-  private static FloatVector int8(MemorySegment codes, long off) {
-    ByteVector b = ByteVector.fromMemorySegment(B128, codes, off, LE);
-    IntVector c = (IntVector) b.convertShape(VectorOperators.B2I, I, 0);
-    return (FloatVector) c.convert(VectorOperators.I2F, 0);
-  }
-
-  /** Exact FP8 values of 16 codes, built from their bits; special codes become Inf/NaN. */
-  private static FloatVector fp8(MemorySegment codes, long off, MxFormat f) {
-    ByteVector b = ByteVector.fromMemorySegment(B128, codes, off, LE);
-    IntVector c = ((IntVector) b.convertShape(VectorOperators.B2I, I, 0)).and(0xFF);
-    int mbits = f.mantissaBits();
-    int bias = f.bias();
-    int shift = 23 - mbits;
-    IntVector sign = c.and(0x80).lanewise(VectorOperators.LSHL, 24);
-    IntVector mag = c.and(0x7F);
-    IntVector normal = mag.lanewise(VectorOperators.LSHL, shift).add((127 - bias) << 23);
-    // Element subnormals m * 2^(1-bias-mbits): (1 + m/2^mbits) * 2^(1-bias) minus 2^(1-bias),
-    // exact.
-    int oneBits = (128 - bias) << 23;
-    FloatVector subF =
-        mag.and((1 << mbits) - 1)
-            .lanewise(VectorOperators.LSHL, shift)
-            .or(oneBits)
-            .reinterpretAsFloats()
-            .sub(Float.intBitsToFloat(oneBits));
-    VectorMask<Integer> isSub = mag.compare(VectorOperators.LT, 1 << mbits);
-    IntVector value = normal.blend(subF.reinterpretAsInts(), isSub);
-    if (f == MxFormat.MXFP8_E4M3) {
-      value = value.blend(0x7FC00000, mag.compare(VectorOperators.EQ, 0x7F));
-    } else {
-      VectorMask<Integer> special = mag.compare(VectorOperators.GE, 0x7C);
-      if (special.anyTrue()) {
-        value = value.blend(0x7FC00000, mag.compare(VectorOperators.GT, 0x7C));
-        value = value.blend(0x7F800000, mag.compare(VectorOperators.EQ, 0x7C));
-      }
-    }
-    return value.or(sign).reinterpretAsFloats();
   }
 }

@@ -68,37 +68,50 @@ public final class FormatBenchmark {
       long[] shape = {rows, cols};
       System.out.printf(
           Locale.ROOT,
-          "%d x %d FP32 (%.0f MiB), block 32, FLOOR, 1 thread, median of %d after warm-up%n%n",
+          "%d x %d FP32 (%.0f MiB), block 32, FLOOR, median of %d after warm-up%n%n",
           rows,
           cols,
           n * 4 / 1048576.0,
           reps);
+      int threads = java.util.concurrent.ForkJoinPool.getCommonPoolParallelism() + 1;
       System.out.println(
-          "| format | quantize scalar | quantize vector | speed-up | dequantize scalar |"
-              + " dequantize vector | speed-up |");
-      System.out.println("|---|---|---|---|---|---|---|");
+          "| format | quantize scalar | quantize vector | vector/scalar | quantize vector, "
+              + threads
+              + " threads | dequantize scalar | dequantize vector | vector/scalar | dequantize"
+              + " vector, "
+              + threads
+              + " threads |");
+      System.out.println("|---|---|---|---|---|---|---|---|---|");
       MxFormat[] formats =
           args.length > 3
               ? Arrays.stream(args[3].split(",")).map(MxFormat::parse).toArray(MxFormat[]::new)
               : MxFormat.values();
+      int scalarReps = Math.max(3, reps / 5);
       for (MxFormat f : formats) {
         try (MxTensor t = MxTensor.allocate(shape, f, ScaleMode.FLOOR, 32)) {
-          double qs = medianSeconds(() -> MxTensor.RowCodec.quantizeScalar(x, t), 1, reps);
+          double qs = medianSeconds(() -> MxTensor.RowCodec.quantizeScalar(x, t), 1, scalarReps);
           double qv = medianSeconds(() -> VectorBlockCodec.quantizeRows(x, t, 0, rows), 5, reps);
-          double ds = medianSeconds(() -> MxTensor.RowCodec.dequantizeScalar(t, y), 1, reps);
+          double qp = medianSeconds(() -> MxTensor.RowCodec.quantize(x, t), 5, reps);
+          double ds = medianSeconds(() -> MxTensor.RowCodec.dequantizeScalar(t, y), 1, scalarReps);
           double dv = medianSeconds(() -> VectorBlockCodec.dequantizeRows(t, y, 0, rows), 5, reps);
+          double dp = medianSeconds(() -> MxTensor.RowCodec.dequantize(t, y), 5, reps);
           System.out.printf(
               Locale.ROOT,
-              "| %s | %.2f GB/s | %.2f GB/s | %.1fx | %.2f GB/s | %.2f GB/s | %.1fx |%n",
+              "| %s | %.2f | %.2f | %.1fx | %.2f | %.2f | %.2f | %.1fx | %.2f |%n",
               f,
               gb / qs,
               gb / qv,
               qs / qv,
+              gb / qp,
               gb / ds,
               gb / dv,
-              ds / dv);
+              ds / dv,
+              gb / dp);
         }
       }
+      System.out.println();
+      System.out.println(
+          "GB/s of FP32 (read by quantize, written by dequantize), 1 GB = 10^9 bytes.");
     }
   }
 }

@@ -137,4 +137,48 @@ class VectorCodecTest {
       }
     }
   }
+
+  @Test
+  void largeTensorsSplitAcrossThreadsGiveTheSameBytes() {
+    long seed = new Random().nextLong();
+    Random rnd = new Random(seed);
+    int rows = 67;
+    int cols = 32 * 9 + 5;
+    long saved = MxTensor.RowCodec.parallelThreshold;
+    MxTensor.RowCodec.parallelThreshold = 1000;
+    try {
+      checkSplit(rnd, seed, rows, cols);
+    } finally {
+      MxTensor.RowCodec.parallelThreshold = saved;
+    }
+  }
+
+  private static void checkSplit(Random rnd, long seed, int rows, int cols) {
+    float[] x = nastyData(rnd, rows * cols);
+    long[] shape = {rows, cols};
+    for (MxFormat f : new MxFormat[] {MxFormat.MXFP6_E3M2, MxFormat.MXFP4_E2M1}) {
+      String what = "seed " + seed + " " + f;
+      try (MxTensor par =
+              MxTensor.quantize(MemorySegment.ofArray(x), shape, f, ScaleMode.FLOOR, 32);
+          MxTensor ref = MxTensor.allocate(shape, f, ScaleMode.FLOOR, 32);
+          Arena confined = Arena.ofConfined()) {
+        MxTensor.RowCodec.quantizeScalar(MemorySegment.ofArray(x), ref);
+        assertArrayEquals(
+            ref.codes().toArray(ValueLayout.JAVA_BYTE),
+            par.codes().toArray(ValueLayout.JAVA_BYTE),
+            what);
+        assertArrayEquals(
+            ref.scales().toArray(ValueLayout.JAVA_BYTE),
+            par.scales().toArray(ValueLayout.JAVA_BYTE),
+            what);
+        float[] expected = new float[x.length];
+        MxTensor.RowCodec.dequantizeScalar(ref, MemorySegment.ofArray(expected));
+        assertSameFloats(expected, par.dequantize(), what);
+        // memory confined to this thread is coded on this thread alone
+        MemorySegment out = confined.allocate(x.length * 4L);
+        par.dequantizeInto(out);
+        assertSameFloats(expected, out.toArray(ValueLayout.JAVA_FLOAT), what + " confined");
+      }
+    }
+  }
 }
