@@ -14,11 +14,11 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "demo",
     mixinStandardHelpOptions = true,
-    description = {
-      "Loads the all-MiniLM-L6-v2 sentence encoder twice (FP32 on PyTorch, MXFP6 on the MX engine),",
-      "embeds 1,000 WordNet definitions, answers semantic-search queries with both and prints the",
-      "answers side by side with weight memory, speed and agreement. Offline; about half a minute."
-    })
+    description =
+        "Loads the all-MiniLM-L6-v2 sentence encoder twice (FP32 on PyTorch, MXFP6 on the MX"
+            + " engine), embeds 1,000 WordNet definitions, answers semantic-search queries with"
+            + " both and prints the answers side by side with weight memory, speed and agreement."
+            + " Works offline.")
 public final class DemoCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;

@@ -17,6 +17,8 @@ import picocli.CommandLine.Command;
     subcommands = {
       CommandLine.HelpCommand.class,
       DemoCommand.class,
+      ConvertCommand.class,
+      InspectCommand.class,
       CheckVectorsCommand.class,
       QuantizeCommand.class,
       DequantizeCommand.class,
@@ -68,6 +70,9 @@ public final class MxCommand implements Runnable {
   public static CommandLine newCommandLine() {
     CommandLine cl = new CommandLine(new MxCommand());
     cl.setExecutionExceptionHandler(new UserErrorHandler());
+    RecordingWriter out = new RecordingWriter(cl.getOut());
+    cl.setOut(out);
+    cl.setExecutionStrategy(new ChartingStrategy(out));
     return cl;
   }
 
