@@ -60,18 +60,7 @@ public final class TextTable {
    * @return the text, one line per row, ending with a newline
    */
   public String render() {
-    int[] w = widths();
-    StringBuilder sb = new StringBuilder();
-    appendLine(sb, headers, w, "  ", "");
-    String[] rule = new String[headers.length];
-    for (int i = 0; i < rule.length; i++) {
-      rule[i] = "-".repeat(w[i]);
-    }
-    appendLine(sb, rule, w, "  ", "");
-    for (String[] r : rows) {
-      appendLine(sb, r, w, "  ", "");
-    }
-    return sb.toString();
+    return layout("  ", "", false);
   }
 
   /**
@@ -80,16 +69,20 @@ public final class TextTable {
    * @return the Markdown text
    */
   public String toMarkdown() {
+    return layout(" | ", "| ", true);
+  }
+
+  private String layout(String sep, String edge, boolean markdown) {
     int[] w = widths();
     StringBuilder sb = new StringBuilder();
-    appendLine(sb, headers, w, " | ", "| ");
+    appendLine(sb, headers, w, sep, edge);
     String[] rule = new String[headers.length];
     for (int i = 0; i < rule.length; i++) {
-      rule[i] = right[i] ? "-".repeat(Math.max(1, w[i] - 1)) + ":" : "-".repeat(w[i]);
+      rule[i] = markdown && right[i] ? "-".repeat(Math.max(1, w[i] - 1)) + ":" : "-".repeat(w[i]);
     }
-    appendLine(sb, rule, w, " | ", "| ");
+    appendLine(sb, rule, w, sep, edge);
     for (String[] r : rows) {
-      appendLine(sb, r, w, " | ", "| ");
+      appendLine(sb, r, w, sep, edge);
     }
     return sb.toString();
   }
