@@ -130,6 +130,7 @@ public final class SentenceEncoderLoader implements ModelLoader {
     String engineName = engineName(criteria.getEngine());
     Path cacheDir = cacheDir(options);
     Progress progress = criteria.getProgress() != null ? criteria.getProgress() : new ProgressBar();
+    long start = System.nanoTime();
     MxCheckpoint ckpt = loadOrConvert(spec, weights, cacheDir, progress);
 
     ActivationQuantizer aq = ActivationQuantizer.NONE;
@@ -159,11 +160,12 @@ public final class SentenceEncoderLoader implements ModelLoader {
       throw e;
     }
     logger.info(
-        "Loaded {} ({} weights, {} activations) on engine {}",
+        "Loaded {} ({} weights, {} activations) on engine {} in {} ms",
         spec.artifactId(),
         weights == null ? "FP32" : weights,
         activations == null ? "FP32" : activations,
-        engineName);
+        engineName,
+        (System.nanoTime() - start) / 1_000_000);
     return new ZooModel<>(model, translator);
   }
 
