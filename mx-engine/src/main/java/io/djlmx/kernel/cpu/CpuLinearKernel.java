@@ -168,6 +168,7 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
     int kb = w.blocksPerRow();
     int n = (int) w.rows();
     float[] panel = new float[PANEL_BLOCKS * 1024];
+    float[] xt = interleave8(x, kpad, m);
     // Column chunks outside, units inside: the inputs' chunk stays in cache across units.
     for (int c0 = 0; c0 < kb; c0 += PANEL_BLOCKS) {
       int nb = Math.min(PANEL_BLOCKS, kb - c0);
@@ -176,9 +177,26 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
         for (int b = 0; b < nb; b++) {
           TileDecoder.decode(w, tile + b, panel, b * 1024);
         }
-        GemmKernel.run(panel, nb * 32, x, kpad, c0 * 32, m, y, n, u, c0 == 0, bias, c0 + nb >= kb);
+        GemmKernel.run(
+            panel, nb * 32, xt, x, kpad, c0 * 32, m, y, n, u, c0 == 0, bias, c0 + nb >= kb);
       }
     }
+  }
+
+  /** Copies whole blocks of eight rows so that one column's eight values are adjacent. */
+  private static float[] interleave8(float[] x, int kpad, int m) {
+    int blocks = m / 8;
+    float[] xt = new float[blocks * 8 * kpad];
+    for (int b = 0; b < blocks; b++) {
+      int base = b * 8 * kpad;
+      for (int r = 0; r < 8; r++) {
+        int src = (b * 8 + r) * kpad;
+        for (int c = 0; c < kpad; c++) {
+          xt[base + 8 * c + r] = x[src + c];
+        }
+      }
+    }
+    return xt;
   }
 
   private static void checkSize(String name, MemorySegment s, long floats, String what) {

@@ -19,6 +19,8 @@ final class GemmKernel {
    *
    * @param panel the decoded panel
    * @param kLen the panel's columns
+   * @param xt the inputs in blocks of eight rows interleaved: row {@code 8 b + r}, column {@code c}
+   *     at {@code b * 8 * xStride + 8 c + r} (rows past a multiple of eight are not there)
    * @param x the inputs, row stride {@code xStride}
    * @param xStride the row stride of {@code x}
    * @param k0 the first column of the panel in {@code x}
@@ -33,6 +35,7 @@ final class GemmKernel {
   static void run(
       float[] panel,
       int kLen,
+      float[] xt,
       float[] x,
       int xStride,
       int k0,
@@ -44,6 +47,7 @@ final class GemmKernel {
       MemorySegment bias,
       boolean last) {
     int r0 = (int) u * 32;
+    int xtStride8 = 8 * xStride;
     VectorMask<Float> ma = Vec.F.indexInRange(r0, n);
     VectorMask<Float> mb = Vec.F.indexInRange(r0 + 16, n);
     FloatVector biasA = FloatVector.zero(Vec.F);
@@ -113,39 +117,33 @@ final class GemmKernel {
         c7a = FloatVector.fromMemorySegment(Vec.F, y, y7, Vec.LE, ma);
         c7b = FloatVector.fromMemorySegment(Vec.F, y, y7 + 64, Vec.LE, mb);
       }
-      int x0 = i * xStride + k0;
-      int x1 = x0 + xStride;
-      int x2 = x1 + xStride;
-      int x3 = x2 + xStride;
-      int x4 = x3 + xStride;
-      int x5 = x4 + xStride;
-      int x6 = x5 + xStride;
-      int x7 = x6 + xStride;
+      // Eight rows interleaved (xt[8 kk + r]): one base address, constant offsets.
+      int xo = (i >> 3) * xtStride8 + 8 * k0;
       for (int kk = 0; kk < kLen; kk++) {
         FloatVector wa = FloatVector.fromArray(Vec.F, panel, 32 * kk);
         FloatVector wb = FloatVector.fromArray(Vec.F, panel, 32 * kk + 16);
-        FloatVector v0 = FloatVector.broadcast(Vec.F, x[x0 + kk]);
+        FloatVector v0 = FloatVector.broadcast(Vec.F, xt[xo + 8 * kk + 0]);
         c0a = wa.fma(v0, c0a);
         c0b = wb.fma(v0, c0b);
-        FloatVector v1 = FloatVector.broadcast(Vec.F, x[x1 + kk]);
+        FloatVector v1 = FloatVector.broadcast(Vec.F, xt[xo + 8 * kk + 1]);
         c1a = wa.fma(v1, c1a);
         c1b = wb.fma(v1, c1b);
-        FloatVector v2 = FloatVector.broadcast(Vec.F, x[x2 + kk]);
+        FloatVector v2 = FloatVector.broadcast(Vec.F, xt[xo + 8 * kk + 2]);
         c2a = wa.fma(v2, c2a);
         c2b = wb.fma(v2, c2b);
-        FloatVector v3 = FloatVector.broadcast(Vec.F, x[x3 + kk]);
+        FloatVector v3 = FloatVector.broadcast(Vec.F, xt[xo + 8 * kk + 3]);
         c3a = wa.fma(v3, c3a);
         c3b = wb.fma(v3, c3b);
-        FloatVector v4 = FloatVector.broadcast(Vec.F, x[x4 + kk]);
+        FloatVector v4 = FloatVector.broadcast(Vec.F, xt[xo + 8 * kk + 4]);
         c4a = wa.fma(v4, c4a);
         c4b = wb.fma(v4, c4b);
-        FloatVector v5 = FloatVector.broadcast(Vec.F, x[x5 + kk]);
+        FloatVector v5 = FloatVector.broadcast(Vec.F, xt[xo + 8 * kk + 5]);
         c5a = wa.fma(v5, c5a);
         c5b = wb.fma(v5, c5b);
-        FloatVector v6 = FloatVector.broadcast(Vec.F, x[x6 + kk]);
+        FloatVector v6 = FloatVector.broadcast(Vec.F, xt[xo + 8 * kk + 6]);
         c6a = wa.fma(v6, c6a);
         c6b = wb.fma(v6, c6b);
-        FloatVector v7 = FloatVector.broadcast(Vec.F, x[x7 + kk]);
+        FloatVector v7 = FloatVector.broadcast(Vec.F, xt[xo + 8 * kk + 7]);
         c7a = wa.fma(v7, c7a);
         c7b = wb.fma(v7, c7b);
       }
