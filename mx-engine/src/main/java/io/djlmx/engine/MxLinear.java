@@ -9,6 +9,7 @@ import ai.djl.pytorch.engine.PtNDArray;
 import io.djlmx.format.E8M0;
 import io.djlmx.format.MxFormat;
 import io.djlmx.format.MxTensor;
+import io.djlmx.format.ScaleMode;
 import io.djlmx.kernel.LinearKernel;
 import io.djlmx.kernel.cpu.CpuLinearKernel;
 import java.lang.foreign.MemorySegment;
@@ -268,7 +269,7 @@ public final class MxLinear {
   private static MxWeight build(MxNDArray weight, String name, long version, MxConfig config) {
     Shape shape = weight.getShape();
     long fp32Bytes = shape.size() * Float.BYTES;
-    if (config.isExcluded(name)) {
+    if (config.getWeights() == null || config.isExcluded(name)) {
       return new MxWeight(name, version, null, fp32Bytes);
     }
     MxFormat format = config.getWeights();
@@ -286,13 +287,7 @@ public final class MxLinear {
     MxTensor tensor;
     try {
       ByteBuffer data = f32.toByteBuffer(true);
-      tensor =
-          MxTensor.quantize(
-              MemorySegment.ofBuffer(data),
-              shape.getShape(),
-              format,
-              config.getScale(),
-              MxFormat.DEFAULT_BLOCK_SIZE);
+      tensor = pack(MemorySegment.ofBuffer(data), shape, format, config.getScale());
     } finally {
       if (converted) {
         f32.close();
@@ -313,6 +308,11 @@ public final class MxLinear {
       mx.close();
       throw e;
     }
+  }
+
+  /** Packs FP32 values (native order) in blocks of 32 along the last axis. */
+  private static MxTensor pack(MemorySegment f32, Shape shape, MxFormat format, ScaleMode scale) {
+    return MxTensor.quantize(f32, shape.getShape(), format, scale, MxFormat.DEFAULT_BLOCK_SIZE);
   }
 
   /** Rejects a weight whose blocks hold NaN or infinity, naming the parameter and the block. */
@@ -417,12 +417,11 @@ public final class MxLinear {
       // The kernel path holds no MX tensor: repack for emulation (e.g. FP16 input on a CPU kernel).
       NDArray f32 = weight.getDelegate().toType(DataType.FLOAT32, false);
       tensor =
-          MxTensor.quantize(
+          pack(
               MemorySegment.ofBuffer(f32.toByteBuffer(true)),
-              weight.getShape().getShape(),
+              weight.getShape(),
               mx.format(),
-              weight.getManager().getConfig().getScale(),
-              MxFormat.DEFAULT_BLOCK_SIZE);
+              weight.getManager().getConfig().getScale());
       if (f32 != weight.getDelegate()) {
         f32.close();
       }
@@ -444,13 +443,7 @@ public final class MxLinear {
   private static NDArray fakeQuantize(NDArray x, MxConfig config) {
     NDArray f32 = x.toDevice(Device.cpu(), false).toType(DataType.FLOAT32, true);
     MemorySegment seg = MemorySegment.ofBuffer(f32.toByteBuffer(true));
-    try (MxTensor t =
-        MxTensor.quantize(
-            seg,
-            f32.getShape().getShape(),
-            config.getActivations(),
-            config.getScale(),
-            MxFormat.DEFAULT_BLOCK_SIZE)) {
+    try (MxTensor t = pack(seg, f32.getShape(), config.getActivations(), config.getScale())) {
       t.dequantizeInto(seg);
     }
     return f32;
@@ -469,13 +462,7 @@ public final class MxLinear {
   static long quantizeInPlace(NDArray array, String name, MxConfig config) {
     ByteBuffer data = array.toByteBuffer(true);
     MemorySegment seg = MemorySegment.ofBuffer(data);
-    try (MxTensor t =
-        MxTensor.quantize(
-            seg,
-            array.getShape().getShape(),
-            config.getWeights(),
-            config.getScale(),
-            MxFormat.DEFAULT_BLOCK_SIZE)) {
+    try (MxTensor t = pack(seg, array.getShape(), config.getWeights(), config.getScale())) {
       checkFinite(t, name);
       t.dequantizeInto(seg);
       if (!data.isDirect()) {

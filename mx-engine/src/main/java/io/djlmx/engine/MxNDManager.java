@@ -17,6 +17,7 @@ import java.nio.charset.Charset;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
 
 /**
  * The MX engine's {@link NDManager}: creates {@link MxNDArray}s and owns a PyTorch "shadow" manager
@@ -34,9 +35,10 @@ public class MxNDManager extends BaseNDManager {
   private static final MxNDManager SYSTEM_MANAGER = new SystemManager();
 
   private final PtNDManager shadow;
-  private volatile MxConfig config;
+  private volatile Supplier<MxConfig> config;
 
-  private MxNDManager(NDManager parent, Device device, PtNDManager shadow, MxConfig config) {
+  private MxNDManager(
+      NDManager parent, Device device, PtNDManager shadow, Supplier<MxConfig> config) {
     super(parent, device);
     this.shadow = shadow;
     this.config = config;
@@ -63,8 +65,8 @@ public class MxNDManager extends BaseNDManager {
    * @return the configuration
    */
   public MxConfig getConfig() {
-    MxConfig c = config;
-    return c != null ? c : MxConfig.resolve(null);
+    Supplier<MxConfig> c = config;
+    return c != null ? c.get() : MxConfig.resolve(null);
   }
 
   /**
@@ -74,7 +76,17 @@ public class MxNDManager extends BaseNDManager {
    * @param config the configuration
    */
   public void setConfig(MxConfig config) {
-    this.config = config;
+    this.config = config == null ? null : () -> config;
+  }
+
+  /**
+   * Sets where this manager (and sub-managers created afterwards) get their configuration from: a
+   * model's current configuration, which may change after the manager is made.
+   *
+   * @param source the configuration source
+   */
+  void setConfigSource(Supplier<MxConfig> source) {
+    this.config = source;
   }
 
   /**
