@@ -106,6 +106,13 @@ public final class Charts {
     XYLineAndShapeRenderer r = new XYLineAndShapeRenderer(false, true);
     for (int i = 0; i < series.getSeriesCount(); i++) {
       r.setSeriesStroke(i, new BasicStroke(2f));
+      if (i % 2 == 1) { // alternate series label below their points, so neighbours stay legible
+        r.setSeriesPositiveItemLabelPosition(
+            i,
+            new org.jfree.chart.labels.ItemLabelPosition(
+                org.jfree.chart.labels.ItemLabelAnchor.OUTSIDE6,
+                org.jfree.chart.ui.TextAnchor.TOP_CENTER));
+      }
     }
     r.setDefaultItemLabelGenerator(
         (dataset, s, item) -> {
@@ -238,7 +245,7 @@ public final class Charts {
       String w = row.get(weights);
       labels.put(
           all.getSeriesIndex(kind) + ":" + (s.getItemCount() - 1),
-          w.startsWith("MX") ? w.substring(2) : "INT8");
+          w.startsWith("MX") ? w : "ORT INT8");
     }
     if (all.getSeriesCount() == 0) {
       throw new IllegalArgumentException("No MX rows with a '" + metric + "' value to chart");
@@ -249,6 +256,70 @@ public final class Charts {
         table.headers().get(m),
         all,
         labels,
+        file);
+  }
+
+  /**
+   * Draws the chart that fits a table printed by one of the {@code mx} commands: accuracy against
+   * bits for {@code mx eval embeddings}, sentences/s for {@code mx bench embeddings}, speed-up over
+   * PyTorch for {@code mx bench linear}.
+   *
+   * @param table the table
+   * @param subtitle a line under the title (command, machine, date), or null
+   * @param file the PNG
+   * @throws IOException if the file cannot be written
+   * @throws IllegalArgumentException if the table is none of those
+   */
+  public static void draw(MarkdownTable table, String subtitle, Path file) throws IOException {
+    String h = String.join("|", table.headers()).toLowerCase(Locale.ROOT);
+    if (h.contains("mean cosine")) {
+      evalChart(table, "mean cosine", subtitle, file);
+    } else if (h.contains("contender") && h.contains("vs pytorch")) {
+      linearChart(table, subtitle, file);
+    } else if (h.contains("configuration") && h.contains("batch 1")) {
+      tableBars(
+          table,
+          "configuration",
+          List.of("batch 1", "batch 32"),
+          "all-MiniLM-L6-v2 sentences per second (higher is faster)",
+          subtitle,
+          "sentences / s",
+          file);
+    } else {
+      throw new IllegalArgumentException(
+          "Cannot chart a table with columns "
+              + table.headers()
+              + ": expected the output of mx eval embeddings, mx bench embeddings or mx bench"
+              + " linear");
+    }
+  }
+
+  /**
+   * Charts the linear benchmark: each MX contender's speed-up over PyTorch FP32, one group per
+   * shape.
+   *
+   * @param table the table of {@code mx bench linear}
+   * @param subtitle a line under the title, or null
+   * @param file the PNG
+   * @throws IOException if the file cannot be written
+   */
+  public static void linearChart(MarkdownTable table, String subtitle, Path file)
+      throws IOException {
+    int shape = table.column("M×K");
+    int who = table.column("contender");
+    int ratio = table.column("vs PyTorch");
+    DefaultCategoryDataset data = new DefaultCategoryDataset();
+    for (List<String> row : table.rows()) {
+      double v = table.number(row, ratio);
+      if (!Double.isNaN(v)) {
+        data.addValue(v, row.get(who), row.get(shape));
+      }
+    }
+    bars(
+        "MX linear vs PyTorch FP32 linear (speed-up, higher is faster; PyTorch FP32 = 1)",
+        subtitle,
+        "speed-up over PyTorch FP32",
+        data,
         file);
   }
 }

@@ -3,9 +3,7 @@ package io.djlmx.examples.cli;
 import io.djlmx.examples.Charts;
 import io.djlmx.examples.MarkdownTable;
 import io.djlmx.examples.bench.CpuLinearBench;
-import java.util.List;
 import java.util.concurrent.Callable;
-import org.jfree.data.category.DefaultCategoryDataset;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -59,42 +57,18 @@ public final class BenchLinearCommand implements Callable<Integer> {
       text = capture.text();
     }
     if (chart.file() != null) {
-      writeChart(MarkdownTable.parse(text), chart.file(), rounds);
+      Charts.draw(
+          MarkdownTable.parse(text),
+          String.format(
+              java.util.Locale.ROOT,
+              "mx bench linear, median of %d rounds, %d cores, %s",
+              rounds,
+              Runtime.getRuntime().availableProcessors(),
+              java.time.LocalDate.now()),
+          chart.file());
       spec.commandLine().getOut().println("Chart written to " + chart.file());
       spec.commandLine().getOut().flush();
     }
     return 0;
-  }
-
-  /**
-   * Charts the speed-up of each MX contender over PyTorch FP32, one group per shape.
-   *
-   * @param table the benchmark's table
-   * @param file the PNG
-   * @param rounds the rounds measured (for the subtitle)
-   * @throws java.io.IOException if the file cannot be written
-   */
-  static void writeChart(MarkdownTable table, java.nio.file.Path file, int rounds)
-      throws java.io.IOException {
-    int shape = table.column("M×K");
-    int who = table.column("contender");
-    int ratio = table.column("vs PyTorch");
-    DefaultCategoryDataset data = new DefaultCategoryDataset();
-    for (List<String> row : table.rows()) {
-      double v = table.number(row, ratio);
-      if (!Double.isNaN(v)) {
-        data.addValue(v, row.get(who), row.get(shape));
-      }
-    }
-    Charts.bars(
-        "MX linear vs PyTorch FP32 linear (speed-up, higher is faster)",
-        "median of "
-            + rounds
-            + " rounds, "
-            + Runtime.getRuntime().availableProcessors()
-            + " cores; PyTorch FP32 = 1",
-        "speed-up over PyTorch FP32",
-        data,
-        file);
   }
 }

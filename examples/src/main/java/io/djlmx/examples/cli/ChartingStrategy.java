@@ -5,7 +5,6 @@ import io.djlmx.examples.MarkdownTable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Locale;
 import picocli.CommandLine;
 import picocli.CommandLine.IExecutionStrategy;
@@ -57,18 +56,7 @@ final class ChartingStrategy implements IExecutionStrategy {
               name,
               Runtime.getRuntime().availableProcessors(),
               java.time.LocalDate.now());
-      if (name.endsWith("eval embeddings")) {
-        Charts.evalChart(table, "mean cosine", subtitle, file);
-      } else {
-        Charts.tableBars(
-            table,
-            "configuration",
-            List.of("batch 1", "batch 32"),
-            "all-MiniLM-L6-v2 sentences per second (higher is faster)",
-            subtitle,
-            "sentences / s",
-            file);
-      }
+      Charts.draw(table, subtitle, file);
       out.println("Chart written to " + file);
       out.flush();
       return rc;

@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
       DemoCommand.class,
       ConvertCommand.class,
       InspectCommand.class,
+      ChartCommand.class,
       CheckVectorsCommand.class,
       QuantizeCommand.class,
       DequantizeCommand.class,
