@@ -16,6 +16,8 @@ import ai.djl.training.util.ProgressBar;
 import ai.djl.translate.Translator;
 import ai.djl.util.Progress;
 import ai.djl.util.Utils;
+import io.djlmx.engine.MxConfig;
+import io.djlmx.engine.MxModel;
 import io.djlmx.format.MxFormat;
 import io.djlmx.zoo.bert.ActivationQuantizer;
 import io.djlmx.zoo.bert.AttentionCore;
@@ -36,6 +38,7 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -149,6 +152,9 @@ public final class SentenceEncoderLoader implements ModelLoader {
     Device device = criteria.getDevice();
     Model model = Model.newInstance(spec.artifactId(), device, engineName);
     try {
+      if (model instanceof MxModel mx) {
+        mx.setConfig(engineConfig(weights, activations, options));
+      }
       model.setBlock(block);
       block.setWeights(ckpt.toBertWeights(), model.getNDManager());
       model.setProperty("mx.weights", weights == null ? "FP32" : weights.name());
@@ -169,6 +175,30 @@ public final class SentenceEncoderLoader implements ModelLoader {
         engineName,
         (System.nanoTime() - start) / 1_000_000);
     return new ZooModel<>(model, translator);
+  }
+
+  /**
+   * The MX engine's configuration for this model: its kernels must pack the weights in the format
+   * the checkpoint was made in (else they would repack them in the engine's default format), and
+   * quantize activations as asked. FP32 weights on the MX engine are excluded from packing.
+   */
+  static MxConfig engineConfig(
+      MxFormat weights, MxFormat activations, Map<String, String> options) {
+    Map<String, String> cfg = new HashMap<>();
+    if (options != null) {
+      options.forEach(
+          (k, v) -> {
+            if (MxConfig.KEYS.contains(k)) {
+              cfg.put(k, v);
+            }
+          });
+    }
+    cfg.put(MxConfig.WEIGHTS, weights == null ? DEFAULT_WEIGHTS.name() : weights.name());
+    if (weights == null) {
+      cfg.put(MxConfig.EXCLUDE, "*");
+    }
+    cfg.put(MxConfig.ACTIVATIONS, activations == null ? "none" : activations.name());
+    return MxConfig.resolve(cfg);
   }
 
   @SuppressWarnings("unchecked")

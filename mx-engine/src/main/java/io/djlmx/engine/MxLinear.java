@@ -152,9 +152,9 @@ public final class MxLinear {
       return pytorchLinear(input, weight, bias);
     }
     MxConfig config = w.getManager().getConfig();
-    LinearKernel kernel = KERNELS.get(input.getDevice().getDeviceType());
+    LinearKernel kernel = mx.kernel();
     if (mx.prepared() != null
-        && kernel != null
+        && kernel == KERNELS.get(input.getDevice().getDeviceType())
         && input.getDataType() == DataType.FLOAT32
         && (bias == null || bias.getDataType() == DataType.FLOAT32)
         && input.getDevice().equals(weight.getDevice())) {
@@ -234,12 +234,13 @@ public final class MxLinear {
     MxWeight cached = weight.getWeight();
     long version = weight.getVersion();
     long fingerprint = fingerprint(weight);
-    if (isCurrent(cached, version, fingerprint, name)) {
+    LinearKernel kernel = KERNELS.get(weight.getDevice().getDeviceType());
+    if (isCurrent(cached, version, fingerprint, kernel, name)) {
       return cached;
     }
     synchronized (weight) {
       cached = weight.getWeight();
-      if (isCurrent(cached, version, fingerprint, name)) {
+      if (isCurrent(cached, version, fingerprint, kernel, name)) {
         return cached;
       }
       String paramName = name != null ? name : cached != null ? cached.name() : weight.getName();
@@ -250,10 +251,13 @@ public final class MxLinear {
     }
   }
 
-  private static boolean isCurrent(MxWeight cached, long version, long fingerprint, String name) {
+  private static boolean isCurrent(
+      MxWeight cached, long version, long fingerprint, LinearKernel kernel, String name) {
+    // A weight packed by a kernel since unregistered (or replaced) is packed again.
     return cached != null
         && cached.version() == version
         && cached.fingerprint() == fingerprint
+        && (cached.isExcluded() || cached.kernel() == kernel)
         && (name == null || name.equals(cached.name()));
   }
 
@@ -313,7 +317,7 @@ public final class MxLinear {
       checkFinite(tensor, name);
       LinearKernel kernel = KERNELS.get(weight.getDevice().getDeviceType());
       if (kernel != null) {
-        mx.setPrepared(kernel.prepare(tensor));
+        mx.setPrepared(kernel, kernel.prepare(tensor));
         tensor.close();
       } else {
         mx.setTensor(tensor);

@@ -29,7 +29,7 @@ public final class FormatBenchmark {
   }
 
   /** Warms up for at least {@code warmup} runs and {@value #WARMUP_NANOS} ns, then times. */
-  private static double medianSeconds(Run r, int warmup, int reps) {
+  private static double[] medianAndBestSeconds(Run r, int warmup, int reps) {
     long start = System.nanoTime();
     for (int i = 0; i < warmup || System.nanoTime() - start < WARMUP_NANOS; i++) {
       r.run();
@@ -41,7 +41,11 @@ public final class FormatBenchmark {
       t[i] = (System.nanoTime() - t0) * 1e-9;
     }
     Arrays.sort(t);
-    return t[reps / 2];
+    return new double[] {t[reps / 2], t[0]};
+  }
+
+  private static String rate(double gb, double[] seconds) {
+    return String.format(Locale.ROOT, "%.2f (%.2f)", gb / seconds[0], gb / seconds[1]);
   }
 
   /**
@@ -89,24 +93,28 @@ public final class FormatBenchmark {
       int scalarReps = Math.max(3, reps / 5);
       for (MxFormat f : formats) {
         try (MxTensor t = MxTensor.allocate(shape, f, ScaleMode.FLOOR, 32)) {
-          double qs = medianSeconds(() -> MxTensor.RowCodec.quantizeScalar(x, t), 1, scalarReps);
-          double qv = medianSeconds(() -> VectorBlockCodec.quantizeRows(x, t, 0, rows), 5, reps);
-          double qp = medianSeconds(() -> MxTensor.RowCodec.quantize(x, t), 5, reps);
-          double ds = medianSeconds(() -> MxTensor.RowCodec.dequantizeScalar(t, y), 1, scalarReps);
-          double dv = medianSeconds(() -> VectorBlockCodec.dequantizeRows(t, y, 0, rows), 5, reps);
-          double dp = medianSeconds(() -> MxTensor.RowCodec.dequantize(t, y), 5, reps);
+          double[] qs =
+              medianAndBestSeconds(() -> MxTensor.RowCodec.quantizeScalar(x, t), 1, scalarReps);
+          double[] qv =
+              medianAndBestSeconds(() -> VectorBlockCodec.quantizeRows(x, t, 0, rows), 5, reps);
+          double[] qp = medianAndBestSeconds(() -> MxTensor.RowCodec.quantize(x, t), 5, reps);
+          double[] ds =
+              medianAndBestSeconds(() -> MxTensor.RowCodec.dequantizeScalar(t, y), 1, scalarReps);
+          double[] dv =
+              medianAndBestSeconds(() -> VectorBlockCodec.dequantizeRows(t, y, 0, rows), 5, reps);
+          double[] dp = medianAndBestSeconds(() -> MxTensor.RowCodec.dequantize(t, y), 5, reps);
           System.out.printf(
               Locale.ROOT,
-              "| %s | %.2f | %.2f | %.1fx | %.2f | %.2f | %.2f | %.1fx | %.2f |%n",
+              "| %s | %s | %s | %.1fx | %s | %s | %s | %.1fx | %s |%n",
               f,
-              gb / qs,
-              gb / qv,
-              qs / qv,
-              gb / qp,
-              gb / ds,
-              gb / dv,
-              ds / dv,
-              gb / dp);
+              rate(gb, qs),
+              rate(gb, qv),
+              qs[0] / qv[0],
+              rate(gb, qp),
+              rate(gb, ds),
+              rate(gb, dv),
+              ds[0] / dv[0],
+              rate(gb, dp));
         }
       }
       System.out.println();

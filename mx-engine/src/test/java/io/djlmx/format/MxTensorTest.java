@@ -88,4 +88,36 @@ class MxTensorTest {
     assertTrue(
         e.getMessage().contains("20 bytes") && e.getMessage().contains("[2, 3]"), e.getMessage());
   }
+
+  @Test
+  void emptyTensorsWork() throws java.io.IOException {
+    for (long[] shape : new long[][] {{0}, {3, 0}, {0, 40}, {2, 0, 5}}) {
+      try (MxTensor t = MxTensor.quantize(new float[0], shape, MxFormat.MXFP6_E2M3)) {
+        assertEquals(0, t.elementCount());
+        assertEquals(0, t.dequantize().length);
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        t.writeTo(out);
+        try (MxTensor back =
+            MxTensor.readFrom(new java.io.ByteArrayInputStream(out.toByteArray()))) {
+          assertArrayEquals(shape, back.shape());
+        }
+      }
+    }
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> MxTensor.quantize(new float[0], new long[0], MxFormat.MXINT8));
+    assertTrue(e.getMessage().contains("rank"), e.getMessage());
+    e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                MxTensor.quantize(
+                    MemorySegment.ofArray(new float[4]),
+                    new long[] {4},
+                    MxFormat.MXINT8,
+                    ScaleMode.FLOOR,
+                    0));
+    assertTrue(e.getMessage().contains("blockSize"), e.getMessage());
+  }
 }

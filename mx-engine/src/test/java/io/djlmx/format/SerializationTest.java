@@ -23,18 +23,18 @@ class SerializationTest {
   }
 
   private static MxTensor sample(MxFormat f) {
+    return sample(f, new long[] {3, 5, 70});
+  }
+
+  private static MxTensor sample(MxFormat f, long[] shape) {
     long seed = 20261127L; // content is irrelevant here: only the bytes must survive
     Random rnd = new Random(seed);
-    float[] data = new float[3 * 5 * 70];
+    float[] data = new float[(int) (shape[0] * shape[1] * shape[2])];
     for (int i = 0; i < data.length; i++) {
       data[i] = (float) rnd.nextGaussian() * 10;
     }
     return MxTensor.quantize(
-        java.lang.foreign.MemorySegment.ofArray(data),
-        new long[] {3, 5, 70},
-        f,
-        ScaleMode.RCEIL,
-        32);
+        java.lang.foreign.MemorySegment.ofArray(data), shape, f, ScaleMode.RCEIL, 32);
   }
 
   @Test
@@ -71,7 +71,7 @@ class SerializationTest {
 
   @Test
   void everyTruncationIsReportedNeverAnIndexError() throws IOException {
-    try (MxTensor t = sample(MxFormat.MXFP6_E2M3)) {
+    try (MxTensor t = sample(MxFormat.MXFP6_E2M3, new long[] {1, 2, 40})) {
       byte[] bytes = serialize(t);
       for (int len = 0; len < bytes.length; len++) {
         String msg = readError(Arrays.copyOf(bytes, len));

@@ -7,7 +7,11 @@ import picocli.CommandLine.Command;
     name = "bench",
     mixinStandardHelpOptions = true,
     description = "Throughput measurements.",
-    subcommands = {BenchEmbeddingsCommand.class})
+    subcommands = {
+      BenchEmbeddingsCommand.class,
+      BenchLinearCommand.class,
+      BenchAttentionCommand.class
+    })
 public final class BenchCommand implements Runnable {
 
   @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;

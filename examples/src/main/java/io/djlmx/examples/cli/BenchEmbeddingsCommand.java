@@ -32,6 +32,10 @@ public final class BenchEmbeddingsCommand implements Callable<Integer> {
 
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
+  @picocli.CommandLine.Mixin ChartOption chart;
+
+  @picocli.CommandLine.Mixin VerboseOption verbose;
+
   @Option(
       names = "--sentences",
       defaultValue = "model-zoo/src/test/resources/sentences-en.txt",

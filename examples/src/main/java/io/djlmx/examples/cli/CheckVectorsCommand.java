@@ -30,6 +30,9 @@ public final class CheckVectorsCommand implements Callable<Integer> {
 
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
+  /** Creates the command; picocli fills in its options. */
+  public CheckVectorsCommand() {}
+
   @Parameters(index = "0", paramLabel = "FILE", description = "the reference vectors")
   Path file;
 

@@ -32,6 +32,9 @@ public final class DequantizeCommand implements Callable<Integer> {
 
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
+  /** Creates the command; picocli fills in its options. */
+  public DequantizeCommand() {}
+
   @Parameters(index = "0", paramLabel = "INPUT", description = "the MX tensor file")
   Path input;
 

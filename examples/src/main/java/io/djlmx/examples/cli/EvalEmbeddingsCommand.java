@@ -26,6 +26,10 @@ public final class EvalEmbeddingsCommand implements Callable<Integer> {
 
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
+  @picocli.CommandLine.Mixin ChartOption chart;
+
+  @picocli.CommandLine.Mixin VerboseOption verbose;
+
   @Option(
       names = "--models",
       split = ",",

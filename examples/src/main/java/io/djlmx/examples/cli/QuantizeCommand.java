@@ -38,6 +38,9 @@ public final class QuantizeCommand implements Callable<Integer> {
 
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
+  /** Creates the command; picocli fills in its options. */
+  public QuantizeCommand() {}
+
   @Parameters(index = "0", paramLabel = "INPUT", description = "raw little-endian FP32 values")
   Path input;
 
