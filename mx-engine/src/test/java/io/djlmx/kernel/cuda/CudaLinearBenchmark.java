@@ -107,6 +107,13 @@ public final class CudaLinearBenchmark {
               ms * 1000,
               "us",
               String.format(Locale.ROOT, "weights %d B, %.0f GB/s", bytes, gbs));
+          if (n == 16384) {
+            CudaMxLinear.stageActivationInSharedMemory = false;
+            float msg = medianMillis(() -> CudaMxLinear.weightOnly(x, 1, w, null, y), 20, reps);
+            CudaMxLinear.stageActivationInSharedMemory = true;
+            result(
+                "gemv_xglobal_1x" + k + "x" + n + "_" + f, msg * 1000, "us", "x read from L1/L2");
+          }
           if (n == 16384 && (f == MxFormat.MXFP8_E4M3 || f == MxFormat.MXFP4_E2M1)) {
             float ms2 =
                 medianMillis(
