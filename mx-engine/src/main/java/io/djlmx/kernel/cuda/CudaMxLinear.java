@@ -229,7 +229,15 @@ public final class CudaMxLinear {
             + xq.format().ordinal()
             + "_b"
             + w.format().ordinal();
-    int smem = kernel == Mxfp8Kernel.WGMMA ? WGMMA_SMEM_BYTES : MMA_SMEM_BYTES;
+    launchGemm(
+        name, kernel == Mxfp8Kernel.WGMMA ? WGMMA_SMEM_BYTES : MMA_SMEM_BYTES, xq, w, bias, y);
+  }
+
+  /** Launches one of the tensor-core GEMM kernels (they share their parameter list and tiling). */
+  static void launchGemm(
+      String name, int smem, CudaMxMatrix xq, CudaMxMatrix w, DeviceBuffer bias, DeviceBuffer y) {
+    long m = xq.rows();
+    long n = w.rows();
     CudaBackend b = CudaBackend.get();
     b.allowDynamicSharedMemory(name, smem);
     KernelArgs args =

@@ -161,31 +161,11 @@ public final class CudaLinearBenchmark {
             "TFLOP/s",
             String.format(Locale.ROOT, "%.3f ms (kernel only)", ms));
       }
-      CudaBackend b = CudaBackend.get();
-      b.allowDynamicSharedMemory("mx_mma_probe_unscaled", CudaMxLinear.MMA_SMEM_BYTES);
       float msProbe =
           medianMillis(
               () ->
-                  b.launch(
-                      "mx_mma_probe_unscaled",
-                      new int[] {(n + 127) / 128, (m + 127) / 128, 1},
-                      new int[] {256, 1, 1},
-                      CudaMxLinear.MMA_SMEM_BYTES,
-                      new KernelArgs()
-                          .ptr(xq.codes())
-                          .i64(xq.codeBytesPerRow())
-                          .ptr(xq.gemmScales())
-                          .i64(CudaMxMatrix.paddedRows(m))
-                          .ptr(w.codes())
-                          .i64(w.codeBytesPerRow())
-                          .ptr(w.gemmScales())
-                          .i64(CudaMxMatrix.paddedRows(n))
-                          .ptr(null)
-                          .ptr(y)
-                          .i32(m)
-                          .i32(n)
-                          .i32(xq.blocksPerRow())
-                          .build()),
+                  CudaMxLinear.launchGemm(
+                      "mx_mma_probe_unscaled", CudaMxLinear.MMA_SMEM_BYTES, xq, w, null, y),
               3,
               reps);
       result(
