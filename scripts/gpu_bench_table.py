@@ -36,7 +36,7 @@ def main(folder):
     b512 = t["torch_bf16_linear_512x4096x4096"][0]
     print("| other linear shapes | median µs | torch BF16 µs | ratio |")
     print("|---|---|---|---|")
-    for key, base in [("gemv_1x4096x4096", b4), ("weightonly_8x16384x16384", b8), ("weightonly_512x4096x4096", b512)]:
+    for key, base in [("gemv_xglobal_1x16384x16384", bf16), ("gemv_1x4096x4096", b4), ("weightonly_8x16384x16384", b8), ("weightonly_512x4096x4096", b512)]:
         for name, (v, _, _) in j.items():
             if name.startswith(key + "_"):
                 print(f"| {name} | {v:.1f} | {base:.1f} | {base / v:.2f}× |")

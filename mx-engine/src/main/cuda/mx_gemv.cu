@@ -96,13 +96,21 @@ template <int F, int C> __device__ __forceinline__ void decode8(const BlockRegs<
 
 // One 8-element chunk of a block for R weight rows and MB activation rows. SCALED: the decoded weights are
 // multiplied by their block scale first (sc) and accumulate straight into bs (the running totals).
-template <int F, int R, int MB, int C, bool SCALED>
+// Slot of float4 number c (0..7) of block kb in the shared-memory copy of x: XOR-swizzled so that the
+// lanes of a warp, which read the same chunk of consecutive blocks, hit distinct banks.
+__device__ __forceinline__ int xs_slot(int kb, int c) { return kb * 8 + (c ^ (kb & 7)); }
+
+template <int F, int R, int MB, int C, bool SCALED, bool XS>
 __device__ __forceinline__ void chunk(const BlockRegs<F> (&wr)[R], const float (&sc)[R], const float* const (&xp)[MB],
-                                      bool fast, int kLeft, float (&bs)[R][MB]) {
+                                      bool fast, int kLeft, float (&bs)[R][MB], const float4* __restrict__ xs, int kb) {
   float xv[MB][8];
 #pragma unroll
   for (int mb = 0; mb < MB; mb++) {
-    if (fast) {
+    if constexpr (XS) {
+      const float4 a = xs[xs_slot(kb, 2 * C)], b = xs[xs_slot(kb, 2 * C + 1)];
+      xv[mb][0] = a.x; xv[mb][1] = a.y; xv[mb][2] = a.z; xv[mb][3] = a.w;
+      xv[mb][4] = b.x; xv[mb][5] = b.y; xv[mb][6] = b.z; xv[mb][7] = b.w;
+    } else if (fast) {
       float4 a = __ldg(reinterpret_cast<const float4*>(xp[mb] + 8 * C));
       float4 b = __ldg(reinterpret_cast<const float4*>(xp[mb] + 8 * C + 4));
       xv[mb][0] = a.x; xv[mb][1] = a.y; xv[mb][2] = a.z; xv[mb][3] = a.w;
@@ -128,11 +136,29 @@ __device__ __forceinline__ void chunk(const BlockRegs<F> (&wr)[R], const float (
   }
 }
 
-template <int F, int R, int MB>
+template <int F, int R, int MB, bool XS = false>
 __device__ __forceinline__ void gemv_body(const float* __restrict__ x, int M, const uint8_t* __restrict__ codes,
                                           long long cbpr, const uint8_t* __restrict__ scales, int bpr,
-                                          const float* __restrict__ bias, float* __restrict__ y, int N, int K) {
+                                          const float* __restrict__ bias, float* __restrict__ y, int N, int K,
+                                          float4* xs = nullptr) {
   const int lane = threadIdx.x & 31;
+  if constexpr (XS) {
+    // Batch 1: the CTA first copies x (zero-padded to whole blocks) into shared memory, so the inner
+    // loop's x reads are short-latency LDS instead of L1/L2 round trips.
+    const bool vec = (K & 3) == 0;
+    for (int i = threadIdx.x; i < bpr * 8; i += blockDim.x) {
+      const int e = 4 * i;
+      float4 v;
+      if (vec && e + 3 < K) {
+        v = __ldg(reinterpret_cast<const float4*>(x + e));
+      } else {
+        v.x = e < K ? x[e] : 0.0f; v.y = e + 1 < K ? x[e + 1] : 0.0f;
+        v.z = e + 2 < K ? x[e + 2] : 0.0f; v.w = e + 3 < K ? x[e + 3] : 0.0f;
+      }
+      xs[xs_slot(i >> 3, i & 7)] = v;
+    }
+    __syncthreads();
+  }
   const int warps = gridDim.x * (blockDim.x >> 5);
   const int m0 = blockIdx.y * MB;
   for (int n0 = (blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5)) * R; n0 < N; n0 += warps * R) {
@@ -180,20 +206,20 @@ __device__ __forceinline__ void gemv_body(const float* __restrict__ x, int M, co
 #pragma unroll
     for (int mb = 0; mb < MB; mb++) xp[mb] = xrow[mb] + k * 32;
     if constexpr (SCALED) {
-      chunk<F, R, MB, 0, true>(cur, sc, xp, fast, kLeft, acc);
-      chunk<F, R, MB, 1, true>(cur, sc, xp, fast, kLeft, acc);
-      chunk<F, R, MB, 2, true>(cur, sc, xp, fast, kLeft, acc);
-      chunk<F, R, MB, 3, true>(cur, sc, xp, fast, kLeft, acc);
+      chunk<F, R, MB, 0, true, XS>(cur, sc, xp, fast, kLeft, acc, xs, k);
+      chunk<F, R, MB, 1, true, XS>(cur, sc, xp, fast, kLeft, acc, xs, k);
+      chunk<F, R, MB, 2, true, XS>(cur, sc, xp, fast, kLeft, acc, xs, k);
+      chunk<F, R, MB, 3, true, XS>(cur, sc, xp, fast, kLeft, acc, xs, k);
     } else {
       float bs[R][MB];
 #pragma unroll
       for (int r = 0; r < R; r++)
 #pragma unroll
         for (int mb = 0; mb < MB; mb++) bs[r][mb] = 0.0f;
-      chunk<F, R, MB, 0, false>(cur, sc, xp, fast, kLeft, bs);
-      chunk<F, R, MB, 1, false>(cur, sc, xp, fast, kLeft, bs);
-      chunk<F, R, MB, 2, false>(cur, sc, xp, fast, kLeft, bs);
-      chunk<F, R, MB, 3, false>(cur, sc, xp, fast, kLeft, bs);
+      chunk<F, R, MB, 0, false, XS>(cur, sc, xp, fast, kLeft, bs, xs, k);
+      chunk<F, R, MB, 1, false, XS>(cur, sc, xp, fast, kLeft, bs, xs, k);
+      chunk<F, R, MB, 2, false, XS>(cur, sc, xp, fast, kLeft, bs, xs, k);
+      chunk<F, R, MB, 3, false, XS>(cur, sc, xp, fast, kLeft, bs, xs, k);
 #pragma unroll
       for (int r = 0; r < R; r++)
 #pragma unroll
@@ -247,6 +273,21 @@ __device__ __forceinline__ void gemv_body(const float* __restrict__ x, int M, co
   MX_GEMV(mx_gemv_f##F##_b2, F, 8, 2)                                   \
   MX_GEMV(mx_gemv_f##F##_b4, F, (MxBits<F>::value == 8 ? 4 : 8), 4)     \
   MX_GEMV(mx_gemv_f##F##_b8, F, 4, 8)
+
+// Batch 1 with x staged in shared memory (dynamic size: blocks per row * 128 bytes).
+#define MX_GEMV_XS(F)                                                                                          \
+  extern "C" __global__ void __launch_bounds__(256, 2) mx_gemv_f##F##_b1s(                                      \
+      const float* x, int M, const uint8_t* codes, long long cbpr, const uint8_t* scales, int bpr,            \
+      const float* bias, float* y, int N, int K) {                                                            \
+    extern __shared__ float4 mx_xs[];                                                                         \
+    gemv_body<F, (MxBits<F>::value == 4 ? 8 : 4), 1, true>(x, M, codes, cbpr, scales, bpr, bias, y, N, K, mx_xs); \
+  }
+MX_GEMV_XS(0)
+MX_GEMV_XS(1)
+MX_GEMV_XS(2)
+MX_GEMV_XS(3)
+MX_GEMV_XS(4)
+MX_GEMV_XS(5)
 
 MX_GEMV_ALL(0)
 MX_GEMV_ALL(1)

@@ -38,6 +38,12 @@ public final class CudaMxLinear {
           System.getProperty("mx.cuda.mxfp8Kernel", Mxfp8Kernel.WGMMA.name())
               .toUpperCase(java.util.Locale.ROOT));
 
+  /** Largest x (bytes, padded to whole blocks) the batch-1 GEMV stages in shared memory. */
+  private static final long MAX_STAGED_X_BYTES = 96 * 1024;
+
+  /** Whether batch 1 stages x in shared memory (benchmarks turn it off to compare). */
+  static volatile boolean stageActivationInSharedMemory = true;
+
   /** From this many rows of x, weight-only runs the tiled GEMM instead of GEMV passes of 8 rows. */
   private static final int SIMT_MIN_ROWS = 32;
 
@@ -140,12 +146,21 @@ public final class CudaMxLinear {
       long warps = (n + rowsPerWarp - 1) / rowsPerWarp;
       int blocks = (int) ((warps + 7) / 8);
       int gy = (int) ((m + mb - 1) / mb);
-      b.launch(
-          "mx_gemv_f" + f + "_b" + mb,
-          new int[] {blocks, gy, 1},
-          new int[] {256, 1, 1},
-          0,
-          args.build());
+      long xsBytes = 128 * w.blocksPerRow();
+      if (mb == 1 && stageActivationInSharedMemory && xsBytes <= MAX_STAGED_X_BYTES) {
+        // batch 1: x staged in shared memory (two CTAs per SM still fit)
+        String name = "mx_gemv_f" + f + "_b1s";
+        b.allowDynamicSharedMemory(name, (int) xsBytes);
+        b.launch(
+            name, new int[] {blocks, 1, 1}, new int[] {256, 1, 1}, (int) xsBytes, args.build());
+      } else {
+        b.launch(
+            "mx_gemv_f" + f + "_b" + mb,
+            new int[] {blocks, gy, 1},
+            new int[] {256, 1, 1},
+            0,
+            args.build());
+      }
     } else {
       int gx = (int) ((n + 63) / 64);
       int gy = (int) ((m + 63) / 64);
@@ -214,7 +229,15 @@ public final class CudaMxLinear {
             + xq.format().ordinal()
             + "_b"
             + w.format().ordinal();
-    int smem = kernel == Mxfp8Kernel.WGMMA ? WGMMA_SMEM_BYTES : MMA_SMEM_BYTES;
+    launchGemm(
+        name, kernel == Mxfp8Kernel.WGMMA ? WGMMA_SMEM_BYTES : MMA_SMEM_BYTES, xq, w, bias, y);
+  }
+
+  /** Launches one of the tensor-core GEMM kernels (they share their parameter list and tiling). */
+  static void launchGemm(
+      String name, int smem, CudaMxMatrix xq, CudaMxMatrix w, DeviceBuffer bias, DeviceBuffer y) {
+    long m = xq.rows();
+    long n = w.rows();
     CudaBackend b = CudaBackend.get();
     b.allowDynamicSharedMemory(name, smem);
     KernelArgs args =

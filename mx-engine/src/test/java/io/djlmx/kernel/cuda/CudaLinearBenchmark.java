@@ -107,6 +107,13 @@ public final class CudaLinearBenchmark {
               ms * 1000,
               "us",
               String.format(Locale.ROOT, "weights %d B, %.0f GB/s", bytes, gbs));
+          if (n == 16384) {
+            CudaMxLinear.stageActivationInSharedMemory = false;
+            float msg = medianMillis(() -> CudaMxLinear.weightOnly(x, 1, w, null, y), 20, reps);
+            CudaMxLinear.stageActivationInSharedMemory = true;
+            result(
+                "gemv_xglobal_1x" + k + "x" + n + "_" + f, msg * 1000, "us", "x read from L1/L2");
+          }
           if (n == 16384 && (f == MxFormat.MXFP8_E4M3 || f == MxFormat.MXFP4_E2M1)) {
             float ms2 =
                 medianMillis(
@@ -154,31 +161,11 @@ public final class CudaLinearBenchmark {
             "TFLOP/s",
             String.format(Locale.ROOT, "%.3f ms (kernel only)", ms));
       }
-      CudaBackend b = CudaBackend.get();
-      b.allowDynamicSharedMemory("mx_mma_probe_unscaled", CudaMxLinear.MMA_SMEM_BYTES);
       float msProbe =
           medianMillis(
               () ->
-                  b.launch(
-                      "mx_mma_probe_unscaled",
-                      new int[] {(n + 127) / 128, (m + 127) / 128, 1},
-                      new int[] {256, 1, 1},
-                      CudaMxLinear.MMA_SMEM_BYTES,
-                      new KernelArgs()
-                          .ptr(xq.codes())
-                          .i64(xq.codeBytesPerRow())
-                          .ptr(xq.gemmScales())
-                          .i64(CudaMxMatrix.paddedRows(m))
-                          .ptr(w.codes())
-                          .i64(w.codeBytesPerRow())
-                          .ptr(w.gemmScales())
-                          .i64(CudaMxMatrix.paddedRows(n))
-                          .ptr(null)
-                          .ptr(y)
-                          .i32(m)
-                          .i32(n)
-                          .i32(xq.blocksPerRow())
-                          .build()),
+                  CudaMxLinear.launchGemm(
+                      "mx_mma_probe_unscaled", CudaMxLinear.MMA_SMEM_BYTES, xq, w, null, y),
               3,
               reps);
       result(

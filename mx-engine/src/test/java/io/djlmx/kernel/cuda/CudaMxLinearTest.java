@@ -87,6 +87,20 @@ class CudaMxLinearTest {
       CudaMxLinear.linear(dx, m, dw, db, dy, act, ScaleMode.FLOOR);
       dy.copyTo(y);
     }
+    assertMatchesReference(what, y, xv, wv, bias, m, n, k, tol);
+  }
+
+  /** Fails unless each y[i, j] is within tol * sum|x·w| of the FP64 sum of xv·wv (+ bias). */
+  private static void assertMatchesReference(
+      String what,
+      float[] y,
+      double[] xv,
+      double[] wv,
+      float[] bias,
+      int m,
+      int n,
+      int k,
+      double tol) {
     for (int i = 0; i < m; i++) {
       for (int j = 0; j < n; j++) {
         double ref = bias == null ? 0 : bias[j];
@@ -191,24 +205,8 @@ class CudaMxLinearTest {
             CudaMxLinear.mxfp8Gemm(xq, dw, null, dy, kernel);
             dy.copyTo(y);
           }
-          for (int i = 0; i < m; i++) {
-            for (int j = 0; j < n; j++) {
-              double ref = 0;
-              double bound = 0;
-              for (int kk = 0; kk < k; kk++) {
-                double p = xv[i * k + kk] * wv[j * k + kk];
-                ref += p;
-                bound += Math.abs(p);
-              }
-              float got = y[i * n + j];
-              if (!(Math.abs(got - ref) <= TOL_TENSOR * bound + 1e-30)) {
-                fail(
-                    String.format(
-                        "%s %s x %s [%d, %d, %d]: y[%d,%d] = %s, FP64 reference %s (sum|xw| %s)",
-                        kernel, fa, fw, m, n, k, i, j, got, ref, bound));
-              }
-            }
-          }
+          assertMatchesReference(
+              kernel + " " + fa + " x " + fw, y, xv, wv, null, m, n, k, TOL_TENSOR);
         }
       }
     }
