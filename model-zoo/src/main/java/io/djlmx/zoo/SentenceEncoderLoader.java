@@ -16,10 +16,14 @@ import ai.djl.training.util.ProgressBar;
 import ai.djl.translate.Translator;
 import ai.djl.util.Progress;
 import ai.djl.util.Utils;
+import io.djlmx.engine.MxConfig;
+import io.djlmx.engine.MxModel;
 import io.djlmx.format.MxFormat;
 import io.djlmx.zoo.bert.ActivationQuantizer;
+import io.djlmx.zoo.bert.AttentionCore;
 import io.djlmx.zoo.bert.BertEncoder;
 import io.djlmx.zoo.bert.BertWeights;
+import io.djlmx.zoo.bert.MxAttentionCore;
 import io.djlmx.zoo.bert.SoftmaxAttentionCore;
 import io.djlmx.zoo.checkpoint.MxCheckpoint;
 import io.djlmx.zoo.emulation.MxActivationQuantizer;
@@ -34,6 +38,7 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -47,7 +52,8 @@ import org.slf4j.LoggerFactory;
  * <p>Options ({@code Criteria.optOption}, else system property, else environment variable with dots
  * as underscores, upper case): {@code mx.weights} (an {@link MxFormat} name or {@code FP32}; the
  * filter {@code format} is accepted too; default {@code MXFP6_E2M3}), {@code mx.activations}
- * ({@code none} or a format), {@code mx.zoo.cache} (the checkpoint directory; default {@code <DJL
+ * ({@code none} or a format), {@code mx.attention} ({@code mx}, the default under the MX engine, or
+ * {@code off}), {@code mx.zoo.cache} (the checkpoint directory; default {@code <DJL
  * cache>/mx-zoo}).
  */
 public final class SentenceEncoderLoader implements ModelLoader {
@@ -127,6 +133,7 @@ public final class SentenceEncoderLoader implements ModelLoader {
     String engineName = engineName(criteria.getEngine());
     Path cacheDir = cacheDir(options);
     Progress progress = criteria.getProgress() != null ? criteria.getProgress() : new ProgressBar();
+    long start = System.nanoTime();
     MxCheckpoint ckpt = loadOrConvert(spec, weights, cacheDir, progress);
 
     ActivationQuantizer aq = ActivationQuantizer.NONE;
@@ -137,10 +144,17 @@ public final class SentenceEncoderLoader implements ModelLoader {
         aq = new MxActivationQuantizer(activations);
       }
     }
-    BertEncoder block = new BertEncoder(ckpt.config(), new SoftmaxAttentionCore(), aq);
+    // MX attention (the attention module's core) runs only under the MX engine, unless turned off
+    boolean mxAttention =
+        engineName.equals("MX") && !"off".equalsIgnoreCase(option(options, "mx.attention"));
+    AttentionCore core = mxAttention ? new MxAttentionCore() : new SoftmaxAttentionCore();
+    BertEncoder block = new BertEncoder(ckpt.config(), core, aq);
     Device device = criteria.getDevice();
     Model model = Model.newInstance(spec.artifactId(), device, engineName);
     try {
+      if (model instanceof MxModel mx) {
+        mx.setConfig(engineConfig(weights, activations, options));
+      }
       model.setBlock(block);
       block.setWeights(ckpt.toBertWeights(), model.getNDManager());
       model.setProperty("mx.weights", weights == null ? "FP32" : weights.name());
@@ -153,12 +167,38 @@ public final class SentenceEncoderLoader implements ModelLoader {
       throw e;
     }
     logger.info(
-        "Loaded {} ({} weights, {} activations) on engine {}",
+        "Loaded {} ({} weights, {} activations, {} attention) on engine {} in {} ms",
         spec.artifactId(),
         weights == null ? "FP32" : weights,
         activations == null ? "FP32" : activations,
-        engineName);
+        mxAttention ? "MX" : "FP32",
+        engineName,
+        (System.nanoTime() - start) / 1_000_000);
     return new ZooModel<>(model, translator);
+  }
+
+  /**
+   * The MX engine's configuration for this model: its kernels must pack the weights in the format
+   * the checkpoint was made in (else they would repack them in the engine's default format), and
+   * quantize activations as asked. FP32 weights on the MX engine are excluded from packing.
+   */
+  static MxConfig engineConfig(
+      MxFormat weights, MxFormat activations, Map<String, String> options) {
+    Map<String, String> cfg = new HashMap<>();
+    if (options != null) {
+      options.forEach(
+          (k, v) -> {
+            if (MxConfig.KEYS.contains(k)) {
+              cfg.put(k, v);
+            }
+          });
+    }
+    cfg.put(MxConfig.WEIGHTS, weights == null ? DEFAULT_WEIGHTS.name() : weights.name());
+    if (weights == null) {
+      cfg.put(MxConfig.EXCLUDE, "*");
+    }
+    cfg.put(MxConfig.ACTIVATIONS, activations == null ? "none" : activations.name());
+    return MxConfig.resolve(cfg);
   }
 
   @SuppressWarnings("unchecked")

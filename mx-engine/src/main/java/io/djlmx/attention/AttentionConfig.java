@@ -27,8 +27,10 @@ public final class AttentionConfig {
   }
 
   /**
-   * Returns the default configuration: INT8 Q·Kᵀ, K smoothed, V not smoothed, FP8 P·V, BHSD layout,
-   * all cores.
+   * Returns the default configuration: INT8 Q·Kᵀ, K smoothed, V not smoothed, FP32 P·V, BHSD
+   * layout, all cores. FP32 P·V is the default because FP8 P and V cost ~2.5 points of relative L1
+   * on flat attention (docs/ACCURACY-attention.md) and buy no speed on a CPU; turn it on with
+   * {@link Builder#optPvFp8(boolean)} to match the GPU kernel's numerics.
    *
    * @return the default configuration
    */
@@ -138,7 +140,7 @@ public final class AttentionConfig {
     private QkPrecision qkPrecision = QkPrecision.INT8;
     private boolean smoothK = true;
     private boolean smoothV;
-    private boolean pvFp8 = true;
+    private boolean pvFp8;
     private TensorLayout layout = TensorLayout.BHSD;
     private int parallelism;
 
@@ -178,7 +180,7 @@ public final class AttentionConfig {
     }
 
     /**
-     * Sets whether P and V are rounded to FP8 E4M3 (default true).
+     * Sets whether P and V are rounded to FP8 E4M3 (default false).
      *
      * @param pvFp8 true for FP8 P·V, false for FP32 P·V
      * @return this builder

@@ -7,14 +7,14 @@ import org.slf4j.LoggerFactory;
 /**
  * MX attention on the CPU over FFM memory segments: out = softmax(scale·Q·Kᵀ + mask)·V.
  *
- * <p>Head dimensions 64 and 128 run the low-bit kernel ({@link CpuSageAttention}); any other runs
- * exact FP32 attention, which is logged once per JVM. Tensors are FP32 in native byte order with
- * the layout of {@link AttentionConfig#layout()} (or any strides, through {@link TensorView}); the
- * mask is additive, broadcast to [B, H, Sq, Sk]. Causal hides key j from query i when j &gt; i
- * (top-left aligned, as PyTorch's {@code is_causal}). A row whose every score is -∞ (fully masked)
- * yields a zero row (PyTorch would give NaN). NaN in an input propagates to the outputs that depend
- * on it (with block quantization: every output of the quantization block); the kernel has no
- * data-dependent loop, so it never hangs.
+ * <p>Head dimensions 32, 64, 96 and 128 run the low-bit kernel ({@link CpuSageAttention}); any
+ * other runs exact FP32 attention, which is logged once per JVM. Tensors are FP32 in native byte
+ * order with the layout of {@link AttentionConfig#layout()} (or any strides, through {@link
+ * TensorView}); the mask is additive, broadcast to [B, H, Sq, Sk]. Causal hides key j from query i
+ * when j &gt; i (top-left aligned, as PyTorch's {@code is_causal}). A row whose every score is -∞
+ * (fully masked) yields a zero row (PyTorch would give NaN). NaN in an input propagates to the
+ * outputs that depend on it (with block quantization: every output of the quantization block); the
+ * kernel has no data-dependent loop, so it never hangs.
  */
 public final class CpuAttention {
 
@@ -76,7 +76,7 @@ public final class CpuAttention {
     } else {
       if (FALLBACK_LOGGED.compareAndSet(false, true)) {
         logger.info(
-            "MX attention: head dim {} has no low-bit CPU kernel (64 and 128 do); using exact FP32"
+            "MX attention: head dim {} has no low-bit CPU kernel (32, 64, 96, 128 do); using exact FP32"
                 + " attention for such heads",
             d);
       }

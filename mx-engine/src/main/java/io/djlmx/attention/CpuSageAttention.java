@@ -10,8 +10,8 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The low-bit attention kernel for CPUs (Vector API), for head dimensions that are a multiple of
- * {@link #KEY_TILE} (64 and 128 on AVX-512).
+ * The low-bit attention kernel for CPUs (Vector API), for head dimensions 32, 64, 96 and 128
+ * (MiniLM-class encoders use 32; 64 and 128 are the common ones).
  *
  * <p>Per (batch, head) K is smoothed (its token mean subtracted, which shifts every row of S by a
  * constant and leaves softmax unchanged), quantized per tile of {@link #KEY_TILE} keys and stored
@@ -73,10 +73,10 @@ final class CpuSageAttention {
    * Returns whether the kernel takes head dimension {@code d}.
    *
    * @param d the head dimension
-   * @return true for 64 and 128 (when they are a multiple of the key tile)
+   * @return true for 32, 64, 96 and 128 (when a multiple of two vectors)
    */
   static boolean supports(int d) {
-    return (d == 64 || d == 128) && d % KEY_TILE == 0;
+    return (d == 32 || d == 64 || d == 96 || d == 128) && d % (2 * L) == 0;
   }
 
   /**
@@ -146,130 +146,143 @@ final class CpuSageAttention {
 
   private static PreparedHead prepare(
       AttentionShape shape, TensorView k, TensorView v, int b, int h, AttentionConfig cfg) {
-    int sk = shape.keyLength();
-    int d = shape.headDim();
-    int tiles = (sk + KEY_TILE - 1) / KEY_TILE;
-    MemorySegment ks = k.data();
-    MemorySegment vs = v.data();
+    final int sk = shape.keyLength();
+    final int d = shape.headDim();
+    final int tiles = (sk + KEY_TILE - 1) / KEY_TILE;
+    final int padded = tiles * KEY_TILE;
 
-    float[] kMean = new float[d];
+    // K: gather, smooth, quantize per tile, store transposed [tile][channel][key].
+    float[] kr = gather(k, b, h, sk, d, padded);
     if (cfg.smoothK()) {
-      channelMean(ks, k, b, h, sk, d, kMean);
+      subtractChannelMean(kr, sk, d, null);
     }
     float[] kt = new float[tiles * d * KEY_TILE];
     float[] kScale = new float[tiles];
-    float[] row = new float[d];
     for (int t = 0; t < tiles; t++) {
-      int j0 = t * KEY_TILE;
-      int rows = Math.min(KEY_TILE, sk - j0);
+      int from = t * KEY_TILE * d;
+      int to = Math.min(sk, (t + 1) * KEY_TILE) * d;
       float inv = 1f;
       kScale[t] = 1f;
       if (cfg.qkPrecision() == QkPrecision.INT8) {
-        float amax = 0f;
-        for (int j = 0; j < rows; j++) {
-          long off = k.offset(b, h, j0 + j);
-          for (int c = 0; c < d; c++) {
-            amax = nanMax(amax, Math.abs(ks.getAtIndex(FLOAT, off + c) - kMean[c]));
-          }
-        }
+        float amax = absMax(kr, from, to);
         inv = amax == 0f ? 0f : INT8_MAX / amax;
         kScale[t] = amax / INT8_MAX;
       }
-      for (int j = 0; j < rows; j++) {
-        long off = k.offset(b, h, j0 + j);
+      quantizeRows(kr, from, to, d, cfg.qkPrecision(), inv);
+      int base = t * d * KEY_TILE;
+      for (int j = 0; j < KEY_TILE; j++) {
+        int src = from + j * d;
         for (int c = 0; c < d; c++) {
-          row[c] = ks.getAtIndex(FLOAT, off + c) - kMean[c];
-        }
-        quantizeRow(row, d, cfg.qkPrecision(), inv);
-        int base = t * d * KEY_TILE + j;
-        for (int c = 0; c < d; c++) {
-          kt[base + c * KEY_TILE] = row[c];
+          kt[base + c * KEY_TILE + j] = kr[src + c];
         }
       }
     }
 
-    float[] vMean = new float[d];
+    // V: gather, optionally smooth, round to E4M3 with one scale per channel.
+    float[] vq = gather(v, b, h, sk, d, padded);
+    float[] vMean = null;
     if (cfg.smoothV()) {
-      channelMean(vs, v, b, h, sk, d, vMean);
+      vMean = new float[d];
+      subtractChannelMean(vq, sk, d, vMean);
     }
     float[] outScale = new float[d];
-    float[] vInv = new float[d];
     java.util.Arrays.fill(outScale, 1f);
     if (cfg.pvFp8()) {
-      float[] amax = new float[d];
-      for (int j = 0; j < sk; j++) {
-        long off = v.offset(b, h, j);
-        for (int c = 0; c < d; c++) {
-          amax[c] = nanMax(amax[c], Math.abs(vs.getAtIndex(FLOAT, off + c) - vMean[c]));
+      float[] inv = new float[d];
+      for (int c = 0; c < d; c += L) {
+        FloatVector amax = FloatVector.zero(F);
+        for (int j = 0; j < sk; j++) {
+          amax = amax.max(FloatVector.fromArray(F, vq, j * d + c).abs());
+        }
+        for (int i = 0; i < L; i++) {
+          float a = amax.lane(i);
+          inv[c + i] = a == 0f ? 0f : E4M3Rounding.MAX / a;
+          // Undo both the per-channel V scale and the fixed P scale in the final normalization.
+          outScale[c + i] = (a == 0f ? 1f : a / E4M3Rounding.MAX) / P_SCALE;
         }
       }
-      for (int c = 0; c < d; c++) {
-        float a = amax[c];
-        vInv[c] = a == 0f ? 0f : E4M3Rounding.MAX / a;
-        // Undo both the per-channel V scale and the fixed P scale in the final normalization.
-        outScale[c] = (a == 0f ? 1f : a / E4M3Rounding.MAX) / P_SCALE;
+      for (int j = 0; j < sk; j++) {
+        for (int c = 0; c < d; c += L) {
+          E4M3Rounding.round(
+                  FloatVector.fromArray(F, vq, j * d + c).mul(FloatVector.fromArray(F, inv, c)))
+              .intoArray(vq, j * d + c);
+        }
       }
     }
-    float[] vq = new float[tiles * KEY_TILE * d];
-    for (int j = 0; j < sk; j++) {
-      long off = v.offset(b, h, j);
-      int base = j * d;
-      for (int c = 0; c < d; c++) {
-        float x = vs.getAtIndex(FLOAT, off + c) - vMean[c];
-        vq[base + c] = cfg.pvFp8() ? E4M3Rounding.round(x * vInv[c]) : x;
-      }
-    }
-    return new PreparedHead(kt, kScale, vq, outScale, cfg.smoothV() ? vMean : null);
+    return new PreparedHead(kt, kScale, vq, outScale, vMean);
   }
 
-  private static void channelMean(
-      MemorySegment seg, TensorView view, int b, int h, int len, int d, float[] mean) {
-    double[] sum = new double[d];
+  /** Copies rows [0, len) of one (batch, head) into a zero-padded [padded, d] array. */
+  private static float[] gather(TensorView view, int b, int h, int len, int d, int padded) {
+    float[] out = new float[padded * d];
+    MemorySegment seg = view.data();
     for (int j = 0; j < len; j++) {
-      long off = view.offset(b, h, j);
-      for (int c = 0; c < d; c++) {
-        sum[c] += seg.getAtIndex(FLOAT, off + c);
+      long off = view.offset(b, h, j) * Float.BYTES;
+      for (int c = 0; c < d; c += L) {
+        FloatVector.fromMemorySegment(F, seg, off + (long) c * Float.BYTES, ORDER)
+            .intoArray(out, j * d + c);
       }
     }
-    for (int c = 0; c < d; c++) {
-      mean[c] = (float) (sum[c] / len);
-    }
-  }
-
-  /** Max that lets NaN win, so a NaN in a block makes its scale NaN. */
-  private static float nanMax(float a, float b) {
-    return Math.max(a, b);
+    return out;
   }
 
   /**
-   * Replaces a row of Q or K by its quantized values: INT8 codes (times {@code inv}, rounded), or
-   * MXFP8 E4M3 values with their power-of-two block scale applied, or unchanged for FP32.
+   * Subtracts each channel's mean over rows [0, len). Any per-channel constant keeps softmax exact,
+   * so a float sum is precise enough.
    */
-  private static void quantizeRow(float[] row, int d, QkPrecision p, float inv) {
+  private static void subtractChannelMean(float[] a, int len, int d, float[] meanOut) {
+    for (int c = 0; c < d; c += L) {
+      FloatVector sum = FloatVector.zero(F);
+      for (int j = 0; j < len; j++) {
+        sum = sum.add(FloatVector.fromArray(F, a, j * d + c));
+      }
+      FloatVector mean = sum.div(len);
+      if (meanOut != null) {
+        mean.intoArray(meanOut, c);
+      }
+      for (int j = 0; j < len; j++) {
+        FloatVector.fromArray(F, a, j * d + c).sub(mean).intoArray(a, j * d + c);
+      }
+    }
+  }
+
+  /** Largest |a[i]| over [from, to) (a multiple of L long); NaN when any element is NaN. */
+  private static float absMax(float[] a, int from, int to) {
+    FloatVector m = FloatVector.zero(F);
+    for (int i = from; i < to; i += L) {
+      m = m.max(FloatVector.fromArray(F, a, i).abs());
+    }
+    return m.reduceLanes(VectorOperators.MAX);
+  }
+
+  /**
+   * Replaces rows of Q or K in {@code a[from, to)} (whole rows of d) by their quantized values:
+   * INT8 codes of x·inv (nearest-even), or MXFP8 E4M3 values with their power-of-two 32-channel
+   * block scale applied, or unchanged for FP32.
+   */
+  private static void quantizeRows(float[] a, int from, int to, int d, QkPrecision p, float inv) {
     switch (p) {
       case INT8 -> {
-        for (int c = 0; c < d; c++) {
-          row[c] = (float) Math.rint(row[c] * inv);
+        FloatVector vi = FloatVector.broadcast(F, inv);
+        for (int i = from; i < to; i += L) {
+          FloatVector.fromArray(F, a, i).mul(vi).add(ROUND_MAGIC).sub(ROUND_MAGIC).intoArray(a, i);
         }
       }
       case MXFP8_E4M3 -> {
-        for (int c0 = 0; c0 < d; c0 += 32) {
-          int end = Math.min(d, c0 + 32);
-          float amax = 0f;
-          for (int c = c0; c < end; c++) {
-            amax = nanMax(amax, Math.abs(row[c]));
-          }
+        final int block = 32;
+        for (int i0 = from; i0 < to; i0 += block) {
+          float amax = absMax(a, i0, i0 + block);
           if (!Float.isFinite(amax)) {
             // E8M0 NaN scale: the whole block is NaN.
-            for (int c = c0; c < end; c++) {
-              row[c] = Float.NaN;
-            }
+            java.util.Arrays.fill(a, i0, i0 + block, Float.NaN);
             continue;
           }
           // OCP MX FLOOR rule: shared exponent = floor(log2(amax)) - emax_elem (8 for E4M3).
           int e = amax == 0f ? 0 : Math.max(-127, Math.getExponent(amax) - 8);
-          for (int c = c0; c < end; c++) {
-            row[c] = Math.scalb(E4M3Rounding.round(Math.scalb(row[c], -e)), e);
+          float down = Math.scalb(1f, -e);
+          float up = Math.scalb(1f, e);
+          for (int i = i0; i < i0 + block; i += L) {
+            E4M3Rounding.round(FloatVector.fromArray(F, a, i).mul(down)).mul(up).intoArray(a, i);
           }
         }
       }
@@ -484,7 +497,7 @@ final class CpuSageAttention {
         final FloatVector al1 = FloatVector.broadcast(F, alpha[1]);
         final FloatVector al2 = FloatVector.broadcast(F, alpha[2]);
         final FloatVector al3 = FloatVector.broadcast(F, alpha[3]);
-        for (int c0 = 0; c0 < d; c0 += KEY_TILE) {
+        for (int c0 = 0; c0 + KEY_TILE <= d; c0 += KEY_TILE) {
           final int o0 = r0 * d + c0;
           final int o1 = o0 + d;
           final int o2 = o1 + d;
@@ -549,6 +562,46 @@ final class CpuSageAttention {
           a32.intoArray(oAcc, o3 + 2 * L);
           a33.intoArray(oAcc, o3 + 3 * L);
         }
+        // Head dims that leave half a chunk (32, 96): 4 rows × 2 vectors.
+        for (int c0 = d - d % KEY_TILE; c0 < d; c0 += 2 * L) {
+          final int o0 = r0 * d + c0;
+          final int o1 = o0 + d;
+          final int o2 = o1 + d;
+          final int o3 = o2 + d;
+          FloatVector a00 = FloatVector.fromArray(F, oAcc, o0).mul(al0);
+          FloatVector a01 = FloatVector.fromArray(F, oAcc, o0 + L).mul(al0);
+          FloatVector a10 = FloatVector.fromArray(F, oAcc, o1).mul(al1);
+          FloatVector a11 = FloatVector.fromArray(F, oAcc, o1 + L).mul(al1);
+          FloatVector a20 = FloatVector.fromArray(F, oAcc, o2).mul(al2);
+          FloatVector a21 = FloatVector.fromArray(F, oAcc, o2 + L).mul(al2);
+          FloatVector a30 = FloatVector.fromArray(F, oAcc, o3).mul(al3);
+          FloatVector a31 = FloatVector.fromArray(F, oAcc, o3 + L).mul(al3);
+          for (int j = 0; j < jValid; j++) {
+            final int vo = (j0 + j) * d + c0;
+            FloatVector v0 = FloatVector.fromArray(F, vq, vo);
+            FloatVector v1 = FloatVector.fromArray(F, vq, vo + L);
+            FloatVector p = FloatVector.broadcast(F, st[j]);
+            a00 = p.fma(v0, a00);
+            a01 = p.fma(v1, a01);
+            p = FloatVector.broadcast(F, st[KEY_TILE + j]);
+            a10 = p.fma(v0, a10);
+            a11 = p.fma(v1, a11);
+            p = FloatVector.broadcast(F, st[2 * KEY_TILE + j]);
+            a20 = p.fma(v0, a20);
+            a21 = p.fma(v1, a21);
+            p = FloatVector.broadcast(F, st[3 * KEY_TILE + j]);
+            a30 = p.fma(v0, a30);
+            a31 = p.fma(v1, a31);
+          }
+          a00.intoArray(oAcc, o0);
+          a01.intoArray(oAcc, o0 + L);
+          a10.intoArray(oAcc, o1);
+          a11.intoArray(oAcc, o1 + L);
+          a20.intoArray(oAcc, o2);
+          a21.intoArray(oAcc, o2 + L);
+          a30.intoArray(oAcc, o3);
+          a31.intoArray(oAcc, o3 + L);
+        }
       }
     }
     storeOutput(outv, ph, b, h, q0, rowsValid, d, oAcc, l);
@@ -580,24 +633,16 @@ final class CpuSageAttention {
             .intoArray(qc, r * d + c);
       }
     }
-    float[] row = new float[d];
     for (int r0 = 0; r0 < groups * GROUP; r0 += Q_BLOCK) {
       int r1 = Math.min(groups * GROUP, r0 + Q_BLOCK);
       float inv = 1f;
       float blockScale = 1f;
       if (cfg.qkPrecision() == QkPrecision.INT8) {
-        float amax = 0f;
-        for (int i = r0 * d; i < r1 * d; i++) {
-          amax = nanMax(amax, Math.abs(qc[i]));
-        }
+        float amax = absMax(qc, r0 * d, r1 * d);
         inv = amax == 0f ? 0f : INT8_MAX / amax;
         blockScale = amax / INT8_MAX;
       }
-      for (int r = r0; r < r1; r++) {
-        System.arraycopy(qc, r * d, row, 0, d);
-        quantizeRow(row, d, cfg.qkPrecision(), inv);
-        System.arraycopy(row, 0, qc, r * d, d);
-      }
+      quantizeRows(qc, r0 * d, r1 * d, d, cfg.qkPrecision(), inv);
       for (int r = r0; r < r1; r++) {
         qs[r] = blockScale * base;
       }

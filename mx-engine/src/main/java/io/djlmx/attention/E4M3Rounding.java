@@ -1,5 +1,8 @@
 package io.djlmx.attention;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
 /**
  * Rounds FP32 values onto the FP8 E4M3 grid (nearest, ties to even; saturating at ±448; NaN stays
  * NaN) without leaving FP32, so that products of rounded values stay exact FP32 arithmetic. The
@@ -43,5 +46,24 @@ final class E4M3Rounding {
       r = Float.intBitsToFloat(bits);
     }
     return Math.copySign(Math.min(r, MAX), x);
+  }
+
+  /**
+   * Rounds every lane to E4M3, as {@link #round(float)} does.
+   *
+   * @param x the values, already divided by their scale
+   * @return the nearest E4M3 values as FP32
+   */
+  static FloatVector round(FloatVector x) {
+    FloatVector a = x.abs();
+    var bits = a.reinterpretAsInts();
+    FloatVector normal =
+        bits.add(bits.lanewise(VectorOperators.LSHR, DROPPED_BITS).and(1))
+            .add((1 << (DROPPED_BITS - 1)) - 1)
+            .and(-1 << DROPPED_BITS)
+            .reinterpretAsFloats();
+    FloatVector sub = a.add(SUBNORMAL_MAGIC).sub(SUBNORMAL_MAGIC);
+    FloatVector r = normal.blend(sub, a.compare(VectorOperators.LT, MIN_NORMAL)).min(MAX);
+    return r.reinterpretAsInts().or(x.reinterpretAsInts().and(0x80000000)).reinterpretAsFloats();
   }
 }

@@ -19,11 +19,16 @@ import java.util.stream.Collectors;
  * <p>Each key is looked up in {@code Criteria.optOption} first, then in system properties (same
  * key), then in the environment ({@code MX_WEIGHTS}, {@code MX_ACTIVATIONS}, {@code MX_ATTENTION},
  * {@code MX_EXCLUDE}, {@code MX_SCALE}), then falls back to its default. An unknown {@code mx.*}
- * key or an invalid value is an {@link IllegalArgumentException} that lists the valid ones.
+ * key or an invalid value is an {@link IllegalArgumentException} that lists the valid ones; keys of
+ * the form {@code mx.<component>.<name>} (such as the zoo's {@code mx.zoo.cache}) belong to other
+ * components and are left to them.
  */
 public final class MxConfig {
 
-  /** Weight format: an {@link MxFormat} name; default {@code MXFP6_E2M3}. */
+  /**
+   * Weight format: an {@link MxFormat} name, or {@code FP32} (also {@code none}) to keep every
+   * weight in FP32; default {@code MXFP6_E2M3}.
+   */
   public static final String WEIGHTS = "mx.weights";
 
   /** Activation format: {@code none} (weight-only, the default) or an {@link MxFormat} name. */
@@ -116,7 +121,11 @@ public final class MxConfig {
       values.put(key, v.toString().trim());
       sources.put(key, source);
     }
-    MxFormat weights = parseFormat(WEIGHTS, values.get(WEIGHTS), false);
+    String w = values.get(WEIGHTS);
+    MxFormat weights =
+        "fp32".equalsIgnoreCase(w) || "none".equalsIgnoreCase(w)
+            ? null
+            : parseFormat(WEIGHTS, w, false);
     MxFormat activations = parseFormat(ACTIVATIONS, values.get(ACTIVATIONS), true);
     boolean attention = parseAttention(values.get(ATTENTION));
     List<String> exclude =
@@ -145,7 +154,8 @@ public final class MxConfig {
   }
 
   private static void checkKey(String key, String where) {
-    if (key.startsWith("mx.") && !KEYS.contains(key)) {
+    // mx.<component>.<name> keys (e.g. mx.zoo.cache) belong to other components.
+    if (key.startsWith("mx.") && key.indexOf('.', 3) < 0 && !KEYS.contains(key)) {
       throw new IllegalArgumentException(
           "Unknown MX " + where + " '" + key + "'; valid keys: " + String.join(", ", KEYS));
     }
@@ -160,7 +170,7 @@ public final class MxConfig {
     } catch (IllegalArgumentException e) {
       String valid =
           Arrays.stream(MxFormat.values()).map(Enum::name).collect(Collectors.joining(", "));
-      throw invalid(key, value, (allowNone ? "none, " : "") + valid);
+      throw invalid(key, value, (allowNone ? "none, " : "FP32, ") + valid);
     }
   }
 
@@ -194,9 +204,10 @@ public final class MxConfig {
   }
 
   /**
-   * Returns the format weights of {@code linear} are stored in.
+   * Returns the format weights of {@code linear} are stored in, or {@code null} when {@code
+   * mx.weights=FP32} keeps them in FP32.
    *
-   * @return the weight format
+   * @return the weight format, or null
    */
   public MxFormat getWeights() {
     return weights;
@@ -271,7 +282,7 @@ public final class MxConfig {
   @Override
   public String toString() {
     List<String> parts = new ArrayList<>();
-    parts.add(WEIGHTS + "=" + weights);
+    parts.add(WEIGHTS + "=" + (weights == null ? "FP32" : weights));
     parts.add(ACTIVATIONS + "=" + (activations == null ? "none" : activations));
     parts.add(ATTENTION + "=" + (attention ? "mx" : "off"));
     parts.add(EXCLUDE + "=" + String.join(",", exclude));

@@ -9,6 +9,7 @@ import ai.djl.pytorch.engine.PtNDArray;
 import io.djlmx.format.E8M0;
 import io.djlmx.format.MxFormat;
 import io.djlmx.format.MxTensor;
+import io.djlmx.format.ScaleMode;
 import io.djlmx.kernel.LinearKernel;
 import io.djlmx.kernel.cpu.CpuLinearKernel;
 import java.lang.foreign.MemorySegment;
@@ -17,6 +18,7 @@ import java.nio.ByteBuffer;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,6 +47,9 @@ public final class MxLinear {
   private static final Logger logger = LoggerFactory.getLogger(MxLinear.class);
 
   private static final Map<String, LinearKernel> KERNELS = new ConcurrentHashMap<>();
+
+  /** Weights packed so far, process-wide: lets tests and monitoring see the cache pack once. */
+  private static final AtomicLong PACK_COUNT = new AtomicLong();
 
   private static final Map<Path, LongAdder> CALLS = new EnumMap<>(Path.class);
 
@@ -77,6 +82,17 @@ public final class MxLinear {
   }
 
   private MxLinear() {}
+
+  /**
+   * Returns how many times a {@code linear} weight has been packed into MX in this process (all
+   * models together). Each parameter is packed once per change of its values, so under any number
+   * of concurrent predictions this grows by one per weight, never per call.
+   *
+   * @return the number of weights packed since the JVM started
+   */
+  public static long getPackCount() {
+    return PACK_COUNT.get();
+  }
 
   /**
    * Returns how many {@code linear} calls took {@code path} in this process, so that a fallback is
@@ -136,9 +152,9 @@ public final class MxLinear {
       return pytorchLinear(input, weight, bias);
     }
     MxConfig config = w.getManager().getConfig();
-    LinearKernel kernel = KERNELS.get(input.getDevice().getDeviceType());
+    LinearKernel kernel = mx.kernel();
     if (mx.prepared() != null
-        && kernel != null
+        && kernel == KERNELS.get(input.getDevice().getDeviceType())
         && input.getDataType() == DataType.FLOAT32
         && (bias == null || bias.getDataType() == DataType.FLOAT32)
         && input.getDevice().equals(weight.getDevice())) {
@@ -218,12 +234,13 @@ public final class MxLinear {
     MxWeight cached = weight.getWeight();
     long version = weight.getVersion();
     long fingerprint = fingerprint(weight);
-    if (isCurrent(cached, version, fingerprint, name)) {
+    LinearKernel kernel = KERNELS.get(weight.getDevice().getDeviceType());
+    if (isCurrent(cached, version, fingerprint, kernel, name)) {
       return cached;
     }
     synchronized (weight) {
       cached = weight.getWeight();
-      if (isCurrent(cached, version, fingerprint, name)) {
+      if (isCurrent(cached, version, fingerprint, kernel, name)) {
         return cached;
       }
       String paramName = name != null ? name : cached != null ? cached.name() : weight.getName();
@@ -234,10 +251,13 @@ public final class MxLinear {
     }
   }
 
-  private static boolean isCurrent(MxWeight cached, long version, long fingerprint, String name) {
+  private static boolean isCurrent(
+      MxWeight cached, long version, long fingerprint, LinearKernel kernel, String name) {
+    // A weight packed by a kernel since unregistered (or replaced) is packed again.
     return cached != null
         && cached.version() == version
         && cached.fingerprint() == fingerprint
+        && (cached.isExcluded() || cached.kernel() == kernel)
         && (name == null || name.equals(cached.name()));
   }
 
@@ -266,9 +286,10 @@ public final class MxLinear {
   }
 
   private static MxWeight build(MxNDArray weight, String name, long version, MxConfig config) {
+    PACK_COUNT.incrementAndGet();
     Shape shape = weight.getShape();
     long fp32Bytes = shape.size() * Float.BYTES;
-    if (config.isExcluded(name)) {
+    if (config.getWeights() == null || config.isExcluded(name)) {
       return new MxWeight(name, version, null, fp32Bytes);
     }
     MxFormat format = config.getWeights();
@@ -286,13 +307,7 @@ public final class MxLinear {
     MxTensor tensor;
     try {
       ByteBuffer data = f32.toByteBuffer(true);
-      tensor =
-          MxTensor.quantize(
-              MemorySegment.ofBuffer(data),
-              shape.getShape(),
-              format,
-              config.getScale(),
-              MxFormat.DEFAULT_BLOCK_SIZE);
+      tensor = pack(MemorySegment.ofBuffer(data), shape, format, config.getScale());
     } finally {
       if (converted) {
         f32.close();
@@ -302,7 +317,7 @@ public final class MxLinear {
       checkFinite(tensor, name);
       LinearKernel kernel = KERNELS.get(weight.getDevice().getDeviceType());
       if (kernel != null) {
-        mx.setPrepared(kernel.prepare(tensor));
+        mx.setPrepared(kernel, kernel.prepare(tensor));
         tensor.close();
       } else {
         mx.setTensor(tensor);
@@ -313,6 +328,11 @@ public final class MxLinear {
       mx.close();
       throw e;
     }
+  }
+
+  /** Packs FP32 values (native order) in blocks of 32 along the last axis. */
+  private static MxTensor pack(MemorySegment f32, Shape shape, MxFormat format, ScaleMode scale) {
+    return MxTensor.quantize(f32, shape.getShape(), format, scale, MxFormat.DEFAULT_BLOCK_SIZE);
   }
 
   /** Rejects a weight whose blocks hold NaN or infinity, naming the parameter and the block. */
@@ -417,12 +437,11 @@ public final class MxLinear {
       // The kernel path holds no MX tensor: repack for emulation (e.g. FP16 input on a CPU kernel).
       NDArray f32 = weight.getDelegate().toType(DataType.FLOAT32, false);
       tensor =
-          MxTensor.quantize(
+          pack(
               MemorySegment.ofBuffer(f32.toByteBuffer(true)),
-              weight.getShape().getShape(),
+              weight.getShape(),
               mx.format(),
-              weight.getManager().getConfig().getScale(),
-              MxFormat.DEFAULT_BLOCK_SIZE);
+              weight.getManager().getConfig().getScale());
       if (f32 != weight.getDelegate()) {
         f32.close();
       }
@@ -444,13 +463,7 @@ public final class MxLinear {
   private static NDArray fakeQuantize(NDArray x, MxConfig config) {
     NDArray f32 = x.toDevice(Device.cpu(), false).toType(DataType.FLOAT32, true);
     MemorySegment seg = MemorySegment.ofBuffer(f32.toByteBuffer(true));
-    try (MxTensor t =
-        MxTensor.quantize(
-            seg,
-            f32.getShape().getShape(),
-            config.getActivations(),
-            config.getScale(),
-            MxFormat.DEFAULT_BLOCK_SIZE)) {
+    try (MxTensor t = pack(seg, f32.getShape(), config.getActivations(), config.getScale())) {
       t.dequantizeInto(seg);
     }
     return f32;
@@ -469,13 +482,7 @@ public final class MxLinear {
   static long quantizeInPlace(NDArray array, String name, MxConfig config) {
     ByteBuffer data = array.toByteBuffer(true);
     MemorySegment seg = MemorySegment.ofBuffer(data);
-    try (MxTensor t =
-        MxTensor.quantize(
-            seg,
-            array.getShape().getShape(),
-            config.getWeights(),
-            config.getScale(),
-            MxFormat.DEFAULT_BLOCK_SIZE)) {
+    try (MxTensor t = pack(seg, array.getShape(), config.getWeights(), config.getScale())) {
       checkFinite(t, name);
       t.dequantizeInto(seg);
       if (!data.isDirect()) {

@@ -5,6 +5,7 @@ import ai.djl.Device;
 import ai.djl.MalformedModelException;
 import ai.djl.Model;
 import ai.djl.engine.Engine;
+import ai.djl.inference.Predictor;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Block;
@@ -14,6 +15,7 @@ import ai.djl.nn.core.Linear;
 import ai.djl.training.Trainer;
 import ai.djl.training.TrainingConfig;
 import ai.djl.training.initializer.Initializer;
+import ai.djl.translate.Translator;
 import ai.djl.util.Pair;
 import ai.djl.util.PairList;
 import java.io.FileNotFoundException;
@@ -50,7 +52,9 @@ public class MxModel extends BaseModel {
     }
   }
 
-  private MxConfig config;
+  private volatile MxConfig config;
+  private boolean explicitConfig;
+  private Map<String, ?> loadOptions;
   private Model torchScript;
   private long emulatedMxBytes = -1;
   private int emulatedCount;
@@ -60,6 +64,7 @@ public class MxModel extends BaseModel {
     manager = MxNDManager.getSystemManager().newSubManager(device);
     manager.setName("mxModel");
     dataType = DataType.FLOAT32;
+    getMxManager().setConfigSource(this::getConfig);
   }
 
   /**
@@ -72,27 +77,67 @@ public class MxModel extends BaseModel {
   }
 
   /**
-   * Returns the model's MX configuration: resolved at load from the model options, or from system
-   * properties, environment and defaults for a model that was not loaded.
+   * Returns the model's MX configuration, resolved on first use from (highest first) the options
+   * given to {@code load} ({@code Criteria.optOption}), the model's {@code mx.*} properties ({@link
+   * #setProperty}), system properties, environment and defaults; or the one set with {@link
+   * #setConfig}.
    *
    * @return the configuration
+   * @throws IllegalArgumentException on an unknown key or an invalid value
    */
   public MxConfig getConfig() {
-    if (config == null) {
-      config = MxConfig.resolve(null);
-      getMxManager().setConfig(config);
+    MxConfig c = config;
+    if (c == null) {
+      synchronized (this) {
+        c = config;
+        if (c == null) {
+          Map<String, Object> merged = new HashMap<>();
+          properties.forEach(
+              (k, v) -> {
+                if (k.startsWith("mx.")) {
+                  merged.put(k, v);
+                }
+              });
+          if (loadOptions != null) {
+            merged.putAll(loadOptions);
+          }
+          c = MxConfig.resolve(merged);
+          config = c;
+        }
+      }
     }
-    return config;
+    return c;
   }
 
   /**
-   * Sets the model's MX configuration, dropping weights packed under the previous one.
+   * Sets the model's MX configuration, replacing the resolved one, and drops weights packed under
+   * the previous one.
    *
    * @param config the configuration
    */
   public void setConfig(MxConfig config) {
     this.config = config;
-    getMxManager().setConfig(config);
+    explicitConfig = true;
+    dropPackedWeights();
+  }
+
+  /**
+   * Sets a model property; an {@code mx.*} property takes part in the configuration (unless one was
+   * set with {@link #setConfig}), which is resolved again on next use.
+   *
+   * @param key the property key
+   * @param value the value
+   */
+  @Override
+  public void setProperty(String key, String value) {
+    super.setProperty(key, value);
+    if (key.startsWith("mx.") && !explicitConfig) {
+      config = null;
+      dropPackedWeights();
+    }
+  }
+
+  private void dropPackedWeights() {
     if (block != null) {
       forEachLinearWeight(block, "", (name, w) -> w.setWeight(null));
     }
@@ -102,13 +147,38 @@ public class MxModel extends BaseModel {
     return (MxNDManager) manager;
   }
 
-  /** {@inheritDoc} */
+  /**
+   * Loads the model, then packs its {@code linear} weights into MX.
+   *
+   * <p>A load that fails (unknown option, NaN weight, missing file...) closes this model: it
+   * releases everything it had allocated, so nothing survives a failed load.
+   *
+   * @param modelPath the model directory or file
+   * @param prefix the file name prefix, null for the model name
+   * @param options the options, including the {@code mx.*} keys of {@link MxConfig}
+   * @throws IOException when a file cannot be read
+   * @throws MalformedModelException when the files do not hold the model
+   */
   @Override
   public void load(Path modelPath, String prefix, Map<String, ?> options)
       throws IOException, MalformedModelException {
-    MxConfig resolved = MxConfig.resolve(options);
-    config = resolved;
-    getMxManager().setConfig(resolved);
+    try {
+      loadChecked(modelPath, prefix, options);
+    } catch (IOException | MalformedModelException | RuntimeException e) {
+      // DJL's model loader drops a model whose load threw without closing it: release its
+      // manager, parameters and packed weights here so that a failed load leaves nothing behind.
+      close();
+      throw e;
+    }
+  }
+
+  private void loadChecked(Path modelPath, String prefix, Map<String, ?> options)
+      throws IOException, MalformedModelException {
+    loadOptions = options;
+    if (!explicitConfig) {
+      config = null;
+    }
+    MxConfig resolved = getConfig();
     logger.info("MX model {}: {} (sources: {})", modelName, resolved, resolved.getSources());
     setModelDir(modelPath);
     wasLoaded = true;
@@ -167,7 +237,7 @@ public class MxModel extends BaseModel {
             || array.getDataType() != DataType.FLOAT32) {
           continue;
         }
-        if (cfg.isExcluded(name)) {
+        if (cfg.getWeights() == null || cfg.isExcluded(name)) {
           excluded++;
           continue;
         }
@@ -272,6 +342,12 @@ public class MxModel extends BaseModel {
     for (Pair<String, Block> child : block.getChildren()) {
       forEachLinearWeight(child.getValue(), prefix + child.getKey() + "_", action);
     }
+  }
+
+  /** {@inheritDoc} */
+  @Override
+  public <I, O> Predictor<I, O> newPredictor(Translator<I, O> translator, Device device) {
+    return new MxPredictor<>(this, translator, device, false);
   }
 
   /** {@inheritDoc} */

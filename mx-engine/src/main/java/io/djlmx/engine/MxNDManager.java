@@ -2,6 +2,7 @@ package io.djlmx.engine;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
+import ai.djl.engine.EngineException;
 import ai.djl.ndarray.BaseNDManager;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -17,6 +18,7 @@ import java.nio.charset.Charset;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
 
 /**
  * The MX engine's {@link NDManager}: creates {@link MxNDArray}s and owns a PyTorch "shadow" manager
@@ -34,9 +36,10 @@ public class MxNDManager extends BaseNDManager {
   private static final MxNDManager SYSTEM_MANAGER = new SystemManager();
 
   private final PtNDManager shadow;
-  private volatile MxConfig config;
+  private volatile Supplier<MxConfig> config;
 
-  private MxNDManager(NDManager parent, Device device, PtNDManager shadow, MxConfig config) {
+  private MxNDManager(
+      NDManager parent, Device device, PtNDManager shadow, Supplier<MxConfig> config) {
     super(parent, device);
     this.shadow = shadow;
     this.config = config;
@@ -63,8 +66,8 @@ public class MxNDManager extends BaseNDManager {
    * @return the configuration
    */
   public MxConfig getConfig() {
-    MxConfig c = config;
-    return c != null ? c : MxConfig.resolve(null);
+    Supplier<MxConfig> c = config;
+    return c != null ? c.get() : MxConfig.resolve(null);
   }
 
   /**
@@ -74,7 +77,17 @@ public class MxNDManager extends BaseNDManager {
    * @param config the configuration
    */
   public void setConfig(MxConfig config) {
-    this.config = config;
+    this.config = config == null ? null : () -> config;
+  }
+
+  /**
+   * Sets where this manager (and sub-managers created afterwards) get their configuration from: a
+   * model's current configuration, which may change after the manager is made.
+   *
+   * @param source the configuration source
+   */
+  void setConfigSource(Supplier<MxConfig> source) {
+    this.config = source;
   }
 
   /**
@@ -270,10 +283,32 @@ public class MxNDManager extends BaseNDManager {
   @Override
   public MxNDManager newSubManager(Device device) {
     checkOpen();
+    checkDevice(device);
     PtNDManager subShadow = shadow.newSubManager(device);
     MxNDManager manager = new MxNDManager(this, device, subShadow, config);
     attachUncappedInternal(manager.uid, manager);
     return manager;
+  }
+
+  /**
+   * Rejects a GPU this process cannot use, before anything is allocated on it: PyTorch would
+   * otherwise fail later, deep inside the first op, with a message that does not name the device.
+   */
+  private static void checkDevice(Device device) {
+    if (device == null || !device.isGpu()) {
+      return;
+    }
+    int gpus = Engine.getEngine(MxEngine.PYTORCH).getGpuCount();
+    if (device.getDeviceId() >= gpus) {
+      throw new EngineException(
+          "Device "
+              + device
+              + " was requested but the MX engine sees "
+              + (gpus == 0 ? "no GPU" : "only " + gpus + " GPU(s)")
+              + " (PyTorch reports "
+              + gpus
+              + " CUDA devices); use Device.cpu() or a GPU build of PyTorch");
+    }
   }
 
   /** {@inheritDoc} */

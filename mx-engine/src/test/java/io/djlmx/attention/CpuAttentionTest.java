@@ -13,17 +13,21 @@ import org.junit.jupiter.api.Test;
 
 class CpuAttentionTest {
 
-  private static final AttentionConfig INT8 = AttentionConfig.defaults();
+  private static final AttentionConfig INT8 = AttentionConfig.builder().optPvFp8(true).build();
   private static final AttentionConfig INT8_RAW =
-      AttentionConfig.builder().optSmoothK(false).build();
+      AttentionConfig.builder().optSmoothK(false).optPvFp8(true).build();
   private static final AttentionConfig MXFP8 =
-      AttentionConfig.builder().optQkPrecision(QkPrecision.MXFP8_E4M3).build();
+      AttentionConfig.builder().optQkPrecision(QkPrecision.MXFP8_E4M3).optPvFp8(true).build();
   private static final AttentionConfig MXFP8_RAW =
-      AttentionConfig.builder().optQkPrecision(QkPrecision.MXFP8_E4M3).optSmoothK(false).build();
+      AttentionConfig.builder()
+          .optQkPrecision(QkPrecision.MXFP8_E4M3)
+          .optSmoothK(false)
+          .optPvFp8(true)
+          .build();
   private static final AttentionConfig FP32 =
       AttentionConfig.builder().optQkPrecision(QkPrecision.FP32).optPvFp8(false).build();
   private static final AttentionConfig SMOOTH_V =
-      AttentionConfig.builder().optSmoothV(true).build();
+      AttentionConfig.builder().optSmoothV(true).optPvFp8(true).build();
 
   private static final AttentionConfig INT8_PV32 =
       AttentionConfig.builder().optPvFp8(false).build();
@@ -59,6 +63,13 @@ class CpuAttentionTest {
     assertFp8Pv(c.measure(INT8), "int8");
     assertFp8Pv(c.measure(MXFP8), "mxfp8");
     assertMeets(c.measure(INT8_PV32), "int8, FP32 P·V");
+  }
+
+  @Test
+  void headDims32And96() {
+    assertMeets(new AttentionCase(2, 3, 70, 90, 32, 20).measure(INT8_PV32), "d=32");
+    assertFp8Pv(new AttentionCase(1, 2, 70, 90, 96, 21).causal().measure(MXFP8), "d=96");
+    assertTrue(CpuAttention.isFastPath(32) && !CpuAttention.isFastPath(48));
   }
 
   @Test
@@ -233,6 +244,13 @@ class CpuAttentionTest {
       }
       float expected = MxFormat.MXFP8_E4M3.decode(MxFormat.MXFP8_E4M3.encode(x));
       assertEquals(expected, E4M3Rounding.round(x), 0f, "x = " + x);
+      float[] lanes = new float[CpuSageAttention.F.length()];
+      Arrays.fill(lanes, x);
+      float vec =
+          E4M3Rounding.round(
+                  jdk.incubator.vector.FloatVector.fromArray(CpuSageAttention.F, lanes, 0))
+              .lane(0);
+      assertEquals(expected, vec, 0f, "vector, x = " + x);
     }
     assertTrue(Float.isNaN(E4M3Rounding.round(Float.NaN)));
   }

@@ -95,4 +95,33 @@ class MxConfigTest {
       System.clearProperty("mx.wieghts");
     }
   }
+
+  @Test
+  void fp32WeightsAndComponentKeys() {
+    MxConfig c =
+        MxConfig.resolve(
+            Map.of("mx.weights", "FP32", "mx.zoo.cache", "/tmp/x", "engine", "x"),
+            k -> null,
+            k -> null);
+    assertNull(c.getWeights());
+    assertEquals("mx.weights=FP32", c.toString().split(",")[0]);
+  }
+
+  @Test
+  void modelPropertiesFeedTheConfigUntilSetExplicitly() {
+    try (ai.djl.Model model = ai.djl.Model.newInstance("cfg", ai.djl.Device.cpu(), "MX")) {
+      MxModel mx = (MxModel) model;
+      model.setProperty("mx.weights", "MXFP4_E2M1");
+      model.setProperty("mx.zoo.cache", "/tmp/elsewhere");
+      assertEquals(MxFormat.MXFP4_E2M1, mx.getConfig().getWeights());
+      try (ai.djl.ndarray.NDManager sub = model.getNDManager().newSubManager()) {
+        assertEquals(MxFormat.MXFP4_E2M1, ((MxNDManager) sub).getConfig().getWeights());
+      }
+      model.setProperty("mx.weights", "MXINT8");
+      assertEquals(MxFormat.MXINT8, mx.getConfig().getWeights());
+      mx.setConfig(MxConfig.resolve(Map.of("mx.weights", "MXFP8_E5M2"), k -> null, k -> null));
+      model.setProperty("mx.weights", "MXFP6_E3M2");
+      assertEquals(MxFormat.MXFP8_E5M2, mx.getConfig().getWeights());
+    }
+  }
 }

@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
 
 /** DJL block models saved under PyTorch, loaded with optEngine("MX"), compared with FP32. */
 class MxModelTest {
@@ -39,11 +40,8 @@ class MxModelTest {
                   name,
                   block,
                   t,
-                  Map.of(
-                      "mx.weights",
-                      formats[i],
-                      "mx.scale",
-                      System.getProperty("t.scale", "floor")));
+                  // These tests measure MX linear: attention stays DJL's.
+                  Map.of("mx.weights", formats[i], "mx.attention", "off"));
           Predictor<float[], float[]> predictor = model.newPredictor()) {
         MxModel mx = assertInstanceOf(MxModel.class, model.getWrappedModel());
         MxMemoryReport report = mx.getMemoryReport();
@@ -59,7 +57,8 @@ class MxModelTest {
         assertEquals(reference.length, y.length);
         assertNotEquals(0, y[0]);
         cos[i] = ModelFixtures.cosine(reference, y);
-        System.err.println(name + " " + formats[i] + " cosine " + cos[i]);
+        LoggerFactory.getLogger(MxModelTest.class)
+            .info("{} {} cosine {}", name, formats[i], cos[i]);
       }
     }
     return cos;
@@ -98,5 +97,65 @@ class MxModelTest {
     assertTrue(cos[1] >= 0.995, "MXFP8 cosine " + cos[1]);
     assertTrue(cos[2] >= 0.995, "MXFP6 cosine " + cos[2]);
     assertTrue(cos[3] >= 0.95, "MXFP4 cosine " + cos[3]);
+  }
+
+  private float[] runMx(String name, Shape inputShape, float[] x, Map<String, String> options)
+      throws Exception {
+    FloatTranslator t = new FloatTranslator(inputShape);
+    try (ZooModel<float[], float[]> model =
+            ModelFixtures.loadMx(dir, name, ModelFixtures::mlp, t, options);
+        Predictor<float[], float[]> predictor = model.newPredictor()) {
+      float[] y = predictor.predict(x);
+      assertEquals("MX", t.lastEngine);
+      return y;
+    }
+  }
+
+  @Test
+  void weightAndActivationModeAndEmulationAgreeWithKernel() throws Exception {
+    Shape in = new Shape(3, 32);
+    float[] x = ModelFixtures.randomInput(in, 9);
+    float[] reference;
+    try (Model pt = ModelFixtures.saveUnderPyTorch(ModelFixtures.mlp(), in, dir, "mlp")) {
+      reference = ModelFixtures.predict(pt, in, x);
+    }
+    Map<String, String> wa = Map.of("mx.weights", "MXFP8_E4M3", "mx.activations", "MXFP8_E4M3");
+    float[] kernelWa = runMx("mlp", in, x, wa);
+    float[] kernelW = runMx("mlp", in, x, Map.of("mx.weights", "MXFP8_E4M3"));
+    double cosWa = ModelFixtures.cosine(reference, kernelWa);
+    assertTrue(cosWa >= 0.995, "weight+activation MXFP8 cosine " + cosWa);
+    assertNotEquals(kernelW[0], kernelWa[0], "activations were quantized");
+
+    io.djlmx.kernel.LinearKernel cpu = MxLinear.getKernel("cpu");
+    MxLinear.registerKernel("cpu", null);
+    try {
+      long emulated = MxLinear.getCallCount(MxLinear.Path.EMULATION);
+      float[] emuWa = runMx("mlp", in, x, wa);
+      float[] emuW = runMx("mlp", in, x, Map.of("mx.weights", "MXFP8_E4M3"));
+      assertEquals(emulated + 6, MxLinear.getCallCount(MxLinear.Path.EMULATION));
+      // Same quantized values, different summation order: agree to FP32 rounding.
+      assertTrue(ModelFixtures.cosine(kernelW, emuW) > 0.99999);
+      assertTrue(ModelFixtures.cosine(kernelWa, emuWa) > 0.99999);
+    } finally {
+      MxLinear.registerKernel("cpu", cpu);
+    }
+  }
+
+  @Test
+  void hooksRunAtLoadWithTheResolvedConfig() throws Exception {
+    Shape in = new Shape(1, 32);
+    try (Model pt = ModelFixtures.saveUnderPyTorch(ModelFixtures.mlp(), in, dir, "mlp")) {
+      // saved
+    }
+    java.util.List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+    MxModel.registerHook(
+        m -> {
+          // Hooks are process-wide: record only the model this test loads.
+          if (m.getConfig().getWeights() == io.djlmx.format.MxFormat.MXFP8_E5M2) {
+            seen.add(m.getConfig().isAttentionEnabled() + " " + (m.getBlock() != null));
+          }
+        });
+    runMx("mlp", in, ModelFixtures.randomInput(in, 1), Map.of("mx.weights", "MXFP8_E5M2"));
+    assertEquals(java.util.List.of("true true"), seen);
   }
 }

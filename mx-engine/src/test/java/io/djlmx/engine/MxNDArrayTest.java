@@ -13,6 +13,7 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -198,5 +199,42 @@ class MxNDArrayTest {
     IllegalStateException e =
         assertThrows(IllegalStateException.class, () -> m.zeros(new Shape(2)));
     assertTrue(e.getMessage().contains("closed"), e.getMessage());
+  }
+
+  @Test
+  void ndScopeClosesWrappersAndDelegates() {
+    try (NDManager m = newManager()) {
+      NDArray kept;
+      NDArray dropped;
+      try (NDScope scope = new NDScope()) {
+        scope.suppressNotUsedWarning();
+        NDArray a = m.ones(new Shape(3));
+        dropped = a.mul(2);
+        kept = a.add(1);
+        NDScope.unregister(kept);
+      }
+      assertTrue(dropped.isReleased());
+      assertTrue(((MxNDArray) dropped).getDelegate().isReleased());
+      assertFalse(kept.isReleased());
+      assertArrayEquals(new float[] {2, 2, 2}, kept.toFloatArray());
+    }
+  }
+
+  @Test
+  void gradientsFlowThroughMxArrays() {
+    try (NDManager m = newManager()) {
+      NDArray x = m.create(new float[] {1, -2, 3});
+      x.setRequiresGradient(true);
+      try (ai.djl.training.GradientCollector gc = Engine.getEngine("MX").newGradientCollector()) {
+        assertTrue(MxGradientCollector.isRecording());
+        NDArray y = x.mul(x).sum();
+        assertMx(y);
+        gc.backward(y);
+      }
+      assertFalse(MxGradientCollector.isRecording());
+      NDArray grad = x.getGradient();
+      assertMx(grad);
+      assertArrayEquals(new float[] {2, -4, 6}, grad.toFloatArray());
+    }
   }
 }

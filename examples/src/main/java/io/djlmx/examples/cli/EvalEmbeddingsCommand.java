@@ -26,6 +26,10 @@ public final class EvalEmbeddingsCommand implements Callable<Integer> {
 
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
+  @picocli.CommandLine.Mixin ChartOption chart;
+
+  @picocli.CommandLine.Mixin VerboseOption verbose;
+
   @Option(
       names = "--models",
       split = ",",
@@ -37,7 +41,7 @@ public final class EvalEmbeddingsCommand implements Callable<Integer> {
       names = "--formats",
       split = ",",
       description = "Weight formats (each weight-only and weight+activation)",
-      defaultValue = "MXFP8_E4M3,MXINT8,MXFP6_E2M3,MXFP6_E3M2,MXFP4_E2M1")
+      defaultValue = "MXFP6_E2M3,MXFP4_E2M1,MXFP6_E3M2,MXFP8_E4M3,MXINT8")
   List<String> formats;
 
   @Option(
@@ -71,14 +75,6 @@ public final class EvalEmbeddingsCommand implements Callable<Integer> {
     for (String m : models) {
       SentenceEncoderSpec s = SentenceEncoderSpec.of(m);
       float[][] ref = ev.embed(s, null, null).embeddings();
-      for (String f : formats) {
-        MxFormat fmt = MxFormat.parse(f);
-        for (MxFormat act : new MxFormat[] {null, fmt}) {
-          EmbeddingMetrics metrics = ev.compare(ref, ev.embed(s, fmt, act).embeddings());
-          out.println(row(m, fmt.name(), act == null ? "FP32" : act.name(), metrics));
-          out.flush();
-        }
-      }
       if (peer && s == SentenceEncoderSpec.ALL_MINILM_L6_V2) {
         EmbeddingMetrics fp32Ort =
             ev.compare(ref, ev.embedOnnxRuntime(s, s.onnxResource()).embeddings());
@@ -87,6 +83,14 @@ public final class EvalEmbeddingsCommand implements Callable<Integer> {
             ev.compare(ref, ev.embedOnnxRuntime(s, "all-minilm-l6-v2-q.onnx").embeddings());
         out.println(row(m, "ONNX Runtime INT8 (-q)", "INT8 (dynamic)", q));
         out.flush();
+      }
+      for (String f : formats) {
+        MxFormat fmt = MxFormat.parse(f);
+        for (MxFormat act : new MxFormat[] {null, fmt}) {
+          EmbeddingMetrics metrics = ev.compare(ref, ev.embed(s, fmt, act).embeddings());
+          out.println(row(m, fmt.name(), act == null ? "FP32" : act.name(), metrics));
+          out.flush();
+        }
       }
     }
     return 0;

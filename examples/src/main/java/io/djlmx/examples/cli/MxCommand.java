@@ -1,5 +1,6 @@
 package io.djlmx.examples.cli;
 
+import java.util.Optional;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -9,16 +10,30 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     version = "djl-mx 0.1.0",
     description = "Tools for the OCP Microscaling (MX) formats and the MX engine for DJL.",
+    footer = {
+      "",
+      "Start with: mx demo. Every command takes --help. Logging: warnings only unless --verbose."
+    },
     subcommands = {
       CommandLine.HelpCommand.class,
+      DemoCommand.class,
+      ConvertCommand.class,
+      InspectCommand.class,
+      ChartCommand.class,
       CheckVectorsCommand.class,
       QuantizeCommand.class,
       DequantizeCommand.class,
-      EvalCommand.class
+      EvalCommand.class,
+      BenchCommand.class
     })
 public final class MxCommand implements Runnable {
 
+  /** The slf4j-simple property for the default log level. */
+  static final String LOG_LEVEL = "org.slf4j.simpleLogger.defaultLogLevel";
+
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @CommandLine.Mixin VerboseOption verbose;
 
   /**
    * Runs the command line.
@@ -26,20 +41,40 @@ public final class MxCommand implements Runnable {
    * @param args the arguments
    */
   public static void main(String[] args) {
-    java.util.Optional<Integer> child = JvmRelauncher.relaunchIfNeeded(MxCommand.class, args);
+    Optional<Integer> child = JvmRelauncher.relaunchIfNeeded(MxCommand.class, args);
     if (child.isPresent()) {
       System.exit(child.get());
     }
+    configureRuntime();
     System.exit(newCommandLine().execute(args));
   }
 
+  /** Logs warnings only unless the user chose a level with {@code -D}; headless AWT for charts. */
+  static void configureRuntime() {
+    if (System.getProperty(LOG_LEVEL) == null) {
+      System.setProperty(LOG_LEVEL, "warn");
+    }
+    // DJL probes for CUDA on every engine start and warns on CPU-only machines.
+    String cuda = "org.slf4j.simpleLogger.log.ai.djl.util.cuda.CudaUtils";
+    if (System.getProperty(cuda) == null) {
+      System.setProperty(cuda, "error");
+    }
+    System.setProperty("java.awt.headless", "true");
+  }
+
   /**
-   * Builds the command line with every subcommand registered.
+   * Builds the command line with every subcommand registered and user errors reported as one
+   * message (no stack trace).
    *
    * @return a new command line
    */
   public static CommandLine newCommandLine() {
-    return new CommandLine(new MxCommand());
+    CommandLine cl = new CommandLine(new MxCommand());
+    cl.setExecutionExceptionHandler(new UserErrorHandler());
+    RecordingWriter out = new RecordingWriter(cl.getOut());
+    cl.setOut(out);
+    cl.setExecutionStrategy(new ChartingStrategy(out));
+    return cl;
   }
 
   @Override

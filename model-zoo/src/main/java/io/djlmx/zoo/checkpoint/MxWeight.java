@@ -1,7 +1,11 @@
 package io.djlmx.zoo.checkpoint;
 
 import io.djlmx.format.MxFormat;
+import io.djlmx.format.MxTensor;
+import io.djlmx.format.ScaleMode;
 import io.djlmx.zoo.onnx.NamedTensor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 
 /**
@@ -51,7 +55,7 @@ public record MxWeight(
   }
 
   /**
-   * Quantizes a 2-D FP32 weight.
+   * Quantizes a 2-D FP32 weight with the format core ({@link MxTensor}, FLOOR scale).
    *
    * @param t the weight {@code [rows, cols]}
    * @param format the element format
@@ -65,101 +69,30 @@ public record MxWeight(
     }
     int rows = (int) t.shape()[0];
     int cols = (int) t.shape()[1];
-    int bpr = blocksPerRow(cols);
-    int rowBytes = (int) format.packedBytes((long) bpr * BLOCK);
-    byte[] codes = new byte[rows * rowBytes];
-    byte[] scales = new byte[rows * bpr];
-    int[] block = new int[BLOCK];
     float[] data = t.data();
-    for (int r = 0; r < rows; r++) {
-      for (int b = 0; b < bpr; b++) {
-        int start = b * BLOCK;
-        int end = Math.min(cols, start + BLOCK);
-        float maxAbs = 0;
-        for (int c = start; c < end; c++) {
-          float v = data[r * cols + c];
-          if (!Float.isFinite(v)) {
-            throw new IllegalArgumentException(
-                "MX weight " + t.name() + " holds " + v + " in row " + r + ", block " + b);
-          }
-          maxAbs = Math.max(maxAbs, Math.abs(v));
-        }
-        int exp = sharedExponent(maxAbs, format);
-        scales[r * bpr + b] = (byte) (exp + 127);
-        Arrays.fill(block, 0);
-        for (int c = start; c < end; c++) {
-          block[c - start] = format.encode((float) Math.scalb((double) data[r * cols + c], -exp));
-        }
-        pack(block, format, codes, r * rowBytes + (int) format.packedBytes(start));
+    for (int i = 0; i < data.length; i++) {
+      if (!Float.isFinite(data[i])) {
+        // the format core would give the block a NaN scale; a weight must never be NaN
+        throw new IllegalArgumentException(
+            "MX weight "
+                + t.name()
+                + " holds "
+                + data[i]
+                + " in row "
+                + i / cols
+                + ", block "
+                + (i % cols) / BLOCK);
       }
     }
-    return new MxWeight(t.name(), format, rows, cols, codes, scales);
-  }
-
-  /**
-   * Returns the spec's FLOOR shared exponent of a block: {@code floor(log2(maxAbs)) - emax_elem},
-   * clamped to [-127, 127]; an all-zero block gets the exponent of the smallest normal.
-   *
-   * @param maxAbs the block's largest magnitude (finite)
-   * @param format the element format
-   * @return the unbiased exponent
-   */
-  static int sharedExponent(float maxAbs, MxFormat format) {
-    int e = maxAbs == 0 ? Float.MIN_EXPONENT : Math.getExponent(maxAbs);
-    if (e < Float.MIN_EXPONENT) { // subnormal input
-      e = Math.getExponent((double) maxAbs);
+    try (MxTensor q = MxTensor.quantize(data, t.shape(), format)) {
+      return new MxWeight(
+          t.name(),
+          format,
+          rows,
+          cols,
+          q.codes().toArray(ValueLayout.JAVA_BYTE),
+          q.scales().toArray(ValueLayout.JAVA_BYTE));
     }
-    return Math.max(-127, Math.min(127, e - format.emaxElem()));
-  }
-
-  private static void pack(int[] block, MxFormat format, byte[] out, int offset) {
-    switch (format.bits()) {
-      case 8 -> {
-        for (int i = 0; i < BLOCK; i++) {
-          out[offset + i] = (byte) block[i];
-        }
-      }
-      case 4 -> {
-        for (int i = 0; i < BLOCK; i += 2) {
-          out[offset + i / 2] = (byte) ((block[i] & 0xF) | ((block[i + 1] & 0xF) << 4));
-        }
-      }
-      case 6 -> {
-        for (int i = 0, o = offset; i < BLOCK; i += 4, o += 3) {
-          int g =
-              (block[i] & 0x3F)
-                  | (block[i + 1] & 0x3F) << 6
-                  | (block[i + 2] & 0x3F) << 12
-                  | (block[i + 3] & 0x3F) << 18;
-          out[o] = (byte) g;
-          out[o + 1] = (byte) (g >>> 8);
-          out[o + 2] = (byte) (g >>> 16);
-        }
-      }
-      default -> throw new IllegalArgumentException("Unsupported element width " + format);
-    }
-  }
-
-  /**
-   * Returns the code of element {@code c} of row {@code r}.
-   *
-   * @param r the row
-   * @param c the column
-   * @return the element code
-   */
-  public int code(int r, int c) {
-    int rowBytes = (int) format.packedBytes((long) blocksPerRow(cols) * BLOCK);
-    int base = r * rowBytes;
-    return switch (format.bits()) {
-      case 8 -> codes[base + c] & 0xFF;
-      case 4 -> (codes[base + c / 2] >>> ((c & 1) * 4)) & 0xF;
-      case 6 -> {
-        int o = base + (c / 4) * 3;
-        int g = (codes[o] & 0xFF) | (codes[o + 1] & 0xFF) << 8 | (codes[o + 2] & 0xFF) << 16;
-        yield (g >>> ((c & 3) * 6)) & 0x3F;
-      }
-      default -> throw new IllegalStateException("Unsupported element width " + format);
-    };
   }
 
   /**
@@ -168,16 +101,10 @@ public record MxWeight(
    * @return the weight {@code [rows, cols]}
    */
   public NamedTensor dequantize() {
-    float[] table = format.decodeTable();
-    int bpr = blocksPerRow(cols);
-    float[] out = new float[rows * cols];
-    for (int r = 0; r < rows; r++) {
-      for (int c = 0; c < cols; c++) {
-        int s = scales[r * bpr + c / BLOCK] & 0xFF;
-        float scale = s == 0xFF ? Float.NaN : (float) Math.scalb(1.0, s - 127);
-        out[r * cols + c] = table[code(r, c)] * scale;
-      }
+    try (MxTensor q = MxTensor.allocate(new long[] {rows, cols}, format, ScaleMode.FLOOR, BLOCK)) {
+      MemorySegment.copy(MemorySegment.ofArray(codes), 0, q.codes(), 0, codes.length);
+      MemorySegment.copy(MemorySegment.ofArray(scales), 0, q.scales(), 0, scales.length);
+      return new NamedTensor(name, new long[] {rows, cols}, q.dequantize());
     }
-    return new NamedTensor(name, new long[] {rows, cols}, out);
   }
 }

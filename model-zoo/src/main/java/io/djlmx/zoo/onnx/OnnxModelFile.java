@@ -145,29 +145,13 @@ public final class OnnxModelFile {
     if (!t.getRawData().isEmpty()) {
       ByteBuffer bb = t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
       if (bb.remaining() != n * Float.BYTES) {
-        throw new IOException(
-            "Initializer '"
-                + name
-                + "' in "
-                + source
-                + " holds "
-                + bb.remaining()
-                + " bytes, its shape needs "
-                + n * Float.BYTES);
+        throw sizeMismatch(name, bb.remaining(), n * Float.BYTES, "bytes");
       }
       data = new float[(int) n];
       bb.asFloatBuffer().get(data);
     } else {
       if (t.getFloatDataCount() != n) {
-        throw new IOException(
-            "Initializer '"
-                + name
-                + "' in "
-                + source
-                + " holds "
-                + t.getFloatDataCount()
-                + " values, its shape needs "
-                + n);
+        throw sizeMismatch(name, t.getFloatDataCount(), n, "values");
       }
       data = new float[(int) n];
       for (int i = 0; i < n; i++) {
@@ -175,6 +159,13 @@ public final class OnnxModelFile {
       }
     }
     return new NamedTensor(name, shape, data);
+  }
+
+  private IOException sizeMismatch(String name, long held, long needed, String unit) {
+    return new IOException(
+        String.format(
+            "Initializer '%s' in %s holds %d %s, its shape needs %d",
+            name, source, held, unit, needed));
   }
 
   /**

@@ -99,27 +99,13 @@ public final class MxAttention {
       if (VIEW_ENGINES.contains(manager.getEngine().getEngineName())
           && ob.isDirect()
           && !ob.isReadOnly()) {
-        TensorView ov =
-            TensorView.of(
-                MemorySegment.ofBuffer(ob),
-                c.layout(),
-                shape.batch(),
-                shape.heads(),
-                shape.queryLength(),
-                shape.headDim());
+        TensorView ov = outputView(MemorySegment.ofBuffer(ob), c, shape);
         CpuAttention.compute(shape, qv, kv, vv, ov, maskView, causal, scale, c);
       } else {
         try (Arena arena = Arena.ofConfined()) {
           MemorySegment tmp = arena.allocate(out.size() * Float.BYTES, 64);
-          TensorView ov =
-              TensorView.of(
-                  tmp,
-                  c.layout(),
-                  shape.batch(),
-                  shape.heads(),
-                  shape.queryLength(),
-                  shape.headDim());
-          CpuAttention.compute(shape, qv, kv, vv, ov, maskView, causal, scale, c);
+          CpuAttention.compute(
+              shape, qv, kv, vv, outputView(tmp, c, shape), maskView, causal, scale, c);
           out.set(tmp.asByteBuffer().order(java.nio.ByteOrder.nativeOrder()));
         }
       }
@@ -158,6 +144,10 @@ public final class MxAttention {
 
   private static MemorySegment segment(NDArray a) {
     return MemorySegment.ofBuffer(a.toByteBuffer(true));
+  }
+
+  private static TensorView outputView(MemorySegment seg, AttentionConfig c, AttentionShape s) {
+    return TensorView.of(seg, c.layout(), s.batch(), s.heads(), s.queryLength(), s.headDim());
   }
 
   private static TensorView view(NDArray a, AttentionConfig c, AttentionShape s, int seq) {

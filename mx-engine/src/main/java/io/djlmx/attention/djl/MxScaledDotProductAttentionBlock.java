@@ -82,7 +82,6 @@ public final class MxScaledDotProductAttentionBlock extends AbstractBlock {
     if (original.isInitialized()) {
       this.inputShapes = original.getInputShapes();
       this.outputDataTypes = original.getOutputDataTypes();
-      this.inputNames = original.describeInput().keys();
     }
   }
 

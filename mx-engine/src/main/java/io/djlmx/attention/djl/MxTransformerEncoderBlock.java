@@ -71,7 +71,6 @@ public final class MxTransformerEncoderBlock extends TransformerEncoderBlock {
     if (original.isInitialized()) {
       this.inputShapes = original.getInputShapes();
       this.outputDataTypes = original.getOutputDataTypes();
-      this.inputNames = original.describeInput().keys();
     }
   }
 

@@ -8,6 +8,9 @@ import io.djlmx.kernel.PreparedWeight;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Objects;
+import jdk.incubator.vector.FloatVector;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * MX linear on the CPU with the Vector API (512-bit vectors) and native memory: {@code y = x·Wᵀ +
@@ -19,14 +22,32 @@ import java.util.Objects;
  * multiply it with all rows (split over rows too). Results equal the exact FP32 dot products of the
  * dequantized values up to summation order. The kernel owns a small daemon thread pool; {@link
  * #close()} stops it.
+ *
+ * <p>Thread safety: one kernel may serve concurrent calls (they share its pool); a prepared weight
+ * may be used by concurrent calls but must not be closed while one runs. The kernels are written
+ * for 512-bit vectors (AVX-512); on a CPU without them the Vector API still computes correct
+ * results, but slowly, and a warning is logged once.
  */
 public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
 
-  /** Blocks of {@code k} decoded per panel in the batched path (512 columns, 64 KiB of FP32). */
-  private static final int PANEL_BLOCKS = 16;
+  /**
+   * Blocks of {@code k} decoded per panel in the batched path: 128 columns, 16 KiB of FP32, in L1.
+   */
+  private static final int PANEL_BLOCKS = 4;
 
   /** A thread that never runs: a segment it may access is accessible to the worker threads. */
   private static final Thread PROBE = new Thread(() -> {});
+
+  private static final Logger logger = LoggerFactory.getLogger(CpuLinearKernel.class);
+
+  static {
+    if (FloatVector.SPECIES_PREFERRED.vectorBitSize() < 512) {
+      logger.warn(
+          "This CPU's preferred vectors are {} bits; the MX CPU kernels are written for 512-bit"
+              + " vectors and will be slow here",
+          FloatVector.SPECIES_PREFERRED.vectorBitSize());
+    }
+  }
 
   private final KernelThreads threads;
   private final boolean exactOnly;
@@ -166,6 +187,7 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
     int kb = w.blocksPerRow();
     int n = (int) w.rows();
     float[] panel = new float[PANEL_BLOCKS * 1024];
+    float[] xt = interleave8(x, kpad, m);
     // Column chunks outside, units inside: the inputs' chunk stays in cache across units.
     for (int c0 = 0; c0 < kb; c0 += PANEL_BLOCKS) {
       int nb = Math.min(PANEL_BLOCKS, kb - c0);
@@ -174,9 +196,26 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
         for (int b = 0; b < nb; b++) {
           TileDecoder.decode(w, tile + b, panel, b * 1024);
         }
-        GemmKernel.run(panel, nb * 32, x, kpad, c0 * 32, m, y, n, u, c0 == 0, bias, c0 + nb >= kb);
+        GemmKernel.run(
+            panel, nb * 32, xt, x, kpad, c0 * 32, m, y, n, u, c0 == 0, bias, c0 + nb >= kb);
       }
     }
+  }
+
+  /** Copies whole blocks of eight rows so that one column's eight values are adjacent. */
+  private static float[] interleave8(float[] x, int kpad, int m) {
+    int blocks = m / 8;
+    float[] xt = new float[blocks * 8 * kpad];
+    for (int b = 0; b < blocks; b++) {
+      int base = b * 8 * kpad;
+      for (int r = 0; r < 8; r++) {
+        int src = (b * 8 + r) * kpad;
+        for (int c = 0; c < kpad; c++) {
+          xt[base + 8 * c + r] = x[src + c];
+        }
+      }
+    }
+    return xt;
   }
 
   private static void checkSize(String name, MemorySegment s, long floats, String what) {

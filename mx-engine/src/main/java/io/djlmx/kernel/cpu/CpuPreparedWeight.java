@@ -19,7 +19,8 @@ import java.util.Arrays;
  * sub-tiles follow each other. Inside a sub-tile, lane {@code j} is row {@code j}:
  *
  * <ul>
- *   <li>8-bit formats: byte {@code 16 v + j} is element {@code v}.
+ *   <li>8-bit formats: the little-endian int at byte {@code 64 t + 4 j} holds elements {@code 4 t
+ *       .. 4 t + 3}, element {@code 4 t + i} in byte {@code i}.
  *   <li>FP4: the little-endian int at byte {@code 64 t + 4 j} holds elements {@code 8 t .. 8 t +
  *       7}, element {@code 8 t + i} in bits {@code [4 i, 4 i + 4)}, canonical codes.
  *   <li>FP6: the 24-bit little-endian group at byte {@code 48 t + 3 j} holds elements {@code 4 t ..
@@ -32,7 +33,7 @@ import java.util.Arrays;
  * (it folds the power of two that bit-built FP8 values and INT8's 1/64 carry). Rows whose factors
  * do not fit a normal float, or that hold NaN/Inf codes or NaN scales, are listed in {@link
  * #exactRows()} and recomputed by the exact path. FP8 tiles holding zero or subnormal codes are
- * flagged in {@link #tileNeedsFixup(long)}: bit-building cannot make them.
+ * flagged in {@link #fixupMask(long)}: bit-building cannot make them.
  */
 final class CpuPreparedWeight implements PreparedWeight {
 
@@ -100,7 +101,8 @@ final class CpuPreparedWeight implements PreparedWeight {
 
   /**
    * Returns the power of two (as an exponent) folded into the stored scale bytes: the kernels build
-   * FP8 values times {@code 2^8} (E4M3) or {@code 2^16} (E5M2), and INT8 codes without the 1/64.
+   * FP8 values times {@code 2^8} (E4M3) or {@code 2^16} (E5M2), and INT8 codes times {@code 2^24}
+   * without the 1/64.
    *
    * @param f the format
    * @return the exponent added to each biased scale byte
@@ -112,7 +114,7 @@ final class CpuPreparedWeight implements PreparedWeight {
       case MXFP8_E5M2:
         return -16;
       case MXINT8:
-        return -6;
+        return -30; // codes are converted as code * 2^24, and MXINT8 values are code / 64
       default:
         return 0;
     }
@@ -204,7 +206,7 @@ final class CpuPreparedWeight implements PreparedWeight {
     for (int b = 0; b < kb; b++) {
       long tile = u * kb + b;
       long tileOff = tile * tb;
-      boolean needsFix = false;
+      int needsFix = 0;
       for (int lane = 0; lane < UNIT_ROWS; lane++) {
         long r = u * UNIT_ROWS + lane;
         boolean real = r < rows;
@@ -234,7 +236,9 @@ final class CpuPreparedWeight implements PreparedWeight {
               if (f == MxFormat.MXFP8_E4M3 ? mag == 0x7F : mag >= 0x7C) {
                 exact[(int) r] = true; // NaN or infinity
               }
-              needsFix |= (code & expMask) == 0;
+              if ((code & expMask) == 0) {
+                needsFix |= 1 << (v >> 2); // the kernels load 4 elements of 16 rows at a time
+              }
             }
           } else {
             code = pad;
@@ -242,7 +246,7 @@ final class CpuPreparedWeight implements PreparedWeight {
           putTileCode(f, codes, subOff, j, v, code);
         }
       }
-      fixup[(int) tile] = (byte) (needsFix ? 1 : 0);
+      fixup[(int) tile] = (byte) needsFix;
     }
   }
 
@@ -272,7 +276,7 @@ final class CpuPreparedWeight implements PreparedWeight {
       MxFormat f, MemorySegment codes, long subOff, int j, int v, int code) {
     switch (f.bits()) {
       case 8:
-        codes.set(ValueLayout.JAVA_BYTE, subOff + 16L * v + j, (byte) code);
+        codes.set(ValueLayout.JAVA_BYTE, subOff + 64L * (v >> 2) + 4L * j + (v & 3), (byte) code);
         break;
       case 4:
         {
@@ -316,7 +320,7 @@ final class CpuPreparedWeight implements PreparedWeight {
     int j = lane & 15;
     switch (format.bits()) {
       case 8:
-        return codes.get(ValueLayout.JAVA_BYTE, subOff + 16L * v + j) & 0xFF;
+        return codes.get(ValueLayout.JAVA_BYTE, subOff + 64L * (v >> 2) + 4L * j + (v & 3)) & 0xFF;
       case 4:
         {
           int by =
@@ -426,13 +430,14 @@ final class CpuPreparedWeight implements PreparedWeight {
   }
 
   /**
-   * Returns whether a tile holds codes that need the exact fix-up decode (FP8 zero/subnormal).
+   * Returns which groups of 4 columns of a tile hold FP8 codes that bit-building cannot decode
+   * (zero or subnormal): bit {@code q} covers elements {@code 4q .. 4q + 3} of all 32 rows.
    *
    * @param tile the tile index {@code u * blocksPerRow + b}
-   * @return true when the fix-up decode is needed
+   * @return the bit mask, 0 when the whole tile decodes by bit-building
    */
-  boolean tileNeedsFixup(long tile) {
-    return fixup[(int) tile] != 0;
+  int fixupMask(long tile) {
+    return fixup[(int) tile] & 0xFF;
   }
 
   /**

@@ -6,8 +6,9 @@ import jdk.incubator.vector.VectorMask;
 
 /**
  * Batched kernel: multiplies a decoded FP32 panel of one 32-row unit ({@code kLen} columns, {@code
- * panel[32 kk + lane]}) with {@code m} input rows, accumulating into {@code y}. Four input rows at
- * a time: eight 16-lane accumulators, two panel loads and four broadcasts per step.
+ * panel[32 kk + lane]}) with {@code m} input rows, accumulating into {@code y}. Eight input rows at
+ * a time (then four, then one): sixteen 16-lane accumulators, two panel loads and eight broadcasts
+ * per step, so the fused multiply-adds, not the loads, set the pace.
  */
 final class GemmKernel {
 
@@ -18,6 +19,8 @@ final class GemmKernel {
    *
    * @param panel the decoded panel
    * @param kLen the panel's columns
+   * @param xt the inputs in blocks of eight rows interleaved: row {@code 8 b + r}, column {@code c}
+   *     at {@code b * 8 * xStride + 8 c + r} (rows past a multiple of eight are not there)
    * @param x the inputs, row stride {@code xStride}
    * @param xStride the row stride of {@code x}
    * @param k0 the first column of the panel in {@code x}
@@ -32,6 +35,7 @@ final class GemmKernel {
   static void run(
       float[] panel,
       int kLen,
+      float[] xt,
       float[] x,
       int xStride,
       int k0,
@@ -43,6 +47,7 @@ final class GemmKernel {
       MemorySegment bias,
       boolean last) {
     int r0 = (int) u * 32;
+    int xtStride8 = 8 * xStride;
     VectorMask<Float> ma = Vec.F.indexInRange(r0, n);
     VectorMask<Float> mb = Vec.F.indexInRange(r0 + 16, n);
     FloatVector biasA = FloatVector.zero(Vec.F);
@@ -52,6 +57,113 @@ final class GemmKernel {
       biasB = FloatVector.fromMemorySegment(Vec.F, bias, 4L * r0 + 64, Vec.LE, mb);
     }
     int i = 0;
+    for (; i + 8 <= m; i += 8) {
+      long y0 = 4L * ((long) i * n + r0);
+      long y1 = y0 + 4L * n;
+      long y2 = y1 + 4L * n;
+      long y3 = y2 + 4L * n;
+      long y4 = y3 + 4L * n;
+      long y5 = y4 + 4L * n;
+      long y6 = y5 + 4L * n;
+      long y7 = y6 + 4L * n;
+      FloatVector c0a;
+      FloatVector c0b;
+      FloatVector c1a;
+      FloatVector c1b;
+      FloatVector c2a;
+      FloatVector c2b;
+      FloatVector c3a;
+      FloatVector c3b;
+      FloatVector c4a;
+      FloatVector c4b;
+      FloatVector c5a;
+      FloatVector c5b;
+      FloatVector c6a;
+      FloatVector c6b;
+      FloatVector c7a;
+      FloatVector c7b;
+      if (first) {
+        c0a = FloatVector.zero(Vec.F);
+        c0b = FloatVector.zero(Vec.F);
+        c1a = FloatVector.zero(Vec.F);
+        c1b = FloatVector.zero(Vec.F);
+        c2a = FloatVector.zero(Vec.F);
+        c2b = FloatVector.zero(Vec.F);
+        c3a = FloatVector.zero(Vec.F);
+        c3b = FloatVector.zero(Vec.F);
+        c4a = FloatVector.zero(Vec.F);
+        c4b = FloatVector.zero(Vec.F);
+        c5a = FloatVector.zero(Vec.F);
+        c5b = FloatVector.zero(Vec.F);
+        c6a = FloatVector.zero(Vec.F);
+        c6b = FloatVector.zero(Vec.F);
+        c7a = FloatVector.zero(Vec.F);
+        c7b = FloatVector.zero(Vec.F);
+      } else {
+        c0a = FloatVector.fromMemorySegment(Vec.F, y, y0, Vec.LE, ma);
+        c0b = FloatVector.fromMemorySegment(Vec.F, y, y0 + 64, Vec.LE, mb);
+        c1a = FloatVector.fromMemorySegment(Vec.F, y, y1, Vec.LE, ma);
+        c1b = FloatVector.fromMemorySegment(Vec.F, y, y1 + 64, Vec.LE, mb);
+        c2a = FloatVector.fromMemorySegment(Vec.F, y, y2, Vec.LE, ma);
+        c2b = FloatVector.fromMemorySegment(Vec.F, y, y2 + 64, Vec.LE, mb);
+        c3a = FloatVector.fromMemorySegment(Vec.F, y, y3, Vec.LE, ma);
+        c3b = FloatVector.fromMemorySegment(Vec.F, y, y3 + 64, Vec.LE, mb);
+        c4a = FloatVector.fromMemorySegment(Vec.F, y, y4, Vec.LE, ma);
+        c4b = FloatVector.fromMemorySegment(Vec.F, y, y4 + 64, Vec.LE, mb);
+        c5a = FloatVector.fromMemorySegment(Vec.F, y, y5, Vec.LE, ma);
+        c5b = FloatVector.fromMemorySegment(Vec.F, y, y5 + 64, Vec.LE, mb);
+        c6a = FloatVector.fromMemorySegment(Vec.F, y, y6, Vec.LE, ma);
+        c6b = FloatVector.fromMemorySegment(Vec.F, y, y6 + 64, Vec.LE, mb);
+        c7a = FloatVector.fromMemorySegment(Vec.F, y, y7, Vec.LE, ma);
+        c7b = FloatVector.fromMemorySegment(Vec.F, y, y7 + 64, Vec.LE, mb);
+      }
+      // Eight rows interleaved (xt[8 kk + r]): one base address, constant offsets.
+      int xo = (i >> 3) * xtStride8 + 8 * k0;
+      for (int kk = 0; kk < kLen; kk++) {
+        FloatVector wa = FloatVector.fromArray(Vec.F, panel, 32 * kk);
+        FloatVector wb = FloatVector.fromArray(Vec.F, panel, 32 * kk + 16);
+        FloatVector v0 = FloatVector.broadcast(Vec.F, xt[xo + 8 * kk + 0]);
+        c0a = wa.fma(v0, c0a);
+        c0b = wb.fma(v0, c0b);
+        FloatVector v1 = FloatVector.broadcast(Vec.F, xt[xo + 8 * kk + 1]);
+        c1a = wa.fma(v1, c1a);
+        c1b = wb.fma(v1, c1b);
+        FloatVector v2 = FloatVector.broadcast(Vec.F, xt[xo + 8 * kk + 2]);
+        c2a = wa.fma(v2, c2a);
+        c2b = wb.fma(v2, c2b);
+        FloatVector v3 = FloatVector.broadcast(Vec.F, xt[xo + 8 * kk + 3]);
+        c3a = wa.fma(v3, c3a);
+        c3b = wb.fma(v3, c3b);
+        FloatVector v4 = FloatVector.broadcast(Vec.F, xt[xo + 8 * kk + 4]);
+        c4a = wa.fma(v4, c4a);
+        c4b = wb.fma(v4, c4b);
+        FloatVector v5 = FloatVector.broadcast(Vec.F, xt[xo + 8 * kk + 5]);
+        c5a = wa.fma(v5, c5a);
+        c5b = wb.fma(v5, c5b);
+        FloatVector v6 = FloatVector.broadcast(Vec.F, xt[xo + 8 * kk + 6]);
+        c6a = wa.fma(v6, c6a);
+        c6b = wb.fma(v6, c6b);
+        FloatVector v7 = FloatVector.broadcast(Vec.F, xt[xo + 8 * kk + 7]);
+        c7a = wa.fma(v7, c7a);
+        c7b = wb.fma(v7, c7b);
+      }
+      c0a.add(biasA).intoMemorySegment(y, y0, Vec.LE, ma);
+      c0b.add(biasB).intoMemorySegment(y, y0 + 64, Vec.LE, mb);
+      c1a.add(biasA).intoMemorySegment(y, y1, Vec.LE, ma);
+      c1b.add(biasB).intoMemorySegment(y, y1 + 64, Vec.LE, mb);
+      c2a.add(biasA).intoMemorySegment(y, y2, Vec.LE, ma);
+      c2b.add(biasB).intoMemorySegment(y, y2 + 64, Vec.LE, mb);
+      c3a.add(biasA).intoMemorySegment(y, y3, Vec.LE, ma);
+      c3b.add(biasB).intoMemorySegment(y, y3 + 64, Vec.LE, mb);
+      c4a.add(biasA).intoMemorySegment(y, y4, Vec.LE, ma);
+      c4b.add(biasB).intoMemorySegment(y, y4 + 64, Vec.LE, mb);
+      c5a.add(biasA).intoMemorySegment(y, y5, Vec.LE, ma);
+      c5b.add(biasB).intoMemorySegment(y, y5 + 64, Vec.LE, mb);
+      c6a.add(biasA).intoMemorySegment(y, y6, Vec.LE, ma);
+      c6b.add(biasB).intoMemorySegment(y, y6 + 64, Vec.LE, mb);
+      c7a.add(biasA).intoMemorySegment(y, y7, Vec.LE, ma);
+      c7b.add(biasB).intoMemorySegment(y, y7 + 64, Vec.LE, mb);
+    }
     for (; i + 4 <= m; i += 4) {
       long y0 = 4L * ((long) i * n + r0);
       long y1 = y0 + 4L * n;

@@ -95,32 +95,87 @@ final class GemvKernel {
           IntVector ia = IntVector.fromMemorySegment(Vec.I, codes, t + 64 * q, Vec.LE);
           IntVector ib = IntVector.fromMemorySegment(Vec.I, codes, t + 256 + 64 * q, Vec.LE);
           int xq = xb + 8 * q;
-          for (int k = 0; k < 8; k += 2) {
-            FloatVector x0 = FloatVector.broadcast(Vec.F, x[xq + k]);
-            FloatVector x1 = FloatVector.broadcast(Vec.F, x[xq + k + 1]);
-            int sh0 = 4 * k;
-            int sh1 = 4 * k + 4;
-            a0 =
-                ia.lanewise(VectorOperators.LSHR, sh0)
-                    .selectFrom(tab)
-                    .reinterpretAsFloats()
-                    .fma(x0, a0);
-            b0 =
-                ib.lanewise(VectorOperators.LSHR, sh0)
-                    .selectFrom(tab)
-                    .reinterpretAsFloats()
-                    .fma(x0, b0);
-            a1 =
-                ia.lanewise(VectorOperators.LSHR, sh1)
-                    .selectFrom(tab)
-                    .reinterpretAsFloats()
-                    .fma(x1, a1);
-            b1 =
-                ib.lanewise(VectorOperators.LSHR, sh1)
-                    .selectFrom(tab)
-                    .reinterpretAsFloats()
-                    .fma(x1, b1);
-          }
+          FloatVector xv;
+          xv = FloatVector.broadcast(Vec.F, x[xq + 0]);
+          a0 = ia.selectFrom(tab).reinterpretAsFloats().fma(xv, a0);
+          b0 = ib.selectFrom(tab).reinterpretAsFloats().fma(xv, b0);
+          xv = FloatVector.broadcast(Vec.F, x[xq + 1]);
+          a1 =
+              ia.lanewise(VectorOperators.LSHR, 4)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, a1);
+          b1 =
+              ib.lanewise(VectorOperators.LSHR, 4)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, b1);
+          xv = FloatVector.broadcast(Vec.F, x[xq + 2]);
+          a0 =
+              ia.lanewise(VectorOperators.LSHR, 8)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, a0);
+          b0 =
+              ib.lanewise(VectorOperators.LSHR, 8)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, b0);
+          xv = FloatVector.broadcast(Vec.F, x[xq + 3]);
+          a1 =
+              ia.lanewise(VectorOperators.LSHR, 12)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, a1);
+          b1 =
+              ib.lanewise(VectorOperators.LSHR, 12)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, b1);
+          xv = FloatVector.broadcast(Vec.F, x[xq + 4]);
+          a0 =
+              ia.lanewise(VectorOperators.LSHR, 16)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, a0);
+          b0 =
+              ib.lanewise(VectorOperators.LSHR, 16)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, b0);
+          xv = FloatVector.broadcast(Vec.F, x[xq + 5]);
+          a1 =
+              ia.lanewise(VectorOperators.LSHR, 20)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, a1);
+          b1 =
+              ib.lanewise(VectorOperators.LSHR, 20)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, b1);
+          xv = FloatVector.broadcast(Vec.F, x[xq + 6]);
+          a0 =
+              ia.lanewise(VectorOperators.LSHR, 24)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, a0);
+          b0 =
+              ib.lanewise(VectorOperators.LSHR, 24)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, b0);
+          xv = FloatVector.broadcast(Vec.F, x[xq + 7]);
+          a1 =
+              ia.lanewise(VectorOperators.LSHR, 28)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, a1);
+          b1 =
+              ib.lanewise(VectorOperators.LSHR, 28)
+                  .selectFrom(tab)
+                  .reinterpretAsFloats()
+                  .fma(xv, b1);
         }
         accA = a0.add(a1).fma(Vec.scales(scales, s), accA);
         accB = b0.add(b1).fma(Vec.scales(scales, s + 16), accB);
@@ -208,7 +263,11 @@ final class GemvKernel {
     MemorySegment scales = w.scales();
     int kb = w.blocksPerRow();
     int n = (int) w.rows();
-    float[] fixPanel = new float[1024];
+    int sra = 24 - shl;
+    // E4M3: exponent field bits 0x78, mantissa 0x7, subnormal value * 2^8 = mantissa / 2;
+    // E5M2: 0x7C, 0x3, subnormal value * 2^16 = mantissa.
+    int fx = shl == 20 ? 0 : 1;
+    float[] partial = new float[32];
     for (long u = u0; u < u1; u++) {
       FloatVector accA = FloatVector.zero(Vec.F);
       FloatVector accB = FloatVector.zero(Vec.F);
@@ -217,45 +276,89 @@ final class GemvKernel {
       long s = tile * 32L;
       for (int b = 0; b < kb; b++, t += 1024, s += 32, tile++) {
         int xb = b * 32;
-        if (w.tileNeedsFixup(tile)) {
-          // Zero or subnormal codes: the exact decoder, scales already applied.
-          TileDecoder.decode(w, tile, fixPanel, 0);
-          for (int v = 0; v < 32; v++) {
-            FloatVector xv = FloatVector.broadcast(Vec.F, x[xb + v]);
-            accA = FloatVector.fromArray(Vec.F, fixPanel, 32 * v).fma(xv, accA);
-            accB = FloatVector.fromArray(Vec.F, fixPanel, 32 * v + 16).fma(xv, accB);
-          }
+        int fix = w.fixupMask(tile);
+        if (fix != 0) {
+          // Zero or subnormal codes in this tile: a separate, slower loop (a branch inside the
+          // fast loop costs the fast loop several times its speed).
+          fp8MixedTile(codes, t, x, xb, sra, keep, fx, fix, partial);
+          accA = FloatVector.fromArray(Vec.F, partial, 0).fma(Vec.scales(scales, s), accA);
+          accB = FloatVector.fromArray(Vec.F, partial, 16).fma(Vec.scales(scales, s + 16), accB);
           continue;
         }
         FloatVector a0 = FloatVector.zero(Vec.F);
         FloatVector a1 = FloatVector.zero(Vec.F);
         FloatVector b0 = FloatVector.zero(Vec.F);
         FloatVector b1 = FloatVector.zero(Vec.F);
-        for (int v = 0; v < 32; v += 2) {
-          FloatVector x0 = FloatVector.broadcast(Vec.F, x[xb + v]);
-          FloatVector x1 = FloatVector.broadcast(Vec.F, x[xb + v + 1]);
-          long o = t + 16L * v;
-          a0 = build(codes, o, shl, keep).fma(x0, a0);
-          b0 = build(codes, o + 512, shl, keep).fma(x0, b0);
-          a1 = build(codes, o + 16, shl, keep).fma(x1, a1);
-          b1 = build(codes, o + 528, shl, keep).fma(x1, b1);
+        for (int q = 0; q < 8; q++) {
+          IntVector ia = IntVector.fromMemorySegment(Vec.I, codes, t + 64 * q, Vec.LE);
+          IntVector ib = IntVector.fromMemorySegment(Vec.I, codes, t + 512 + 64 * q, Vec.LE);
+          int xq = xb + 4 * q;
+          FloatVector x0 = FloatVector.broadcast(Vec.F, x[xq]);
+          FloatVector x1 = FloatVector.broadcast(Vec.F, x[xq + 1]);
+          FloatVector x2 = FloatVector.broadcast(Vec.F, x[xq + 2]);
+          FloatVector x3 = FloatVector.broadcast(Vec.F, x[xq + 3]);
+          // Code i moved to the top byte (sign in bit 31), then shifted arithmetically so that
+          // the magnitude lands on the exponent/mantissa bits; the OR sets the exponent's top bit.
+          a0 =
+              ia.lanewise(VectorOperators.LSHL, 24)
+                  .lanewise(VectorOperators.ASHR, sra)
+                  .and(keep)
+                  .or(0x40000000)
+                  .reinterpretAsFloats()
+                  .fma(x0, a0);
+          b0 =
+              ib.lanewise(VectorOperators.LSHL, 24)
+                  .lanewise(VectorOperators.ASHR, sra)
+                  .and(keep)
+                  .or(0x40000000)
+                  .reinterpretAsFloats()
+                  .fma(x0, b0);
+          a1 =
+              ia.lanewise(VectorOperators.LSHL, 16)
+                  .lanewise(VectorOperators.ASHR, sra)
+                  .and(keep)
+                  .or(0x40000000)
+                  .reinterpretAsFloats()
+                  .fma(x1, a1);
+          b1 =
+              ib.lanewise(VectorOperators.LSHL, 16)
+                  .lanewise(VectorOperators.ASHR, sra)
+                  .and(keep)
+                  .or(0x40000000)
+                  .reinterpretAsFloats()
+                  .fma(x1, b1);
+          a0 =
+              ia.lanewise(VectorOperators.LSHL, 8)
+                  .lanewise(VectorOperators.ASHR, sra)
+                  .and(keep)
+                  .or(0x40000000)
+                  .reinterpretAsFloats()
+                  .fma(x2, a0);
+          b0 =
+              ib.lanewise(VectorOperators.LSHL, 8)
+                  .lanewise(VectorOperators.ASHR, sra)
+                  .and(keep)
+                  .or(0x40000000)
+                  .reinterpretAsFloats()
+                  .fma(x2, b0);
+          a1 =
+              ia.lanewise(VectorOperators.ASHR, sra)
+                  .and(keep)
+                  .or(0x40000000)
+                  .reinterpretAsFloats()
+                  .fma(x3, a1);
+          b1 =
+              ib.lanewise(VectorOperators.ASHR, sra)
+                  .and(keep)
+                  .or(0x40000000)
+                  .reinterpretAsFloats()
+                  .fma(x3, b1);
         }
         accA = a0.add(a1).fma(Vec.scales(scales, s), accA);
         accB = b0.add(b1).fma(Vec.scales(scales, s + 16), accB);
       }
       store(accA, accB, bias, y, yOff, u, n);
     }
-  }
-
-  /** Builds the float bits of 16 FP8 values times the folded power of two (normal codes only). */
-  private static FloatVector build(MemorySegment codes, long off, int shl, int keep) {
-    return ((IntVector)
-            ByteVector.fromMemorySegment(Vec.B16, codes, off, Vec.LE)
-                .convertShape(VectorOperators.B2I, Vec.I, 0))
-        .lanewise(VectorOperators.LSHL, shl)
-        .and(keep)
-        .or(0x40000000)
-        .reinterpretAsFloats();
   }
 
   private static void int8(
@@ -281,14 +384,24 @@ final class GemvKernel {
         FloatVector b0 = FloatVector.zero(Vec.F);
         FloatVector b1 = FloatVector.zero(Vec.F);
         int xb = b * 32;
-        for (int v = 0; v < 32; v += 2) {
-          FloatVector x0 = FloatVector.broadcast(Vec.F, x[xb + v]);
-          FloatVector x1 = FloatVector.broadcast(Vec.F, x[xb + v + 1]);
-          long o = t + 16L * v;
-          a0 = ints(codes, o).fma(x0, a0);
-          b0 = ints(codes, o + 512).fma(x0, b0);
-          a1 = ints(codes, o + 16).fma(x1, a1);
-          b1 = ints(codes, o + 528).fma(x1, b1);
+        for (int q = 0; q < 8; q++) {
+          IntVector ia = IntVector.fromMemorySegment(Vec.I, codes, t + 64 * q, Vec.LE);
+          IntVector ib = IntVector.fromMemorySegment(Vec.I, codes, t + 512 + 64 * q, Vec.LE);
+          int xq = xb + 4 * q;
+          FloatVector x0 = FloatVector.broadcast(Vec.F, x[xq]);
+          FloatVector x1 = FloatVector.broadcast(Vec.F, x[xq + 1]);
+          FloatVector x2 = FloatVector.broadcast(Vec.F, x[xq + 2]);
+          FloatVector x3 = FloatVector.broadcast(Vec.F, x[xq + 3]);
+          // Code i in the top byte: as an int it is code * 2^24, converted exactly (the 2^-24 is
+          // folded into the stored scale with MXINT8's 2^-6).
+          a0 = top(ia.lanewise(VectorOperators.LSHL, 24)).fma(x0, a0);
+          b0 = top(ib.lanewise(VectorOperators.LSHL, 24)).fma(x0, b0);
+          a1 = top(ia.lanewise(VectorOperators.LSHL, 16)).fma(x1, a1);
+          b1 = top(ib.lanewise(VectorOperators.LSHL, 16)).fma(x1, b1);
+          a0 = top(ia.lanewise(VectorOperators.LSHL, 8)).fma(x2, a0);
+          b0 = top(ib.lanewise(VectorOperators.LSHL, 8)).fma(x2, b0);
+          a1 = top(ia).fma(x3, a1);
+          b1 = top(ib).fma(x3, b1);
         }
         accA = a0.add(a1).fma(Vec.scales(scales, s), accA);
         accB = b0.add(b1).fma(Vec.scales(scales, s + 16), accB);
@@ -297,11 +410,134 @@ final class GemvKernel {
     }
   }
 
-  /** Converts 16 INT8 codes to floats. */
-  private static FloatVector ints(MemorySegment codes, long off) {
-    return (FloatVector)
-        ByteVector.fromMemorySegment(Vec.B16, codes, off, Vec.LE)
-            .convertShape(VectorOperators.B2F, Vec.F, 0);
+  /**
+   * One FP8 tile with zero or subnormal codes: groups flagged in {@code fix} take the exact decode,
+   * the others the fast one. Writes the two sub-tiles' unscaled sums to {@code out[0..32)}.
+   */
+  private static void fp8MixedTile(
+      MemorySegment codes,
+      long t,
+      float[] x,
+      int xb,
+      int sra,
+      int keep,
+      int fx,
+      int fix,
+      float[] out) {
+    FloatVector a0 = FloatVector.zero(Vec.F);
+    FloatVector a1 = FloatVector.zero(Vec.F);
+    FloatVector b0 = FloatVector.zero(Vec.F);
+    FloatVector b1 = FloatVector.zero(Vec.F);
+    for (int q = 0; q < 8; q++) {
+      IntVector ia = IntVector.fromMemorySegment(Vec.I, codes, t + 64 * q, Vec.LE);
+      IntVector ib = IntVector.fromMemorySegment(Vec.I, codes, t + 512 + 64 * q, Vec.LE);
+      int xq = xb + 4 * q;
+      FloatVector x0 = FloatVector.broadcast(Vec.F, x[xq]);
+      FloatVector x1 = FloatVector.broadcast(Vec.F, x[xq + 1]);
+      FloatVector x2 = FloatVector.broadcast(Vec.F, x[xq + 2]);
+      FloatVector x3 = FloatVector.broadcast(Vec.F, x[xq + 3]);
+      if ((fix >>> q & 1) != 0) {
+        // Zero or subnormal codes among these: the exact (slower) decode.
+        a0 = exact(ia.lanewise(VectorOperators.LSHL, 24), sra, keep, fx).fma(x0, a0);
+        b0 = exact(ib.lanewise(VectorOperators.LSHL, 24), sra, keep, fx).fma(x0, b0);
+        a1 = exact(ia.lanewise(VectorOperators.LSHL, 16), sra, keep, fx).fma(x1, a1);
+        b1 = exact(ib.lanewise(VectorOperators.LSHL, 16), sra, keep, fx).fma(x1, b1);
+        a0 = exact(ia.lanewise(VectorOperators.LSHL, 8), sra, keep, fx).fma(x2, a0);
+        b0 = exact(ib.lanewise(VectorOperators.LSHL, 8), sra, keep, fx).fma(x2, b0);
+        a1 = exact(ia, sra, keep, fx).fma(x3, a1);
+        b1 = exact(ib, sra, keep, fx).fma(x3, b1);
+        continue;
+      }
+      // Code i moved to the top byte (sign in bit 31), then shifted arithmetically so that
+      // the magnitude lands on the exponent/mantissa bits; the OR sets the exponent's top bit.
+      a0 =
+          ia.lanewise(VectorOperators.LSHL, 24)
+              .lanewise(VectorOperators.ASHR, sra)
+              .and(keep)
+              .or(0x40000000)
+              .reinterpretAsFloats()
+              .fma(x0, a0);
+      b0 =
+          ib.lanewise(VectorOperators.LSHL, 24)
+              .lanewise(VectorOperators.ASHR, sra)
+              .and(keep)
+              .or(0x40000000)
+              .reinterpretAsFloats()
+              .fma(x0, b0);
+      a1 =
+          ia.lanewise(VectorOperators.LSHL, 16)
+              .lanewise(VectorOperators.ASHR, sra)
+              .and(keep)
+              .or(0x40000000)
+              .reinterpretAsFloats()
+              .fma(x1, a1);
+      b1 =
+          ib.lanewise(VectorOperators.LSHL, 16)
+              .lanewise(VectorOperators.ASHR, sra)
+              .and(keep)
+              .or(0x40000000)
+              .reinterpretAsFloats()
+              .fma(x1, b1);
+      a0 =
+          ia.lanewise(VectorOperators.LSHL, 8)
+              .lanewise(VectorOperators.ASHR, sra)
+              .and(keep)
+              .or(0x40000000)
+              .reinterpretAsFloats()
+              .fma(x2, a0);
+      b0 =
+          ib.lanewise(VectorOperators.LSHL, 8)
+              .lanewise(VectorOperators.ASHR, sra)
+              .and(keep)
+              .or(0x40000000)
+              .reinterpretAsFloats()
+              .fma(x2, b0);
+      a1 =
+          ia.lanewise(VectorOperators.ASHR, sra)
+              .and(keep)
+              .or(0x40000000)
+              .reinterpretAsFloats()
+              .fma(x3, a1);
+      b1 =
+          ib.lanewise(VectorOperators.ASHR, sra)
+              .and(keep)
+              .or(0x40000000)
+              .reinterpretAsFloats()
+              .fma(x3, b1);
+    }
+    a0.add(a1).intoArray(out, 0);
+    b0.add(b1).intoArray(out, 16);
+  }
+
+  /**
+   * Decodes 16 FP8 codes held in the top byte of each lane exactly, zero and subnormal codes
+   * included, times the same power of two as the bit-built fast path.
+   *
+   * @param top the codes in bits 24..31
+   * @param sra the arithmetic shift of the fast path
+   * @param keep the fast path's mask
+   * @param e5m2 0 for E4M3, 1 for E5M2
+   * @return the values
+   */
+  private static FloatVector exact(IntVector top, int sra, int keep, int e5m2) {
+    IntVector c = top.lanewise(VectorOperators.ASHR, 24);
+    FloatVector built =
+        top.lanewise(VectorOperators.ASHR, sra).and(keep).or(0x40000000).reinterpretAsFloats();
+    int expMask = e5m2 == 0 ? 0x78 : 0x7C;
+    int mantMask = e5m2 == 0 ? 0x7 : 0x3;
+    float unit = e5m2 == 0 ? 0.5f : 1f;
+    FloatVector small =
+        ((FloatVector) c.and(mantMask).convert(VectorOperators.I2F, 0))
+            .mul(unit)
+            .reinterpretAsInts()
+            .or(c.and(0x80000000))
+            .reinterpretAsFloats();
+    return built.blend(small, c.and(expMask).eq(0).cast(Vec.F));
+  }
+
+  /** Converts the top byte of each lane, as a signed integer times 2^24, to float (exact). */
+  private static FloatVector top(IntVector v) {
+    return (FloatVector) v.and(0xFF000000).convert(VectorOperators.I2F, 0);
   }
 
   /** Adds the bias and stores the unit's 32 outputs, masked at the end of the row. */

@@ -5,7 +5,6 @@ import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -66,11 +65,43 @@ final class TileDecoder {
       long base = t + 256L * sub;
       for (int q = 0; q < 4; q++) {
         IntVector iv = IntVector.fromMemorySegment(Vec.I, codes, base + 64L * q, Vec.LE);
-        for (int k = 0; k < 8; k++) {
-          FloatVector wv =
-              iv.lanewise(VectorOperators.LSHR, 4 * k).selectFrom(tab).reinterpretAsFloats();
-          wv.mul(sc).intoArray(panel, off + 32 * (8 * q + k) + 16 * sub);
-        }
+        int p = off + 256 * q + 16 * sub;
+        iv.selectFrom(tab).reinterpretAsFloats().mul(sc).intoArray(panel, p + 0);
+        iv.lanewise(VectorOperators.LSHR, 4)
+            .selectFrom(tab)
+            .reinterpretAsFloats()
+            .mul(sc)
+            .intoArray(panel, p + 32);
+        iv.lanewise(VectorOperators.LSHR, 8)
+            .selectFrom(tab)
+            .reinterpretAsFloats()
+            .mul(sc)
+            .intoArray(panel, p + 64);
+        iv.lanewise(VectorOperators.LSHR, 12)
+            .selectFrom(tab)
+            .reinterpretAsFloats()
+            .mul(sc)
+            .intoArray(panel, p + 96);
+        iv.lanewise(VectorOperators.LSHR, 16)
+            .selectFrom(tab)
+            .reinterpretAsFloats()
+            .mul(sc)
+            .intoArray(panel, p + 128);
+        iv.lanewise(VectorOperators.LSHR, 20)
+            .selectFrom(tab)
+            .reinterpretAsFloats()
+            .mul(sc)
+            .intoArray(panel, p + 160);
+        iv.lanewise(VectorOperators.LSHR, 24)
+            .selectFrom(tab)
+            .reinterpretAsFloats()
+            .mul(sc)
+            .intoArray(panel, p + 192);
+        iv.lanewise(VectorOperators.LSHR, 28)
+            .selectFrom(tab)
+            .reinterpretAsFloats()
+            .mul(sc)
+            .intoArray(panel, p + 224);
       }
     }
   }
@@ -93,11 +124,32 @@ final class TileDecoder {
             ByteVector.fromMemorySegment(Vec.B, codes, base + 48L * q, Vec.LE)
                 .rearrange(Vec.SPREAD_3_TO_4)
                 .reinterpretAsInts();
-        for (int k = 0; k < 4; k++) {
-          IntVector r = iv.lanewise(VectorOperators.ROR, 6 * k + 1);
-          FloatVector wv = r.selectFrom(lo, hi).or(r.and(0x80000000)).reinterpretAsFloats();
-          wv.mul(sc).intoArray(panel, off + 32 * (4 * q + k) + 16 * sub);
-        }
+        int p = off + 128 * q + 16 * sub;
+        IntVector r;
+        r = iv.lanewise(VectorOperators.ROR, 1);
+        r.selectFrom(lo, hi)
+            .or(r.and(0x80000000))
+            .reinterpretAsFloats()
+            .mul(sc)
+            .intoArray(panel, p + 0);
+        r = iv.lanewise(VectorOperators.ROR, 7);
+        r.selectFrom(lo, hi)
+            .or(r.and(0x80000000))
+            .reinterpretAsFloats()
+            .mul(sc)
+            .intoArray(panel, p + 32);
+        r = iv.lanewise(VectorOperators.ROR, 13);
+        r.selectFrom(lo, hi)
+            .or(r.and(0x80000000))
+            .reinterpretAsFloats()
+            .mul(sc)
+            .intoArray(panel, p + 64);
+        r = iv.lanewise(VectorOperators.ROR, 19);
+        r.selectFrom(lo, hi)
+            .or(r.and(0x80000000))
+            .reinterpretAsFloats()
+            .mul(sc)
+            .intoArray(panel, p + 96);
       }
     }
   }
@@ -114,26 +166,77 @@ final class TileDecoder {
       int expMask,
       int mantMask,
       float subnormalUnit) {
+    int sra = 24 - shl;
     for (int sub = 0; sub < 2; sub++) {
       FloatVector sc = Vec.scales(scales, s + 16 * sub);
       long base = t + 512L * sub;
-      for (int v = 0; v < 32; v++) {
-        IntVector c =
-            (IntVector)
-                ByteVector.fromMemorySegment(Vec.B16, codes, base + 16L * v, Vec.LE)
-                    .convertShape(VectorOperators.B2I, Vec.I, 0);
-        FloatVector built =
-            c.lanewise(VectorOperators.LSHL, shl).and(keep).or(0x40000000).reinterpretAsFloats();
-        // Zero and subnormal codes: value times the folded power of two is mantissa * unit.
-        VectorMask<Integer> sub0 = c.and(expMask).eq(0);
-        FloatVector small =
-            ((FloatVector) c.and(mantMask).convert(VectorOperators.I2F, 0))
-                .mul(subnormalUnit)
-                .reinterpretAsInts()
-                .or(c.and(0x80000000))
-                .reinterpretAsFloats();
-        FloatVector wv = built.blend(small, sub0.cast(Vec.F));
-        wv.mul(sc).intoArray(panel, off + 32 * v + 16 * sub);
+      for (int q = 0; q < 8; q++) {
+        IntVector iv = IntVector.fromMemorySegment(Vec.I, codes, base + 64L * q, Vec.LE);
+        int p = off + 128 * q + 16 * sub;
+        IntVector top;
+        IntVector c;
+        // Code i sign-extended into the top byte, then down to the float's exponent field; zero
+        // and subnormal codes: value times the folded power of two is mantissa * unit.
+        top = iv.lanewise(VectorOperators.LSHL, 24);
+        c = top.lanewise(VectorOperators.ASHR, 24);
+        top.lanewise(VectorOperators.ASHR, sra)
+            .and(keep)
+            .or(0x40000000)
+            .reinterpretAsFloats()
+            .blend(
+                ((FloatVector) c.and(mantMask).convert(VectorOperators.I2F, 0))
+                    .mul(subnormalUnit)
+                    .reinterpretAsInts()
+                    .or(c.and(0x80000000))
+                    .reinterpretAsFloats(),
+                c.and(expMask).eq(0).cast(Vec.F))
+            .mul(sc)
+            .intoArray(panel, p + 0);
+        top = iv.lanewise(VectorOperators.LSHL, 16);
+        c = top.lanewise(VectorOperators.ASHR, 24);
+        top.lanewise(VectorOperators.ASHR, sra)
+            .and(keep)
+            .or(0x40000000)
+            .reinterpretAsFloats()
+            .blend(
+                ((FloatVector) c.and(mantMask).convert(VectorOperators.I2F, 0))
+                    .mul(subnormalUnit)
+                    .reinterpretAsInts()
+                    .or(c.and(0x80000000))
+                    .reinterpretAsFloats(),
+                c.and(expMask).eq(0).cast(Vec.F))
+            .mul(sc)
+            .intoArray(panel, p + 32);
+        top = iv.lanewise(VectorOperators.LSHL, 8);
+        c = top.lanewise(VectorOperators.ASHR, 24);
+        top.lanewise(VectorOperators.ASHR, sra)
+            .and(keep)
+            .or(0x40000000)
+            .reinterpretAsFloats()
+            .blend(
+                ((FloatVector) c.and(mantMask).convert(VectorOperators.I2F, 0))
+                    .mul(subnormalUnit)
+                    .reinterpretAsInts()
+                    .or(c.and(0x80000000))
+                    .reinterpretAsFloats(),
+                c.and(expMask).eq(0).cast(Vec.F))
+            .mul(sc)
+            .intoArray(panel, p + 64);
+        top = iv;
+        c = top.lanewise(VectorOperators.ASHR, 24);
+        top.lanewise(VectorOperators.ASHR, sra)
+            .and(keep)
+            .or(0x40000000)
+            .reinterpretAsFloats()
+            .blend(
+                ((FloatVector) c.and(mantMask).convert(VectorOperators.I2F, 0))
+                    .mul(subnormalUnit)
+                    .reinterpretAsInts()
+                    .or(c.and(0x80000000))
+                    .reinterpretAsFloats(),
+                c.and(expMask).eq(0).cast(Vec.F))
+            .mul(sc)
+            .intoArray(panel, p + 96);
       }
     }
   }
@@ -143,12 +246,30 @@ final class TileDecoder {
     for (int sub = 0; sub < 2; sub++) {
       FloatVector sc = Vec.scales(scales, s + 16 * sub);
       long base = t + 512L * sub;
-      for (int v = 0; v < 32; v++) {
-        FloatVector wv =
-            (FloatVector)
-                ByteVector.fromMemorySegment(Vec.B16, codes, base + 16L * v, Vec.LE)
-                    .convertShape(VectorOperators.B2F, Vec.F, 0);
-        wv.mul(sc).intoArray(panel, off + 32 * v + 16 * sub);
+      for (int q = 0; q < 8; q++) {
+        IntVector iv = IntVector.fromMemorySegment(Vec.I, codes, base + 64L * q, Vec.LE);
+        int p = off + 128 * q + 16 * sub;
+        ((FloatVector)
+                iv.lanewise(VectorOperators.LSHL, 24)
+                    .and(0xFF000000)
+                    .convert(VectorOperators.I2F, 0))
+            .mul(sc)
+            .intoArray(panel, p + 0);
+        ((FloatVector)
+                iv.lanewise(VectorOperators.LSHL, 16)
+                    .and(0xFF000000)
+                    .convert(VectorOperators.I2F, 0))
+            .mul(sc)
+            .intoArray(panel, p + 32);
+        ((FloatVector)
+                iv.lanewise(VectorOperators.LSHL, 8)
+                    .and(0xFF000000)
+                    .convert(VectorOperators.I2F, 0))
+            .mul(sc)
+            .intoArray(panel, p + 64);
+        ((FloatVector) iv.and(0xFF000000).convert(VectorOperators.I2F, 0))
+            .mul(sc)
+            .intoArray(panel, p + 96);
       }
     }
   }

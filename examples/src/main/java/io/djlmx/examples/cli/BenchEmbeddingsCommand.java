@@ -1,0 +1,127 @@
+package io.djlmx.examples.cli;
+
+import ai.djl.engine.Engine;
+import io.djlmx.format.MxFormat;
+import io.djlmx.zoo.SentenceEncoderSpec;
+import io.djlmx.zoo.eval.EmbeddingEvaluator;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code mx bench embeddings}: sentences per second of a zoo encoder at batch 1 and 32, our blocks
+ * on PyTorch FP32 and on the MX engine (when present) beside ONNX Runtime FP32 and INT8.
+ */
+@Command(
+    name = "embeddings",
+    mixinStandardHelpOptions = true,
+    description =
+        "Sentences/s at batch 1 and 32: PyTorch FP32, MX formats (MX engine), ONNX Runtime FP32"
+            + " and INT8; repetitions interleaved, medians; prints a Markdown table.")
+public final class BenchEmbeddingsCommand implements Callable<Integer> {
+
+  @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @picocli.CommandLine.Mixin ChartOption chart;
+
+  @picocli.CommandLine.Mixin VerboseOption verbose;
+
+  @Option(
+      names = "--sentences",
+      defaultValue = "model-zoo/src/test/resources/sentences-en.txt",
+      description = "Text file, one sentence a line")
+  Path sentences;
+
+  @Option(names = "--count1", defaultValue = "64", description = "Sentences per batch-1 pass")
+  int count1;
+
+  @Option(names = "--count32", defaultValue = "256", description = "Sentences per batch-32 pass")
+  int count32;
+
+  @Option(names = "--reps", defaultValue = "5", description = "Timed passes per configuration")
+  int reps;
+
+  @Option(
+      names = "--formats",
+      split = ",",
+      defaultValue = "MXFP8_E4M3,MXFP6_E2M3,MXFP4_E2M1",
+      description = "MX weight formats (run only where the MX engine is present)")
+  List<String> formats;
+
+  /** One timed configuration. */
+  private interface Config {
+    EmbeddingEvaluator.Run run(EmbeddingEvaluator onPyTorch, EmbeddingEvaluator onMx)
+        throws Exception;
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter out = spec.commandLine().getOut();
+    SentenceEncoderSpec s = SentenceEncoderSpec.ALL_MINILM_L6_V2;
+    List<String> all = Files.readAllLines(sentences, StandardCharsets.UTF_8);
+    Map<String, Config> configs = new LinkedHashMap<>();
+    configs.put("BertEncoder on PyTorch, FP32", (pt, m) -> pt.embed(s, null, null));
+    boolean mx = Engine.hasEngine("MX");
+    if (mx) {
+      for (String f : formats) {
+        MxFormat fmt = MxFormat.parse(f);
+        configs.put("BertEncoder on MX, " + fmt, (pt, m) -> m.embed(s, fmt, null));
+      }
+    }
+    configs.put("ONNX Runtime FP32", (pt, m) -> pt.embedOnnxRuntime(s, s.onnxResource()));
+    configs.put(
+        "ONNX Runtime INT8 (-q)", (pt, m) -> pt.embedOnnxRuntime(s, "all-minilm-l6-v2-q.onnx"));
+    out.println("| configuration | batch 1 sentences/s | batch 32 sentences/s |");
+    out.println("|---|---|---|");
+    Map<String, double[]> result = new LinkedHashMap<>();
+    for (int batch : new int[] {1, 32}) {
+      int n = batch == 1 ? count1 : count32;
+      EmbeddingEvaluator pt =
+          EmbeddingEvaluator.builder()
+              .setSentences(all.subList(0, n))
+              .optBatchSize(batch)
+              .optWarmUp(true)
+              .build();
+      EmbeddingEvaluator onMx =
+          mx
+              ? EmbeddingEvaluator.builder()
+                  .setSentences(all.subList(0, n))
+                  .optBatchSize(batch)
+                  .optWarmUp(true)
+                  .optEngine("MX")
+                  .build()
+              : null;
+      Map<String, List<Double>> samples = new LinkedHashMap<>();
+      for (int rep = -1; rep < reps; rep++) { // rep -1: warm-up
+        for (Map.Entry<String, Config> e : configs.entrySet()) {
+          EmbeddingEvaluator.Run r = e.getValue().run(pt, onMx);
+          if (rep >= 0) {
+            samples.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(r.sentencesPerSecond());
+          }
+        }
+      }
+      for (Map.Entry<String, List<Double>> e : samples.entrySet()) {
+        double[] v = e.getValue().stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        result.computeIfAbsent(e.getKey(), k -> new double[2])[batch == 1 ? 0 : 1] =
+            v[v.length / 2];
+      }
+    }
+    for (Map.Entry<String, double[]> e : result.entrySet()) {
+      out.println(
+          String.format(
+              Locale.ROOT, "| %s | %.1f | %.1f |", e.getKey(), e.getValue()[0], e.getValue()[1]));
+    }
+    out.flush();
+    return 0;
+  }
+}
