@@ -35,6 +35,9 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
    */
   private static final int PANEL_BLOCKS = 4;
 
+  /** Below this many multiply-adds a call runs on the calling thread alone. */
+  private static final double MIN_PARALLEL_MACS = 1 << 18;
+
   /** A thread that never runs: a segment it may access is accessible to the worker threads. */
   private static final Thread PROBE = new Thread(() -> {});
 
@@ -175,13 +178,15 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
           (a, b) ->
               ActivationQuantizer.quantize(xp, kpad, (int) a, (int) b, (int) k, activation, mode));
     }
+    // Small products run on the calling thread: a hand-off to the pool costs microseconds.
+    int parts = (double) rows * pw.units() * 32 * kpad < MIN_PARALLEL_MACS ? 1 : threads.threads();
     if (exactOnly) {
       threads.forRange(n, (a, b) -> ExactLinear.rows(pw, xp, kpad, rows, bias, y, a, b));
     } else if (rows == 1) {
-      threads.forRange(pw.units(), (a, b) -> GemvKernel.run(pw, xp, bias, y, 0, a, b));
+      threads.forRange(pw.units(), parts, (a, b) -> GemvKernel.run(pw, xp, bias, y, 0, a, b));
     } else {
       float[] xt = interleave8(xp, kpad, rows);
-      threads.forRange(pw.units(), (a, b) -> batched(pw, xt, xp, kpad, rows, bias, y, a, b));
+      threads.forRange(pw.units(), parts, (a, b) -> batched(pw, xt, xp, kpad, rows, bias, y, a, b));
     }
     ExactLinear.exactRows(pw, xp, kpad, rows, bias, y);
   }
