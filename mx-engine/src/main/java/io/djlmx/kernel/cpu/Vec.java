@@ -25,9 +25,9 @@ final class Vec {
 
   /**
    * The kernels' memory order. Scale vectors are built inline in each kernel (16 bytes widened to
-   * ints and shifted into the exponent field) rather than by a helper: a call the JIT does not
-   * inline (a helper over its 35-byte always-inline limit) boxes the vector, which cost the batch-1
-   * loops up to half their speed.
+   * ints and shifted into the exponent field) rather than by a helper: the generated code showed
+   * such a helper (over the JIT's 35-byte always-inline limit) called, not inlined, with its vector
+   * result boxed on the heap.
    */
   static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
