@@ -20,8 +20,10 @@ import io.djlmx.engine.MxConfig;
 import io.djlmx.engine.MxModel;
 import io.djlmx.format.MxFormat;
 import io.djlmx.zoo.bert.ActivationQuantizer;
+import io.djlmx.zoo.bert.AttentionCore;
 import io.djlmx.zoo.bert.BertEncoder;
 import io.djlmx.zoo.bert.BertWeights;
+import io.djlmx.zoo.bert.MxAttentionCore;
 import io.djlmx.zoo.bert.SoftmaxAttentionCore;
 import io.djlmx.zoo.checkpoint.MxCheckpoint;
 import io.djlmx.zoo.emulation.MxActivationQuantizer;
@@ -50,7 +52,8 @@ import org.slf4j.LoggerFactory;
  * <p>Options ({@code Criteria.optOption}, else system property, else environment variable with dots
  * as underscores, upper case): {@code mx.weights} (an {@link MxFormat} name or {@code FP32}; the
  * filter {@code format} is accepted too; default {@code MXFP6_E2M3}), {@code mx.activations}
- * ({@code none} or a format), {@code mx.zoo.cache} (the checkpoint directory; default {@code <DJL
+ * ({@code none} or a format), {@code mx.attention} ({@code mx}, the default under the MX engine, or
+ * {@code off}), {@code mx.zoo.cache} (the checkpoint directory; default {@code <DJL
  * cache>/mx-zoo}).
  */
 public final class SentenceEncoderLoader implements ModelLoader {
@@ -141,7 +144,11 @@ public final class SentenceEncoderLoader implements ModelLoader {
         aq = new MxActivationQuantizer(activations);
       }
     }
-    BertEncoder block = new BertEncoder(ckpt.config(), new SoftmaxAttentionCore(), aq);
+    // MX attention (the attention module's core) runs only under the MX engine, unless turned off
+    boolean mxAttention =
+        engineName.equals("MX") && !"off".equalsIgnoreCase(option(options, "mx.attention"));
+    AttentionCore core = mxAttention ? new MxAttentionCore() : new SoftmaxAttentionCore();
+    BertEncoder block = new BertEncoder(ckpt.config(), core, aq);
     Device device = criteria.getDevice();
     Model model = Model.newInstance(spec.artifactId(), device, engineName);
     try {
@@ -160,10 +167,11 @@ public final class SentenceEncoderLoader implements ModelLoader {
       throw e;
     }
     logger.info(
-        "Loaded {} ({} weights, {} activations) on engine {} in {} ms",
+        "Loaded {} ({} weights, {} activations, {} attention) on engine {} in {} ms",
         spec.artifactId(),
         weights == null ? "FP32" : weights,
         activations == null ? "FP32" : activations,
+        mxAttention ? "MX" : "FP32",
         engineName,
         (System.nanoTime() - start) / 1_000_000);
     return new ZooModel<>(model, translator);

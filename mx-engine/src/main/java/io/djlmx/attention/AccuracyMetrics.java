@@ -42,6 +42,21 @@ public record AccuracyMetrics(double cosine, double relativeL1, double maxAbsErr
   }
 
   /**
+   * Compares {@code out} with an FP32 reference {@code ref} element by element.
+   *
+   * @param out the output under test
+   * @param ref the reference, same order and length
+   * @return the metrics
+   */
+  public static AccuracyMetrics of(float[] out, float[] ref) {
+    double[] r = new double[ref.length];
+    for (int i = 0; i < r.length; i++) {
+      r[i] = ref[i];
+    }
+    return of(out, r);
+  }
+
+  /**
    * Returns whether the targets of issue 6 hold: cosine ≥ 0.999 and relative L1 ≤ 0.03.
    *
    * @return true when both hold

@@ -18,6 +18,7 @@ import java.nio.ByteBuffer;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -46,6 +47,9 @@ public final class MxLinear {
   private static final Logger logger = LoggerFactory.getLogger(MxLinear.class);
 
   private static final Map<String, LinearKernel> KERNELS = new ConcurrentHashMap<>();
+
+  /** Weights packed so far, process-wide: lets tests and monitoring see the cache pack once. */
+  private static final AtomicLong PACK_COUNT = new AtomicLong();
 
   private static final Map<Path, LongAdder> CALLS = new EnumMap<>(Path.class);
 
@@ -78,6 +82,17 @@ public final class MxLinear {
   }
 
   private MxLinear() {}
+
+  /**
+   * Returns how many times a {@code linear} weight has been packed into MX in this process (all
+   * models together). Each parameter is packed once per change of its values, so under any number
+   * of concurrent predictions this grows by one per weight, never per call.
+   *
+   * @return the number of weights packed since the JVM started
+   */
+  public static long getPackCount() {
+    return PACK_COUNT.get();
+  }
 
   /**
    * Returns how many {@code linear} calls took {@code path} in this process, so that a fallback is
@@ -137,9 +152,9 @@ public final class MxLinear {
       return pytorchLinear(input, weight, bias);
     }
     MxConfig config = w.getManager().getConfig();
-    LinearKernel kernel = KERNELS.get(input.getDevice().getDeviceType());
+    LinearKernel kernel = mx.kernel();
     if (mx.prepared() != null
-        && kernel != null
+        && kernel == KERNELS.get(input.getDevice().getDeviceType())
         && input.getDataType() == DataType.FLOAT32
         && (bias == null || bias.getDataType() == DataType.FLOAT32)
         && input.getDevice().equals(weight.getDevice())) {
@@ -219,12 +234,13 @@ public final class MxLinear {
     MxWeight cached = weight.getWeight();
     long version = weight.getVersion();
     long fingerprint = fingerprint(weight);
-    if (isCurrent(cached, version, fingerprint, name)) {
+    LinearKernel kernel = KERNELS.get(weight.getDevice().getDeviceType());
+    if (isCurrent(cached, version, fingerprint, kernel, name)) {
       return cached;
     }
     synchronized (weight) {
       cached = weight.getWeight();
-      if (isCurrent(cached, version, fingerprint, name)) {
+      if (isCurrent(cached, version, fingerprint, kernel, name)) {
         return cached;
       }
       String paramName = name != null ? name : cached != null ? cached.name() : weight.getName();
@@ -235,10 +251,13 @@ public final class MxLinear {
     }
   }
 
-  private static boolean isCurrent(MxWeight cached, long version, long fingerprint, String name) {
+  private static boolean isCurrent(
+      MxWeight cached, long version, long fingerprint, LinearKernel kernel, String name) {
+    // A weight packed by a kernel since unregistered (or replaced) is packed again.
     return cached != null
         && cached.version() == version
         && cached.fingerprint() == fingerprint
+        && (cached.isExcluded() || cached.kernel() == kernel)
         && (name == null || name.equals(cached.name()));
   }
 
@@ -267,6 +286,7 @@ public final class MxLinear {
   }
 
   private static MxWeight build(MxNDArray weight, String name, long version, MxConfig config) {
+    PACK_COUNT.incrementAndGet();
     Shape shape = weight.getShape();
     long fp32Bytes = shape.size() * Float.BYTES;
     if (config.getWeights() == null || config.isExcluded(name)) {
@@ -297,7 +317,7 @@ public final class MxLinear {
       checkFinite(tensor, name);
       LinearKernel kernel = KERNELS.get(weight.getDevice().getDeviceType());
       if (kernel != null) {
-        mx.setPrepared(kernel.prepare(tensor));
+        mx.setPrepared(kernel, kernel.prepare(tensor));
         tensor.close();
       } else {
         mx.setTensor(tensor);

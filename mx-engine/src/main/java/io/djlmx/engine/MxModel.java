@@ -147,9 +147,32 @@ public class MxModel extends BaseModel {
     return (MxNDManager) manager;
   }
 
-  /** {@inheritDoc} */
+  /**
+   * Loads the model, then packs its {@code linear} weights into MX.
+   *
+   * <p>A load that fails (unknown option, NaN weight, missing file...) closes this model: it
+   * releases everything it had allocated, so nothing survives a failed load.
+   *
+   * @param modelPath the model directory or file
+   * @param prefix the file name prefix, null for the model name
+   * @param options the options, including the {@code mx.*} keys of {@link MxConfig}
+   * @throws IOException when a file cannot be read
+   * @throws MalformedModelException when the files do not hold the model
+   */
   @Override
   public void load(Path modelPath, String prefix, Map<String, ?> options)
+      throws IOException, MalformedModelException {
+    try {
+      loadChecked(modelPath, prefix, options);
+    } catch (IOException | MalformedModelException | RuntimeException e) {
+      // DJL's model loader drops a model whose load threw without closing it: release its
+      // manager, parameters and packed weights here so that a failed load leaves nothing behind.
+      close();
+      throw e;
+    }
+  }
+
+  private void loadChecked(Path modelPath, String prefix, Map<String, ?> options)
       throws IOException, MalformedModelException {
     loadOptions = options;
     if (!explicitConfig) {

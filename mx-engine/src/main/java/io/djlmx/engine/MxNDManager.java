@@ -2,6 +2,7 @@ package io.djlmx.engine;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
+import ai.djl.engine.EngineException;
 import ai.djl.ndarray.BaseNDManager;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -282,10 +283,32 @@ public class MxNDManager extends BaseNDManager {
   @Override
   public MxNDManager newSubManager(Device device) {
     checkOpen();
+    checkDevice(device);
     PtNDManager subShadow = shadow.newSubManager(device);
     MxNDManager manager = new MxNDManager(this, device, subShadow, config);
     attachUncappedInternal(manager.uid, manager);
     return manager;
+  }
+
+  /**
+   * Rejects a GPU this process cannot use, before anything is allocated on it: PyTorch would
+   * otherwise fail later, deep inside the first op, with a message that does not name the device.
+   */
+  private static void checkDevice(Device device) {
+    if (device == null || !device.isGpu()) {
+      return;
+    }
+    int gpus = Engine.getEngine(MxEngine.PYTORCH).getGpuCount();
+    if (device.getDeviceId() >= gpus) {
+      throw new EngineException(
+          "Device "
+              + device
+              + " was requested but the MX engine sees "
+              + (gpus == 0 ? "no GPU" : "only " + gpus + " GPU(s)")
+              + " (PyTorch reports "
+              + gpus
+              + " CUDA devices); use Device.cpu() or a GPU build of PyTorch");
+    }
   }
 
   /** {@inheritDoc} */

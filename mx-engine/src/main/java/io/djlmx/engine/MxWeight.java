@@ -3,6 +3,7 @@ package io.djlmx.engine;
 import ai.djl.ndarray.NDArray;
 import io.djlmx.format.MxFormat;
 import io.djlmx.format.MxTensor;
+import io.djlmx.kernel.LinearKernel;
 import io.djlmx.kernel.PreparedWeight;
 
 /**
@@ -20,6 +21,7 @@ final class MxWeight implements AutoCloseable {
   private final MxFormat format;
   private final long fp32Bytes;
   private long fingerprint;
+  private LinearKernel kernel;
   private PreparedWeight prepared;
   private MxTensor tensor;
   private NDArray emulated;
@@ -72,7 +74,13 @@ final class MxWeight implements AutoCloseable {
     return prepared;
   }
 
-  void setPrepared(PreparedWeight prepared) {
+  /** Returns the kernel that packed {@link #prepared()}, or null. */
+  LinearKernel kernel() {
+    return kernel;
+  }
+
+  void setPrepared(LinearKernel kernel, PreparedWeight prepared) {
+    this.kernel = kernel;
     this.prepared = prepared;
   }
 

@@ -433,6 +433,9 @@ public final class MxTensor implements AutoCloseable {
     }
 
     static void quantize(MemorySegment src, MxTensor t) {
+      if (t.rows == 0 || t.cols == 0) {
+        return; // nothing to do; avoids scratch rows sized by a large block size
+      }
       if (t.blockSize == VectorBlockCodec.BLOCK && VectorBlockCodec.isSupported()) {
         forRowChunks(t, src, (r0, r1) -> VectorBlockCodec.quantizeRows(src, t, r0, r1));
         return;
@@ -464,6 +467,9 @@ public final class MxTensor implements AutoCloseable {
     }
 
     static void dequantize(MxTensor t, MemorySegment dst) {
+      if (t.rows == 0 || t.cols == 0) {
+        return; // nothing to do; avoids scratch rows sized by a large block size
+      }
       if (t.blockSize == VectorBlockCodec.BLOCK && VectorBlockCodec.isSupported()) {
         forRowChunks(t, dst, (r0, r1) -> VectorBlockCodec.dequantizeRows(t, dst, r0, r1));
         return;

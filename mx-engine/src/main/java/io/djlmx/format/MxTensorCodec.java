@@ -40,6 +40,9 @@ final class MxTensorCodec {
   static final int MAX_RANK = 32;
   private static final int CHUNK = 1 << 16;
 
+  /** Payloads above this many bytes are staged on the heap before the tensor is allocated. */
+  static final long STAGE_ABOVE = 16L << 20;
+
   private MxTensorCodec() {}
 
   static int formatId(MxFormat f) {
@@ -165,6 +168,20 @@ final class MxTensorCodec {
                 + Arrays.toString(shape));
       }
     }
+    // Check the sizes the shape implies against the header before allocating anything, so a
+    // corrupt or hostile header cannot make the reader reserve memory the stream does not hold.
+    long[] counts = expectedCounts(shape, format, blockSize);
+    checkCount("code byte count", counts[0], codeBytes, shape);
+    checkCount("scale byte count", counts[1], scaleBytes, shape);
+    crc.reset();
+    java.util.List<byte[]> stagedCodes = null;
+    java.util.List<byte[]> stagedScales = null;
+    if (codeBytes + scaleBytes > STAGE_ABOVE) {
+      // Large payload: read it to the heap in chunks first, so that memory grows only with bytes
+      // that actually arrive (a truncated stream fails before the tensor is allocated).
+      stagedCodes = readStaged(din, codeBytes, "codes");
+      stagedScales = readStaged(din, scaleBytes, "scales");
+    }
     MxTensor t;
     try {
       t = MxTensor.allocate(shape, format, mode, blockSize);
@@ -173,11 +190,13 @@ final class MxTensorCodec {
           "MX tensor field 'shape' " + Arrays.toString(shape) + " is unusable: " + e.getMessage());
     }
     try {
-      checkCount("code byte count", t.codes().byteSize(), codeBytes, t);
-      checkCount("scale byte count", t.scales().byteSize(), scaleBytes, t);
-      crc.reset();
-      readInto(din, t.codes(), "codes", crc);
-      readInto(din, t.scales(), "scales", crc);
+      if (stagedCodes == null) {
+        readInto(din, t.codes(), "codes", crc);
+        readInto(din, t.scales(), "scales", crc);
+      } else {
+        copyStaged(stagedCodes, t.codes(), crc);
+        copyStaged(stagedScales, t.scales(), crc);
+      }
       int payloadCrc =
           ByteBuffer.wrap(readFully(din, 4, "payload checksum", null))
               .order(ByteOrder.LITTLE_ENDIAN)
@@ -196,11 +215,82 @@ final class MxTensorCodec {
     }
   }
 
-  private static void checkCount(String field, long expected, long got, MxTensor t)
+  /**
+   * Returns the code and scale byte counts of a tensor of this shape, format and block size, or
+   * throws naming the field when the shape cannot be a tensor.
+   */
+  private static long[] expectedCounts(long[] shape, MxFormat format, int blockSize)
+      throws MxFormatException {
+    try {
+      long rows = 1;
+      for (int i = 0; i < shape.length - 1; i++) {
+        rows = Math.multiplyExact(rows, shape[i]);
+      }
+      long cols = shape[shape.length - 1];
+      long blocksPerRow = (cols + blockSize - 1) / blockSize;
+      long padded = Math.multiplyExact(blocksPerRow, (long) blockSize);
+      if (padded > Integer.MAX_VALUE - 64) {
+        throw new MxFormatException(
+            "MX tensor field 'shape' "
+                + Arrays.toString(shape)
+                + " is unusable: a row of "
+                + padded
+                + " padded elements is too large");
+      }
+      return new long[] {
+        Math.multiplyExact(rows, format.packedBytes(padded)), Math.multiplyExact(rows, blocksPerRow)
+      };
+    } catch (ArithmeticException e) {
+      throw new MxFormatException(
+          "MX tensor field 'shape' " + Arrays.toString(shape) + " is unusable: size overflows");
+    }
+  }
+
+  /** Reads {@code n} bytes into 1 MiB heap chunks, failing as truncated when they do not come. */
+  private static java.util.List<byte[]> readStaged(DataInputStream in, long n, String field)
+      throws IOException {
+    java.util.List<byte[]> chunks = new java.util.ArrayList<>();
+    long done = 0;
+    while (done < n) {
+      int len = (int) Math.min(1 << 20, n - done);
+      byte[] chunk = new byte[len];
+      int got = in.readNBytes(chunk, 0, len);
+      if (got != len) {
+        throw new MxFormatException(
+            "MX tensor is truncated in field '"
+                + field
+                + "': expected "
+                + n
+                + " bytes, got "
+                + (done + got));
+      }
+      chunks.add(chunk);
+      done += len;
+    }
+    return chunks;
+  }
+
+  private static void copyStaged(java.util.List<byte[]> chunks, MemorySegment seg, CRC32C crc) {
+    long off = 0;
+    for (byte[] c : chunks) {
+      crc.update(c);
+      MemorySegment.copy(c, 0, seg, ValueLayout.JAVA_BYTE, off, c.length);
+      off += c.length;
+    }
+  }
+
+  private static void checkCount(String field, long expected, long got, long[] shape)
       throws MxFormatException {
     if (expected != got) {
       throw new MxFormatException(
-          "MX tensor field '" + field + "': expected " + expected + " for " + t + ", got " + got);
+          "MX tensor field '"
+              + field
+              + "': expected "
+              + expected
+              + " for shape "
+              + Arrays.toString(shape)
+              + ", got "
+              + got);
     }
   }
 

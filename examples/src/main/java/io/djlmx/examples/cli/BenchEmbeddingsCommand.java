@@ -87,12 +87,17 @@ public final class BenchEmbeddingsCommand implements Callable<Integer> {
     for (int batch : new int[] {1, 32}) {
       int n = batch == 1 ? count1 : count32;
       EmbeddingEvaluator pt =
-          EmbeddingEvaluator.builder().setSentences(all.subList(0, n)).optBatchSize(batch).build();
+          EmbeddingEvaluator.builder()
+              .setSentences(all.subList(0, n))
+              .optBatchSize(batch)
+              .optWarmUp(true)
+              .build();
       EmbeddingEvaluator onMx =
           mx
               ? EmbeddingEvaluator.builder()
                   .setSentences(all.subList(0, n))
                   .optBatchSize(batch)
+                  .optWarmUp(true)
                   .optEngine("MX")
                   .build()
               : null;

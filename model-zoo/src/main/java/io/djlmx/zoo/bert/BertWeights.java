@@ -98,7 +98,13 @@ public final class BertWeights {
         && !name.contains("LayerNorm");
   }
 
-  private static Map<String, long[]> expectedShapes(BertConfig c) {
+  /**
+   * Returns the shape of every parameter a BERT encoder of this shape needs, by name.
+   *
+   * @param c the configuration
+   * @return the shapes, embeddings first, then layer by layer
+   */
+  public static Map<String, long[]> expectedShapes(BertConfig c) {
     long h = c.hiddenSize();
     long f = c.intermediateSize();
     Map<String, long[]> m = new LinkedHashMap<>();

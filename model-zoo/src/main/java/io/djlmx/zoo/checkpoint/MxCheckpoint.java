@@ -275,8 +275,8 @@ public final class MxCheckpoint {
         long n = 1;
         for (int d = 0; d < rank; d++) {
           shape[d] = is.readLong();
-          n *= shape[d];
-          if (shape[d] < 0 || n > Integer.MAX_VALUE / 4) {
+          n = shape[d] < 0 ? -1 : multiplyOrMax(n, shape[d]);
+          if (n < 0 || n > Integer.MAX_VALUE / 4) {
             throw new IOException(
                 "Corrupt MX checkpoint "
                     + source
@@ -287,11 +287,14 @@ public final class MxCheckpoint {
           }
         }
         if (kind == KIND_FP32) {
-          byte[] raw = new byte[(int) n * Float.BYTES];
-          is.readFully(raw);
+          byte[] raw = readBounded(is, (int) n * Float.BYTES);
           float[] data = new float[(int) n];
           ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(data);
-          fp32.put(name, new NamedTensor(name, shape, data));
+          try {
+            fp32.put(name, new NamedTensor(name, shape, data));
+          } catch (IllegalArgumentException e) {
+            throw new IOException("Corrupt MX checkpoint " + source + ": " + e.getMessage(), e);
+          }
         } else if (kind == KIND_MX && rank == 2) {
           MxFormat wf = parseFormat(is.readUTF(), source);
           int block = is.readInt();
@@ -336,15 +339,45 @@ public final class MxCheckpoint {
         throw new IOException("Incomplete MX checkpoint " + source + ": " + e.getMessage(), e);
       }
       return ckpt;
+    } catch (java.io.UTFDataFormatException e) {
+      throw new IOException("Corrupt MX checkpoint " + source + ": bad name, " + e.getMessage(), e);
     } catch (EOFException e) {
       throw new IOException("MX checkpoint " + source + " is truncated", e);
     }
   }
 
   private void toBertWeightsShapesCheck() {
-    for (String name : BertWeights.expectedNames(config)) {
-      if (!fp32.containsKey(name) && !mx.containsKey(name)) {
+    // 5 embedding tensors and 16 per layer: check the count before listing the names, so that a
+    // corrupt layer count cannot make the check itself build billions of names.
+    long needed = 5 + 16L * config.numLayers();
+    if (needed > fp32.size() + mx.size()) {
+      throw new IllegalArgumentException(
+          "the config needs "
+              + needed
+              + " tensors for "
+              + config.numLayers()
+              + " layers, the file holds "
+              + (fp32.size() + mx.size()));
+    }
+    for (Map.Entry<String, long[]> e : BertWeights.expectedShapes(config).entrySet()) {
+      String name = e.getKey();
+      long[] shape;
+      if (fp32.containsKey(name)) {
+        shape = fp32.get(name).shape();
+      } else if (mx.containsKey(name)) {
+        shape = new long[] {mx.get(name).rows(), mx.get(name).cols()};
+      } else {
         throw new IllegalArgumentException("parameter '" + name + "' is missing");
+      }
+      // A config that disagrees with the tensors would only fail later, deep in the encoder.
+      if (!Arrays.equals(shape, e.getValue())) {
+        throw new IllegalArgumentException(
+            "parameter '"
+                + name
+                + "' has shape "
+                + Arrays.toString(shape)
+                + " but the config needs "
+                + Arrays.toString(e.getValue()));
       }
     }
   }
@@ -356,9 +389,40 @@ public final class MxCheckpoint {
       throw new IOException(
           "Corrupt MX checkpoint " + source + ": byte count " + len + " of " + name);
     }
-    byte[] b = new byte[len];
-    is.readFully(b);
-    return b;
+    return readBounded(is, len);
+  }
+
+  /**
+   * Reads exactly {@code len} bytes, growing the buffer only as bytes arrive: a corrupt length (the
+   * checksum is verified only at the end) then fails as truncated instead of first allocating up to
+   * 2 GB.
+   */
+  private static byte[] readBounded(DataInputStream is, int len) throws IOException {
+    if (len <= 1 << 20) {
+      byte[] b = new byte[len];
+      is.readFully(b);
+      return b;
+    }
+    java.io.ByteArrayOutputStream bos = new java.io.ByteArrayOutputStream(1 << 20);
+    byte[] buf = new byte[1 << 16];
+    int left = len;
+    while (left > 0) {
+      int got = is.read(buf, 0, Math.min(buf.length, left));
+      if (got < 0) {
+        throw new EOFException("expected " + len + " bytes, got " + (len - left));
+      }
+      bos.write(buf, 0, got);
+      left -= got;
+    }
+    return bos.toByteArray();
+  }
+
+  private static long multiplyOrMax(long a, long b) {
+    try {
+      return Math.multiplyExact(a, b);
+    } catch (ArithmeticException e) {
+      return Long.MAX_VALUE;
+    }
   }
 
   private static MxFormat parseFormat(String name, String source) throws IOException {

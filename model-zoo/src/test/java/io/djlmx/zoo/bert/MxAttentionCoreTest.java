@@ -26,15 +26,7 @@ class MxAttentionCoreTest {
       float[] expected = new SoftmaxAttentionCore().attend(q, k, v, mask).toFloatArray();
       float[] actual = new MxAttentionCore().attend(q, k, v, mask).toFloatArray();
       assertEquals(expected.length, actual.length);
-      double dot = 0;
-      double ne = 0;
-      double na = 0;
-      for (int i = 0; i < expected.length; i++) {
-        dot += (double) expected[i] * actual[i];
-        ne += (double) expected[i] * expected[i];
-        na += (double) actual[i] * actual[i];
-      }
-      double cos = dot / Math.sqrt(ne * na);
+      double cos = io.djlmx.attention.AccuracyMetrics.of(actual, expected).cosine();
       assertTrue(cos > 0.999, "cosine " + cos);
     }
   }

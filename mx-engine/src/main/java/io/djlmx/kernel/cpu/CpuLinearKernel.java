@@ -8,6 +8,9 @@ import io.djlmx.kernel.PreparedWeight;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Objects;
+import jdk.incubator.vector.FloatVector;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * MX linear on the CPU with the Vector API (512-bit vectors) and native memory: {@code y = x·Wᵀ +
@@ -19,6 +22,11 @@ import java.util.Objects;
  * multiply it with all rows (split over rows too). Results equal the exact FP32 dot products of the
  * dequantized values up to summation order. The kernel owns a small daemon thread pool; {@link
  * #close()} stops it.
+ *
+ * <p>Thread safety: one kernel may serve concurrent calls (they share its pool); a prepared weight
+ * may be used by concurrent calls but must not be closed while one runs. The kernels are written
+ * for 512-bit vectors (AVX-512); on a CPU without them the Vector API still computes correct
+ * results, but slowly, and a warning is logged once.
  */
 public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
 
@@ -29,6 +37,17 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
 
   /** A thread that never runs: a segment it may access is accessible to the worker threads. */
   private static final Thread PROBE = new Thread(() -> {});
+
+  private static final Logger logger = LoggerFactory.getLogger(CpuLinearKernel.class);
+
+  static {
+    if (FloatVector.SPECIES_PREFERRED.vectorBitSize() < 512) {
+      logger.warn(
+          "This CPU's preferred vectors are {} bits; the MX CPU kernels are written for 512-bit"
+              + " vectors and will be slow here",
+          FloatVector.SPECIES_PREFERRED.vectorBitSize());
+    }
+  }
 
   private final KernelThreads threads;
   private final boolean exactOnly;

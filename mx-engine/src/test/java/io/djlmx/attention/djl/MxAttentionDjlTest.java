@@ -35,13 +35,7 @@ class MxAttentionDjlTest {
   private static final AttentionConfig PV32 = AttentionConfig.builder().optPvFp8(false).build();
 
   private static double cosine(NDArray a, NDArray b) {
-    float[] x = a.toFloatArray();
-    float[] y = b.toFloatArray();
-    double[] yd = new double[y.length];
-    for (int i = 0; i < y.length; i++) {
-      yd[i] = y[i];
-    }
-    return AccuracyMetrics.of(x, yd).cosine();
+    return AccuracyMetrics.of(a.toFloatArray(), b.toFloatArray()).cosine();
   }
 
   @Test

@@ -84,15 +84,7 @@ class MxAttentionHookTest {
       assertEquals(TransformerEncoderBlock.class, m.getBlock().getChildren().valueAt(0).getClass());
       without = p.predict(x);
     }
-    double dot = 0;
-    double na = 0;
-    double nb = 0;
-    for (int i = 0; i < x.length; i++) {
-      dot += (double) withMx[i] * without[i];
-      na += (double) withMx[i] * withMx[i];
-      nb += (double) without[i] * without[i];
-    }
-    double cos = dot / Math.sqrt(na * nb);
+    double cos = io.djlmx.attention.AccuracyMetrics.of(withMx, without).cosine();
     assertTrue(cos > 0.999, "cosine " + cos);
   }
 }

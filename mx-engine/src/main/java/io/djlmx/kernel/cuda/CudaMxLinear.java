@@ -1,0 +1,239 @@
+package io.djlmx.kernel.cuda;
+
+import io.djlmx.format.MxFormat;
+import io.djlmx.format.ScaleMode;
+
+/**
+ * MX linear on the GPU: {@code y[m, n] = x[m, k] · Wᵀ (+ bias[n])} with W an MX matrix {@code [n,
+ * k]} in device memory and x, y, bias FP32 row-major device buffers.
+ *
+ * <p>Weight-only ({@code activation == null}): up to 8 rows of x go through the GEMV kernels (each
+ * weight decoded once in registers and used for every row), more through a tiled FP32 GEMM that
+ * decodes weight tiles into shared memory. Weight + activation: x is quantized per 32-block on the
+ * device; MXFP8 x MXFP8 with at least {@link #TENSOR_CORE_MIN_ROWS} rows runs on the FP8 tensor
+ * cores with the block scales applied per 32-wide K slice; other pairs multiply the dequantized
+ * activation (exact MX values) by the weight kernels, which is the spec's Dot in FP32.
+ */
+public final class CudaMxLinear {
+
+  /** Rows of x from which MXFP8 x MXFP8 takes the tensor-core GEMM rather than the GEMV path. */
+  public static final int TENSOR_CORE_MIN_ROWS = 16;
+
+  static final int MMA_SMEM_BYTES = 4 * (128 * 80 * 2 + 4 * (256 + 256));
+  static final int WGMMA_SMEM_BYTES = 4 * (128 * 64 * 2 + 4 * (256 + 256));
+
+  /** The tensor-core kernels for MXFP8 x MXFP8. */
+  public enum Mxfp8Kernel {
+    /** Warpgroup MMA ({@code wgmma}, QGMMA in SASS): Hopper's FP8 tensor-core path (sm_90a). */
+    WGMMA,
+    /**
+     * Warp-level {@code mma.sync} m16n8k32 FP8; on sm_90 the compiler lowers it to FP16 HMMA with
+     * FP8-to-FP16 conversions, so it is kept as a cross-check, not for speed.
+     */
+    MMA_SYNC
+  }
+
+  private static final Mxfp8Kernel DEFAULT_MXFP8_KERNEL =
+      Mxfp8Kernel.valueOf(
+          System.getProperty("mx.cuda.mxfp8Kernel", Mxfp8Kernel.WGMMA.name())
+              .toUpperCase(java.util.Locale.ROOT));
+
+  /** From this many rows of x, weight-only runs the tiled GEMM instead of GEMV passes of 8 rows. */
+  private static final int SIMT_MIN_ROWS = 32;
+
+  private CudaMxLinear() {}
+
+  /**
+   * Computes the linear layer.
+   *
+   * @param x FP32 input {@code [m, k]}
+   * @param m rows of x
+   * @param w the MX weight {@code [n, k]}
+   * @param bias FP32 bias {@code [n]}, or null
+   * @param y FP32 output {@code [m, n]}
+   * @param activation the activation's MX format, or null for weight-only
+   * @param scaleMode the activation's shared-scale rule (ignored when weight-only)
+   */
+  public static void linear(
+      DeviceBuffer x,
+      long m,
+      CudaMxMatrix w,
+      DeviceBuffer bias,
+      DeviceBuffer y,
+      MxFormat activation,
+      ScaleMode scaleMode) {
+    long n = w.rows();
+    long k = w.cols();
+    checkArgs(x, m, n, k, bias, y);
+    if (activation == null) {
+      weightOnly(x, m, w, bias, y);
+      return;
+    }
+    ScaleMode mode = scaleMode == null ? ScaleMode.FLOOR : scaleMode;
+    if (isFp8(activation) && isFp8(w.format()) && m >= TENSOR_CORE_MIN_ROWS) {
+      try (CudaMxMatrix xq = CudaMxMatrix.quantize(x, m, k, activation, mode, true, null)) {
+        mxfp8Gemm(xq, w, bias, y);
+      }
+      return;
+    }
+    try (DeviceBuffer deq = DeviceBuffer.allocate(4 * m * k);
+        CudaMxMatrix xq = CudaMxMatrix.quantize(x, m, k, activation, mode, false, deq)) {
+      weightOnly(deq, m, w, bias, y);
+    }
+  }
+
+  private static boolean isFp8(MxFormat f) {
+    return f == MxFormat.MXFP8_E4M3 || f == MxFormat.MXFP8_E5M2;
+  }
+
+  private static void checkArgs(
+      DeviceBuffer x, long m, long n, long k, DeviceBuffer bias, DeviceBuffer y) {
+    if (m < 1 || m > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("rows of x must be in [1, 2^31), got " + m);
+    }
+    if (x.byteSize() < 4 * m * k) {
+      throw new IllegalArgumentException(
+          "x of " + x.byteSize() + " bytes is smaller than [" + m + ", " + k + "] FP32");
+    }
+    if (y.byteSize() < 4 * m * n) {
+      throw new IllegalArgumentException(
+          "y of " + y.byteSize() + " bytes is smaller than [" + m + ", " + n + "] FP32");
+    }
+    if (bias != null && bias.byteSize() < 4 * n) {
+      throw new IllegalArgumentException(
+          "bias of " + bias.byteSize() + " bytes is smaller than [" + n + "] FP32");
+    }
+  }
+
+  /**
+   * Weight-only linear: FP32 x times the MX weight, accumulated in FP32.
+   *
+   * @param x FP32 input {@code [m, k]}
+   * @param m rows of x
+   * @param w the MX weight {@code [n, k]}
+   * @param bias FP32 bias {@code [n]}, or null
+   * @param y FP32 output {@code [m, n]}
+   */
+  public static void weightOnly(
+      DeviceBuffer x, long m, CudaMxMatrix w, DeviceBuffer bias, DeviceBuffer y) {
+    long n = w.rows();
+    long k = w.cols();
+    checkArgs(x, m, n, k, bias, y);
+    int f = w.format().ordinal();
+    boolean gemv = m < SIMT_MIN_ROWS;
+    KernelArgs args =
+        new KernelArgs()
+            .ptr(x)
+            .i32(m)
+            .ptr(gemv ? w.gemvCodes() : w.codes())
+            .i64(w.codeBytesPerRow())
+            .ptr(w.scales())
+            .i32(w.blocksPerRow())
+            .ptr(bias)
+            .ptr(y)
+            .i32(n)
+            .i32(k);
+    CudaBackend b = CudaBackend.get();
+    if (gemv) {
+      int mb = m == 1 ? 1 : m == 2 ? 2 : m <= 4 ? 4 : 8;
+      int rowsPerWarp = gemvRowsPerWarp(w.format(), mb);
+      long warps = (n + rowsPerWarp - 1) / rowsPerWarp;
+      int blocks = (int) ((warps + 7) / 8);
+      int gy = (int) ((m + mb - 1) / mb);
+      b.launch(
+          "mx_gemv_f" + f + "_b" + mb,
+          new int[] {blocks, gy, 1},
+          new int[] {256, 1, 1},
+          0,
+          args.build());
+    } else {
+      int gx = (int) ((n + 63) / 64);
+      int gy = (int) ((m + 63) / 64);
+      b.launch("mx_gemm_simt_f" + f, new int[] {gx, gy, 1}, new int[] {256, 1, 1}, 0, args.build());
+    }
+  }
+
+  /**
+   * Weight rows per warp of the GEMV kernels; mirrors MX_GEMV_ALL in mx_gemv.cu (for the grid
+   * size).
+   */
+  private static int gemvRowsPerWarp(MxFormat f, int mb) {
+    int bits = f.bits();
+    return switch (mb) {
+      case 1 -> bits == 4 ? 8 : 4;
+      case 2 -> 8;
+      case 4 -> bits == 8 ? 4 : 8;
+      default -> 4;
+    };
+  }
+
+  /**
+   * MXFP8 x MXFP8 GEMM on the FP8 tensor cores: {@code y = xq · wᵀ (+ bias)}, both operands MXFP8
+   * (E4M3 or E5M2) and blocked along the same K.
+   *
+   * @param xq the quantized activation {@code [m, k]}
+   * @param w the weight {@code [n, k]}
+   * @param bias FP32 bias {@code [n]}, or null
+   * @param y FP32 output {@code [m, n]}
+   */
+  public static void mxfp8Gemm(CudaMxMatrix xq, CudaMxMatrix w, DeviceBuffer bias, DeviceBuffer y) {
+    mxfp8Gemm(xq, w, bias, y, DEFAULT_MXFP8_KERNEL);
+  }
+
+  /**
+   * MXFP8 x MXFP8 GEMM with a chosen tensor-core kernel.
+   *
+   * @param xq the quantized activation {@code [m, k]}, with its GEMM scale layout
+   * @param w the weight {@code [n, k]}
+   * @param bias FP32 bias {@code [n]}, or null
+   * @param y FP32 output {@code [m, n]}
+   * @param kernel which kernel runs it
+   */
+  public static void mxfp8Gemm(
+      CudaMxMatrix xq, CudaMxMatrix w, DeviceBuffer bias, DeviceBuffer y, Mxfp8Kernel kernel) {
+    if (!isFp8(xq.format()) || !isFp8(w.format())) {
+      throw new IllegalArgumentException(
+          "the tensor-core GEMM takes MXFP8 operands, got " + xq.format() + " x " + w.format());
+    }
+    if (xq.cols() != w.cols()) {
+      throw new IllegalArgumentException(
+          "reduction lengths differ: x has " + xq.cols() + " columns, the weight " + w.cols());
+    }
+    long m = xq.rows();
+    long n = w.rows();
+    if (y.byteSize() < 4 * m * n) {
+      throw new IllegalArgumentException(
+          "y of " + y.byteSize() + " bytes is smaller than [" + m + ", " + n + "] FP32");
+    }
+    if (bias != null && bias.byteSize() < 4 * n) {
+      throw new IllegalArgumentException(
+          "bias of " + bias.byteSize() + " bytes is smaller than [" + n + "]");
+    }
+    String name =
+        (kernel == Mxfp8Kernel.WGMMA ? "mx_wgmma_fp8_a" : "mx_mma_fp8_a")
+            + xq.format().ordinal()
+            + "_b"
+            + w.format().ordinal();
+    int smem = kernel == Mxfp8Kernel.WGMMA ? WGMMA_SMEM_BYTES : MMA_SMEM_BYTES;
+    CudaBackend b = CudaBackend.get();
+    b.allowDynamicSharedMemory(name, smem);
+    KernelArgs args =
+        new KernelArgs()
+            .ptr(xq.codes())
+            .i64(xq.codeBytesPerRow())
+            .ptr(xq.gemmScales())
+            .i64(CudaMxMatrix.paddedRows(m))
+            .ptr(w.codes())
+            .i64(w.codeBytesPerRow())
+            .ptr(w.gemmScales())
+            .i64(CudaMxMatrix.paddedRows(n))
+            .ptr(bias)
+            .ptr(y)
+            .i32(m)
+            .i32(n)
+            .i32(xq.blocksPerRow());
+    int gx = (int) ((n + 127) / 128);
+    int gy = (int) ((m + 127) / 128);
+    b.launch(name, new int[] {gx, gy, 1}, new int[] {256, 1, 1}, smem, args.build());
+  }
+}

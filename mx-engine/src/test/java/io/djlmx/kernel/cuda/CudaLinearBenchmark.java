@@ -1,0 +1,201 @@
+package io.djlmx.kernel.cuda;
+
+import io.djlmx.format.MxFormat;
+import io.djlmx.format.ScaleMode;
+import java.util.Arrays;
+import java.util.Locale;
+import jcuda.driver.CUevent;
+import jcuda.driver.JCudaDriver;
+
+/**
+ * GPU benchmark of the MX linear kernels: medians of CUDA-event timings after warm-up, on random
+ * data generated and quantized on the device. Run with {@code java ... CudaLinearBenchmark} on a
+ * machine with a CUDA device (see {@code scripts/gpu-run.sh}); prints one {@code RESULT} line per
+ * case.
+ */
+public final class CudaLinearBenchmark {
+
+  private static final int PER_BATCH = 10;
+
+  private CudaLinearBenchmark() {}
+
+  /** One timed case. */
+  private interface Body {
+    void run();
+  }
+
+  /**
+   * Median time of one call: {@code reps} batches of {@link #PER_BATCH} back-to-back calls between
+   * two CUDA events (so host launch overhead hides behind the queued kernels), after warm-up.
+   */
+  private static float medianMillis(Body body, int warmup, int reps) {
+    CUevent start = new CUevent();
+    CUevent stop = new CUevent();
+    CudaBackend.check(JCudaDriver.cuEventCreate(start, 0), "cuEventCreate");
+    CudaBackend.check(JCudaDriver.cuEventCreate(stop, 0), "cuEventCreate");
+    try {
+      for (int i = 0; i < warmup; i++) {
+        body.run();
+      }
+      CudaBackend.get().synchronize();
+      float[] t = new float[reps];
+      float[] ms = new float[1];
+      for (int i = 0; i < reps; i++) {
+        CudaBackend.check(JCudaDriver.cuEventRecord(start, null), "cuEventRecord");
+        for (int j = 0; j < PER_BATCH; j++) {
+          body.run();
+        }
+        CudaBackend.check(JCudaDriver.cuEventRecord(stop, null), "cuEventRecord");
+        CudaBackend.check(JCudaDriver.cuEventSynchronize(stop), "cuEventSynchronize");
+        CudaBackend.check(JCudaDriver.cuEventElapsedTime(ms, start, stop), "cuEventElapsedTime");
+        t[i] = ms[0] / PER_BATCH;
+      }
+      Arrays.sort(t);
+      return t[reps / 2];
+    } finally {
+      JCudaDriver.cuEventDestroy(start);
+      JCudaDriver.cuEventDestroy(stop);
+    }
+  }
+
+  private static DeviceBuffer random(long n, int seed, float scale) {
+    DeviceBuffer b = DeviceBuffer.allocate(4 * n);
+    Kernels.launch1d("mx_fill_random", n, new KernelArgs().ptr(b).i64(n).i32(seed).f32(scale));
+    return b;
+  }
+
+  private static void result(String name, double value, String unit, String extra) {
+    System.out.printf(Locale.ROOT, "RESULT %-44s %12.3f %-8s %s%n", name, value, unit, extra);
+  }
+
+  /**
+   * Runs the benchmark.
+   *
+   * @param args optional: {@code quick} for fewer repetitions
+   */
+  public static void main(String[] args) {
+    boolean quick = args.length > 0 && args[0].equals("quick");
+    int reps = quick ? 10 : 30;
+    CudaBackend b = CudaBackend.get();
+    b.setSynchronousChecks(false);
+    System.out.println(
+        "device: "
+            + b.deviceName()
+            + ", sm_"
+            + b.computeCapability()
+            + ", SMs "
+            + b.multiprocessors());
+    gemv(16384, 16384, reps);
+    gemv(4096, 4096, reps);
+    batched(8, 16384, 16384, reps);
+    batched(512, 4096, 4096, Math.max(5, reps / 3));
+    mxfp8Gemm(8192, 8192, 8192, quick ? 3 : 5);
+    mxfp8Gemm(4096, 4096, 4096, quick ? 3 : 10);
+  }
+
+  private static void gemv(int n, int k, int reps) {
+    try (DeviceBuffer wf = random((long) n * k, 1, 0.02f);
+        DeviceBuffer x = random(k, 2, 1f);
+        DeviceBuffer y = DeviceBuffer.allocate(4L * n)) {
+      for (MxFormat f : MxFormat.values()) {
+        try (CudaMxMatrix w = CudaMxMatrix.quantize(wf, n, k, f, ScaleMode.FLOOR)) {
+          float ms = medianMillis(() -> CudaMxLinear.weightOnly(x, 1, w, null, y), 20, reps);
+          long bytes = w.codes().byteSize() + w.scales().byteSize(); // one copy of the weight
+          double gbs = bytes / (ms * 1e-3) / 1e9;
+          result(
+              "gemv_1x" + k + "x" + n + "_" + f,
+              ms * 1000,
+              "us",
+              String.format(Locale.ROOT, "weights %d B, %.0f GB/s", bytes, gbs));
+          if (n == 16384 && (f == MxFormat.MXFP8_E4M3 || f == MxFormat.MXFP4_E2M1)) {
+            float ms2 =
+                medianMillis(
+                    () -> CudaMxLinear.linear(x, 1, w, null, y, f, ScaleMode.FLOOR), 10, reps);
+            result("gemv_wa_1x" + k + "x" + n + "_" + f, ms2 * 1000, "us", "weight+activation");
+          }
+        }
+      }
+    }
+  }
+
+  private static void batched(int m, int n, int k, int reps) {
+    try (DeviceBuffer wf = random((long) n * k, 3, 0.02f);
+        DeviceBuffer x = random((long) m * k, 4, 1f);
+        DeviceBuffer y = DeviceBuffer.allocate(4L * m * n)) {
+      for (MxFormat f :
+          new MxFormat[] {MxFormat.MXFP4_E2M1, MxFormat.MXFP6_E2M3, MxFormat.MXFP8_E4M3}) {
+        try (CudaMxMatrix w = CudaMxMatrix.quantize(wf, n, k, f, ScaleMode.FLOOR)) {
+          float ms = medianMillis(() -> CudaMxLinear.weightOnly(x, m, w, null, y), 5, reps);
+          double tflops = 2.0 * m * n * k / (ms * 1e-3) / 1e12;
+          result(
+              "weightonly_" + m + "x" + k + "x" + n + "_" + f,
+              ms * 1000,
+              "us",
+              String.format(Locale.ROOT, "%.1f TFLOP/s", tflops));
+        }
+      }
+    }
+  }
+
+  private static void mxfp8Gemm(int m, int n, int k, int reps) {
+    try (DeviceBuffer xf = random((long) m * k, 5, 1f);
+        DeviceBuffer wf = random((long) n * k, 6, 0.02f);
+        DeviceBuffer y = DeviceBuffer.allocate(4L * m * n);
+        CudaMxMatrix w = CudaMxMatrix.quantize(wf, n, k, MxFormat.MXFP8_E4M3, ScaleMode.FLOOR);
+        CudaMxMatrix xq =
+            CudaMxMatrix.quantize(xf, m, k, MxFormat.MXFP8_E4M3, ScaleMode.FLOOR, true, null)) {
+      w.gemmScales();
+      double flops = 2.0 * m * n * k;
+      for (CudaMxLinear.Mxfp8Kernel kernel : CudaMxLinear.Mxfp8Kernel.values()) {
+        float ms = medianMillis(() -> CudaMxLinear.mxfp8Gemm(xq, w, null, y, kernel), 3, reps);
+        result(
+            "mxfp8_gemm_" + kernel + "_" + m + "x" + n + "x" + k,
+            flops / (ms * 1e-3) / 1e12,
+            "TFLOP/s",
+            String.format(Locale.ROOT, "%.3f ms (kernel only)", ms));
+      }
+      CudaBackend b = CudaBackend.get();
+      b.allowDynamicSharedMemory("mx_mma_probe_unscaled", CudaMxLinear.MMA_SMEM_BYTES);
+      float msProbe =
+          medianMillis(
+              () ->
+                  b.launch(
+                      "mx_mma_probe_unscaled",
+                      new int[] {(n + 127) / 128, (m + 127) / 128, 1},
+                      new int[] {256, 1, 1},
+                      CudaMxLinear.MMA_SMEM_BYTES,
+                      new KernelArgs()
+                          .ptr(xq.codes())
+                          .i64(xq.codeBytesPerRow())
+                          .ptr(xq.gemmScales())
+                          .i64(CudaMxMatrix.paddedRows(m))
+                          .ptr(w.codes())
+                          .i64(w.codeBytesPerRow())
+                          .ptr(w.gemmScales())
+                          .i64(CudaMxMatrix.paddedRows(n))
+                          .ptr(null)
+                          .ptr(y)
+                          .i32(m)
+                          .i32(n)
+                          .i32(xq.blocksPerRow())
+                          .build()),
+              3,
+              reps);
+      result(
+          "probe_mma_unscaled_" + m + "x" + n + "x" + k,
+          flops / (msProbe * 1e-3) / 1e12,
+          "TFLOP/s",
+          "same pipeline without the per-slice scale work (diagnostic, not an MX product)");
+      float ms2 =
+          medianMillis(
+              () -> CudaMxLinear.linear(xf, m, w, null, y, MxFormat.MXFP8_E4M3, ScaleMode.FLOOR),
+              3,
+              reps);
+      result(
+          "mxfp8_linear_" + m + "x" + n + "x" + k,
+          flops / (ms2 * 1e-3) / 1e12,
+          "TFLOP/s",
+          String.format(Locale.ROOT, "%.3f ms (FP32 x quantized on device + GEMM)", ms2));
+    }
+  }
+}

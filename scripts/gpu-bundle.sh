@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Builds everything the GPU tests and benchmarks need on the lent GPU machine (which has no Java) into
+# one folder, by default .bundle/ (git-ignored), under 64 MiB: a jlink'ed Java 25 runtime, mx-engine
+# with its CUDA fatbin and its test classes, JCuda (driver natives only), SLF4J, the JUnit console
+# launcher, and the run script. No PyTorch natives: the GPU code runs without PyTorch.
+# Usage: scripts/gpu-bundle.sh [OUT_DIR]      (JAVA_HOME must be a JDK 25; nvcc must be on the PATH)
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+OUT="${1:-$ROOT/.bundle}"
+JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"
+export JAVA_HOME
+M2="${MAVEN_REPO:-$HOME/.m2/repository}"
+cd "$ROOT"
+command -v nvcc >/dev/null || { echo "gpu-bundle: nvcc is not on the PATH: the fatbin cannot be built" >&2; exit 1; }
+
+prop() { sed -n "s:.*<$1>\(.*\)</$1>.*:\1:p" "$ROOT/pom.xml" | head -1; }
+JCUDA_VERSION="$(prop jcuda.version)"
+SLF4J_VERSION="$(prop slf4j.version)"
+CONSOLE_VERSION="$(prop junit.console.version)"
+
+echo "[gpu-bundle] building mx-engine (jar + test jar)"
+./mvnw -B -q -pl mx-engine package -DskipTests -Dspotless.check.skip=true
+ENGINE_JAR="$(ls mx-engine/target/mx-engine-*[0-9T].jar | head -1)"
+TESTS_JAR="$(ls mx-engine/target/mx-engine-*-tests.jar | head -1)"
+unzip -l "$ENGINE_JAR" | grep -q mx-kernels.fatbin || { echo "gpu-bundle: no fatbin in $ENGINE_JAR" >&2; exit 1; }
+
+rm -rf "$OUT"
+mkdir -p "$OUT/lib"
+cp "$ENGINE_JAR" "$OUT/lib/mx-engine.jar"
+cp "$TESTS_JAR" "$OUT/lib/mx-engine-tests.jar"
+cp "$M2/org/jcuda/jcuda/$JCUDA_VERSION/jcuda-$JCUDA_VERSION.jar" "$OUT/lib/"
+cp "$M2/org/slf4j/slf4j-api/$SLF4J_VERSION/slf4j-api-$SLF4J_VERSION.jar" "$OUT/lib/"
+cp "$M2/org/slf4j/slf4j-simple/$SLF4J_VERSION/slf4j-simple-$SLF4J_VERSION.jar" "$OUT/lib/"
+
+# JCuda natives: keep only the driver library (the others need CUDA 12 libraries the machine lacks).
+NATIVES="$M2/org/jcuda/jcuda-natives/$JCUDA_VERSION/jcuda-natives-$JCUDA_VERSION-linux-x86_64.jar"
+TMP="$(mktemp -d)"
+trap 'rm -rf "$TMP"' EXIT
+(cd "$TMP" && unzip -q "$NATIVES" "lib/libJCudaDriver-*" && zip -q -r "$OUT/lib/jcuda-natives-driver-$JCUDA_VERSION.jar" lib)
+
+CONSOLE="$M2/org/junit/platform/junit-platform-console-standalone/$CONSOLE_VERSION/junit-platform-console-standalone-$CONSOLE_VERSION.jar"
+if [[ ! -f "$CONSOLE" ]]; then
+  ./mvnw -B -q dependency:copy -Dartifact="org.junit.platform:junit-platform-console-standalone:$CONSOLE_VERSION" \
+    -DoutputDirectory="$TMP/console"
+  CONSOLE="$TMP/console/junit-platform-console-standalone-$CONSOLE_VERSION.jar"
+fi
+cp "$CONSOLE" "$OUT/lib/junit-platform-console-standalone.jar"
+
+echo "[gpu-bundle] jlink runtime"
+"$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,jdk.incubator.vector,jdk.unsupported,java.management,java.naming,java.xml \
+  --strip-debug --no-man-pages --no-header-files --compress=zip-9 --output "$OUT/jre" 2>&1 | grep -v "incubator" || true
+if command -v strip >/dev/null; then strip --strip-unneeded "$OUT/jre/lib/server/libjvm.so" || true; fi
+
+cp scripts/gpu-run.sh scripts/gpu_torch_ref.py "$OUT/"
+cp mx-engine/target/classes/io/djlmx/kernel/cuda/mx-kernels.fatbin "$OUT/"
+chmod +x "$OUT/gpu-run.sh"
+du -sh "$OUT"
+SIZE=$(du -sb "$OUT" | cut -f1)
+if (( SIZE > 60 * 1024 * 1024 )); then echo "gpu-bundle: $OUT is $SIZE bytes, over the 60 MiB budget" >&2; exit 1; fi
+echo "[gpu-bundle] done: run 'bash $(basename "$OUT")/gpu-run.sh' from the folder above it on the GPU machine"

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine from the folder that holds the bundle (made by scripts/gpu-bundle.sh):
+# the GPU test suite, the Java GPU benchmarks and the PyTorch reference timings in one call, writing
+# logs under $OUT (or ./gpu-out). Usage: bash .bundle/gpu-run.sh [quick]
+set -uo pipefail
+B="$(cd "$(dirname "$0")" && pwd)"
+O="${OUT:-$PWD/gpu-out}"
+mkdir -p "$O"
+MODE="${1:-full}"
+JAVA="$B/jre/bin/java"
+CP="$B/lib/mx-engine.jar:$B/lib/mx-engine-tests.jar:$B/lib/jcuda-$(ls "$B/lib" | sed -n 's/^jcuda-\([0-9.]*\)\.jar$/\1/p').jar"
+CP="$CP:$(ls "$B"/lib/jcuda-natives-driver-*.jar):$(ls "$B"/lib/slf4j-api-*.jar):$(ls "$B"/lib/slf4j-simple-*.jar)"
+FLAGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g)
+{
+  date -u
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv
+} 2>&1 | tee "$O/device.txt"
+
+echo "== GPU tests"
+"$JAVA" "${FLAGS[@]}" -jar "$B/lib/junit-platform-console-standalone.jar" execute \
+  --class-path "$CP" --select-class io.djlmx.kernel.cuda.CudaBackendTest --select-class io.djlmx.kernel.cuda.CudaMxLinearTest \
+  --select-class io.djlmx.kernel.cuda.CudaCpuAgreementTest --details=tree --disable-banner --disable-ansi-colors \
+  --reports-dir "$O/junit" 2>&1 | tee "$O/tests.log" | grep -vE "^\s*$" | tail -60
+TEST_RC=${PIPESTATUS[0]}
+
+echo "== SASS check (tensor-core instructions in the fatbin)"
+if command -v cuobjdump >/dev/null && [[ -f "$B/mx-kernels.fatbin" ]]; then
+  cuobjdump --dump-sass "$B/mx-kernels.fatbin" > /tmp/mx-sass.txt 2>&1
+  grep -oE "\b(QMMA|HMMA|IMMA|QGMMA|HGMMA)[.A-Z0-9]*" /tmp/mx-sass.txt | sort | uniq -c | sed "s/^/fatbin /" | tee "$O/sass-summary.txt"
+  for fn in mx_wgmma_fp8_a0_b0 mx_gemv_f4_b1 mx_gemv_f3_b1; do
+    cuobjdump --dump-sass --function "$fn" "$B/mx-kernels.fatbin" 2>/dev/null |
+      grep -oE "^ +/\*[0-9a-f]{4}\*/ +[A-Z][A-Z0-9._]*" | awk '{print $2}' | sort | uniq -c | sort -rn |
+      head -25 | sed "s/^/$fn /"
+  done | tee -a "$O/sass-summary.txt"
+fi
+
+echo "== Java GPU benchmarks"
+"$JAVA" "${FLAGS[@]}" -cp "$CP" io.djlmx.kernel.cuda.CudaLinearBenchmark "$MODE" 2>&1 | tee "$O/bench-java.log"
+echo "== PyTorch reference"
+PYTHONUNBUFFERED=1 python3 "$B/gpu_torch_ref.py" "$MODE" 2>&1 | tee "$O/bench-torch.log"
+echo "== summary"
+grep -h "^RESULT" "$O/bench-java.log" "$O/bench-torch.log"
+grep -E "tests (successful|failed|skipped)" "$O/tests.log"
+exit $TEST_RC
