@@ -35,6 +35,9 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
    */
   private static final int PANEL_BLOCKS = 4;
 
+  /** Below this many multiply-adds a call runs on the calling thread alone. */
+  private static final double MIN_PARALLEL_MACS = 1 << 18;
+
   /** A thread that never runs: a segment it may access is accessible to the worker threads. */
   private static final Thread PROBE = new Thread(() -> {});
 
@@ -126,13 +129,23 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
     if (y.isReadOnly()) {
       throw new IllegalArgumentException("y must be writable");
     }
+    if (y.asOverlappingSlice(x).isPresent()
+        || (bias != null && y.asOverlappingSlice(bias).isPresent())) {
+      throw new IllegalArgumentException("y must not overlap x or bias");
+    }
     if (m == 0) {
       return;
     }
     int rows = (int) m;
     // Worker threads cannot touch a segment confined to the caller: stage such y and bias on heap.
-    MemorySegment yk =
-        y.isAccessibleBy(PROBE) ? y : MemorySegment.ofArray(new float[rows * (int) n]);
+    MemorySegment yk = y;
+    if (!y.isAccessibleBy(PROBE)) {
+      if (m * n > Integer.MAX_VALUE - 8) {
+        throw new IllegalArgumentException(
+            "y is confined to the calling thread and too large to stage (" + m * n + " floats)");
+      }
+      yk = MemorySegment.ofArray(new float[(int) (m * n)]);
+    }
     MemorySegment bk =
         bias == null || bias.isAccessibleBy(PROBE)
             ? bias
@@ -165,18 +178,22 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
           (a, b) ->
               ActivationQuantizer.quantize(xp, kpad, (int) a, (int) b, (int) k, activation, mode));
     }
+    // Small products run on the calling thread: a hand-off to the pool costs microseconds.
+    int parts = (double) rows * pw.units() * 32 * kpad < MIN_PARALLEL_MACS ? 1 : threads.threads();
     if (exactOnly) {
       threads.forRange(n, (a, b) -> ExactLinear.rows(pw, xp, kpad, rows, bias, y, a, b));
     } else if (rows == 1) {
-      threads.forRange(pw.units(), (a, b) -> GemvKernel.run(pw, xp, bias, y, 0, a, b));
+      threads.forRange(pw.units(), parts, (a, b) -> GemvKernel.run(pw, xp, bias, y, 0, a, b));
     } else {
-      threads.forRange(pw.units(), (a, b) -> batched(pw, xp, kpad, rows, bias, y, a, b));
+      float[] xt = interleave8(xp, kpad, rows);
+      threads.forRange(pw.units(), parts, (a, b) -> batched(pw, xt, xp, kpad, rows, bias, y, a, b));
     }
     ExactLinear.exactRows(pw, xp, kpad, rows, bias, y);
   }
 
   private static void batched(
       CpuPreparedWeight w,
+      float[] xt,
       float[] x,
       int kpad,
       int m,
@@ -187,7 +204,6 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
     int kb = w.blocksPerRow();
     int n = (int) w.rows();
     float[] panel = new float[PANEL_BLOCKS * 1024];
-    float[] xt = interleave8(x, kpad, m);
     // Column chunks outside, units inside: the inputs' chunk stays in cache across units.
     for (int c0 = 0; c0 < kb; c0 += PANEL_BLOCKS) {
       int nb = Math.min(PANEL_BLOCKS, kb - c0);

@@ -177,8 +177,26 @@ final class GemvKernel {
                   .reinterpretAsFloats()
                   .fma(xv, b1);
         }
-        accA = a0.add(a1).fma(Vec.scales(scales, s), accA);
-        accB = b0.add(b1).fma(Vec.scales(scales, s + 16), accB);
+        accA =
+            a0.add(a1)
+                .fma(
+                    ((IntVector)
+                            ByteVector.fromMemorySegment(Vec.B16, scales, s, Vec.LE)
+                                .convertShape(VectorOperators.B2I, Vec.I, 0))
+                        .and(0xFF)
+                        .lanewise(VectorOperators.LSHL, 23)
+                        .reinterpretAsFloats(),
+                    accA);
+        accB =
+            b0.add(b1)
+                .fma(
+                    ((IntVector)
+                            ByteVector.fromMemorySegment(Vec.B16, scales, s + 16, Vec.LE)
+                                .convertShape(VectorOperators.B2I, Vec.I, 0))
+                        .and(0xFF)
+                        .lanewise(VectorOperators.LSHL, 23)
+                        .reinterpretAsFloats(),
+                    accB);
       }
       store(accA, accB, bias, y, yOff, u, n);
     }
@@ -242,8 +260,26 @@ final class GemvKernel {
           r = ib.lanewise(VectorOperators.ROR, 19);
           b1 = r.selectFrom(lo, hi).or(r.and(0x80000000)).reinterpretAsFloats().fma(x3, b1);
         }
-        accA = a0.add(a1).fma(Vec.scales(scales, s), accA);
-        accB = b0.add(b1).fma(Vec.scales(scales, s + 16), accB);
+        accA =
+            a0.add(a1)
+                .fma(
+                    ((IntVector)
+                            ByteVector.fromMemorySegment(Vec.B16, scales, s, Vec.LE)
+                                .convertShape(VectorOperators.B2I, Vec.I, 0))
+                        .and(0xFF)
+                        .lanewise(VectorOperators.LSHL, 23)
+                        .reinterpretAsFloats(),
+                    accA);
+        accB =
+            b0.add(b1)
+                .fma(
+                    ((IntVector)
+                            ByteVector.fromMemorySegment(Vec.B16, scales, s + 16, Vec.LE)
+                                .convertShape(VectorOperators.B2I, Vec.I, 0))
+                        .and(0xFF)
+                        .lanewise(VectorOperators.LSHL, 23)
+                        .reinterpretAsFloats(),
+                    accB);
       }
       store(accA, accB, bias, y, yOff, u, n);
     }
@@ -281,8 +317,26 @@ final class GemvKernel {
           // Zero or subnormal codes in this tile: a separate, slower loop (a branch inside the
           // fast loop costs the fast loop several times its speed).
           fp8MixedTile(codes, t, x, xb, sra, keep, fx, fix, partial);
-          accA = FloatVector.fromArray(Vec.F, partial, 0).fma(Vec.scales(scales, s), accA);
-          accB = FloatVector.fromArray(Vec.F, partial, 16).fma(Vec.scales(scales, s + 16), accB);
+          accA =
+              FloatVector.fromArray(Vec.F, partial, 0)
+                  .fma(
+                      ((IntVector)
+                              ByteVector.fromMemorySegment(Vec.B16, scales, s, Vec.LE)
+                                  .convertShape(VectorOperators.B2I, Vec.I, 0))
+                          .and(0xFF)
+                          .lanewise(VectorOperators.LSHL, 23)
+                          .reinterpretAsFloats(),
+                      accA);
+          accB =
+              FloatVector.fromArray(Vec.F, partial, 16)
+                  .fma(
+                      ((IntVector)
+                              ByteVector.fromMemorySegment(Vec.B16, scales, s + 16, Vec.LE)
+                                  .convertShape(VectorOperators.B2I, Vec.I, 0))
+                          .and(0xFF)
+                          .lanewise(VectorOperators.LSHL, 23)
+                          .reinterpretAsFloats(),
+                      accB);
           continue;
         }
         FloatVector a0 = FloatVector.zero(Vec.F);
@@ -354,8 +408,26 @@ final class GemvKernel {
                   .reinterpretAsFloats()
                   .fma(x3, b1);
         }
-        accA = a0.add(a1).fma(Vec.scales(scales, s), accA);
-        accB = b0.add(b1).fma(Vec.scales(scales, s + 16), accB);
+        accA =
+            a0.add(a1)
+                .fma(
+                    ((IntVector)
+                            ByteVector.fromMemorySegment(Vec.B16, scales, s, Vec.LE)
+                                .convertShape(VectorOperators.B2I, Vec.I, 0))
+                        .and(0xFF)
+                        .lanewise(VectorOperators.LSHL, 23)
+                        .reinterpretAsFloats(),
+                    accA);
+        accB =
+            b0.add(b1)
+                .fma(
+                    ((IntVector)
+                            ByteVector.fromMemorySegment(Vec.B16, scales, s + 16, Vec.LE)
+                                .convertShape(VectorOperators.B2I, Vec.I, 0))
+                        .and(0xFF)
+                        .lanewise(VectorOperators.LSHL, 23)
+                        .reinterpretAsFloats(),
+                    accB);
       }
       store(accA, accB, bias, y, yOff, u, n);
     }
@@ -403,8 +475,26 @@ final class GemvKernel {
           a1 = top(ia).fma(x3, a1);
           b1 = top(ib).fma(x3, b1);
         }
-        accA = a0.add(a1).fma(Vec.scales(scales, s), accA);
-        accB = b0.add(b1).fma(Vec.scales(scales, s + 16), accB);
+        accA =
+            a0.add(a1)
+                .fma(
+                    ((IntVector)
+                            ByteVector.fromMemorySegment(Vec.B16, scales, s, Vec.LE)
+                                .convertShape(VectorOperators.B2I, Vec.I, 0))
+                        .and(0xFF)
+                        .lanewise(VectorOperators.LSHL, 23)
+                        .reinterpretAsFloats(),
+                    accA);
+        accB =
+            b0.add(b1)
+                .fma(
+                    ((IntVector)
+                            ByteVector.fromMemorySegment(Vec.B16, scales, s + 16, Vec.LE)
+                                .convertShape(VectorOperators.B2I, Vec.I, 0))
+                        .and(0xFF)
+                        .lanewise(VectorOperators.LSHL, 23)
+                        .reinterpretAsFloats(),
+                    accB);
       }
       store(accA, accB, bias, y, yOff, u, n);
     }

@@ -70,7 +70,19 @@ final class KernelThreads implements AutoCloseable {
    * @param task the work
    */
   void forRange(long count, RangeTask task) {
-    int parts = (int) Math.min(threads, count);
+    forRange(count, threads, task);
+  }
+
+  /**
+   * Like {@link #forRange(long, RangeTask)} with at most {@code maxParts} parts (1 runs the whole
+   * range on the calling thread: for work too small to pay for a hand-off).
+   *
+   * @param count the range size
+   * @param maxParts the most parts to split into, {@code >= 1}
+   * @param task the work
+   */
+  void forRange(long count, int maxParts, RangeTask task) {
+    int parts = (int) Math.min(Math.min(threads, maxParts), count);
     if (parts <= 1) {
       if (count > 0) {
         task.run(0, count);

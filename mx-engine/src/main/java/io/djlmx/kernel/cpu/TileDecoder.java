@@ -61,7 +61,13 @@ final class TileDecoder {
       MemorySegment codes, long t, MemorySegment scales, long s, float[] panel, int off) {
     IntVector tab = IntVector.fromArray(Vec.I, FP4, 0);
     for (int sub = 0; sub < 2; sub++) {
-      FloatVector sc = Vec.scales(scales, s + 16 * sub);
+      FloatVector sc =
+          ((IntVector)
+                  ByteVector.fromMemorySegment(Vec.B16, scales, s + 16 * sub, Vec.LE)
+                      .convertShape(VectorOperators.B2I, Vec.I, 0))
+              .and(0xFF)
+              .lanewise(VectorOperators.LSHL, 23)
+              .reinterpretAsFloats();
       long base = t + 256L * sub;
       for (int q = 0; q < 4; q++) {
         IntVector iv = IntVector.fromMemorySegment(Vec.I, codes, base + 64L * q, Vec.LE);
@@ -117,7 +123,13 @@ final class TileDecoder {
     IntVector lo = IntVector.fromArray(Vec.I, table, 0);
     IntVector hi = IntVector.fromArray(Vec.I, table, 16);
     for (int sub = 0; sub < 2; sub++) {
-      FloatVector sc = Vec.scales(scales, s + 16 * sub);
+      FloatVector sc =
+          ((IntVector)
+                  ByteVector.fromMemorySegment(Vec.B16, scales, s + 16 * sub, Vec.LE)
+                      .convertShape(VectorOperators.B2I, Vec.I, 0))
+              .and(0xFF)
+              .lanewise(VectorOperators.LSHL, 23)
+              .reinterpretAsFloats();
       long base = t + 384L * sub;
       for (int q = 0; q < 8; q++) {
         IntVector iv =
@@ -168,7 +180,13 @@ final class TileDecoder {
       float subnormalUnit) {
     int sra = 24 - shl;
     for (int sub = 0; sub < 2; sub++) {
-      FloatVector sc = Vec.scales(scales, s + 16 * sub);
+      FloatVector sc =
+          ((IntVector)
+                  ByteVector.fromMemorySegment(Vec.B16, scales, s + 16 * sub, Vec.LE)
+                      .convertShape(VectorOperators.B2I, Vec.I, 0))
+              .and(0xFF)
+              .lanewise(VectorOperators.LSHL, 23)
+              .reinterpretAsFloats();
       long base = t + 512L * sub;
       for (int q = 0; q < 8; q++) {
         IntVector iv = IntVector.fromMemorySegment(Vec.I, codes, base + 64L * q, Vec.LE);
@@ -244,7 +262,13 @@ final class TileDecoder {
   private static void int8(
       MemorySegment codes, long t, MemorySegment scales, long s, float[] panel, int off) {
     for (int sub = 0; sub < 2; sub++) {
-      FloatVector sc = Vec.scales(scales, s + 16 * sub);
+      FloatVector sc =
+          ((IntVector)
+                  ByteVector.fromMemorySegment(Vec.B16, scales, s + 16 * sub, Vec.LE)
+                      .convertShape(VectorOperators.B2I, Vec.I, 0))
+              .and(0xFF)
+              .lanewise(VectorOperators.LSHL, 23)
+              .reinterpretAsFloats();
       long base = t + 512L * sub;
       for (int q = 0; q < 8; q++) {
         IntVector iv = IntVector.fromMemorySegment(Vec.I, codes, base + 64L * q, Vec.LE);

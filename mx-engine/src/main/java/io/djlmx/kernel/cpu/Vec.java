@@ -1,12 +1,10 @@
 package io.djlmx.kernel.cpu;
 
 import io.djlmx.format.MxFormat;
-import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -25,7 +23,12 @@ final class Vec {
   /** 16 bytes: one per lane. */
   static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
 
-  /** The kernels' memory order. */
+  /**
+   * The kernels' memory order. Scale vectors are built inline in each kernel (16 bytes widened to
+   * ints and shifted into the exponent field) rather than by a helper: the generated code showed
+   * such a helper (over the JIT's 35-byte always-inline limit) called, not inlined, with its vector
+   * result boxed on the heap.
+   */
   static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
   /** Spreads 16 groups of 3 bytes to 16 ints (the fourth byte of each int is don't-care). */
@@ -71,21 +74,5 @@ final class Vec {
       bits[c] = Float.floatToRawIntBits(t[c]);
     }
     return bits;
-  }
-
-  /**
-   * Loads 16 stored scale bytes as the factors {@code 2^(byte - 127)}.
-   *
-   * @param scales the stored scales
-   * @param off the byte offset
-   * @return the factors
-   */
-  static FloatVector scales(MemorySegment scales, long off) {
-    return ((IntVector)
-            ByteVector.fromMemorySegment(B16, scales, off, LE)
-                .convertShape(VectorOperators.B2I, I, 0))
-        .and(0xFF)
-        .lanewise(VectorOperators.LSHL, 23)
-        .reinterpretAsFloats();
   }
 }

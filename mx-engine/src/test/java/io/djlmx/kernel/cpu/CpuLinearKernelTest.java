@@ -402,4 +402,52 @@ class CpuLinearKernelTest {
       assertFalse(pw.byteSize() == 0);
     }
   }
+
+  @Test
+  void resultsDoNotDependOnSegmentKindOrThreadCount() {
+    Random rnd = new Random(SEED + 10);
+    int n = 70;
+    int k = 300;
+    for (int m : new int[] {1, 9}) {
+      try (MxTensor w =
+              MxTensor.quantize(gaussian(rnd, n * k), new long[] {n, k}, MxFormat.MXFP6_E2M3);
+          CpuLinearKernel single = CpuLinearKernel.builder().optThreads(1).build();
+          PreparedWeight pw = kernel.prepare(w);
+          Arena shared = Arena.ofShared();
+          Arena confined = Arena.ofConfined()) {
+        float[] x = gaussian(rnd, m * k);
+        float[] bias = gaussian(rnd, n);
+        float[][] outs = new float[4][];
+        for (int variant = 0; variant < 4; variant++) {
+          // 0: shared native, 1: confined native (staged), 2: heap, 3: shared with one thread
+          Arena a = variant == 1 ? confined : shared;
+          MemorySegment xs;
+          MemorySegment bs;
+          MemorySegment ys;
+          if (variant == 2) {
+            xs = MemorySegment.ofArray(x.clone());
+            bs = MemorySegment.ofArray(bias.clone());
+            ys = MemorySegment.ofArray(new float[m * n]);
+          } else {
+            xs = a.allocate(4L * m * k);
+            MemorySegment.copy(x, 0, xs, ValueLayout.JAVA_FLOAT, 0, x.length);
+            bs = a.allocate(4L * n);
+            MemorySegment.copy(bias, 0, bs, ValueLayout.JAVA_FLOAT, 0, n);
+            ys = a.allocate(4L * m * n);
+          }
+          CpuLinearKernel kern = variant == 3 ? single : kernel;
+          kern.linear(xs, m, pw, bs, ys, MxFormat.MXFP8_E5M2, ScaleMode.RCEIL);
+          outs[variant] = ys.toArray(ValueLayout.JAVA_FLOAT);
+        }
+        for (int variant = 1; variant < 4; variant++) {
+          for (int i = 0; i < m * n; i++) {
+            assertEquals(
+                Float.floatToRawIntBits(outs[0][i]),
+                Float.floatToRawIntBits(outs[variant][i]),
+                "variant " + variant + " m=" + m + " element " + i + " (seed " + SEED + ")");
+          }
+        }
+      }
+    }
+  }
 }
