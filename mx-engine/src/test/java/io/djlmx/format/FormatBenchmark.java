@@ -119,7 +119,8 @@ public final class FormatBenchmark {
       }
       System.out.println();
       System.out.println(
-          "GB/s of FP32 (read by quantize, written by dequantize), 1 GB = 10^9 bytes.");
+          "GB/s of FP32 (read by quantize, written by dequantize), 1 GB = 10^9 bytes: median"
+              + " (best); speed-ups are ratios of medians.");
     }
   }
 }
