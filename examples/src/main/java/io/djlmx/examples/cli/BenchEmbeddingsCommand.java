@@ -8,7 +8,7 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -27,7 +27,7 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description =
         "Sentences/s at batch 1 and 32: PyTorch FP32, MX formats (MX engine), ONNX Runtime FP32"
-            + " and INT8; repetitions interleaved, medians; prints a Markdown table.")
+            + " and INT8; median of --reps passes after a warm-up batch; prints a Markdown table.")
 public final class BenchEmbeddingsCommand implements Callable<Integer> {
 
   @Spec picocli.CommandLine.Model.CommandSpec spec;
@@ -54,7 +54,7 @@ public final class BenchEmbeddingsCommand implements Callable<Integer> {
   @Option(
       names = "--formats",
       split = ",",
-      defaultValue = "MXFP8_E4M3,MXFP6_E2M3,MXFP4_E2M1",
+      defaultValue = "MXFP6_E2M3,MXFP8_E4M3,MXFP4_E2M1",
       description = "MX weight formats (run only where the MX engine is present)")
   List<String> formats;
 
@@ -71,6 +71,9 @@ public final class BenchEmbeddingsCommand implements Callable<Integer> {
     List<String> all = Files.readAllLines(sentences, StandardCharsets.UTF_8);
     Map<String, Config> configs = new LinkedHashMap<>();
     configs.put("BertEncoder on PyTorch, FP32", (pt, m) -> pt.embed(s, null, null));
+    configs.put("ONNX Runtime FP32", (pt, m) -> pt.embedOnnxRuntime(s, s.onnxResource()));
+    configs.put(
+        "ONNX Runtime INT8 (-q)", (pt, m) -> pt.embedOnnxRuntime(s, "all-minilm-l6-v2-q.onnx"));
     boolean mx = Engine.hasEngine("MX");
     if (mx) {
       for (String f : formats) {
@@ -78,48 +81,44 @@ public final class BenchEmbeddingsCommand implements Callable<Integer> {
         configs.put("BertEncoder on MX, " + fmt, (pt, m) -> m.embed(s, fmt, null));
       }
     }
-    configs.put("ONNX Runtime FP32", (pt, m) -> pt.embedOnnxRuntime(s, s.onnxResource()));
-    configs.put(
-        "ONNX Runtime INT8 (-q)", (pt, m) -> pt.embedOnnxRuntime(s, "all-minilm-l6-v2-q.onnx"));
     out.println("| configuration | batch 1 sentences/s | batch 32 sentences/s |");
     out.println("|---|---|---|");
-    Map<String, double[]> result = new LinkedHashMap<>();
-    for (int batch : new int[] {1, 32}) {
-      int n = batch == 1 ? count1 : count32;
-      EmbeddingEvaluator pt =
+    out.flush();
+    EmbeddingEvaluator[] pt = new EmbeddingEvaluator[2];
+    EmbeddingEvaluator[] onMx = new EmbeddingEvaluator[2];
+    int[] batches = {1, 32};
+    for (int b = 0; b < 2; b++) {
+      List<String> subset = all.subList(0, batches[b] == 1 ? count1 : count32);
+      pt[b] =
           EmbeddingEvaluator.builder()
-              .setSentences(all.subList(0, n))
-              .optBatchSize(batch)
+              .setSentences(subset)
+              .optBatchSize(batches[b])
               .optWarmUp(true)
               .build();
-      EmbeddingEvaluator onMx =
+      onMx[b] =
           mx
               ? EmbeddingEvaluator.builder()
-                  .setSentences(all.subList(0, n))
-                  .optBatchSize(batch)
+                  .setSentences(subset)
+                  .optBatchSize(batches[b])
                   .optWarmUp(true)
                   .optEngine("MX")
                   .build()
               : null;
-      Map<String, List<Double>> samples = new LinkedHashMap<>();
-      for (int rep = -1; rep < reps; rep++) { // rep -1: warm-up
-        for (Map.Entry<String, Config> e : configs.entrySet()) {
-          EmbeddingEvaluator.Run r = e.getValue().run(pt, onMx);
-          if (rep >= 0) {
-            samples.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(r.sentencesPerSecond());
-          }
-        }
-      }
-      for (Map.Entry<String, List<Double>> e : samples.entrySet()) {
-        double[] v = e.getValue().stream().mapToDouble(Double::doubleValue).sorted().toArray();
-        result.computeIfAbsent(e.getKey(), k -> new double[2])[batch == 1 ? 0 : 1] =
-            v[v.length / 2];
-      }
     }
-    for (Map.Entry<String, double[]> e : result.entrySet()) {
+    // one row per configuration as soon as it is measured: medians of reps passes per batch size
+    for (Map.Entry<String, Config> e : configs.entrySet()) {
+      double[] median = new double[2];
+      for (int b = 0; b < 2; b++) {
+        double[] v = new double[reps];
+        for (int rep = 0; rep < reps; rep++) {
+          v[rep] = e.getValue().run(pt[b], onMx[b]).sentencesPerSecond();
+        }
+        Arrays.sort(v);
+        median[b] = v[reps / 2];
+      }
       out.println(
-          String.format(
-              Locale.ROOT, "| %s | %.1f | %.1f |", e.getKey(), e.getValue()[0], e.getValue()[1]));
+          String.format(Locale.ROOT, "| %s | %.1f | %.1f |", e.getKey(), median[0], median[1]));
+      out.flush();
     }
     out.flush();
     return 0;

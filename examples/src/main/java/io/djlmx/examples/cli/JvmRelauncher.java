@@ -38,6 +38,8 @@ final class JvmRelauncher {
     cmd.add(java.toString());
     cmd.add("--add-modules=" + VECTOR_MODULE);
     cmd.add("--enable-native-access=ALL-UNNAMED");
+    // protobuf (ONNX reading) still uses sun.misc.Unsafe; allowed quietly, as before Java 24
+    cmd.add("--sun-misc-unsafe-memory-access=allow");
     cmd.add("-D" + MARKER + "=true");
     // Keep the user's own JVM options (heap size, system properties...).
     cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());

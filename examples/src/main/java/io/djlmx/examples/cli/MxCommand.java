@@ -54,10 +54,13 @@ public final class MxCommand implements Runnable {
     if (System.getProperty(LOG_LEVEL) == null) {
       System.setProperty(LOG_LEVEL, "warn");
     }
-    // DJL probes for CUDA on every engine start and warns on CPU-only machines.
-    String cuda = "org.slf4j.simpleLogger.log.ai.djl.util.cuda.CudaUtils";
-    if (System.getProperty(cuda) == null) {
-      System.setProperty(cuda, "error");
+    // DJL and ONNX Runtime probe for CUDA at engine start and warn on CPU-only machines.
+    for (String cudaProbe :
+        new String[] {"ai.djl.util.cuda.CudaUtils", "ai.djl.onnxruntime.engine.OrtEngine"}) {
+      String key = "org.slf4j.simpleLogger.log." + cudaProbe;
+      if (System.getProperty(key) == null) {
+        System.setProperty(key, "error");
+      }
     }
     System.setProperty("java.awt.headless", "true");
   }
