@@ -61,11 +61,9 @@ public final class CudaAttentionBenchmark {
   /**
    * Runs the benchmark.
    *
-   * @param args {@code quick} for fewer repetitions
+   * @param args unused
    */
   public static void main(String[] args) {
-    boolean quick = args.length > 0 && args[0].equals("quick");
-    int reps = quick ? 5 : 15;
     CudaBackend be = CudaBackend.get();
     be.setSynchronousChecks(false);
     System.out.println("device: " + be.deviceName());
@@ -75,28 +73,41 @@ public final class CudaAttentionBenchmark {
     int d = 128;
     AttentionShape shape = new AttentionShape(b, h, s, s, d);
     long n = (long) b * h * s * d;
-    try (CudaAttention att = CudaAttention.create(shape);
-        DeviceBuffer q = random(n, 1);
+    try (DeviceBuffer q = random(n, 1);
         DeviceBuffer k = random(n, 2);
         DeviceBuffer v = random(n, 3);
         DeviceBuffer out = DeviceBuffer.allocate(4 * n)) {
-      for (boolean causal : new boolean[] {false, true}) {
-        double ops = shape.operations() / (causal ? 2 : 1);
-        String tag = "mx_attn_b4h32s4096d128_" + (causal ? "causal" : "full");
-        float full = medianMillis(() -> att.forward(q, k, v, out, causal, null), 3, reps);
-        be.synchronize();
-        att.quantize(q, k, v, null);
-        float kernel = medianMillis(() -> att.attend(out, causal), 3, reps);
-        float quant = medianMillis(() -> att.quantize(q, k, v, null), 3, reps);
-        be.synchronize();
-        result(tag + "_total", ops / (full * 1e-3) / 1e12, "TOPS", String.format("%.3f ms", full));
-        result(
-            tag + "_kernel",
-            ops / (kernel * 1e-3) / 1e12,
-            "TOPS",
-            String.format("%.3f ms", kernel));
-        result(tag + "_quantize", quant, "ms", "");
+      for (boolean fp16PV : new boolean[] {false, true}) {
+        try (CudaAttention att = CudaAttention.create(shape, fp16PV)) {
+          run(att, q, k, v, out, fp16PV ? "pv16" : "pv8");
+        }
       }
+    }
+  }
+
+  private static void run(
+      CudaAttention att,
+      DeviceBuffer q,
+      DeviceBuffer k,
+      DeviceBuffer v,
+      DeviceBuffer out,
+      String pv) {
+    int reps = 15;
+    CudaBackend be = CudaBackend.get();
+    AttentionShape shape = att.shape();
+    for (boolean causal : new boolean[] {false, true}) {
+      double ops = shape.operations() / (causal ? 2 : 1);
+      String tag = "mx_attn_" + pv + "_b4h32s4096d128_" + (causal ? "causal" : "full");
+      float full = medianMillis(() -> att.forward(q, k, v, out, causal, null), 3, reps);
+      be.synchronize();
+      att.quantize(q, k, v, null);
+      float kernel = medianMillis(() -> att.attend(out, causal), 3, reps);
+      float quant = medianMillis(() -> att.quantize(q, k, v, null), 3, reps);
+      be.synchronize();
+      result(tag + "_total", ops / (full * 1e-3) / 1e12, "TOPS", String.format("%.3f ms", full));
+      result(
+          tag + "_kernel", ops / (kernel * 1e-3) / 1e12, "TOPS", String.format("%.3f ms", kernel));
+      result(tag + "_quantize", quant, "ms", "");
     }
   }
 }
