@@ -51,9 +51,9 @@ echo "[gpu-bundle] jlink runtime"
   --strip-debug --no-man-pages --no-header-files --compress=zip-9 --output "$OUT/jre" 2>&1 | grep -v "incubator" || true
 if command -v strip >/dev/null; then strip --strip-unneeded "$OUT/jre/lib/server/libjvm.so" || true; fi
 
-cp scripts/gpu-run.sh scripts/gpu_torch_ref.py "$OUT/"
+cp scripts/gpu-run.sh scripts/gpu_torch_ref.py scripts/gpu-attention-run.sh scripts/gpu_attention_torch_ref.py "$OUT/"
 cp mx-engine/target/classes/io/djlmx/kernel/cuda/mx-kernels.fatbin "$OUT/"
-chmod +x "$OUT/gpu-run.sh"
+chmod +x "$OUT/gpu-run.sh" "$OUT/gpu-attention-run.sh"
 du -sh "$OUT"
 SIZE=$(du -sb "$OUT" | cut -f1)
 if (( SIZE > 60 * 1024 * 1024 )); then echo "gpu-bundle: $OUT is $SIZE bytes, over the 60 MiB budget" >&2; exit 1; fi

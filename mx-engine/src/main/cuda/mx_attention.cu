@@ -13,10 +13,13 @@
 //   3. mx_attn_quant_q     grid (SqPad/64, bh), block (64)      -> qq[bh][SqPad][D] int8, qscale[bh][SqPad]
 //   4. mx_attn_quant_v     grid (D, bh), block (128)            -> vt[bh][D][SkPad] e4m3 (transposed), vscale[bh][D]
 //   5. mx_attn_fwd_d64 / mx_attn_fwd_d128  grid (SqPad/64, bh), block (128) -> out (FP32, strided like q)
+// FP16 P·V variant (SageAttention v1 style, more accurate): step 4 is mx_attn_quant_v16 (vt FP16, same
+// scale) and step 5 mx_attn_fwd16_d64 / mx_attn_fwd16_d128 (mma.sync m16n8k16 f16, same grids).
 // Tensors are FP32 with element strides (batch, head, seq) and a contiguous last axis; heads = H, so
 // bh index = b * H + h. Mask: additive FP32 with strides (batch, head, query), key stride 1, stride 0 to
-// broadcast; null for none. Status: written for the GPU engineer to build and test; not run on a GPU yet.
+// broadcast; null for none. Status: run and tested on an H100 through io.djlmx.kernel.cuda.CudaAttention.
 #include <cstdint>
+#include <cuda_fp16.h>
 #include <cuda_fp8.h>
 
 #define MX_ATTN_TILE 64
@@ -126,6 +129,43 @@ extern "C" __global__ void mx_attn_quant_v(const float* __restrict__ v, long sb,
   if (threadIdx.x == 0) vscale[(long)bh * d + c] = amax == 0.f ? 1.f : amax / 448.f;
 }
 
+// 4b. The FP16 P·V variant: V to FP16 with the same per-channel scale (amax/448), transposed.
+extern "C" __global__ void mx_attn_quant_v16(const float* __restrict__ v, long sb, long sh, long ss, int heads,
+                                             int sk, int d, int skPad, __half* __restrict__ vt,
+                                             float* __restrict__ vscale) {
+  __shared__ float red[4];
+  int bh = blockIdx.y, c = blockIdx.x;
+  float amax = 0.f;
+  for (int j = threadIdx.x; j < sk; j += blockDim.x)
+    amax = mx_attn_nanmax(amax, fabsf(v[mx_attn_off(sb, sh, ss, bh, heads, j) + c]));
+  amax = mx_attn_warp_nanmax(amax);
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = amax;
+  __syncthreads();
+  amax = mx_attn_nanmax(mx_attn_nanmax(red[0], red[1]), mx_attn_nanmax(red[2], red[3]));
+  float inv = amax == 0.f ? 0.f : 448.f / amax;
+  __half* out = vt + ((long)bh * d + c) * skPad;
+  for (int j = threadIdx.x; j < skPad; j += blockDim.x) {
+    float x = j < sk ? v[mx_attn_off(sb, sh, ss, bh, heads, j) + c] * inv : 0.f;
+    if (isnan(amax)) x = __int_as_float(0x7fc00000);
+    out[j] = __float2half_rn(x);
+  }
+  if (threadIdx.x == 0) vscale[(long)bh * d + c] = amax == 0.f ? 1.f : amax / 448.f;
+}
+
+__device__ __forceinline__ void mx_attn_mma_f16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
+                                                uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ uint32_t mx_attn_f16x2(float lo, float hi) {
+  __half2 h = __floats2half2_rn(lo, hi);  // lo in the low half
+  return *reinterpret_cast<uint32_t*>(&h);
+}
+
 __device__ __forceinline__ void mx_attn_mma_s8(int (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
   asm volatile(
       "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
@@ -153,10 +193,10 @@ __device__ __forceinline__ uint32_t mx_attn_fp8x2(float lo, float hi) {
 // P·V uses a key permutation so that P's C fragments become A fragments without shuffles: within each
 // 32-key chunk, mma position 4t+{0,1,2,3} is key {2t, 2t+1, 8+2t, 9+2t} and 16+4t+{..} is key
 // {16+2t, 17+2t, 24+2t, 25+2t}; V's B fragments are loaded in the same order.
-template <int D>
+template <int D, bool PV16>
 __device__ __forceinline__ void mx_attn_fwd(const int8_t* __restrict__ qq, const float* __restrict__ qscale,
                                             const int8_t* __restrict__ kq, const float* __restrict__ kscale,
-                                            const uint8_t* __restrict__ vt, const float* __restrict__ vscale,
+                                            const void* __restrict__ vtRaw, const float* __restrict__ vscale,
                                             const float* __restrict__ mask, long mb, long mh, long mq,
                                             float* __restrict__ out, long ob, long oh, long os, int heads,
                                             int sq, int sk, int sqPad, int skPad, int causal) {
@@ -168,7 +208,8 @@ __device__ __forceinline__ void mx_attn_fwd(const int8_t* __restrict__ qq, const
   const int rA = row0 + g, rB = row0 + g + 8;               // the two rows this thread holds
   const int8_t* qb = qq + (long)bh * sqPad * D;
   const int8_t* kb = kq + (long)bh * skPad * D;
-  const uint8_t* vb = vt + (long)bh * D * skPad;
+  const uint8_t* vb = static_cast<const uint8_t*>(vtRaw) + (long)bh * D * skPad;
+  const __half* vb16 = static_cast<const __half*>(vtRaw) + (long)bh * D * skPad;
   const float* ksb = kscale + (long)bh * (skPad / MX_ATTN_TILE);
   const float qsA = qscale[(long)bh * sqPad + rA], qsB = qscale[(long)bh * sqPad + rB];
   const float* maskA = nullptr;
@@ -239,6 +280,38 @@ __device__ __forceinline__ void mx_attn_fwd(const int8_t* __restrict__ qq, const
     const float alB = nmB == -INFINITY ? 1.f : mx_attn_exp2(mB - nmB);
     mA = nmA;
     mB = nmB;
+    if constexpr (PV16) {
+      // ---- P (FP32 sums, FP16 fragments of m16n8k16: k-step kk covers n-tiles 2kk and 2kk+1) ----
+      uint32_t ph[4][4];
+      float sumA = 0.f, sumB = 0.f;
+#pragma unroll
+      for (int n = 0; n < 8; n++) {
+        float p0 = mx_attn_exp2(f[n][0] - subA), p1 = mx_attn_exp2(f[n][1] - subA);
+        float p2 = mx_attn_exp2(f[n][2] - subB), p3 = mx_attn_exp2(f[n][3] - subB);
+        sumA += p0 + p1;
+        sumB += p2 + p3;
+        ph[n >> 1][(n & 1) * 2] = mx_attn_f16x2(p0 * MX_ATTN_P_SCALE, p1 * MX_ATTN_P_SCALE);
+        ph[n >> 1][(n & 1) * 2 + 1] = mx_attn_f16x2(p2 * MX_ATTN_P_SCALE, p3 * MX_ATTN_P_SCALE);
+      }
+      lA = lA * alA + sumA;
+      lB = lB * alB + sumB;
+#pragma unroll
+      for (int n = 0; n < NT; n++) {
+        float acc[4] = {0.f, 0.f, 0.f, 0.f};
+        const __half* vrow = vb16 + (long)(n * 8 + g) * skPad + j0;
+#pragma unroll
+        for (int kk = 0; kk < 4; kk++) {
+          uint32_t b0 = __ldg(reinterpret_cast<const unsigned int*>(vrow + kk * 16 + 2 * t));
+          uint32_t b1 = __ldg(reinterpret_cast<const unsigned int*>(vrow + kk * 16 + 8 + 2 * t));
+          mx_attn_mma_f16(acc, ph[kk], b0, b1);
+        }
+        o[n][0] = o[n][0] * alA + acc[0];
+        o[n][1] = o[n][1] * alA + acc[1];
+        o[n][2] = o[n][2] * alB + acc[2];
+        o[n][3] = o[n][3] * alB + acc[3];
+      }
+      continue;
+    }
     // ---- P (FP32 sums, E4M3 fragments) ----
     uint32_t pf[2][4];  // A fragments of the two 32-key chunks
     float sumA = 0.f, sumB = 0.f;
@@ -309,13 +382,15 @@ __device__ __forceinline__ void mx_attn_fwd(const int8_t* __restrict__ qq, const
   }
 }
 
-#define MX_ATTN_FWD(D)                                                                                        \
-  extern "C" __global__ void __launch_bounds__(128) mx_attn_fwd_d##D(                                        \
-      const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const uint8_t* vt,     \
+#define MX_ATTN_FWD(NAME, D, PV16)                                                                            \
+  extern "C" __global__ void __launch_bounds__(128) NAME(                                                    \
+      const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt,        \
       const float* vscale, const float* mask, long mb, long mh, long mq, float* out, long ob, long oh,       \
       long os, int heads, int sq, int sk, int sqPad, int skPad, int causal) {                                \
-    mx_attn_fwd<D>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, sk,     \
+    mx_attn_fwd<D, PV16>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, sk,     \
                    sqPad, skPad, causal);                                                                     \
   }
-MX_ATTN_FWD(64)
-MX_ATTN_FWD(128)
+MX_ATTN_FWD(mx_attn_fwd_d64, 64, false)
+MX_ATTN_FWD(mx_attn_fwd_d128, 128, false)
+MX_ATTN_FWD(mx_attn_fwd16_d64, 64, true)
+MX_ATTN_FWD(mx_attn_fwd16_d128, 128, true)

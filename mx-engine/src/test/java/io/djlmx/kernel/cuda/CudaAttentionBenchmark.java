@@ -1,0 +1,113 @@
+package io.djlmx.kernel.cuda;
+
+import io.djlmx.attention.AttentionShape;
+import java.util.Arrays;
+import java.util.Locale;
+import jcuda.driver.CUevent;
+import jcuda.driver.JCudaDriver;
+
+/**
+ * GPU benchmark of {@link CudaAttention}: B = 4, H = 32, S = 4096, D = 128, causal and not, random
+ * inputs generated on the device. Medians of CUDA-event timings after warm-up, for the whole call
+ * (quantization + attention) and for the fused attention kernel alone. TOPS = 4·B·H·S²·D / time,
+ * halved for causal. Prints one {@code RESULT} line per case (see {@code scripts/gpu-run.sh}).
+ */
+public final class CudaAttentionBenchmark {
+
+  private CudaAttentionBenchmark() {}
+
+  private interface Body {
+    void run();
+  }
+
+  private static float medianMillis(Body body, int warmup, int reps) {
+    CUevent start = new CUevent();
+    CUevent stop = new CUevent();
+    CudaBackend.check(JCudaDriver.cuEventCreate(start, 0), "cuEventCreate");
+    CudaBackend.check(JCudaDriver.cuEventCreate(stop, 0), "cuEventCreate");
+    try {
+      for (int i = 0; i < warmup; i++) {
+        body.run();
+      }
+      CudaBackend.get().synchronize();
+      float[] t = new float[reps];
+      float[] ms = new float[1];
+      for (int i = 0; i < reps; i++) {
+        CudaBackend.check(JCudaDriver.cuEventRecord(start, null), "cuEventRecord");
+        body.run();
+        CudaBackend.check(JCudaDriver.cuEventRecord(stop, null), "cuEventRecord");
+        CudaBackend.check(JCudaDriver.cuEventSynchronize(stop), "cuEventSynchronize");
+        CudaBackend.check(JCudaDriver.cuEventElapsedTime(ms, start, stop), "cuEventElapsedTime");
+        t[i] = ms[0];
+      }
+      Arrays.sort(t);
+      return t[reps / 2];
+    } finally {
+      JCudaDriver.cuEventDestroy(start);
+      JCudaDriver.cuEventDestroy(stop);
+    }
+  }
+
+  private static DeviceBuffer random(long n, int seed) {
+    DeviceBuffer b = DeviceBuffer.allocate(4 * n);
+    Kernels.launch1d("mx_fill_random", n, new KernelArgs().ptr(b).i64(n).i32(seed).f32(1f));
+    return b;
+  }
+
+  private static void result(String name, double value, String unit, String extra) {
+    System.out.printf(Locale.ROOT, "RESULT %-44s %12.3f %-8s %s%n", name, value, unit, extra);
+  }
+
+  /**
+   * Runs the benchmark.
+   *
+   * @param args unused
+   */
+  public static void main(String[] args) {
+    CudaBackend be = CudaBackend.get();
+    be.setSynchronousChecks(false);
+    System.out.println("device: " + be.deviceName());
+    int b = 4;
+    int h = 32;
+    int s = 4096;
+    int d = 128;
+    AttentionShape shape = new AttentionShape(b, h, s, s, d);
+    long n = (long) b * h * s * d;
+    try (DeviceBuffer q = random(n, 1);
+        DeviceBuffer k = random(n, 2);
+        DeviceBuffer v = random(n, 3);
+        DeviceBuffer out = DeviceBuffer.allocate(4 * n)) {
+      for (boolean fp16PV : new boolean[] {false, true}) {
+        try (CudaAttention att = CudaAttention.create(shape, fp16PV)) {
+          run(att, q, k, v, out, fp16PV ? "pv16" : "pv8");
+        }
+      }
+    }
+  }
+
+  private static void run(
+      CudaAttention att,
+      DeviceBuffer q,
+      DeviceBuffer k,
+      DeviceBuffer v,
+      DeviceBuffer out,
+      String pv) {
+    int reps = 15;
+    CudaBackend be = CudaBackend.get();
+    AttentionShape shape = att.shape();
+    for (boolean causal : new boolean[] {false, true}) {
+      double ops = shape.operations() / (causal ? 2 : 1);
+      String tag = "mx_attn_" + pv + "_b4h32s4096d128_" + (causal ? "causal" : "full");
+      float full = medianMillis(() -> att.forward(q, k, v, out, causal, null), 3, reps);
+      be.synchronize();
+      att.quantize(q, k, v, null);
+      float kernel = medianMillis(() -> att.attend(out, causal), 3, reps);
+      float quant = medianMillis(() -> att.quantize(q, k, v, null), 3, reps);
+      be.synchronize();
+      result(tag + "_total", ops / (full * 1e-3) / 1e12, "TOPS", String.format("%.3f ms", full));
+      result(
+          tag + "_kernel", ops / (kernel * 1e-3) / 1e12, "TOPS", String.format("%.3f ms", kernel));
+      result(tag + "_quantize", quant, "ms", "");
+    }
+  }
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine from the folder that holds the bundle (scripts/gpu-bundle.sh): the CUDA
+# attention test, the attention benchmark and PyTorch SDPA on the same card, logs under $OUT.
+# Usage: bash .bundle/gpu-attention-run.sh [quick]
+set -uo pipefail
+B="$(cd "$(dirname "$0")" && pwd)"
+O="${OUT:-$PWD/gpu-out}"
+mkdir -p "$O"
+MODE="${1:-full}"
+JAVA="$B/jre/bin/java"
+CP="$B/lib/mx-engine.jar:$B/lib/mx-engine-tests.jar:$(ls "$B"/lib/jcuda-[0-9]*.jar)"
+CP="$CP:$(ls "$B"/lib/jcuda-natives-driver-*.jar):$(ls "$B"/lib/slf4j-api-*.jar):$(ls "$B"/lib/slf4j-simple-*.jar)"
+FLAGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g)
+{ date -u; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv; } 2>&1 | tee "$O/device.txt"
+echo "== GPU attention tests"
+"$JAVA" "${FLAGS[@]}" -jar "$B/lib/junit-platform-console-standalone.jar" execute \
+  --class-path "$CP" --select-class io.djlmx.kernel.cuda.CudaAttentionTest --details=tree \
+  --disable-banner --disable-ansi-colors --reports-dir "$O/junit" 2>&1 | tee "$O/tests.log" | grep -vE "^\s*$" | tail -70
+TEST_RC=${PIPESTATUS[0]}
+echo "== attention benchmark"
+"$JAVA" "${FLAGS[@]}" -cp "$CP" io.djlmx.kernel.cuda.CudaAttentionBenchmark "$MODE" 2>&1 | tee "$O/bench-java.log"
+echo "== PyTorch SDPA"
+PYTHONUNBUFFERED=1 python3 "$B/gpu_attention_torch_ref.py" "$MODE" 2>&1 | tee "$O/bench-torch.log"
+echo "== summary"
+grep -h "^ATTN" "$O/tests.log"
+grep -h "^RESULT" "$O/bench-java.log" "$O/bench-torch.log"
+grep -E "tests (successful|failed|skipped)" "$O/tests.log"
+exit $TEST_RC
