@@ -34,12 +34,8 @@ import io.djlmx.format.MxTensor;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
-import java.lang.foreign.MemoryLayout;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.nio.file.Files;
@@ -309,29 +305,14 @@ class MxFp32ReleaseTest {
     assertEquals(1, ok, "mallopt(M_MMAP_THRESHOLD)");
   }
 
-  private static long rssKb() throws IOException {
-    for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-      if (line.startsWith("VmRSS:")) {
-        return Long.parseLong(line.replaceAll("[^0-9]", ""));
-      }
-    }
-    throw new IOException("no VmRSS in /proc/self/status");
-  }
-
-  /** Bytes allocated from glibc malloc, small blocks and mmapped ones: mallinfo2 via FFM. */
+  /** glibc's malloc bytes (mallinfo2) after a GC, so that freed direct buffers do not count. */
   private static long mallocBytes() throws Throwable {
     System.gc();
     Thread.sleep(100); // let the Cleaner free direct buffers found unreachable
-    Linker linker = Linker.nativeLinker();
-    MethodHandle mallinfo2 =
-        linker.downcallHandle(
-            linker.defaultLookup().find("mallinfo2").orElseThrow(),
-            FunctionDescriptor.of(
-                MemoryLayout.structLayout(
-                    MemoryLayout.sequenceLayout(10, ValueLayout.JAVA_LONG).withName("fields"))));
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment info = (MemorySegment) mallinfo2.invokeExact((SegmentAllocator) arena);
-      return info.getAtIndex(ValueLayout.JAVA_LONG, 4) + info.getAtIndex(ValueLayout.JAVA_LONG, 7);
-    }
+    return MxRobustnessTest.mallocBytes();
+  }
+
+  private static long rssKb() throws IOException {
+    return MxRobustnessTest.rssKb();
   }
 }
