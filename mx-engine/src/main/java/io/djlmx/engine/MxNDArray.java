@@ -26,6 +26,12 @@ import java.nio.charset.Charset;
  * <p>Each array counts its in-place modifications ({@link #getVersion()}), so that the MX form of a
  * weight, cached on the array by {@link MxLinear}, is rebuilt after a training step or a {@code
  * set}.
+ *
+ * <p>A packed {@code linear} weight frees its FP32 storage ({@code mx.keepFp32=false}, the
+ * default): the PyTorch array keeps its identity and metadata but holds no values until something
+ * needs them as an ordinary array (any forwarded op, {@link #getDelegate()}, {@link
+ * #unwrap(NDArray)}); then the dequantized MX values are read back from the packed weight, under
+ * this array's monitor. See {@link #isFp32Released()}.
  */
 public final class MxNDArray implements NDArray {
 
@@ -85,7 +91,8 @@ public final class MxNDArray implements NDArray {
   }
 
   /**
-   * Returns the PyTorch array this MX array wraps.
+   * Returns the PyTorch array this MX array wraps, first reading a released weight's values back
+   * (its dequantized MX values).
    *
    * @return the PyTorch array
    */
