@@ -18,10 +18,10 @@ import java.util.stream.Collectors;
  *
  * <p>Each key is looked up in {@code Criteria.optOption} first, then in system properties (same
  * key), then in the environment ({@code MX_WEIGHTS}, {@code MX_ACTIVATIONS}, {@code MX_ATTENTION},
- * {@code MX_EXCLUDE}, {@code MX_SCALE}), then falls back to its default. An unknown {@code mx.*}
- * key or an invalid value is an {@link IllegalArgumentException} that lists the valid ones; keys of
- * the form {@code mx.<component>.<name>} (such as the zoo's {@code mx.zoo.cache}) belong to other
- * components and are left to them.
+ * {@code MX_EXCLUDE}, {@code MX_SCALE}, {@code MX_KEEPFP32}), then falls back to its default. An
+ * unknown {@code mx.*} key or an invalid value is an {@link IllegalArgumentException} that lists
+ * the valid ones; keys of the form {@code mx.<component>.<name>} (such as the zoo's {@code
+ * mx.zoo.cache}) belong to other components and are left to them.
  */
 public final class MxConfig {
 
@@ -46,12 +46,31 @@ public final class MxConfig {
   /** Shared-scale rule: {@code floor} (the OCP spec, the default) or {@code rceil}. */
   public static final String SCALE = "mx.scale";
 
+  /**
+   * Whether a {@code linear} weight keeps its FP32 copy after it is packed for an MX kernel: {@code
+   * false} (the default) frees the FP32 storage, and reading the weight as an ordinary array later
+   * gives back its dequantized MX values; {@code true} keeps both (more memory, original values).
+   */
+  public static final String KEEP_FP32 = "mx.keepFp32";
+
   /** Every valid key, in the order the log reports them. */
-  public static final List<String> KEYS = List.of(WEIGHTS, ACTIVATIONS, ATTENTION, EXCLUDE, SCALE);
+  public static final List<String> KEYS =
+      List.of(WEIGHTS, ACTIVATIONS, ATTENTION, EXCLUDE, SCALE, KEEP_FP32);
 
   private static final Map<String, String> DEFAULTS =
       Map.of(
-          WEIGHTS, "MXFP6_E2M3", ACTIVATIONS, "none", ATTENTION, "mx", EXCLUDE, "", SCALE, "floor");
+          WEIGHTS,
+          "MXFP6_E2M3",
+          ACTIVATIONS,
+          "none",
+          ATTENTION,
+          "mx",
+          EXCLUDE,
+          "",
+          SCALE,
+          "floor",
+          KEEP_FP32,
+          "false");
 
   private final MxFormat weights;
   private final MxFormat activations;
@@ -59,6 +78,7 @@ public final class MxConfig {
   private final List<String> exclude;
   private final List<Pattern> excludePatterns;
   private final ScaleMode scale;
+  private final boolean keepFp32;
   private final Map<String, String> sources;
 
   private MxConfig(
@@ -67,6 +87,7 @@ public final class MxConfig {
       boolean attention,
       List<String> exclude,
       ScaleMode scale,
+      boolean keepFp32,
       Map<String, String> sources) {
     this.weights = weights;
     this.activations = activations;
@@ -74,6 +95,7 @@ public final class MxConfig {
     this.exclude = exclude;
     this.excludePatterns = exclude.stream().map(MxConfig::toPattern).toList();
     this.scale = scale;
+    this.keepFp32 = keepFp32;
     this.sources = sources;
   }
 
@@ -139,8 +161,15 @@ public final class MxConfig {
     } catch (IllegalArgumentException e) {
       throw invalid(SCALE, values.get(SCALE), "floor, rceil");
     }
+    boolean keepFp32 = parseBoolean(KEEP_FP32, values.get(KEEP_FP32));
     return new MxConfig(
-        weights, activations, attention, exclude, scale, Collections.unmodifiableMap(sources));
+        weights,
+        activations,
+        attention,
+        exclude,
+        scale,
+        keepFp32,
+        Collections.unmodifiableMap(sources));
   }
 
   /**
@@ -181,6 +210,15 @@ public final class MxConfig {
       return false;
     }
     throw invalid(ATTENTION, value, "mx, off");
+  }
+
+  private static boolean parseBoolean(String key, String value) {
+    if ("true".equalsIgnoreCase(value)) {
+      return true;
+    } else if ("false".equalsIgnoreCase(value)) {
+      return false;
+    }
+    throw invalid(key, value, "true, false");
   }
 
   private static IllegalArgumentException invalid(String key, String value, String valid) {
@@ -269,6 +307,15 @@ public final class MxConfig {
   }
 
   /**
+   * Returns whether packed {@code linear} weights keep their FP32 copy ({@code mx.keepFp32=true}).
+   *
+   * @return true to keep FP32 beside MX, false to free it once packed
+   */
+  public boolean isKeepFp32() {
+    return keepFp32;
+  }
+
+  /**
    * Returns where each key's value came from: {@code option}, {@code system property}, {@code
    * environment MX_...} or {@code default}.
    *
@@ -287,6 +334,7 @@ public final class MxConfig {
     parts.add(ATTENTION + "=" + (attention ? "mx" : "off"));
     parts.add(EXCLUDE + "=" + String.join(",", exclude));
     parts.add(SCALE + "=" + scale.name().toLowerCase(Locale.ROOT));
+    parts.add(KEEP_FP32 + "=" + keepFp32);
     return String.join(", ", parts);
   }
 }

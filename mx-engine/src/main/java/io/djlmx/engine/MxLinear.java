@@ -233,22 +233,52 @@ public final class MxLinear {
   static MxWeight prepare(MxNDArray weight, String name, MxConfig config) {
     MxWeight cached = weight.getWeight();
     long version = weight.getVersion();
-    long fingerprint = fingerprint(weight);
     LinearKernel kernel = KERNELS.get(weight.getDevice().getDeviceType());
-    if (isCurrent(cached, version, fingerprint, kernel, name)) {
-      return cached;
-    }
-    synchronized (weight) {
-      cached = weight.getWeight();
-      if (isCurrent(cached, version, fingerprint, kernel, name)) {
+    if (weight.isFp32Released()) {
+      // No FP32 storage left to be written behind the MX array's back: the version decides.
+      if (isCurrent(cached, version, cached == null ? 0 : cached.fingerprint(), kernel, name)) {
         return cached;
       }
-      String paramName = name != null ? name : cached != null ? cached.name() : weight.getName();
-      MxWeight built = build(weight, paramName, version, config);
-      built.setFingerprint(fingerprint);
-      weight.setWeight(built);
-      return built;
+    } else if (config.isKeepFp32()) {
+      // Nothing frees the storage under us: fingerprint without the lock.
+      if (isCurrent(cached, version, fingerprint(weight), kernel, name)) {
+        return cached;
+      }
     }
+    synchronized (weight) {
+      // Under the lock, where a release cannot free the storage we read.
+      cached = weight.getWeight();
+      version = weight.getVersion();
+      if (weight.isFp32Released()
+          ? !isCurrent(cached, version, cached == null ? 0 : cached.fingerprint(), kernel, name)
+          : !isCurrent(cached, version, fingerprint(weight), kernel, name)) {
+        String paramName = name != null ? name : cached != null ? cached.name() : weight.getName();
+        long fingerprint = fingerprint(weight); // reads the values back if released
+        MxWeight built = build(weight, paramName, version, config);
+        built.setFingerprint(fingerprint);
+        weight.setWeight(built);
+        cached = built;
+      }
+      if (canRelease(weight, cached, config)) {
+        weight.releaseFp32();
+      }
+      return cached;
+    }
+  }
+
+  /**
+   * Returns whether the FP32 storage of {@code weight} may be freed: a CPU FP32 array not being
+   * trained, packed for a kernel that can write its values back, and {@code mx.keepFp32} off.
+   */
+  private static boolean canRelease(MxNDArray weight, MxWeight mx, MxConfig config) {
+    return !config.isKeepFp32()
+        && !weight.isFp32Released()
+        && mx.prepared() != null
+        && mx.prepared().canDequantize()
+        && !MxGradientCollector.isRecording()
+        && !weight.hasGradient()
+        && weight.getDataType() == DataType.FLOAT32
+        && Device.Type.CPU.equals(weight.getDevice().getDeviceType());
   }
 
   private static boolean isCurrent(
@@ -433,6 +463,13 @@ public final class MxLinear {
   private static NDArray dequantize(MxNDArray weight, MxWeight mx) {
     MxTensor tensor = mx.tensor();
     boolean temporary = false;
+    if (tensor == null && mx.prepared() != null && mx.prepared().canDequantize()) {
+      // The kernel's packed weight holds the MX values: read them back, FP32 storage untouched.
+      PtNDArray out =
+          (PtNDArray) weight.getManager().getShadow().create(weight.getShape(), DataType.FLOAT32);
+      mx.prepared().dequantizeInto(MemorySegment.ofBuffer(out.toByteBuffer(true)));
+      return out.toDevice(weight.getDevice(), false);
+    }
     if (tensor == null) {
       // The kernel path holds no MX tensor: repack for emulation (e.g. FP16 input on a CPU kernel).
       NDArray f32 = weight.getDelegate().toType(DataType.FLOAT32, false);

@@ -309,7 +309,7 @@ public class MxModel extends BaseModel {
       return new MxMemoryReport(0, 0, 0, 0, false);
     }
     MxConfig cfg = getConfig();
-    long[] totals = new long[4];
+    long[] totals = new long[5];
     forEachLinearWeight(
         block,
         "",
@@ -321,9 +321,16 @@ public class MxModel extends BaseModel {
             totals[0]++;
             totals[2] += mx.mxBytes();
             totals[3] += mx.fp32Bytes();
+            if (!w.isFp32Released()) {
+              totals[4] += mx.fp32Bytes();
+            }
+            if (mx.emulated() != null) {
+              totals[4] += mx.fp32Bytes();
+            }
           }
         });
-    return new MxMemoryReport((int) totals[0], (int) totals[1], totals[2], totals[3], false);
+    return new MxMemoryReport(
+        (int) totals[0], (int) totals[1], totals[2], totals[3], false, totals[4]);
   }
 
   /** Calls {@code action} with the full parameter name of every MX {@link Linear} weight. */

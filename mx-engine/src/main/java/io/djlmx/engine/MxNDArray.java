@@ -10,6 +10,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.pytorch.engine.PtNDArray;
+import java.lang.foreign.MemorySegment;
 import java.nio.Buffer;
 import java.nio.ByteBuffer;
 import java.nio.charset.Charset;
@@ -25,10 +26,17 @@ import java.nio.charset.Charset;
  * <p>Each array counts its in-place modifications ({@link #getVersion()}), so that the MX form of a
  * weight, cached on the array by {@link MxLinear}, is rebuilt after a training step or a {@code
  * set}.
+ *
+ * <p>A packed {@code linear} weight frees its FP32 storage ({@code mx.keepFp32=false}, the
+ * default): the PyTorch array keeps its identity and metadata but holds no values until something
+ * needs them as an ordinary array (any forwarded op, {@link #getDelegate()}, {@link
+ * #unwrap(NDArray)}); then the dequantized MX values are read back from the packed weight, under
+ * this array's monitor. See {@link #isFp32Released()}.
  */
 public final class MxNDArray implements NDArray {
 
   private final PtNDArray delegate;
+  private volatile boolean fp32Released;
   private final MxNDArrayEx ex;
   private MxNDManager manager;
   private volatile long version;
@@ -51,7 +59,7 @@ public final class MxNDArray implements NDArray {
    * @return the array PyTorch code can use
    */
   public static NDArray unwrap(NDArray array) {
-    return array instanceof MxNDArray mx ? mx.delegate : array;
+    return array instanceof MxNDArray mx ? mx.pt() : array;
   }
 
   /**
@@ -83,12 +91,13 @@ public final class MxNDArray implements NDArray {
   }
 
   /**
-   * Returns the PyTorch array this MX array wraps.
+   * Returns the PyTorch array this MX array wraps, first reading a released weight's values back
+   * (its dequantized MX values).
    *
    * @return the PyTorch array
    */
   public PtNDArray getDelegate() {
-    return delegate;
+    return pt();
   }
 
   /**
@@ -111,11 +120,83 @@ public final class MxNDArray implements NDArray {
   }
 
   void setWeight(MxWeight weight) {
+    if (fp32Released && !closed) {
+      // The values live only in the MX weight being replaced: read them back first.
+      pt();
+    }
     MxWeight old = this.weight;
     this.weight = weight;
     if (old != null && old != weight) {
       old.close();
     }
+  }
+
+  /**
+   * Returns the PyTorch array, first reading its values back from the MX weight if its FP32 storage
+   * was released ({@link #releaseFp32()}).
+   */
+  PtNDArray pt() {
+    if (fp32Released) {
+      rematerialize();
+    }
+    return delegate;
+  }
+
+  /**
+   * Returns whether the FP32 storage of this weight is released: its values live only in its packed
+   * MX weight until something reads them as an ordinary array.
+   *
+   * @return true while released
+   */
+  public boolean isFp32Released() {
+    return fp32Released;
+  }
+
+  /**
+   * Frees the FP32 storage of this weight, whose values the packed MX weight now holds; shape, data
+   * type, device, name and identity stay. The caller holds this array's monitor and has checked
+   * that the MX weight can write its values back ({@link
+   * io.djlmx.kernel.PreparedWeight#canDequantize()}).
+   */
+  void releaseFp32() {
+    if (fp32Released || closed) {
+      return;
+    }
+    // PtNDArray caches its metadata on first use: cache it now, while it describes the real tensor.
+    delegate.getShape();
+    delegate.getDataType();
+    delegate.getDevice();
+    delegate.hasGradient();
+    PtNDArray empty = (PtNDArray) manager.getShadow().create(new Shape(0), DataType.FLOAT32);
+    // intern swaps the native tensor under the same Java array: every holder of it stays valid.
+    delegate.intern(empty);
+    fp32Released = true;
+  }
+
+  /**
+   * Writes the MX weight's values (dequantized: exactly the MX values, not the original FP32 ones)
+   * into a fresh FP32 tensor that becomes this array's storage again.
+   */
+  private synchronized void rematerialize() {
+    if (!fp32Released) {
+      return;
+    }
+    MxWeight mx = weight;
+    if (mx == null || mx.prepared() == null) {
+      throw new IllegalStateException(
+          "FP32 storage of parameter " + getName() + " was released and its MX weight is gone");
+    }
+    PtNDArray full = (PtNDArray) manager.getShadow().create(delegate.getShape(), DataType.FLOAT32);
+    try {
+      mx.prepared().dequantizeInto(MemorySegment.ofBuffer(full.toByteBuffer(true)));
+    } catch (RuntimeException e) {
+      full.close();
+      throw e;
+    }
+    delegate.intern(full);
+    fp32Released = false;
+    // The MX weight still matches these values: keep it (no repack).
+    mx.setFingerprint(MxLinear.fingerprint(this));
   }
 
   NDArray wrap(NDArray result) {
@@ -168,41 +249,43 @@ public final class MxNDArray implements NDArray {
   /** {@inheritDoc} */
   @Override
   public NDArray toDevice(Device device, boolean copy) {
-    NDArray r = delegate.toDevice(device, copy);
-    return r == delegate ? this : wrap(r);
+    PtNDArray pt = pt();
+    NDArray r = pt.toDevice(device, copy);
+    return r == pt ? this : wrap(r);
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray toType(DataType dataType, boolean copy) {
-    NDArray r = delegate.toType(dataType, copy);
-    return r == delegate ? this : wrap(r);
+    PtNDArray pt = pt();
+    NDArray r = pt.toType(dataType, copy);
+    return r == pt ? this : wrap(r);
   }
 
   /** {@inheritDoc} */
   @Override
   public void set(Buffer buffer) {
-    delegate.set(buffer);
+    pt().set(buffer);
     markModified();
   }
 
   /** {@inheritDoc} */
   @Override
   public void intern(NDArray replaced) {
-    delegate.intern(unwrap(replaced));
+    pt().intern(unwrap(replaced));
     markModified();
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray get(NDManager manager, long... indices) {
-    return wrap(delegate.get(MxNDManager.shadowOf(manager), indices));
+    return wrap(pt().get(MxNDManager.shadowOf(manager), indices));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray take(NDManager manager, NDArray index) {
-    return wrap(delegate.take(MxNDManager.shadowOf(manager), unwrap(index)));
+    return wrap(pt().take(MxNDManager.shadowOf(manager), unwrap(index)));
   }
 
   /**
@@ -262,7 +345,11 @@ public final class MxNDArray implements NDArray {
   public void close() {
     if (!closed) {
       closed = true;
-      setWeight(null);
+      MxWeight old = weight;
+      weight = null;
+      if (old != null) {
+        old.close();
+      }
       delegate.close();
       manager.detachInternal(getUid());
     }
@@ -295,367 +382,367 @@ public final class MxNDArray implements NDArray {
   /** {@inheritDoc} */
   @Override
   public NDArray abs() {
-    return wrap(delegate.abs());
+    return wrap(pt().abs());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray acos() {
-    return wrap(delegate.acos());
+    return wrap(pt().acos());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray acosh() {
-    return wrap(delegate.acosh());
+    return wrap(pt().acosh());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray add(Number a0) {
-    return wrap(delegate.add(a0));
+    return wrap(pt().add(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray add(NDArray a0) {
-    return wrap(delegate.add(MxNDArray.unwrap(a0)));
+    return wrap(pt().add(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray addi(Number a0) {
-    return wrap(delegate.addi(a0));
+    return wrap(pt().addi(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray addi(NDArray a0) {
-    return wrap(delegate.addi(MxNDArray.unwrap(a0)));
+    return wrap(pt().addi(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray all() {
-    return wrap(delegate.all());
+    return wrap(pt().all());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray any() {
-    return wrap(delegate.any());
+    return wrap(pt().any());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray argMax() {
-    return wrap(delegate.argMax());
+    return wrap(pt().argMax());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray argMax(int a0) {
-    return wrap(delegate.argMax(a0));
+    return wrap(pt().argMax(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray argMin() {
-    return wrap(delegate.argMin());
+    return wrap(pt().argMin());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray argMin(int a0) {
-    return wrap(delegate.argMin(a0));
+    return wrap(pt().argMin(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray argSort(int a0, boolean a1) {
-    return wrap(delegate.argSort(a0, a1));
+    return wrap(pt().argSort(a0, a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray asin() {
-    return wrap(delegate.asin());
+    return wrap(pt().asin());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray asinh() {
-    return wrap(delegate.asinh());
+    return wrap(pt().asinh());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray atan() {
-    return wrap(delegate.atan());
+    return wrap(pt().atan());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray atan2(NDArray a0) {
-    return wrap(delegate.atan2(MxNDArray.unwrap(a0)));
+    return wrap(pt().atan2(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray atanh() {
-    return wrap(delegate.atanh());
+    return wrap(pt().atanh());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray batchDot(NDArray a0) {
-    return wrap(delegate.batchDot(MxNDArray.unwrap(a0)));
+    return wrap(pt().batchDot(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray batchMatMul(NDArray a0) {
-    return wrap(delegate.batchMatMul(MxNDArray.unwrap(a0)));
+    return wrap(pt().batchMatMul(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray booleanMask(NDArray a0, int a1) {
-    return wrap(delegate.booleanMask(MxNDArray.unwrap(a0), a1));
+    return wrap(pt().booleanMask(MxNDArray.unwrap(a0), a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray broadcast(Shape a0) {
-    return wrap(delegate.broadcast(a0));
+    return wrap(pt().broadcast(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray cbrt() {
-    return wrap(delegate.cbrt());
+    return wrap(pt().cbrt());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray ceil() {
-    return wrap(delegate.ceil());
+    return wrap(pt().ceil());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray clip(Number a0, Number a1) {
-    return wrap(delegate.clip(a0, a1));
+    return wrap(pt().clip(a0, a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray complex() {
-    return wrap(delegate.complex());
+    return wrap(pt().complex());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray conj() {
-    return wrap(delegate.conj());
+    return wrap(pt().conj());
   }
 
   /** {@inheritDoc} */
   @Override
   public boolean contentEquals(Number a0) {
-    return delegate.contentEquals(a0);
+    return pt().contentEquals(a0);
   }
 
   /** {@inheritDoc} */
   @Override
   public boolean contentEquals(NDArray a0) {
-    return delegate.contentEquals(MxNDArray.unwrap(a0));
+    return pt().contentEquals(MxNDArray.unwrap(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray cos() {
-    return wrap(delegate.cos());
+    return wrap(pt().cos());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray cosh() {
-    return wrap(delegate.cosh());
+    return wrap(pt().cosh());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray cumProd(int a0, DataType a1) {
-    return wrap(delegate.cumProd(a0, a1));
+    return wrap(pt().cumProd(a0, a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray cumProd(int a0) {
-    return wrap(delegate.cumProd(a0));
+    return wrap(pt().cumProd(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray cumSum() {
-    return wrap(delegate.cumSum());
+    return wrap(pt().cumSum());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray cumSum(int a0) {
-    return wrap(delegate.cumSum(a0));
+    return wrap(pt().cumSum(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray diagonal() {
-    return wrap(delegate.diagonal());
+    return wrap(pt().diagonal());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray diagonal(int a0, int a1, int a2) {
-    return wrap(delegate.diagonal(a0, a1, a2));
+    return wrap(pt().diagonal(a0, a1, a2));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray diagonal(int a0) {
-    return wrap(delegate.diagonal(a0));
+    return wrap(pt().diagonal(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray diff(int a0, int a1) {
-    return wrap(delegate.diff(a0, a1));
+    return wrap(pt().diff(a0, a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray div(Number a0) {
-    return wrap(delegate.div(a0));
+    return wrap(pt().div(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray div(NDArray a0) {
-    return wrap(delegate.div(MxNDArray.unwrap(a0)));
+    return wrap(pt().div(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray divi(Number a0) {
-    return wrap(delegate.divi(a0));
+    return wrap(pt().divi(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray divi(NDArray a0) {
-    return wrap(delegate.divi(MxNDArray.unwrap(a0)));
+    return wrap(pt().divi(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray dot(NDArray a0) {
-    return wrap(delegate.dot(MxNDArray.unwrap(a0)));
+    return wrap(pt().dot(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray duplicate() {
-    return wrap(delegate.duplicate());
+    return wrap(pt().duplicate());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray eq(Number a0) {
-    return wrap(delegate.eq(a0));
+    return wrap(pt().eq(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray eq(NDArray a0) {
-    return wrap(delegate.eq(MxNDArray.unwrap(a0)));
+    return wrap(pt().eq(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray erf() {
-    return wrap(delegate.erf());
+    return wrap(pt().erf());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray erfinv() {
-    return wrap(delegate.erfinv());
+    return wrap(pt().erfinv());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray exp() {
-    return wrap(delegate.exp());
+    return wrap(pt().exp());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray expandDims(int a0) {
-    return wrap(delegate.expandDims(a0));
+    return wrap(pt().expandDims(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray fft(long a0, long a1) {
-    return wrap(delegate.fft(a0, a1));
+    return wrap(pt().fft(a0, a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray fft2(long[] a0, long[] a1) {
-    return wrap(delegate.fft2(a0, a1));
+    return wrap(pt().fft2(a0, a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray flatten() {
-    return wrap(delegate.flatten());
+    return wrap(pt().flatten());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray flatten(int a0, int a1) {
-    return wrap(delegate.flatten(a0, a1));
+    return wrap(pt().flatten(a0, a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray flip(int... a0) {
-    return wrap(delegate.flip(a0));
+    return wrap(pt().flip(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray floor() {
-    return wrap(delegate.floor());
+    return wrap(pt().floor());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray gammaln() {
-    return wrap(delegate.gammaln());
+    return wrap(pt().gammaln());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray gather(NDArray a0, int a1) {
-    return wrap(delegate.gather(MxNDArray.unwrap(a0), a1));
+    return wrap(pt().gather(MxNDArray.unwrap(a0), a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray gatherNd(NDArray a0) {
-    return wrap(delegate.gatherNd(MxNDArray.unwrap(a0)));
+    return wrap(pt().gatherNd(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
@@ -673,7 +760,7 @@ public final class MxNDArray implements NDArray {
   /** {@inheritDoc} */
   @Override
   public NDArray getGradient() {
-    return wrap(delegate.getGradient());
+    return wrap(pt().getGradient());
   }
 
   /** {@inheritDoc} */
@@ -697,25 +784,25 @@ public final class MxNDArray implements NDArray {
   /** {@inheritDoc} */
   @Override
   public NDArray gt(Number a0) {
-    return wrap(delegate.gt(a0));
+    return wrap(pt().gt(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray gt(NDArray a0) {
-    return wrap(delegate.gt(MxNDArray.unwrap(a0)));
+    return wrap(pt().gt(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray gte(Number a0) {
-    return wrap(delegate.gte(a0));
+    return wrap(pt().gte(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray gte(NDArray a0) {
-    return wrap(delegate.gte(MxNDArray.unwrap(a0)));
+    return wrap(pt().gte(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
@@ -727,439 +814,439 @@ public final class MxNDArray implements NDArray {
   /** {@inheritDoc} */
   @Override
   public NDArray ifft(long a0, long a1) {
-    return wrap(delegate.ifft(a0, a1));
+    return wrap(pt().ifft(a0, a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray ifft2(long[] a0, long[] a1) {
-    return wrap(delegate.ifft2(a0, a1));
+    return wrap(pt().ifft2(a0, a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray inverse() {
-    return wrap(delegate.inverse());
+    return wrap(pt().inverse());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray irfft(long a0, long a1) {
-    return wrap(delegate.irfft(a0, a1));
+    return wrap(pt().irfft(a0, a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray isInfinite() {
-    return wrap(delegate.isInfinite());
+    return wrap(pt().isInfinite());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray isNaN() {
-    return wrap(delegate.isNaN());
+    return wrap(pt().isNaN());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray log() {
-    return wrap(delegate.log());
+    return wrap(pt().log());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray log10() {
-    return wrap(delegate.log10());
+    return wrap(pt().log10());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray log2() {
-    return wrap(delegate.log2());
+    return wrap(pt().log2());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray logSoftmax(int a0) {
-    return wrap(delegate.logSoftmax(a0));
+    return wrap(pt().logSoftmax(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray logicalAnd(NDArray a0) {
-    return wrap(delegate.logicalAnd(MxNDArray.unwrap(a0)));
+    return wrap(pt().logicalAnd(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray logicalNot() {
-    return wrap(delegate.logicalNot());
+    return wrap(pt().logicalNot());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray logicalOr(NDArray a0) {
-    return wrap(delegate.logicalOr(MxNDArray.unwrap(a0)));
+    return wrap(pt().logicalOr(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray logicalXor(NDArray a0) {
-    return wrap(delegate.logicalXor(MxNDArray.unwrap(a0)));
+    return wrap(pt().logicalXor(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray lt(Number a0) {
-    return wrap(delegate.lt(a0));
+    return wrap(pt().lt(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray lt(NDArray a0) {
-    return wrap(delegate.lt(MxNDArray.unwrap(a0)));
+    return wrap(pt().lt(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray lte(Number a0) {
-    return wrap(delegate.lte(a0));
+    return wrap(pt().lte(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray lte(NDArray a0) {
-    return wrap(delegate.lte(MxNDArray.unwrap(a0)));
+    return wrap(pt().lte(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray matMul(NDArray a0) {
-    return wrap(delegate.matMul(MxNDArray.unwrap(a0)));
+    return wrap(pt().matMul(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray max() {
-    return wrap(delegate.max());
+    return wrap(pt().max());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray max(int[] a0, boolean a1) {
-    return wrap(delegate.max(a0, a1));
+    return wrap(pt().max(a0, a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray maximum(Number a0) {
-    return wrap(delegate.maximum(a0));
+    return wrap(pt().maximum(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray maximum(NDArray a0) {
-    return wrap(delegate.maximum(MxNDArray.unwrap(a0)));
+    return wrap(pt().maximum(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray mean() {
-    return wrap(delegate.mean());
+    return wrap(pt().mean());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray mean(int[] a0, boolean a1) {
-    return wrap(delegate.mean(a0, a1));
+    return wrap(pt().mean(a0, a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray median() {
-    return wrap(delegate.median());
+    return wrap(pt().median());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray median(int[] a0) {
-    return wrap(delegate.median(a0));
+    return wrap(pt().median(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray min() {
-    return wrap(delegate.min());
+    return wrap(pt().min());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray min(int[] a0, boolean a1) {
-    return wrap(delegate.min(a0, a1));
+    return wrap(pt().min(a0, a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray minimum(Number a0) {
-    return wrap(delegate.minimum(a0));
+    return wrap(pt().minimum(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray minimum(NDArray a0) {
-    return wrap(delegate.minimum(MxNDArray.unwrap(a0)));
+    return wrap(pt().minimum(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray mod(Number a0) {
-    return wrap(delegate.mod(a0));
+    return wrap(pt().mod(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray mod(NDArray a0) {
-    return wrap(delegate.mod(MxNDArray.unwrap(a0)));
+    return wrap(pt().mod(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray modi(Number a0) {
-    return wrap(delegate.modi(a0));
+    return wrap(pt().modi(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray modi(NDArray a0) {
-    return wrap(delegate.modi(MxNDArray.unwrap(a0)));
+    return wrap(pt().modi(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray mul(Number a0) {
-    return wrap(delegate.mul(a0));
+    return wrap(pt().mul(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray mul(NDArray a0) {
-    return wrap(delegate.mul(MxNDArray.unwrap(a0)));
+    return wrap(pt().mul(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray muli(Number a0) {
-    return wrap(delegate.muli(a0));
+    return wrap(pt().muli(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray muli(NDArray a0) {
-    return wrap(delegate.muli(MxNDArray.unwrap(a0)));
+    return wrap(pt().muli(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray neg() {
-    return wrap(delegate.neg());
+    return wrap(pt().neg());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray negi() {
-    return wrap(delegate.negi());
+    return wrap(pt().negi());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray neq(Number a0) {
-    return wrap(delegate.neq(a0));
+    return wrap(pt().neq(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray neq(NDArray a0) {
-    return wrap(delegate.neq(MxNDArray.unwrap(a0)));
+    return wrap(pt().neq(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray none() {
-    return wrap(delegate.none());
+    return wrap(pt().none());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray nonzero() {
-    return wrap(delegate.nonzero());
+    return wrap(pt().nonzero());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray norm(boolean a0) {
-    return wrap(delegate.norm(a0));
+    return wrap(pt().norm(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray norm(int a0, int[] a1, boolean a2) {
-    return wrap(delegate.norm(a0, a1, a2));
+    return wrap(pt().norm(a0, a1, a2));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray normalize(double a0, long a1, double a2) {
-    return wrap(delegate.normalize(a0, a1, a2));
+    return wrap(pt().normalize(a0, a1, a2));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray oneHot(int a0, DataType a1) {
-    return wrap(delegate.oneHot(a0, a1));
+    return wrap(pt().oneHot(a0, a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray oneHot(int a0, float a1, float a2, DataType a3) {
-    return wrap(delegate.oneHot(a0, a1, a2, a3));
+    return wrap(pt().oneHot(a0, a1, a2, a3));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray oneHot(int a0) {
-    return wrap(delegate.oneHot(a0));
+    return wrap(pt().oneHot(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray pad(Shape a0, double a1) {
-    return wrap(delegate.pad(a0, a1));
+    return wrap(pt().pad(a0, a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray percentile(Number a0, int[] a1) {
-    return wrap(delegate.percentile(a0, a1));
+    return wrap(pt().percentile(a0, a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray percentile(Number a0) {
-    return wrap(delegate.percentile(a0));
+    return wrap(pt().percentile(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray pow(Number a0) {
-    return wrap(delegate.pow(a0));
+    return wrap(pt().pow(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray pow(NDArray a0) {
-    return wrap(delegate.pow(MxNDArray.unwrap(a0)));
+    return wrap(pt().pow(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray powi(Number a0) {
-    return wrap(delegate.powi(a0));
+    return wrap(pt().powi(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray powi(NDArray a0) {
-    return wrap(delegate.powi(MxNDArray.unwrap(a0)));
+    return wrap(pt().powi(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray prod() {
-    return wrap(delegate.prod());
+    return wrap(pt().prod());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray prod(int[] a0, boolean a1) {
-    return wrap(delegate.prod(a0, a1));
+    return wrap(pt().prod(a0, a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray put(NDArray a0, NDArray a1) {
-    return wrap(delegate.put(MxNDArray.unwrap(a0), MxNDArray.unwrap(a1)));
+    return wrap(pt().put(MxNDArray.unwrap(a0), MxNDArray.unwrap(a1)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray real() {
-    return wrap(delegate.real());
+    return wrap(pt().real());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray repeat(long[] a0) {
-    return wrap(delegate.repeat(a0));
+    return wrap(pt().repeat(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray repeat(Shape a0) {
-    return wrap(delegate.repeat(a0));
+    return wrap(pt().repeat(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray repeat(int a0, long a1) {
-    return wrap(delegate.repeat(a0, a1));
+    return wrap(pt().repeat(a0, a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray repeat(long a0) {
-    return wrap(delegate.repeat(a0));
+    return wrap(pt().repeat(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray reshape(Shape a0) {
-    return wrap(delegate.reshape(a0));
+    return wrap(pt().reshape(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray rfft(long a0, long a1) {
-    return wrap(delegate.rfft(a0, a1));
+    return wrap(pt().rfft(a0, a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray rotate90(int a0, int[] a1) {
-    return wrap(delegate.rotate90(a0, a1));
+    return wrap(pt().rotate90(a0, a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray round() {
-    return wrap(delegate.round());
+    return wrap(pt().round());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray scatter(NDArray a0, NDArray a1, int a2) {
-    return wrap(delegate.scatter(MxNDArray.unwrap(a0), MxNDArray.unwrap(a1), a2));
+    return wrap(pt().scatter(MxNDArray.unwrap(a0), MxNDArray.unwrap(a1), a2));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray sequenceMask(NDArray a0, float a1) {
-    return wrap(delegate.sequenceMask(MxNDArray.unwrap(a0), a1));
+    return wrap(pt().sequenceMask(MxNDArray.unwrap(a0), a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray sequenceMask(NDArray a0) {
-    return wrap(delegate.sequenceMask(MxNDArray.unwrap(a0)));
+    return wrap(pt().sequenceMask(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
@@ -1171,258 +1258,258 @@ public final class MxNDArray implements NDArray {
   /** {@inheritDoc} */
   @Override
   public void setRequiresGradient(boolean a0) {
-    delegate.setRequiresGradient(a0);
+    pt().setRequiresGradient(a0);
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray sign() {
-    return wrap(delegate.sign());
+    return wrap(pt().sign());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray signi() {
-    return wrap(delegate.signi());
+    return wrap(pt().signi());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray sin() {
-    return wrap(delegate.sin());
+    return wrap(pt().sin());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray sinh() {
-    return wrap(delegate.sinh());
+    return wrap(pt().sinh());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray softmax(int a0) {
-    return wrap(delegate.softmax(a0));
+    return wrap(pt().softmax(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray sort() {
-    return wrap(delegate.sort());
+    return wrap(pt().sort());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray sort(int a0) {
-    return wrap(delegate.sort(a0));
+    return wrap(pt().sort(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDList split(long[] a0, int a1) {
-    return wrap(delegate.split(a0, a1));
+    return wrap(pt().split(a0, a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDList split(long a0, int a1) {
-    return wrap(delegate.split(a0, a1));
+    return wrap(pt().split(a0, a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray sqrt() {
-    return wrap(delegate.sqrt());
+    return wrap(pt().sqrt());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray square() {
-    return wrap(delegate.square());
+    return wrap(pt().square());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray squeeze() {
-    return wrap(delegate.squeeze());
+    return wrap(pt().squeeze());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray squeeze(int[] a0) {
-    return wrap(delegate.squeeze(a0));
+    return wrap(pt().squeeze(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray squeeze(int a0) {
-    return wrap(delegate.squeeze(a0));
+    return wrap(pt().squeeze(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray stft(long a0, long a1, boolean a2, NDArray a3, boolean a4, boolean a5) {
-    return wrap(delegate.stft(a0, a1, a2, MxNDArray.unwrap(a3), a4, a5));
+    return wrap(pt().stft(a0, a1, a2, MxNDArray.unwrap(a3), a4, a5));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray stopGradient() {
-    return wrap(delegate.stopGradient());
+    return wrap(pt().stopGradient());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray sub(Number a0) {
-    return wrap(delegate.sub(a0));
+    return wrap(pt().sub(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray sub(NDArray a0) {
-    return wrap(delegate.sub(MxNDArray.unwrap(a0)));
+    return wrap(pt().sub(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray subi(Number a0) {
-    return wrap(delegate.subi(a0));
+    return wrap(pt().subi(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray subi(NDArray a0) {
-    return wrap(delegate.subi(MxNDArray.unwrap(a0)));
+    return wrap(pt().subi(MxNDArray.unwrap(a0)));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray sum() {
-    return wrap(delegate.sum());
+    return wrap(pt().sum());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray sum(int[] a0, boolean a1) {
-    return wrap(delegate.sum(a0, a1));
+    return wrap(pt().sum(a0, a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray swapAxes(int a0, int a1) {
-    return wrap(delegate.swapAxes(a0, a1));
+    return wrap(pt().swapAxes(a0, a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray tan() {
-    return wrap(delegate.tan());
+    return wrap(pt().tan());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray tanh() {
-    return wrap(delegate.tanh());
+    return wrap(pt().tanh());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray tile(long[] a0) {
-    return wrap(delegate.tile(a0));
+    return wrap(pt().tile(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray tile(Shape a0) {
-    return wrap(delegate.tile(a0));
+    return wrap(pt().tile(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray tile(int a0, long a1) {
-    return wrap(delegate.tile(a0, a1));
+    return wrap(pt().tile(a0, a1));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray tile(long a0) {
-    return wrap(delegate.tile(a0));
+    return wrap(pt().tile(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public ByteBuffer toByteBuffer(boolean a0) {
-    return delegate.toByteBuffer(a0);
+    return pt().toByteBuffer(a0);
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray toDegrees() {
-    return wrap(delegate.toDegrees());
+    return wrap(pt().toDegrees());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray toDense() {
-    return wrap(delegate.toDense());
+    return wrap(pt().toDense());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray toRadians() {
-    return wrap(delegate.toRadians());
+    return wrap(pt().toRadians());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray toSparse(SparseFormat a0) {
-    return wrap(delegate.toSparse(a0));
+    return wrap(pt().toSparse(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public String[] toStringArray(Charset a0) {
-    return delegate.toStringArray(a0);
+    return pt().toStringArray(a0);
   }
 
   /** {@inheritDoc} */
   @Override
   public NDList topK(int a0, int a1, boolean a2, boolean a3) {
-    return wrap(delegate.topK(a0, a1, a2, a3));
+    return wrap(pt().topK(a0, a1, a2, a3));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray trace(int a0, int a1, int a2) {
-    return wrap(delegate.trace(a0, a1, a2));
+    return wrap(pt().trace(a0, a1, a2));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray transpose() {
-    return wrap(delegate.transpose());
+    return wrap(pt().transpose());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray transpose(int... a0) {
-    return wrap(delegate.transpose(a0));
+    return wrap(pt().transpose(a0));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray trunc() {
-    return wrap(delegate.trunc());
+    return wrap(pt().trunc());
   }
 
   /** {@inheritDoc} */
   @Override
   public NDList unique(Integer a0, boolean a1, boolean a2, boolean a3) {
-    return wrap(delegate.unique(a0, a1, a2, a3));
+    return wrap(pt().unique(a0, a1, a2, a3));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray xlogy(NDArray a0) {
-    return wrap(delegate.xlogy(MxNDArray.unwrap(a0)));
+    return wrap(pt().xlogy(MxNDArray.unwrap(a0)));
   }
 }

@@ -1,6 +1,7 @@
 package io.djlmx.kernel;
 
 import io.djlmx.format.MxFormat;
+import java.lang.foreign.MemorySegment;
 
 /**
  * An MX weight matrix {@code [rows, cols]} held in the layout a {@link LinearKernel} reads fastest.
@@ -38,6 +39,30 @@ public interface PreparedWeight extends AutoCloseable {
    * @return the size in bytes
    */
   long byteSize();
+
+  /**
+   * Returns whether {@link #dequantizeInto(MemorySegment)} is supported, so that a caller may drop
+   * its FP32 copy of the weight.
+   *
+   * @return true if the values can be read back
+   */
+  default boolean canDequantize() {
+    return false;
+  }
+
+  /**
+   * Writes the weight's values, dequantized (exactly the MX values: element code times block
+   * scale), as FP32 in native byte order, row-major {@code [rows, cols]}, into host memory.
+   *
+   * @param f32Out at least {@code rows() * cols() * 4} bytes
+   * @throws UnsupportedOperationException if {@link #canDequantize()} is false
+   * @throws IllegalArgumentException if {@code f32Out} is too small
+   * @throws IllegalStateException if the weight is closed
+   */
+  default void dequantizeInto(MemorySegment f32Out) {
+    throw new UnsupportedOperationException(
+        getClass().getSimpleName() + " cannot write its " + format() + " values back to FP32");
+  }
 
   /** Frees the memory; later use throws {@link IllegalStateException}. Closing twice is allowed. */
   @Override

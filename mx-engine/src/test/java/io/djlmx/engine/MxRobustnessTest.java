@@ -240,7 +240,7 @@ class MxRobustnessTest {
   }
 
   /** Bytes allocated from glibc malloc, small blocks and mmapped ones: mallinfo2 via FFM. */
-  private static long mallocBytes() throws Throwable {
+  static long mallocBytes() throws Throwable {
     Linker linker = Linker.nativeLinker();
     MethodHandle mallinfo2 =
         linker.downcallHandle(
@@ -256,7 +256,7 @@ class MxRobustnessTest {
     }
   }
 
-  private static long rssKb() throws IOException {
+  static long rssKb() throws IOException {
     for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
       if (line.startsWith("VmRSS:")) {
         return Long.parseLong(line.replaceAll("[^0-9]", ""));

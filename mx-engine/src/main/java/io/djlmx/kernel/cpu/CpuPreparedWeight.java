@@ -367,6 +367,45 @@ final class CpuPreparedWeight implements PreparedWeight {
     return decodeTable[code(row, col)] * E8M0.toFloat(stored - scaleAdjust(format));
   }
 
+  /** {@inheritDoc} */
+  @Override
+  public boolean canDequantize() {
+    return true;
+  }
+
+  /** {@inheritDoc} */
+  @Override
+  public void dequantizeInto(MemorySegment f32Out) {
+    long need = rows * cols * Float.BYTES;
+    if (f32Out.byteSize() < need) {
+      throw new IllegalArgumentException(
+          "FP32 output holds "
+              + f32Out.byteSize()
+              + " bytes, weight ["
+              + rows
+              + ", "
+              + cols
+              + "] needs "
+              + need);
+    }
+    synchronized (this) {
+      checkOpen();
+      int[] exactIndex = new int[(int) rows];
+      Arrays.fill(exactIndex, -1);
+      for (int i = 0; i < exactRows.length; i++) {
+        exactIndex[exactRows[i]] = i;
+      }
+      for (long r = 0; r < rows; r++) {
+        int e = exactIndex[(int) r];
+        long base = r * cols;
+        for (long c = 0; c < cols; c++) {
+          float v = e >= 0 ? exactValue(e, c) : value(r, c);
+          f32Out.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, base + c, v);
+        }
+      }
+    }
+  }
+
   @Override
   public MxFormat format() {
     return format;

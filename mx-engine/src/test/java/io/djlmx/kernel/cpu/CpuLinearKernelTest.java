@@ -395,6 +395,35 @@ class CpuLinearKernelTest {
   }
 
   @Test
+  void preparedWeightWritesBackExactlyTheCanonicalValues() {
+    Random rnd = new Random(SEED + 10);
+    for (MxFormat f : MxFormat.values()) {
+      // Scales from the extremes too: those rows take the exact path's own layout.
+      try (MxTensor w = randomCodes(rnd, f, 45, 100, 0, 254);
+          PreparedWeight pw = kernel.prepare(w);
+          Arena arena = Arena.ofConfined()) {
+        assertTrue(pw.canDequantize());
+        float[] expected = w.dequantize();
+        MemorySegment out = arena.allocate(4L * expected.length);
+        pw.dequantizeInto(out);
+        for (int i = 0; i < expected.length; i++) {
+          assertEquals(
+              Float.floatToRawIntBits(expected[i]),
+              Float.floatToRawIntBits(out.getAtIndex(ValueLayout.JAVA_FLOAT, i)),
+              f + " element " + i);
+        }
+        IllegalArgumentException e =
+            assertThrows(
+                IllegalArgumentException.class,
+                () -> pw.dequantizeInto(arena.allocate(4L * expected.length - 4)));
+        assertTrue(e.getMessage().contains("[45, 100]"), e.getMessage());
+        pw.close();
+        assertThrows(IllegalStateException.class, () -> pw.dequantizeInto(out));
+      }
+    }
+  }
+
+  @Test
   void emptyBatchIsANoOp() {
     try (MxTensor w = randomCodes(new Random(SEED + 9), MxFormat.MXFP4_E2M1, 4, 32, 120, 130);
         PreparedWeight pw = kernel.prepare(w)) {
