@@ -5,15 +5,10 @@ import ai.djl.MalformedModelException;
 import ai.djl.Model;
 import ai.djl.modality.Classifications;
 import ai.djl.modality.cv.Image;
-import ai.djl.repository.MRL;
-import ai.djl.repository.Repository;
 import ai.djl.repository.zoo.Criteria;
-import ai.djl.repository.zoo.ModelLoader;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.repository.zoo.ZooModel;
 import ai.djl.translate.Translator;
-import ai.djl.util.Progress;
-import ai.djl.util.Utils;
 import io.djlmx.zoo.cnn.FashionMnistCnn;
 import java.io.IOException;
 import java.io.InputStream;
@@ -31,47 +26,12 @@ import java.util.Map;
  * {@code MXFP6_E2M3}, or {@code FP32}) and {@code mx.activations} quantizes their inputs; the
  * options are those of the engine ({@code Criteria.optOption}, system property, environment).
  */
-public final class FashionMnistCnnLoader implements ModelLoader {
+public final class FashionMnistCnnLoader extends ClassPathModelLoader {
 
   private static final String PARAMS = FashionMnistCnn.ARTIFACT_ID + "-0000.params";
 
-  private final MxModelZoo zoo;
-  private final MRL mrl;
-
   FashionMnistCnnLoader(MxModelZoo zoo) {
-    this.zoo = zoo;
-    this.mrl =
-        MRL.model(
-            Repository.newInstance("djl-mx zoo", Utils.getCacheDir().resolve("mx-zoo")),
-            Application.CV.IMAGE_CLASSIFICATION,
-            MxModelZoo.GROUP_ID,
-            FashionMnistCnn.ARTIFACT_ID,
-            "0.1.0",
-            FashionMnistCnn.ARTIFACT_ID);
-  }
-
-  /** {@inheritDoc} */
-  @Override
-  public String getGroupId() {
-    return zoo.getGroupId();
-  }
-
-  /** {@inheritDoc} */
-  @Override
-  public String getArtifactId() {
-    return FashionMnistCnn.ARTIFACT_ID;
-  }
-
-  /** {@inheritDoc} */
-  @Override
-  public Application getApplication() {
-    return Application.CV.IMAGE_CLASSIFICATION;
-  }
-
-  /** {@inheritDoc} */
-  @Override
-  public MRL getMrl() {
-    return mrl;
+    super(zoo, FashionMnistCnn.ARTIFACT_ID, Application.CV.IMAGE_CLASSIFICATION);
   }
 
   /** {@inheritDoc} */
@@ -124,23 +84,5 @@ public final class FashionMnistCnnLoader implements ModelLoader {
       }
     }
     return dir;
-  }
-
-  /** {@inheritDoc} */
-  @Override
-  public <I, O> boolean isDownloaded(Criteria<I, O> criteria) {
-    return true;
-  }
-
-  /** {@inheritDoc} */
-  @Override
-  public <I, O> void downloadModel(Criteria<I, O> criteria, Progress progress) {
-    // nothing to download: the weights come from the jar
-  }
-
-  /** {@inheritDoc} */
-  @Override
-  public String toString() {
-    return getGroupId() + ":" + getArtifactId();
   }
 }
