@@ -3,17 +3,21 @@ package io.djlmx.zoo;
 import ai.djl.repository.zoo.ModelZoo;
 import java.util.Set;
 
-/** The djl-mx model zoo (group {@code io.djlmx}): pretrained sentence encoders served in MX. */
+/**
+ * The djl-mx model zoo (group {@code io.djlmx}): pretrained sentence encoders and the Fashion-MNIST
+ * CNN, served in MX.
+ */
 public final class MxModelZoo extends ModelZoo {
 
   /** The zoo's group id. */
   public static final String GROUP_ID = "io.djlmx";
 
-  /** Creates the zoo with every encoder of {@link SentenceEncoderSpec#all()}. */
+  /** Creates the zoo with every encoder of {@link SentenceEncoderSpec#all()} and the CNN. */
   public MxModelZoo() {
     for (SentenceEncoderSpec spec : SentenceEncoderSpec.all()) {
       addModel(new SentenceEncoderLoader(this, spec));
     }
+    addModel(new FashionMnistCnnLoader(this));
   }
 
   /** {@inheritDoc} */

@@ -6,10 +6,7 @@ import ai.djl.MalformedModelException;
 import ai.djl.Model;
 import ai.djl.engine.Engine;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
-import ai.djl.repository.MRL;
-import ai.djl.repository.Repository;
 import ai.djl.repository.zoo.Criteria;
-import ai.djl.repository.zoo.ModelLoader;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.repository.zoo.ZooModel;
 import ai.djl.training.util.ProgressBar;
@@ -56,52 +53,18 @@ import org.slf4j.LoggerFactory;
  * {@code off}), {@code mx.zoo.cache} (the checkpoint directory; default {@code <DJL
  * cache>/mx-zoo}).
  */
-public final class SentenceEncoderLoader implements ModelLoader {
+public final class SentenceEncoderLoader extends ClassPathModelLoader {
 
   /** The default weight format of zoo models. */
   public static final MxFormat DEFAULT_WEIGHTS = MxFormat.MXFP6_E2M3;
 
   private static final Logger logger = LoggerFactory.getLogger(SentenceEncoderLoader.class);
 
-  private final MxModelZoo zoo;
   private final SentenceEncoderSpec spec;
-  private final MRL mrl;
 
   SentenceEncoderLoader(MxModelZoo zoo, SentenceEncoderSpec spec) {
-    this.zoo = zoo;
+    super(zoo, spec.artifactId(), Application.NLP.TEXT_EMBEDDING);
     this.spec = spec;
-    this.mrl =
-        MRL.model(
-            Repository.newInstance("djl-mx zoo", Utils.getCacheDir().resolve("mx-zoo")),
-            Application.NLP.TEXT_EMBEDDING,
-            MxModelZoo.GROUP_ID,
-            spec.artifactId(),
-            "0.1.0",
-            spec.artifactId());
-  }
-
-  /** {@inheritDoc} */
-  @Override
-  public String getGroupId() {
-    return zoo.getGroupId();
-  }
-
-  /** {@inheritDoc} */
-  @Override
-  public String getArtifactId() {
-    return spec.artifactId();
-  }
-
-  /** {@inheritDoc} */
-  @Override
-  public Application getApplication() {
-    return Application.NLP.TEXT_EMBEDDING;
-  }
-
-  /** {@inheritDoc} */
-  @Override
-  public MRL getMrl() {
-    return mrl;
   }
 
   /**
@@ -351,23 +314,5 @@ public final class SentenceEncoderLoader implements ModelLoader {
       return "PyTorch";
     }
     return requested;
-  }
-
-  /** {@inheritDoc} */
-  @Override
-  public <I, O> boolean isDownloaded(Criteria<I, O> criteria) {
-    return true;
-  }
-
-  /** {@inheritDoc} */
-  @Override
-  public <I, O> void downloadModel(Criteria<I, O> criteria, Progress progress) {
-    // nothing to download: the weights come from jars on the class path
-  }
-
-  /** {@inheritDoc} */
-  @Override
-  public String toString() {
-    return getGroupId() + ":" + getArtifactId();
   }
 }
