@@ -11,15 +11,18 @@ JAVA="$B/jre/bin/java"
 CP="$B/lib/mx-engine.jar:$B/lib/mx-engine-tests.jar:$B/lib/jcuda-$(ls "$B/lib" | sed -n 's/^jcuda-\([0-9.]*\)\.jar$/\1/p').jar"
 CP="$CP:$(ls "$B"/lib/jcuda-natives-driver-*.jar):$(ls "$B"/lib/slf4j-api-*.jar):$(ls "$B"/lib/slf4j-simple-*.jar)"
 FLAGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g)
+# CudaResourceTest writes its device-memory figures here (copy it to docs/RELIABILITY-gpu.md)
+TEST_FLAGS=("${FLAGS[@]}" -Ddjlmx.gpu.resource.report="$O/RELIABILITY-gpu.md")
 {
   date -u
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv
 } 2>&1 | tee "$O/device.txt"
 
 echo "== GPU tests"
-"$JAVA" "${FLAGS[@]}" -jar "$B/lib/junit-platform-console-standalone.jar" execute \
+"$JAVA" "${TEST_FLAGS[@]}" -jar "$B/lib/junit-platform-console-standalone.jar" execute \
   --class-path "$CP" --select-class io.djlmx.kernel.cuda.CudaBackendTest --select-class io.djlmx.kernel.cuda.CudaMxLinearTest \
-  --select-class io.djlmx.kernel.cuda.CudaCpuAgreementTest --details=tree --disable-banner --disable-ansi-colors \
+  --select-class io.djlmx.kernel.cuda.CudaCpuAgreementTest --select-class io.djlmx.kernel.cuda.CudaResourceTest \
+  --details=tree --disable-banner --disable-ansi-colors \
   --reports-dir "$O/junit" 2>&1 | tee "$O/tests.log" | grep -vE "^\s*$" | tail -60
 TEST_RC=${PIPESTATUS[0]}
 
