@@ -94,7 +94,52 @@ public final class ParamsConverter {
         throw new MalformedModelException(
             "The parameters in " + modelPath + " do not fit the block: " + e.getMessage(), e);
       }
+      checkBlockBuildsTheseShapes(pt, b, dir);
       return toCheckpoint(b, name);
+    }
+  }
+
+  /**
+   * DJL's loader takes a layer's size from the file, so a block that disagrees with the file loads
+   * without complaint; the block made at load from the recorded factory would not. Build a fresh
+   * block, initialize it with the recorded input shapes, and compare every parameter's shape.
+   */
+  private void checkBlockBuildsTheseShapes(Model pt, Block loaded, Path dir)
+      throws IOException, MalformedModelException {
+    Block fresh =
+        block != null ? block.get() : BlockFactories.newBlock(blockFactory, pt, dir, arguments);
+    try (ai.djl.ndarray.NDManager m = pt.getNDManager().newSubManager()) {
+      try {
+        fresh.initialize(m, DataType.FLOAT32, loaded.getInputShapes());
+      } catch (RuntimeException e) {
+        throw new MalformedModelException(
+            "The block cannot be built for the input shapes "
+                + formatShapes(loaded.getInputShapes())
+                + " recorded in "
+                + modelPath
+                + ": "
+                + e.getMessage(),
+            e);
+      }
+      var built = fresh.getParameters();
+      for (Pair<String, Parameter> p : loaded.getParameters()) {
+        Parameter f = built.get(p.getKey());
+        Shape inFile = p.getValue().getArray().getShape();
+        Shape made = f == null ? null : f.getArray().getShape();
+        if (!inFile.equals(made)) {
+          throw new MalformedModelException(
+              "Parameter "
+                  + p.getKey()
+                  + " has shape "
+                  + inFile
+                  + " in "
+                  + modelPath
+                  + ", but the block "
+                  + (blockFactory != null ? "from " + blockFactory + " " + arguments : "given")
+                  + (made == null ? " has no such parameter" : " makes it " + made)
+                  + ": the block does not describe this model");
+        }
+      }
     }
   }
 
