@@ -65,7 +65,9 @@ final class ReliabilityReport {
         .append(
             " with a recomputed checksum, files of other formats); (3) eight threads sharing one")
         .append(" model; (4) native memory and NDManager resources over many predictions and model")
-        .append(" load/close cycles. No GPU path is covered yet (CPU engine only).\n\n");
+        .append(" load/close cycles. This file covers the CPU engine; the GPU path's device memory")
+        .append(" figures are in `RELIABILITY-gpu.md`, written by `CudaResourceTest` on the GPU")
+        .append(" machine (`scripts/gpu-run.sh`).\n\n");
     sb.append("- Date: ")
         .append(ZonedDateTime.now(ZoneOffset.UTC).format(DateTimeFormatter.ISO_OFFSET_DATE_TIME))
         .append('\n');
