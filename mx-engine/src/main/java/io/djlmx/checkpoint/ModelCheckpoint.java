@@ -4,8 +4,6 @@ import io.djlmx.format.MxFormat;
 import io.djlmx.format.MxTensor;
 import io.djlmx.format.ScaleMode;
 import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.EOFException;
@@ -21,7 +19,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -166,17 +163,7 @@ public final class ModelCheckpoint implements AutoCloseable {
    * @throws IOException on write failure
    */
   public void write(Path file) throws IOException {
-    Path dir = file.toAbsolutePath().getParent();
-    Files.createDirectories(dir);
-    Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
-    try {
-      try (OutputStream os = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
-        write(os);
-      }
-      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    } finally {
-      Files.deleteIfExists(tmp);
-    }
+    CheckpointFiles.writeAtomically(file, this::write);
   }
 
   /**
@@ -339,7 +326,7 @@ public final class ModelCheckpoint implements AutoCloseable {
       n *= shape[d];
     }
     if (kind == KIND_FP32) {
-      byte[] raw = readBounded(is, (int) n * Float.BYTES);
+      byte[] raw = CheckpointFiles.readBounded(is, (int) n * Float.BYTES);
       float[] data = new float[(int) n];
       ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(data);
       return new CheckpointTensor(name, shape, data, null);
@@ -361,8 +348,8 @@ public final class ModelCheckpoint implements AutoCloseable {
     if (block < 1 || block > 1 << 16) {
       throw corrupt(source, "block size " + block + " of " + name);
     }
-    byte[] scales = readBytes(is, source, name);
-    byte[] codes = readBytes(is, source, name);
+    byte[] scales = CheckpointFiles.readBytes(is, source, name);
+    byte[] codes = CheckpointFiles.readBytes(is, source, name);
     MxTensor t;
     try {
       t = MxTensor.allocate(shape, format, scale, block);
@@ -400,39 +387,6 @@ public final class ModelCheckpoint implements AutoCloseable {
 
   private static IOException corrupt(String source, String what) {
     return new IOException("Corrupt MX checkpoint " + source + ": " + what);
-  }
-
-  private static byte[] readBytes(DataInputStream is, String source, String name)
-      throws IOException {
-    int len = is.readInt();
-    if (len < 0 || len > Integer.MAX_VALUE - 16) {
-      throw corrupt(source, "byte count " + len + " of " + name);
-    }
-    return readBounded(is, len);
-  }
-
-  /**
-   * Reads exactly {@code len} bytes, growing the buffer as bytes arrive, so that a corrupt length
-   * (the checksum is checked only at the end) fails as truncated before allocating gigabytes.
-   */
-  private static byte[] readBounded(DataInputStream is, int len) throws IOException {
-    if (len <= 1 << 20) {
-      byte[] b = new byte[len];
-      is.readFully(b);
-      return b;
-    }
-    ByteArrayOutputStream bos = new ByteArrayOutputStream(1 << 20);
-    byte[] buf = new byte[1 << 16];
-    int left = len;
-    while (left > 0) {
-      int got = is.read(buf, 0, Math.min(buf.length, left));
-      if (got < 0) {
-        throw new EOFException("expected " + len + " bytes, got " + (len - left));
-      }
-      bos.write(buf, 0, got);
-      left -= got;
-    }
-    return bos.toByteArray();
   }
 
   private static void closeAll(Map<String, CheckpointTensor> tensors) {

@@ -78,7 +78,10 @@ public final class ParamsConverter {
     Path dir = Files.isDirectory(modelPath) ? modelPath : modelPath.toAbsolutePath().getParent();
     String name = modelName;
     if (name == null) {
-      name = Files.isDirectory(modelPath) ? modelPath.getFileName().toString() : paramsPrefix();
+      name =
+          Files.isDirectory(modelPath)
+              ? modelPath.toAbsolutePath().normalize().getFileName().toString()
+              : paramsPrefix();
     }
     try (Model pt = Model.newInstance(name, Device.cpu(), "PyTorch")) {
       Block b =

@@ -9,6 +9,7 @@ import io.djlmx.checkpoint.CheckpointTensor;
 import io.djlmx.checkpoint.ModelCheckpoint;
 import io.djlmx.checkpoint.ParamsConverter;
 import io.djlmx.format.MxFormat;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -31,28 +32,34 @@ final class CheckpointLoader {
   /**
    * Finds the checkpoint of a model: {@code modelPath} itself if it is a {@code .mxckpt} file; next
    * to a model file, the file of the same name with the extension {@code .mxckpt}; in a directory,
-   * {@code PREFIX.mxckpt}, {@code DIRNAME.mxckpt} or {@code model.mxckpt}.
+   * {@code PREFIX.mxckpt}, {@code DIRNAME.mxckpt} or {@code model.mxckpt}; a file found (not named)
+   * counts only if it is a model checkpoint ({@code DJLMXCK2}).
    *
    * @return the file, or null when there is none
    */
-  static Path find(Path modelPath, String prefix) {
+  static Path find(Path modelPath, String prefix) throws IOException {
     if (Files.isRegularFile(modelPath)) {
       String file = modelPath.getFileName().toString();
       if (file.endsWith(EXTENSION)) {
-        return modelPath;
+        return modelPath; // named by the user: read it, and say so if it is not one
       }
       int dot = file.lastIndexOf('.');
       Path sibling =
           modelPath.resolveSibling((dot > 0 ? file.substring(0, dot) : file) + EXTENSION);
-      return Files.isRegularFile(sibling) ? sibling : null;
+      return isModelCheckpoint(sibling) ? sibling : null;
     }
     for (String candidate : new String[] {prefix, modelPath.toFile().getName(), "model"}) {
       Path file = modelPath.resolve(candidate + EXTENSION);
-      if (Files.isRegularFile(file)) {
+      if (isModelCheckpoint(file)) {
         return file;
       }
     }
     return null;
+  }
+
+  /** A found file counts only with the model checkpoint magic (a zoo encoder's has another). */
+  private static boolean isModelCheckpoint(Path file) throws IOException {
+    return Files.isRegularFile(file) && ModelCheckpoint.isModelCheckpoint(file);
   }
 
   /**

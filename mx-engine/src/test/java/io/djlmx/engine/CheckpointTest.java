@@ -245,6 +245,26 @@ class CheckpointTest {
   }
 
   @Test
+  void aFileThatIsNoModelCheckpointIsIgnoredUnlessNamed() throws Exception {
+    Path dir = saveMlp("other");
+    float[] x = ModelFixtures.randomInput(MLP_IN, 9);
+    float[] plain =
+        predictOnTheFly(dir, "other", ModelFixtures::mlp, MLP_IN, x, MxFormat.MXFP6_E2M3);
+    // e.g. a zoo encoder checkpoint (DJLMXCK1) under the model's name: not this model's
+    Files.writeString(dir.resolve("other.mxckpt"), "DJLMXCK1 another format");
+    try (ZooModel<float[], float[]> m = load(dir, "other", ModelFixtures::mlp, MLP_IN, Map.of())) {
+      assertArrayEquals(plain, ModelFixtures.predict(m, MLP_IN, x));
+    }
+    Exception named =
+        assertThrows(
+            Exception.class,
+            () ->
+                load(dir.resolve("other.mxckpt"), "other", ModelFixtures::mlp, MLP_IN, Map.of())
+                    .close());
+    assertTrue(messages(named).contains("bad magic"), messages(named));
+  }
+
+  @Test
   void nanWeightIsNamedAtConversion() throws Exception {
     Path dir = Files.createDirectories(tmp.resolve("nan"));
     try (Model pt = ModelFixtures.saveUnderPyTorch(ModelFixtures.mlp(), MLP_IN, dir, "nan")) {

@@ -17,8 +17,6 @@ import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ZooModel;
 import ai.djl.translate.NoBatchifyTranslator;
 import ai.djl.translate.TranslatorContext;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -26,7 +24,6 @@ import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * {@code mx convert --params / --torchscript} and {@code mx inspect} on the result: the checkpoint
@@ -37,18 +34,6 @@ class ConvertModelsTest {
 
   private static final Shape IN = new Shape(2, 40);
   private static final String FACTORY = MlpTestBlockFactory.class.getName();
-
-  private record Run(int rc, String out, String err) {}
-
-  private static Run run(String... args) {
-    CommandLine cl = MxCommand.newCommandLine();
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    cl.setOut(new PrintWriter(out, true));
-    cl.setErr(new PrintWriter(err, true));
-    int rc = cl.execute(args);
-    return new Run(rc, out.toString(), err.toString());
-  }
 
   /** float[] in, float[] out. */
   private static final class Floats implements NoBatchifyTranslator<float[], float[]> {
@@ -106,14 +91,15 @@ class ConvertModelsTest {
             dir,
             new MlpTestBlockFactory().newBlock(null, dir, Map.of()),
             Map.of("mx.weights", "MXFP8_E4M3"));
-    Run c =
-        run("convert", "--params", dir.toString(), "--block-factory", FACTORY, "-w", "MXFP8_E4M3");
+    CliTest.Run c =
+        CliTest.run(
+            "convert", "--params", dir.toString(), "--block-factory", FACTORY, "-w", "MXFP8_E4M3");
     assertEquals(0, c.rc(), c.err());
     assertTrue(c.out().contains("3 linear weights in MXFP8_E4M3"), c.out());
     Path ckpt = dir.resolve("mlp.mxckpt");
     assertTrue(Files.isRegularFile(ckpt), "written next to the .params");
 
-    Run i = run("inspect", ckpt.toString());
+    CliTest.Run i = CliTest.run("inspect", ckpt.toString());
     assertEquals(0, i.rc(), i.err());
     assertTrue(i.out().contains("MX model checkpoint"), i.out());
     assertTrue(i.out().contains("blockFactory: " + FACTORY), i.out());
@@ -124,7 +110,8 @@ class ConvertModelsTest {
     // No block, no format: the checkpoint names both; outputs equal quantizing at load.
     assertArrayEquals(onTheFly, predict(dir, null, Map.of()));
 
-    Run again = run("convert", "--params", dir.toString(), "--block-factory", FACTORY);
+    CliTest.Run again =
+        CliTest.run("convert", "--params", dir.toString(), "--block-factory", FACTORY);
     assertEquals(UserErrorHandler.USER_ERROR, again.rc());
     assertTrue(again.err().contains("--force"), again.err());
   }
@@ -133,10 +120,10 @@ class ConvertModelsTest {
   void torchScriptConvertsInspectsAndLoads(@TempDir Path tmp) throws Exception {
     Path pt = tmp.resolve("mlp.pt");
     Files.copy(Paths.get(ConvertModelsTest.class.getResource("/torchscript/mlp.pt").toURI()), pt);
-    Run c = run("convert", "--torchscript", pt.toString(), "-w", "MXFP4_E2M1");
+    CliTest.Run c = CliTest.run("convert", "--torchscript", pt.toString(), "-w", "MXFP4_E2M1");
     assertEquals(0, c.rc(), c.err());
     assertTrue(c.out().contains("2 linear weights in MXFP4_E2M1"), c.out());
-    Run i = run("inspect", tmp.resolve("mlp.mxckpt").toString());
+    CliTest.Run i = CliTest.run("inspect", tmp.resolve("mlp.mxckpt").toString());
     assertEquals(0, i.rc(), i.err());
     assertTrue(i.out().contains("source: torchscript"), i.out());
     assertTrue(i.out().contains("MXFP4_E2M1"), i.out());
@@ -146,19 +133,20 @@ class ConvertModelsTest {
   @Test
   void badInputSaysWhatToDo(@TempDir Path tmp) throws Exception {
     Path dir = saveMlp(tmp.resolve("bad"));
-    Run noFactory = run("convert", "--params", dir.toString());
+    CliTest.Run noFactory = CliTest.run("convert", "--params", dir.toString());
     assertEquals(UserErrorHandler.USER_ERROR, noFactory.rc());
     assertTrue(noFactory.err().contains("--block-factory CLASS"), noFactory.err());
 
-    Run unknown = run("convert", "--params", dir.toString(), "--block-factory", "com.example.Nope");
+    CliTest.Run unknown =
+        CliTest.run("convert", "--params", dir.toString(), "--block-factory", "com.example.Nope");
     assertEquals(UserErrorHandler.USER_ERROR, unknown.rc());
     assertTrue(unknown.err().contains("com.example.Nope not found"), unknown.err());
     assertFalse(unknown.err().contains("\tat "), unknown.err());
 
     // The factory builds another block than the one saved (DJL's loader would take the file's
     // sizes silently): the converter names the parameter.
-    Run mismatch =
-        run(
+    CliTest.Run mismatch =
+        CliTest.run(
             "convert",
             "--params",
             dir.toString(),
@@ -175,21 +163,23 @@ class ConvertModelsTest {
     assertFalse(mismatch.err().contains("\tat "), mismatch.err());
 
     Path junk = Files.writeString(tmp.resolve("junk.pt"), "not a module");
-    Run notTs = run("convert", "--torchscript", junk.toString());
+    CliTest.Run notTs = CliTest.run("convert", "--torchscript", junk.toString());
     assertEquals(UserErrorHandler.USER_ERROR, notTs.rc());
     assertTrue(notTs.err().contains("Not a TorchScript module"), notTs.err());
 
-    Run wrongOption = run("convert", "--torchscript", junk.toString(), "--block-factory", FACTORY);
+    CliTest.Run wrongOption =
+        CliTest.run("convert", "--torchscript", junk.toString(), "--block-factory", FACTORY);
     assertEquals(UserErrorHandler.USER_ERROR, wrongOption.rc());
     assertTrue(wrongOption.err().contains("--params only"), wrongOption.err());
 
     // A corrupt checkpoint next to the model: the load names the file.
     Path ckpt = tmp.resolve("bad").resolve("bad.mxckpt");
-    assertEquals(0, run("convert", "--params", dir.toString(), "--block-factory", FACTORY).rc());
+    assertEquals(
+        0, CliTest.run("convert", "--params", dir.toString(), "--block-factory", FACTORY).rc());
     byte[] b = Files.readAllBytes(ckpt);
     b[b.length - 20] ^= 1;
     Files.write(ckpt, b);
-    Run inspect = run("inspect", ckpt.toString());
+    CliTest.Run inspect = CliTest.run("inspect", ckpt.toString());
     assertEquals(UserErrorHandler.USER_ERROR, inspect.rc());
     assertTrue(inspect.err().contains("checksum mismatch"), inspect.err());
   }
