@@ -59,6 +59,9 @@ class CudaResourceTest {
   private static final int K = 1000;
   private static final int M = 4;
 
+  /** Rows for the FP8 tensor-core path (it needs at least 16). */
+  private static final int M_TENSOR = 32;
+
   @BeforeEach
   void requireDevice() {
     Assumptions.assumeTrue(
@@ -74,6 +77,10 @@ class CudaResourceTest {
   }
 
   private static MxTensor randomWeight(long seed) {
+    return randomWeight(seed, MxFormat.MXFP6_E2M3);
+  }
+
+  private static MxTensor randomWeight(long seed, MxFormat format) {
     Random r = new Random(seed);
     float[] w = new float[N * K];
     for (int i = 0; i < w.length; i++) {
@@ -82,7 +89,7 @@ class CudaResourceTest {
     return MxTensor.quantize(
         MemorySegment.ofArray(w),
         new long[] {N, K},
-        MxFormat.MXFP6_E2M3,
+        format,
         ScaleMode.FLOOR,
         MxFormat.DEFAULT_BLOCK_SIZE);
   }
@@ -118,23 +125,24 @@ class CudaResourceTest {
     // Native host memory, as the engine passes PyTorch's tensors.
     try (Arena arena = Arena.ofConfined();
         MxTensor t = randomWeight(1);
-        PreparedWeight w = kernel.prepare(t)) {
-      MemorySegment x = arena.allocate(4L * M * K, 64);
-      for (long i = 0; i < (long) M * K; i++) {
+        MxTensor t8 = randomWeight(3, MxFormat.MXFP8_E4M3);
+        PreparedWeight w = kernel.prepare(t);
+        PreparedWeight w8 = kernel.prepare(t8)) {
+      MemorySegment x = arena.allocate(4L * M_TENSOR * K, 64);
+      for (long i = 0; i < (long) M_TENSOR * K; i++) {
         x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextGaussian());
       }
       MemorySegment bias = arena.allocate(4L * N, 64);
-      MemorySegment y = arena.allocate(4L * M * N, 64);
-      for (int i = 0; i < 500; i++) {
-        kernel.linear(x, M, w, bias, y, i % 2 == 0 ? null : MxFormat.MXFP8_E4M3, ScaleMode.FLOOR);
+      MemorySegment y = arena.allocate(4L * M_TENSOR * N, 64);
+      for (int i = 0; i < 600; i++) {
+        call(kernel, i, x, w, w8, bias, y);
       }
       long buffers = DeviceBuffer.liveBuffers();
       long before = deviceUsed();
       long t0 = System.nanoTime();
       for (int i = 0; i < 10_000; i++) {
         x.setAtIndex(ValueLayout.JAVA_FLOAT, i % (M * K), (float) Math.sin(i));
-        // weight-only and MXFP8 activations alternately: both paths' scratch buffers
-        kernel.linear(x, M, w, bias, y, i % 2 == 0 ? null : MxFormat.MXFP8_E4M3, ScaleMode.FLOOR);
+        call(kernel, i, x, w, w8, bias, y);
       }
       long after = deviceUsed();
       long nanos = System.nanoTime() - t0;
@@ -144,7 +152,11 @@ class CudaResourceTest {
               && Float.isFinite(y.getAtIndex(ValueLayout.JAVA_FLOAT, (long) M * N - 1)),
           "finite output");
       recordFlat(
-          "10,000 linear calls (x [4, 1000], MXFP6_E2M3 weight [1024, 1000])", before, after);
+          "10,000 linear calls (a third each: MXFP6_E2M3 weight-only and with MXFP8 activations,"
+              + " x [4, 1000]; MXFP8 weight and activations on tensor cores, x [32, 1000]; weights"
+              + " [1024, 1000])",
+          before,
+          after);
       record(
           "10,000 linear calls: live device buffers before / after",
           buffers + " / " + buffersAfter);
@@ -155,6 +167,38 @@ class CudaResourceTest {
       assertTrue(
           after <= before * (1 + TOLERANCE),
           "device memory in use grew " + before + " -> " + after + " bytes");
+    }
+  }
+
+  /** One of three paths, by {@code i}: weight-only, MX activations, FP8 tensor cores. */
+  private static void call(
+      CudaLinearKernel kernel,
+      int i,
+      MemorySegment x,
+      PreparedWeight w,
+      PreparedWeight w8,
+      MemorySegment bias,
+      MemorySegment y) {
+    switch (i % 3) {
+      case 0 ->
+          kernel.linear(
+              x.asSlice(0, 4L * M * K),
+              M,
+              w,
+              bias,
+              y.asSlice(0, 4L * M * N),
+              null,
+              ScaleMode.FLOOR);
+      case 1 ->
+          kernel.linear(
+              x.asSlice(0, 4L * M * K),
+              M,
+              w,
+              bias,
+              y.asSlice(0, 4L * M * N),
+              MxFormat.MXFP8_E4M3,
+              ScaleMode.FLOOR);
+      default -> kernel.linear(x, M_TENSOR, w8, bias, y, MxFormat.MXFP8_E4M3, ScaleMode.FLOOR);
     }
   }
 
