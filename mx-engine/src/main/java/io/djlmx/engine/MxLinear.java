@@ -267,47 +267,6 @@ public final class MxLinear {
   }
 
   /**
-   * Installs an already packed weight (from an MX checkpoint) as the MX form of {@code weight},
-   * without quantizing: the caller has written the tensor's dequantized values into {@code weight},
-   * so the installed form matches the array's values and version and is not packed again.
-   *
-   * @param weight the weight array holding the tensor's values
-   * @param name the parameter name
-   * @param tensor the packed weight, shape equal to the array's; not closed here
-   * @param config the configuration
-   * @throws IllegalArgumentException if the tensor holds a NaN block (naming the parameter)
-   */
-  static void install(MxNDArray weight, String name, MxTensor tensor, MxConfig config) {
-    checkFinite(tensor, name);
-    synchronized (weight) {
-      MxWeight mx =
-          new MxWeight(
-              name, weight.getVersion(), tensor.format(), weight.getShape().size() * Float.BYTES);
-      try {
-        LinearKernel kernel = KERNELS.get(weight.getDevice().getDeviceType());
-        if (kernel != null) {
-          mx.setPrepared(kernel, kernel.prepare(tensor));
-        } else {
-          MxTensor copy =
-              MxTensor.allocate(
-                  tensor.shape(), tensor.format(), tensor.scaleMode(), tensor.blockSize());
-          MemorySegment.copy(tensor.codes(), 0, copy.codes(), 0, tensor.codes().byteSize());
-          MemorySegment.copy(tensor.scales(), 0, copy.scales(), 0, tensor.scales().byteSize());
-          mx.setTensor(copy);
-        }
-        mx.setFingerprint(fingerprint(weight));
-      } catch (RuntimeException e) {
-        mx.close();
-        throw e;
-      }
-      weight.setWeight(mx);
-      if (canRelease(weight, mx, config)) {
-        weight.releaseFp32();
-      }
-    }
-  }
-
-  /**
    * Returns whether the FP32 storage of {@code weight} may be freed: a CPU FP32 array not being
    * trained, packed for a kernel that can write its values back, and {@code mx.keepFp32} off.
    */
@@ -567,6 +526,47 @@ public final class MxLinear {
         array.set(data.rewind());
       }
       return t.byteSize();
+    }
+  }
+
+  /**
+   * Installs an already packed weight (from an MX checkpoint) as the MX form of {@code weight},
+   * without quantizing: the caller has written the tensor's dequantized values into {@code weight},
+   * so the installed form matches the array's values and version and is not packed again.
+   *
+   * @param weight the weight array holding the tensor's values
+   * @param name the parameter name
+   * @param tensor the packed weight, shape equal to the array's; not closed here
+   * @param config the configuration
+   * @throws IllegalArgumentException if the tensor holds a NaN block (naming the parameter)
+   */
+  static void install(MxNDArray weight, String name, MxTensor tensor, MxConfig config) {
+    checkFinite(tensor, name);
+    synchronized (weight) {
+      MxWeight mx =
+          new MxWeight(
+              name, weight.getVersion(), tensor.format(), weight.getShape().size() * Float.BYTES);
+      try {
+        LinearKernel kernel = KERNELS.get(weight.getDevice().getDeviceType());
+        if (kernel != null) {
+          mx.setPrepared(kernel, kernel.prepare(tensor));
+        } else {
+          MxTensor copy =
+              MxTensor.allocate(
+                  tensor.shape(), tensor.format(), tensor.scaleMode(), tensor.blockSize());
+          MemorySegment.copy(tensor.codes(), 0, copy.codes(), 0, tensor.codes().byteSize());
+          MemorySegment.copy(tensor.scales(), 0, copy.scales(), 0, tensor.scales().byteSize());
+          mx.setTensor(copy);
+        }
+        mx.setFingerprint(fingerprint(weight));
+      } catch (RuntimeException e) {
+        mx.close();
+        throw e;
+      }
+      weight.setWeight(mx);
+      if (canRelease(weight, mx, config)) {
+        weight.releaseFp32();
+      }
     }
   }
 }

@@ -1,12 +1,12 @@
 package io.djlmx.zoo.checkpoint;
 
 import ai.djl.util.Progress;
-import io.djlmx.checkpoint.CheckpointFiles;
 import io.djlmx.format.MxFormat;
 import io.djlmx.zoo.bert.BertConfig;
 import io.djlmx.zoo.bert.BertWeights;
 import io.djlmx.zoo.onnx.NamedTensor;
 import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.EOFException;
@@ -18,6 +18,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -145,7 +146,17 @@ public final class MxCheckpoint {
    * @throws IOException on write failure
    */
   public void write(Path file) throws IOException {
-    CheckpointFiles.writeAtomically(file, this::write);
+    Path dir = file.toAbsolutePath().getParent();
+    Files.createDirectories(dir);
+    Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
+    try {
+      try (OutputStream os = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
+        write(os);
+      }
+      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    } finally {
+      Files.deleteIfExists(tmp);
+    }
   }
 
   /**
@@ -276,7 +287,7 @@ public final class MxCheckpoint {
           }
         }
         if (kind == KIND_FP32) {
-          byte[] raw = CheckpointFiles.readBounded(is, (int) n * Float.BYTES);
+          byte[] raw = readBounded(is, (int) n * Float.BYTES);
           float[] data = new float[(int) n];
           ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(data);
           try {
@@ -297,8 +308,8 @@ public final class MxCheckpoint {
                     + name
                     + " unsupported");
           }
-          byte[] scales = CheckpointFiles.readBytes(is, source, name);
-          byte[] codes = CheckpointFiles.readBytes(is, source, name);
+          byte[] scales = readBytes(is, source, name);
+          byte[] codes = readBytes(is, source, name);
           try {
             mx.put(name, new MxWeight(name, wf, (int) shape[0], (int) shape[1], codes, scales));
           } catch (IllegalArgumentException e) {
@@ -369,6 +380,41 @@ public final class MxCheckpoint {
                 + Arrays.toString(e.getValue()));
       }
     }
+  }
+
+  private static byte[] readBytes(DataInputStream is, String source, String name)
+      throws IOException {
+    int len = is.readInt();
+    if (len < 0 || len > Integer.MAX_VALUE - 16) {
+      throw new IOException(
+          "Corrupt MX checkpoint " + source + ": byte count " + len + " of " + name);
+    }
+    return readBounded(is, len);
+  }
+
+  /**
+   * Reads exactly {@code len} bytes, growing the buffer only as bytes arrive: a corrupt length (the
+   * checksum is verified only at the end) then fails as truncated instead of first allocating up to
+   * 2 GB.
+   */
+  private static byte[] readBounded(DataInputStream is, int len) throws IOException {
+    if (len <= 1 << 20) {
+      byte[] b = new byte[len];
+      is.readFully(b);
+      return b;
+    }
+    java.io.ByteArrayOutputStream bos = new java.io.ByteArrayOutputStream(1 << 20);
+    byte[] buf = new byte[1 << 16];
+    int left = len;
+    while (left > 0) {
+      int got = is.read(buf, 0, Math.min(buf.length, left));
+      if (got < 0) {
+        throw new EOFException("expected " + len + " bytes, got " + (len - left));
+      }
+      bos.write(buf, 0, got);
+      left -= got;
+    }
+    return bos.toByteArray();
   }
 
   private static long multiplyOrMax(long a, long b) {
