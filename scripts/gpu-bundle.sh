@@ -2,7 +2,7 @@
 # Builds everything the GPU tests and benchmarks need on the lent GPU machine (which has no Java) into
 # one folder, by default .bundle/ (git-ignored), under 64 MiB: a jlink'ed Java 25 runtime, mx-engine
 # with its CUDA fatbin and its test classes, the model zoo with its test classes, DJL's API and
-# PyTorch-engine classes (no PyTorch natives: the GPU-resident arrays run with mx.host=none), JCuda
+# PyTorch-engine classes (no PyTorch natives: the GPU-resident arrays run with mx.engine.host=none), JCuda
 # (driver natives only), SLF4J, the JUnit console launcher, the run scripts, and the CPU MX result of
 # the GPU encoder test's model (computed here, where PyTorch runs).
 # Usage: scripts/gpu-bundle.sh [OUT_DIR]      (JAVA_HOME must be a JDK 25; nvcc must be on the PATH)

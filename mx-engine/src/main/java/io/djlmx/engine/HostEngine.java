@@ -11,16 +11,17 @@ import org.slf4j.LoggerFactory;
  * The host engine of MX: DJL's PyTorch engine, which holds CPU arrays and runs every op MX does not
  * accelerate, resolved lazily so that GPU-resident arrays never need it.
  *
- * <p>Chosen by {@code mx.host} (system property, else environment {@code MX_HOST}): {@code pytorch}
- * (default) loads PyTorch on first use; {@code none} never touches it, so the engine runs GPU
- * arrays only (CPU arrays and host fallbacks then fail with a message naming this setting). When
- * {@code pytorch} is chosen but cannot load (no native library, as on a GPU machine that carries
- * none), the failure is remembered and reported in the same way instead of being retried.
+ * <p>Chosen by {@code mx.engine.host} (system property, else environment {@code MX_ENGINE_HOST}):
+ * {@code pytorch} (default) loads PyTorch on first use; {@code none} never touches it, so the
+ * engine runs GPU arrays only (CPU arrays and host fallbacks then fail with a message naming this
+ * setting). When {@code pytorch} is chosen but cannot load (no native library, as on a GPU machine
+ * that carries none), the failure is remembered and reported in the same way instead of being
+ * retried.
  */
 public final class HostEngine {
 
   /** The configuration key that selects the host engine. */
-  public static final String KEY = "mx.host";
+  public static final String KEY = "mx.engine.host";
 
   private static final Logger logger = LoggerFactory.getLogger(HostEngine.class);
 
@@ -50,7 +51,7 @@ public final class HostEngine {
   }
 
   /**
-   * Parses a {@code mx.host} value.
+   * Parses a {@code mx.engine.host} value.
    *
    * @param value {@code pytorch} or {@code none} (any case), null for the default
    * @return the mode
@@ -72,7 +73,7 @@ public final class HostEngine {
   private static Mode configuredMode() {
     String v = System.getProperty(KEY);
     if (v == null) {
-      v = System.getenv("MX_HOST");
+      v = System.getenv("MX_ENGINE_HOST");
     }
     return parseMode(v);
   }

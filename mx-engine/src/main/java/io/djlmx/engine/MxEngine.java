@@ -35,9 +35,9 @@ public final class MxEngine extends Engine {
   private MxEngine() {}
 
   /**
-   * Creates the engine. With {@code mx.host=pytorch} (the default) PyTorch's native library is
-   * loaded now; if it cannot load but a CUDA device with the MX kernels is present, the engine
-   * starts GPU-only (logged) rather than failing. With {@code mx.host=none} PyTorch is never
+   * Creates the engine. With {@code mx.engine.host=pytorch} (the default) PyTorch's native library
+   * is loaded now; if it cannot load but a CUDA device with the MX kernels is present, the engine
+   * starts GPU-only (logged) rather than failing. With {@code mx.engine.host=none} PyTorch is never
    * touched and a CUDA device is required.
    *
    * @return the engine

@@ -19,8 +19,8 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
- * The parts of the GPU-resident path that need no GPU: the host engine choice ({@code mx.host}),
- * the fallback counters, and which managers make device arrays or touch PyTorch.
+ * The parts of the GPU-resident path that need no GPU: the host engine choice ({@code
+ * mx.engine.host}), the fallback counters, and which managers make device arrays or touch PyTorch.
  */
 class HostEngineTest {
 
@@ -40,11 +40,11 @@ class HostEngineTest {
         new HostEngine(
             HostEngine.Mode.NONE,
             () -> {
-              throw new AssertionError("mx.host=none must not load PyTorch");
+              throw new AssertionError("mx.engine.host=none must not load PyTorch");
             });
     assertNull(host.tryGet());
     EngineException e = assertThrows(EngineException.class, host::require);
-    assertTrue(e.getMessage().contains("mx.host=none"), e.getMessage());
+    assertTrue(e.getMessage().contains("mx.engine.host=none"), e.getMessage());
   }
 
   @Test
@@ -89,7 +89,28 @@ class HostEngineTest {
   }
 
   @Test
+  void hostKeyIsNoModelConfigurationKey() {
+    String old = System.getProperty(HostEngine.KEY);
+    System.setProperty(HostEngine.KEY, "pytorch");
+    try {
+      assertEquals(MxConfig.resolve(null).getWeights(), MxConfig.resolve(Map.of()).getWeights());
+    } finally {
+      if (old == null) {
+        System.clearProperty(HostEngine.KEY);
+      } else {
+        System.setProperty(HostEngine.KEY, old);
+      }
+    }
+  }
+
+  @Test
   void gpuManagersNeedTheCudaBackend() {
+    if (!HostEngine.isAvailable() && !CudaBackend.isAvailable()) {
+      EngineException e =
+          assertThrows(EngineException.class, () -> Engine.getEngine(MxEngine.ENGINE_NAME));
+      assertTrue(e.getMessage().contains("CUDA"), e.getMessage());
+      return;
+    }
     Engine mx = Engine.getEngine(MxEngine.ENGINE_NAME);
     assertEquals(CudaBackend.isAvailable() ? 1 : 0, mx.getGpuCount());
     if (HostEngine.isAvailable()) {

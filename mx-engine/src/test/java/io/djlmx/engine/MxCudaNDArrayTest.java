@@ -357,7 +357,7 @@ class MxCudaNDArrayTest {
     v.addi(1f);
     double[] plus = new double[x.length];
     for (int i = 0; i < x.length; i++) {
-      plus[i] = x[i] + 1.0;
+      plus[i] = x[i] + 1f; // the device adds in FP32
     }
     assertClose(plus, d, 1e-6, "view write-through");
     v.close();
