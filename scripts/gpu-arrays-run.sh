@@ -18,7 +18,7 @@ FLAGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xm
 } 2>&1 | tee "$O/device.txt"
 echo "== GPU array tests (mx.engine.host=none)"
 "$JAVA" "${FLAGS[@]}" -jar "$B/lib/junit-platform-console-standalone.jar" execute \
-  --class-path "$CP" --select-class io.djlmx.engine.MxCudaNDArrayTest \
+  --class-path "$CP" --select-class io.djlmx.engine.MxCudaNDArrayTest --select-class io.djlmx.engine.MxCudaModelTest \
   --select-class io.djlmx.engine.HostEngineTest --select-class io.djlmx.kernel.cuda.CudaBackendTest \
   --select-class io.djlmx.zoo.bert.BertEncoderGpuTest \
   --details=tree --disable-banner --disable-ansi-colors \

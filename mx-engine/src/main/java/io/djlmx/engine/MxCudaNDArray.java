@@ -981,16 +981,19 @@ public final class MxCudaNDArray implements NDArray {
   /** {@inheritDoc} */
   @Override
   public NDArray getGradient() {
-    throw new IllegalStateException("MX GPU arrays record no gradient");
+    throw new IllegalStateException(
+        "MX GPU arrays record no gradient (inference only): train on the CPU (PyTorch) path");
   }
 
-  /** {@inheritDoc} */
+  /**
+   * Accepts the flag (DJL sets it on every parameter it initializes) but records nothing: MX GPU
+   * arrays run inference only; {@link #getGradient()} says so. Train on the CPU (PyTorch) path.
+   *
+   * @param requiresGrad ignored
+   */
   @Override
   public void setRequiresGradient(boolean requiresGrad) {
-    if (requiresGrad) {
-      throw new UnsupportedOperationException(
-          "MX GPU arrays do not record gradients: train on the CPU (PyTorch) path");
-    }
+    // inference only: no autograd on device arrays
   }
 
   /** {@inheritDoc} */
