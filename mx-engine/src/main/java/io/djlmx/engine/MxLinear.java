@@ -94,6 +94,16 @@ public final class MxLinear {
     return PACK_COUNT.get();
   }
 
+  /** Counts one weight packed (the GPU path packs its own). */
+  static void countPack() {
+    PACK_COUNT.incrementAndGet();
+  }
+
+  /** Counts one call that took {@code path} (the GPU path counts its own). */
+  static void countCall(Path path) {
+    CALLS.get(path).increment();
+  }
+
   /**
    * Returns how many {@code linear} calls took {@code path} in this process, so that a fallback is
    * visible, never silent.
@@ -142,6 +152,9 @@ public final class MxLinear {
    */
   public static NDList linear(NDArray input, NDArray weight, NDArray bias) {
     checkShapes(input, weight, bias);
+    if (weight instanceof MxCudaNDArray || input instanceof MxCudaNDArray) {
+      return MxCudaLinear.linear(input, weight, bias);
+    }
     if (!(weight instanceof MxNDArray w) || MxGradientCollector.isRecording()) {
       CALLS.get(Path.FP32).increment();
       return pytorchLinear(input, weight, bias);
