@@ -75,6 +75,7 @@ public final class CudaLinearBenchmark {
    */
   public static void main(String[] args) {
     boolean quick = args.length > 0 && args[0].equals("quick");
+    boolean gemmOnly = args.length > 0 && args[0].equals("gemm");
     int reps = quick ? 10 : 30;
     CudaBackend b = CudaBackend.get();
     b.setSynchronousChecks(false);
@@ -85,6 +86,12 @@ public final class CudaLinearBenchmark {
             + b.computeCapability()
             + ", SMs "
             + b.multiprocessors());
+    if (gemmOnly) {
+      mxfp8Gemm(8192, 8192, 8192, 10);
+      mxfp8Gemm(4096, 4096, 4096, 10);
+      mxfp8Gemm(4096, 14336, 4096, 5);
+      return;
+    }
     gemv(16384, 16384, reps);
     gemv(4096, 4096, reps);
     batched(8, 16384, 16384, reps);
@@ -173,6 +180,17 @@ public final class CudaLinearBenchmark {
           flops / (msProbe * 1e-3) / 1e12,
           "TFLOP/s",
           "same pipeline without the per-slice scale work (diagnostic, not an MX product)");
+      float msWs =
+          medianMillis(
+              () ->
+                  CudaMxLinear.launchWarpSpecialized("mx_wgmma_ws_probe_unscaled", xq, w, null, y),
+              3,
+              reps);
+      result(
+          "probe_ws_unscaled_" + m + "x" + n + "x" + k,
+          flops / (msWs * 1e-3) / 1e12,
+          "TFLOP/s",
+          "WGMMA_WS pipeline without the per-slice scale work (diagnostic, not an MX product)");
       float ms2 =
           medianMillis(
               () -> CudaMxLinear.linear(xf, m, w, null, y, MxFormat.MXFP8_E4M3, ScaleMode.FLOOR),
