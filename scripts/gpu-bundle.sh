@@ -51,7 +51,7 @@ echo "[gpu-bundle] jlink runtime"
   --strip-debug --no-man-pages --no-header-files --compress=zip-9 --output "$OUT/jre" 2>&1 | grep -v "incubator" || true
 if command -v strip >/dev/null; then strip --strip-unneeded "$OUT/jre/lib/server/libjvm.so" || true; fi
 
-cp scripts/gpu-run.sh scripts/gpu_torch_ref.py scripts/gpu-attention-run.sh scripts/gpu_attention_torch_ref.py "$OUT/"
+cp scripts/gpu-run.sh scripts/gpu-profile.sh scripts/gpu_torch_ref.py scripts/gpu-attention-run.sh scripts/gpu_attention_torch_ref.py "$OUT/"
 cp mx-engine/target/classes/io/djlmx/kernel/cuda/mx-kernels.fatbin "$OUT/"
 chmod +x "$OUT/gpu-run.sh" "$OUT/gpu-attention-run.sh"
 du -sh "$OUT"

@@ -13,11 +13,18 @@
 #include "mx_common.cuh"
 
 namespace {
-constexpr int WS_BM = 128, WS_BN = 128, WS_BK = 128, WS_STAGES = 5, WS_GROUP_M = 8;
-constexpr int WS_A_BYTES = WS_BM * WS_BK, WS_B_BYTES = WS_BN * WS_BK;
-constexpr int WS_SA_BYTES = 4 * (WS_BK / 32) * WS_BM, WS_SB_BYTES = 4 * (WS_BK / 32) * WS_BN;
-constexpr int WS_STAGE_BYTES = WS_A_BYTES + WS_B_BYTES + WS_SA_BYTES + WS_SB_BYTES;  // 36 KB, 1024-aligned
-static_assert(WS_STAGE_BYTES % 1024 == 0, "stages keep the 1024-byte alignment the 128-byte swizzle needs");
+constexpr int WS_BM = 128, WS_BN = 128, WS_GROUP_M = 8;
+constexpr int WS_SUB_BYTES = WS_BM * 128;  // one 128-row x 128-byte swizzled sub-tile
+
+// A stage holds SUB sub-tiles of 128 K bytes (4 slices each) of A and of B, and the slices' scales.
+template <int SUB> struct WsCfg {
+  static constexpr int SLICES = 4 * SUB, BK = 128 * SUB;
+  static constexpr int STAGES = SUB == 1 ? 5 : 3;
+  static constexpr int A_BYTES = SUB * WS_SUB_BYTES, B_BYTES = SUB * WS_SUB_BYTES;
+  static constexpr int SA_BYTES = 4 * SLICES * WS_BM, SB_BYTES = 4 * SLICES * WS_BN;
+  static constexpr int STAGE_BYTES = A_BYTES + B_BYTES + SA_BYTES + SB_BYTES;
+  static_assert(STAGE_BYTES % 1024 == 0, "stages keep the 1024-byte alignment the 128-byte swizzle needs");
+};
 
 __device__ __forceinline__ uint32_t ws_smem(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
 
@@ -115,22 +122,24 @@ __device__ __forceinline__ void ws_tile(int t, int tilesM, int tilesN, int& tm, 
   tn = r / size;
 }
 
-template <int FA, int FB, bool PROMOTE>
+template <int FA, int FB, bool PROMOTE, int SUB, bool DESYNC = false>
 __device__ __forceinline__ void ws_body(const CUtensorMap* tmA, const CUtensorMap* tmB, const CUtensorMap* tmSa,
                                         const CUtensorMap* tmSb, const float* __restrict__ bias,
                                         float* __restrict__ y, int M, int N, int bpr) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  using C = WsCfg<SUB>;
   extern __shared__ __align__(1024) uint8_t ws_raw[];
   // Dynamic shared memory is only 16-byte aligned by contract: round up to 1024 (the host adds slack).
-  uint8_t* smem = reinterpret_cast<uint8_t*>(((uintptr_t)ws_raw + 1023) & ~(uintptr_t)1023);
-  uint64_t* full = reinterpret_cast<uint64_t*>(smem + WS_STAGES * WS_STAGE_BYTES);
-  uint64_t* empty = full + WS_STAGES;
+  // Offsetting ws_raw itself keeps the pointers in the shared window (LDS, not generic loads).
+  uint8_t* smem = ws_raw + ((1024u - (ws_smem(ws_raw) & 1023u)) & 1023u);
+  uint64_t* full = reinterpret_cast<uint64_t*>(smem + C::STAGES * C::STAGE_BYTES);
+  uint64_t* empty = full + C::STAGES;
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int tilesM = (M + WS_BM - 1) / WS_BM, tilesN = (N + WS_BN - 1) / WS_BN, tiles = tilesM * tilesN;
-  const int kTiles = (bpr + 3) / 4;
+  const int kTiles = (bpr + C::SLICES - 1) / C::SLICES;
 
   if (tid == 0) {
-    for (int s = 0; s < WS_STAGES; s++) {
+    for (int s = 0; s < C::STAGES; s++) {
       ws_mbar_init(&full[s], 1);
       ws_mbar_init(&empty[s], 256);
     }
@@ -149,17 +158,20 @@ __device__ __forceinline__ void ws_body(const CUtensorMap* tmA, const CUtensorMa
         int tm, tn;
         ws_tile(t, tilesM, tilesN, tm, tn);
         for (int kt = 0; kt < kTiles; kt++, it++) {
-          const int st = it % WS_STAGES;
-          ws_mbar_wait(&empty[st], ((it / WS_STAGES) & 1) ^ 1);
-          uint8_t* sA = smem + st * WS_STAGE_BYTES;
-          uint8_t* sB = sA + WS_A_BYTES;
-          uint8_t* sSa = sB + WS_B_BYTES;
-          uint8_t* sSb = sSa + WS_SA_BYTES;
-          ws_mbar_expect_tx(&full[st], WS_STAGE_BYTES);
-          ws_tma_2d(sA, tmA, &full[st], kt * WS_BK, tm * WS_BM);
-          ws_tma_2d(sB, tmB, &full[st], kt * WS_BK, tn * WS_BN);
-          ws_tma_2d(sSa, tmSa, &full[st], tm * WS_BM, kt * 4);
-          ws_tma_2d(sSb, tmSb, &full[st], tn * WS_BN, kt * 4);
+          const int st = it % C::STAGES;
+          ws_mbar_wait(&empty[st], ((it / C::STAGES) & 1) ^ 1);
+          uint8_t* sA = smem + st * C::STAGE_BYTES;
+          uint8_t* sB = sA + C::A_BYTES;
+          uint8_t* sSa = sB + C::B_BYTES;
+          uint8_t* sSb = sSa + C::SA_BYTES;
+          ws_mbar_expect_tx(&full[st], C::STAGE_BYTES);
+#pragma unroll
+          for (int j = 0; j < SUB; j++) {
+            ws_tma_2d(sA + j * WS_SUB_BYTES, tmA, &full[st], kt * C::BK + j * 128, tm * WS_BM);
+            ws_tma_2d(sB + j * WS_SUB_BYTES, tmB, &full[st], kt * C::BK + j * 128, tn * WS_BN);
+            ws_tma_2d(sSa + j * 4 * 4 * WS_BM, tmSa, &full[st], tm * WS_BM, kt * C::SLICES + 4 * j);
+            ws_tma_2d(sSb + j * 4 * 4 * WS_BN, tmSb, &full[st], tn * WS_BN, kt * C::SLICES + 4 * j);
+          }
         }
       }
     }
@@ -168,6 +180,12 @@ __device__ __forceinline__ void ws_body(const CUtensorMap* tmA, const CUtensorMa
     const int cw = (warp >> 2) - 1, wq = warp & 3;  // consumer warpgroup (64-row half), warp in it
     const int g = lane >> 2, t4 = lane & 3;
     const int rowW = cw * 64 + wq * 16 + g;  // this thread's first row in the tile
+    if (DESYNC && cw == 1) {
+      // Probe: start the second warpgroup ~1,500 cycles late so the two drain at different times.
+      const long long t0 = clock64();
+      while (clock64() - t0 < 1500) {
+      }
+    }
     uint32_t it = 0;
     float acc[64], p0[64], p1[64];
 #pragma unroll
@@ -178,35 +196,43 @@ __device__ __forceinline__ void ws_body(const CUtensorMap* tmA, const CUtensorMa
 #pragma unroll
       for (int i = 0; i < 64; i++) acc[i] = 0.0f;
       // Slices alternate between the partials p0 (even) and p1 (odd); each wgmma's partial is added
-      // into acc while the tensor cores work on the next slice (no wgmma stays in flight across stages:
-      // ptxas serialises wgmma whose accumulators are live across the loop's back edge). Slices past the
-      // last K block read zero codes and zero scales (the copies zero-fill out-of-range boxes): they add 0.
+      // into acc while the tensor cores work on the next slice. The stage's last slice is waited for
+      // before the next stage (ptxas serialises wgmma whose accumulators stay in flight across the
+      // loop's back edge). Slices past the last K block read zero codes and zero scales (the copies
+      // zero-fill out-of-range boxes), so they add nothing.
       for (int kt = 0; kt < kTiles; kt++, it++) {
-        const int st = it % WS_STAGES;
-        ws_mbar_wait(&full[st], (it / WS_STAGES) & 1);
-        const uint8_t* sA = smem + st * WS_STAGE_BYTES + cw * 64 * WS_BK;
-        const uint8_t* sB = smem + st * WS_STAGE_BYTES + WS_A_BYTES;
-        const float* sSa = reinterpret_cast<const float*>(smem + st * WS_STAGE_BYTES + WS_A_BYTES + WS_B_BYTES);
-        const float* sSb = sSa + 4 * WS_BM;
+        const int st = it % C::STAGES;
+        ws_mbar_wait(&full[st], (it / C::STAGES) & 1);
+        const uint8_t* sA = smem + st * C::STAGE_BYTES + cw * 64 * 128;
+        const uint8_t* sB = smem + st * C::STAGE_BYTES + C::A_BYTES;
+        const float* sSa = reinterpret_cast<const float*>(smem + st * C::STAGE_BYTES + C::A_BYTES + C::B_BYTES);
+        const float* sSb = sSa + C::SLICES * WS_BM;
+#define WS_SLICE_DESC(s) ws_desc(sA + ((s) >> 2) * WS_SUB_BYTES + ((s) & 3) * 32), \
+                         ws_desc(sB + ((s) >> 2) * WS_SUB_BYTES + ((s) & 3) * 32)
+#define WS_PROMOTE(p, s)                                                                                 \
+  if (PROMOTE) ws_promote(acc, p, sSa[(s) * WS_BM + rowW], sSa[(s) * WS_BM + rowW + 8], sSb + (s) * WS_BN, t4)
         ws_fence();
-        ws_wgmma<FA, FB>(p0, ws_desc(sA), ws_desc(sB));
+        ws_wgmma<FA, FB>(p0, WS_SLICE_DESC(0));
         ws_commit();
-        ws_wgmma<FA, FB>(p1, ws_desc(sA + 32), ws_desc(sB + 32));
-        ws_commit();
-        ws_wait<1>(p0);
-        if (PROMOTE) ws_promote(acc, p0, sSa[rowW], sSa[rowW + 8], sSb, t4);
-        ws_fence();
-        ws_wgmma<FA, FB>(p0, ws_desc(sA + 64), ws_desc(sB + 64));
-        ws_commit();
-        ws_wait<1>(p1);
-        if (PROMOTE) ws_promote(acc, p1, sSa[WS_BM + rowW], sSa[WS_BM + rowW + 8], sSb + WS_BN, t4);
-        ws_fence();
-        ws_wgmma<FA, FB>(p1, ws_desc(sA + 96), ws_desc(sB + 96));
-        ws_commit();
-        ws_wait<1>(p0);
-        if (PROMOTE) ws_promote(acc, p0, sSa[2 * WS_BM + rowW], sSa[2 * WS_BM + rowW + 8], sSb + 2 * WS_BN, t4);
+#pragma unroll
+        for (int s = 1; s < C::SLICES; s++) {
+          if (s > 1) ws_fence();
+          if (s & 1) {
+            ws_wgmma<FA, FB>(p1, WS_SLICE_DESC(s));
+            ws_commit();
+            ws_wait<1>(p0);
+            WS_PROMOTE(p0, s - 1);
+          } else {
+            ws_wgmma<FA, FB>(p0, WS_SLICE_DESC(s));
+            ws_commit();
+            ws_wait<1>(p1);
+            WS_PROMOTE(p1, s - 1);
+          }
+        }
         ws_wait<0>(p1);
-        if (PROMOTE) ws_promote(acc, p1, sSa[3 * WS_BM + rowW], sSa[3 * WS_BM + rowW + 8], sSb + 3 * WS_BN, t4);
+        WS_PROMOTE(p1, C::SLICES - 1);
+#undef WS_SLICE_DESC
+#undef WS_PROMOTE
         ws_mbar_arrive(&empty[st]);  // codes and scales of this stage are no longer read
       }
       if (!PROMOTE) {
@@ -241,6 +267,7 @@ __device__ __forceinline__ void ws_body(const CUtensorMap* tmA, const CUtensorMa
   __trap();
 #endif
 }
+
 }  // namespace
 
 #define MX_WS_KERNEL(FA, FB)                                                                             \
@@ -248,7 +275,13 @@ __device__ __forceinline__ void ws_body(const CUtensorMap* tmA, const CUtensorMa
       const __grid_constant__ CUtensorMap tmA, const __grid_constant__ CUtensorMap tmB,                 \
       const __grid_constant__ CUtensorMap tmSa, const __grid_constant__ CUtensorMap tmSb,               \
       const float* bias, float* y, int M, int N, int bpr) {                                              \
-    ws_body<FA, FB, true>(&tmA, &tmB, &tmSa, &tmSb, bias, y, M, N, bpr);                                \
+    ws_body<FA, FB, true, 1>(&tmA, &tmB, &tmSa, &tmSb, bias, y, M, N, bpr);                             \
+  }                                                                                                      \
+  extern "C" __global__ void __launch_bounds__(384, 1) mx_wgmma_ws8_fp8_a##FA##_b##FB(                 \
+      const __grid_constant__ CUtensorMap tmA, const __grid_constant__ CUtensorMap tmB,                 \
+      const __grid_constant__ CUtensorMap tmSa, const __grid_constant__ CUtensorMap tmSb,               \
+      const float* bias, float* y, int M, int N, int bpr) {                                              \
+    ws_body<FA, FB, true, 2>(&tmA, &tmB, &tmSa, &tmSb, bias, y, M, N, bpr);                             \
   }
 MX_WS_KERNEL(0, 0)
 MX_WS_KERNEL(0, 1)
@@ -259,5 +292,15 @@ extern "C" __global__ void __launch_bounds__(384, 1) mx_wgmma_ws_probe_unscaled(
     const __grid_constant__ CUtensorMap tmA, const __grid_constant__ CUtensorMap tmB,
     const __grid_constant__ CUtensorMap tmSa, const __grid_constant__ CUtensorMap tmSb, const float* bias, float* y,
     int M, int N, int bpr) {
-  ws_body<0, 0, false>(&tmA, &tmB, &tmSa, &tmSb, bias, y, M, N, bpr);
+  ws_body<0, 0, false, 1>(&tmA, &tmB, &tmSa, &tmSb, bias, y, M, N, bpr);
+}
+
+
+// Probe (benchmarked, output compared with mx_wgmma_ws8_fp8_a0_b0): 8-slice stages, second consumer
+// warpgroup started late.
+extern "C" __global__ void __launch_bounds__(384, 1) mx_wgmma_ws8d_fp8_a0_b0(
+    const __grid_constant__ CUtensorMap tmA, const __grid_constant__ CUtensorMap tmB,
+    const __grid_constant__ CUtensorMap tmSa, const __grid_constant__ CUtensorMap tmSb, const float* bias, float* y,
+    int M, int N, int bpr) {
+  ws_body<0, 0, true, 2, true>(&tmA, &tmB, &tmSa, &tmSb, bias, y, M, N, bpr);
 }

@@ -23,10 +23,27 @@ public final class CudaMxLinear {
   static final int WGMMA_SMEM_BYTES = 4 * (128 * 64 * 2 + 4 * (256 + 256));
 
   /**
-   * Shared memory of the warp-specialised kernel (mx_wgmma_ws.cu): 5 stages of 36 KiB, 1 KiB of
-   * slack to align them to 1,024 bytes, 10 mbarriers.
+   * Shared memory of the warp-specialised kernel (mx_wgmma_ws.cu) with 4-slice stages: 5 stages of
+   * 36 KiB, 1 KiB of slack to align them to 1,024 bytes, the mbarriers.
    */
   static final int WS_SMEM_BYTES = 5 * (128 * 128 * 2 + 4 * 4 * (128 + 128)) + 1024 + 128;
+
+  /** The same with 8-slice stages: 3 stages of 72 KiB. */
+  static final int WS8_SMEM_BYTES = 3 * (128 * 256 * 2 + 4 * 8 * (128 + 128)) + 1024 + 128;
+
+  /** Warp-specialised variant: 4-slice stages. */
+  static final int WS_4SLICE = 0;
+
+  /**
+   * Warp-specialised variant: 8-slice stages (one wait for the tensor cores per 8 slices instead of
+   * 4; measured 3-4% faster, the default).
+   */
+  static final int WS_8SLICE = 1;
+
+  /**
+   * Which warp-specialised variant {@link Mxfp8Kernel#WGMMA_WS} runs (tests and benchmarks set it).
+   */
+  static volatile int wsVariant = WS_8SLICE;
 
   /** Upper bound on the persistent kernel's CTAs (0: one per multiprocessor); tests lower it. */
   static volatile int maxPersistentCtas = 0;
@@ -289,20 +306,31 @@ public final class CudaMxLinear {
    */
   private static void launchWarpSpecialized(
       CudaMxMatrix xq, CudaMxMatrix w, DeviceBuffer bias, DeviceBuffer y) {
-    launchWarpSpecialized(
-        "mx_wgmma_ws_fp8_a" + xq.format().ordinal() + "_b" + w.format().ordinal(), xq, w, bias, y);
+    String types = xq.format().ordinal() + "_b" + w.format().ordinal();
+    if (wsVariant == WS_4SLICE) {
+      launchWarpSpecialized("mx_wgmma_ws_fp8_a" + types, WS_SMEM_BYTES, 128, 384, xq, w, bias, y);
+    } else {
+      launchWarpSpecialized("mx_wgmma_ws8_fp8_a" + types, WS8_SMEM_BYTES, 128, 384, xq, w, bias, y);
+    }
   }
 
   /** Launches a kernel with the parameters and grid of the warp-specialised kernel. */
   static void launchWarpSpecialized(
-      String name, CudaMxMatrix xq, CudaMxMatrix w, DeviceBuffer bias, DeviceBuffer y) {
+      String name,
+      int smem,
+      int tileRows,
+      int threads,
+      CudaMxMatrix xq,
+      CudaMxMatrix w,
+      DeviceBuffer bias,
+      DeviceBuffer y) {
     long m = xq.rows();
     long n = w.rows();
     long bpr = xq.blocksPerRow();
     long kp = xq.codeBytesPerRow();
     byte[] tmA =
         TensorMaps.encode2d(
-            TensorMaps.UINT8, 1, xq.codes(), kp, m, kp, 128, 128, TensorMaps.SWIZZLE_128B);
+            TensorMaps.UINT8, 1, xq.codes(), kp, m, kp, 128, tileRows, TensorMaps.SWIZZLE_128B);
     byte[] tmB =
         TensorMaps.encode2d(
             TensorMaps.UINT8, 1, w.codes(), kp, n, kp, 128, 128, TensorMaps.SWIZZLE_128B);
@@ -331,8 +359,8 @@ public final class CudaMxLinear {
             4,
             TensorMaps.SWIZZLE_NONE);
     CudaBackend b = CudaBackend.get();
-    b.allowDynamicSharedMemory(name, WS_SMEM_BYTES);
-    long tiles = ((m + 127) / 128) * ((n + 127) / 128);
+    b.allowDynamicSharedMemory(name, smem);
+    long tiles = ((m + tileRows - 1) / tileRows) * ((n + 127) / 128);
     int ctas = b.multiprocessors();
     int cap = maxPersistentCtas;
     if (cap > 0) {
@@ -350,6 +378,6 @@ public final class CudaMxLinear {
             .i32(m)
             .i32(n)
             .i32(bpr);
-    b.launch(name, new int[] {ctas, 1, 1}, new int[] {384, 1, 1}, WS_SMEM_BYTES, args.build());
+    b.launch(name, new int[] {ctas, 1, 1}, new int[] {threads, 1, 1}, smem, args.build());
   }
 }

@@ -76,6 +76,10 @@ public final class CudaLinearBenchmark {
   public static void main(String[] args) {
     boolean quick = args.length > 0 && args[0].equals("quick");
     boolean gemmOnly = args.length > 0 && args[0].equals("gemm");
+    if (args.length > 0 && args[0].equals("profile")) {
+      profileOnce(8192, 8192, 8192);
+      return;
+    }
     int reps = quick ? 10 : 30;
     CudaBackend b = CudaBackend.get();
     b.setSynchronousChecks(false);
@@ -151,6 +155,24 @@ public final class CudaLinearBenchmark {
     }
   }
 
+  /** One warm-up and one timed-free launch of each warp-specialised variant (for a profiler). */
+  private static void profileOnce(int m, int n, int k) {
+    try (DeviceBuffer xf = random((long) m * k, 5, 1f);
+        DeviceBuffer wf = random((long) n * k, 6, 0.02f);
+        DeviceBuffer y = DeviceBuffer.allocate(4L * m * n);
+        CudaMxMatrix w = CudaMxMatrix.quantize(wf, n, k, MxFormat.MXFP8_E4M3, ScaleMode.FLOOR);
+        CudaMxMatrix xq =
+            CudaMxMatrix.quantize(xf, m, k, MxFormat.MXFP8_E4M3, ScaleMode.FLOOR, true, null)) {
+      for (int v = 0; v < 2; v++) {
+        CudaMxLinear.wsVariant = v;
+        CudaMxLinear.mxfp8Gemm(xq, w, null, y);
+        CudaMxLinear.mxfp8Gemm(xq, w, null, y);
+      }
+      CudaMxLinear.wsVariant = CudaMxLinear.WS_8SLICE;
+      CudaBackend.get().synchronize();
+    }
+  }
+
   private static void mxfp8Gemm(int m, int n, int k, int reps) {
     try (DeviceBuffer xf = random((long) m * k, 5, 1f);
         DeviceBuffer wf = random((long) n * k, 6, 0.02f);
@@ -160,7 +182,54 @@ public final class CudaLinearBenchmark {
             CudaMxMatrix.quantize(xf, m, k, MxFormat.MXFP8_E4M3, ScaleMode.FLOOR, true, null)) {
       w.gemmScales();
       double flops = 2.0 * m * n * k;
+      String[] variants = {"4slice", "8slice"};
+      for (int v = 0; v < variants.length; v++) {
+        CudaMxLinear.wsVariant = v;
+        float ms = medianMillis(() -> CudaMxLinear.mxfp8Gemm(xq, w, null, y), 3, reps);
+        result(
+            "mxfp8_gemm_WGMMA_WS_" + variants[v] + "_" + m + "x" + n + "x" + k,
+            flops / (ms * 1e-3) / 1e12,
+            "TFLOP/s",
+            String.format(Locale.ROOT, "%.3f ms (kernel only)", ms));
+      }
+      {
+        // Probe variant: its output is compared with the tested kernel's before it is timed.
+        float[] ref = new float[m * n];
+        float[] got = new float[m * n];
+        CudaMxLinear.mxfp8Gemm(xq, w, null, y);
+        y.copyTo(ref);
+        y.fill32(0x7FC00000);
+        Body v =
+            () ->
+                CudaMxLinear.launchWarpSpecialized(
+                    "mx_wgmma_ws8d_fp8_a0_b0",
+                    CudaMxLinear.WS8_SMEM_BYTES,
+                    128,
+                    384,
+                    xq,
+                    w,
+                    null,
+                    y);
+        v.run();
+        y.copyTo(got);
+        int differ = 0;
+        for (int i = 0; i < ref.length; i++) {
+          if (Float.floatToRawIntBits(got[i]) != Float.floatToRawIntBits(ref[i])) {
+            differ++;
+          }
+        }
+        float ms = medianMillis(v, 3, reps);
+        result(
+            "probe_ws_8slice_desync_" + m + "x" + n + "x" + k,
+            flops / (ms * 1e-3) / 1e12,
+            "TFLOP/s",
+            String.format(
+                Locale.ROOT, "%.3f ms, %d outputs differ from WGMMA_WS 8slice", ms, differ));
+      }
       for (CudaMxLinear.Mxfp8Kernel kernel : CudaMxLinear.Mxfp8Kernel.values()) {
+        if (kernel == CudaMxLinear.Mxfp8Kernel.WGMMA_WS) {
+          continue;
+        }
         float ms = medianMillis(() -> CudaMxLinear.mxfp8Gemm(xq, w, null, y, kernel), 3, reps);
         result(
             "mxfp8_gemm_" + kernel + "_" + m + "x" + n + "x" + k,
@@ -183,7 +252,15 @@ public final class CudaLinearBenchmark {
       float msWs =
           medianMillis(
               () ->
-                  CudaMxLinear.launchWarpSpecialized("mx_wgmma_ws_probe_unscaled", xq, w, null, y),
+                  CudaMxLinear.launchWarpSpecialized(
+                      "mx_wgmma_ws_probe_unscaled",
+                      CudaMxLinear.WS_SMEM_BYTES,
+                      128,
+                      384,
+                      xq,
+                      w,
+                      null,
+                      y),
               3,
               reps);
       result(

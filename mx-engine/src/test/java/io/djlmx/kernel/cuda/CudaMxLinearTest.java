@@ -226,7 +226,9 @@ class CudaMxLinearTest {
     };
     MxFormat[] fs = {MxFormat.MXFP8_E4M3, MxFormat.MXFP8_E5M2};
     try {
-      for (int[] s : shapes) {
+      for (int run = 0; run < 2 * shapes.length; run++) {
+        int[] s = shapes[run % shapes.length];
+        CudaMxLinear.wsVariant = run / shapes.length;
         int m = s[0];
         int n = s[1];
         int k = s[2];
@@ -248,7 +250,7 @@ class CudaMxLinearTest {
           dy.copyTo(y);
         }
         assertMatchesReference(
-            "WGMMA_WS " + fa + " x " + fw + " cap " + s[3],
+            "WGMMA_WS " + fa + " x " + fw + " cap " + s[3] + " variant " + CudaMxLinear.wsVariant,
             y,
             xv,
             w.values(),
@@ -260,6 +262,7 @@ class CudaMxLinearTest {
       }
     } finally {
       CudaMxLinear.maxPersistentCtas = 0;
+      CudaMxLinear.wsVariant = CudaMxLinear.WS_8SLICE;
     }
   }
 
