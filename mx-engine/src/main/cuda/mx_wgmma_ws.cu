@@ -7,10 +7,13 @@
 // Each wgmma covers exactly one MX slice and writes a fresh FP32 partial (scale-d = 0). Two partials per
 // warpgroup alternate: while the tensor cores compute slice s+1, the threads add slice s into the FP32
 // total with acc = fma(d, sa[row] * sb[col], acc) (power-of-two scales: exact but for FP32 rounding).
-// CTA tile 128 x 128, stage = 128 K bytes (4 slices): A and B codes 16 KB each (128-byte swizzle), and
-// the scales as floats [4][128] for each operand.
+// CTA tile 128 x 128; a stage holds 4 slices (5 stages of 36 KB) or 8 slices (3 stages of 72 KB, the
+// default): A and B codes in 128-row x 128-byte sub-tiles (128-byte swizzle) and the slices' scales as
+// floats [slices][128] for each operand. The per-slice scale work (one FMUL + one FFMA per output) is
+// the bound: see docs/gpu.md.
 #include <cuda.h>
 #include "mx_common.cuh"
+#include "mx_wgmma.cuh"
 
 namespace {
 constexpr int WS_BM = 128, WS_BN = 128, WS_GROUP_M = 8;
@@ -62,52 +65,22 @@ __device__ __forceinline__ uint64_t ws_desc(const void* p) {
          ((uint64_t)1 << 62);
 }
 
-template <int FA, int FB>
-__device__ __forceinline__ void ws_wgmma(float (&d)[64], uint64_t da, uint64_t db) {
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-#define MX_WS_WGMMA(TA, TB)                                                                          \
-  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"                                     \
-               "wgmma.mma_async.sync.aligned.m64n128k32.f32." TA "." TB " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p, 1, 1;\n}\n" \
-               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]) \
-               : "l"(da), "l"(db), "r"(0))
-  if constexpr (FA == MX_E4M3 && FB == MX_E4M3) MX_WS_WGMMA("e4m3", "e4m3");
-  else if constexpr (FA == MX_E4M3) MX_WS_WGMMA("e4m3", "e5m2");
-  else if constexpr (FB == MX_E4M3) MX_WS_WGMMA("e5m2", "e4m3");
-  else MX_WS_WGMMA("e5m2", "e5m2");
-#undef MX_WS_WGMMA
-#else
-  __trap();  // sm_90a only; the host never launches this kernel elsewhere
-#endif
-}
-
-__device__ __forceinline__ void ws_fence() {
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void ws_commit() {
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-#endif
-}
-// Waits until at most N wgmma groups are pending; names d so its reads are ordered after the wait.
-template <int N> __device__ __forceinline__ void ws_wait(float (&d)[64]) {
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  asm volatile("wgmma.wait_group.sync.aligned %64;\n" : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]) : "n"(N) : "memory");
-#endif
-}
-
 // acc += d * (sa[row] * sb[col]) for one slice: sa0/sa1 are this thread's two rows' scales, sb the
-// slice's 128 column scales in shared memory.
+// slice's 128 column scales in shared memory, interleaved (mx_scales_to_float_tp) so that the columns
+// of accumulator groups j and j + 1 come in one 16-byte load.
 __device__ __forceinline__ void ws_promote(float (&acc)[64], const float (&d)[64], float sa0, float sa1,
                                            const float* sb, int t4) {
 #pragma unroll
-  for (int j = 0; j < 16; j++) {
-    const float2 v = *reinterpret_cast<const float2*>(sb + 8 * j + 2 * t4);
-    acc[4 * j + 0] = fmaf(d[4 * j + 0], sa0 * v.x, acc[4 * j + 0]);
-    acc[4 * j + 1] = fmaf(d[4 * j + 1], sa0 * v.y, acc[4 * j + 1]);
-    acc[4 * j + 2] = fmaf(d[4 * j + 2], sa1 * v.x, acc[4 * j + 2]);
-    acc[4 * j + 3] = fmaf(d[4 * j + 3], sa1 * v.y, acc[4 * j + 3]);
+  for (int jj = 0; jj < 8; jj++) {
+    const float4 v = *reinterpret_cast<const float4*>(sb + 16 * jj + 4 * t4);
+    acc[8 * jj + 0] = fmaf(d[8 * jj + 0], sa0 * v.x, acc[8 * jj + 0]);
+    acc[8 * jj + 1] = fmaf(d[8 * jj + 1], sa0 * v.y, acc[8 * jj + 1]);
+    acc[8 * jj + 2] = fmaf(d[8 * jj + 2], sa1 * v.x, acc[8 * jj + 2]);
+    acc[8 * jj + 3] = fmaf(d[8 * jj + 3], sa1 * v.y, acc[8 * jj + 3]);
+    acc[8 * jj + 4] = fmaf(d[8 * jj + 4], sa0 * v.z, acc[8 * jj + 4]);
+    acc[8 * jj + 5] = fmaf(d[8 * jj + 5], sa0 * v.w, acc[8 * jj + 5]);
+    acc[8 * jj + 6] = fmaf(d[8 * jj + 6], sa1 * v.z, acc[8 * jj + 6]);
+    acc[8 * jj + 7] = fmaf(d[8 * jj + 7], sa1 * v.w, acc[8 * jj + 7]);
   }
 }
 
@@ -122,7 +95,7 @@ __device__ __forceinline__ void ws_tile(int t, int tilesM, int tilesN, int& tm, 
   tn = r / size;
 }
 
-template <int FA, int FB, bool PROMOTE, int SUB, bool DESYNC = false>
+template <int FA, int FB, bool PROMOTE, int SUB>
 __device__ __forceinline__ void ws_body(const CUtensorMap* tmA, const CUtensorMap* tmB, const CUtensorMap* tmSa,
                                         const CUtensorMap* tmSb, const float* __restrict__ bias,
                                         float* __restrict__ y, int M, int N, int bpr) {
@@ -180,12 +153,6 @@ __device__ __forceinline__ void ws_body(const CUtensorMap* tmA, const CUtensorMa
     const int cw = (warp >> 2) - 1, wq = warp & 3;  // consumer warpgroup (64-row half), warp in it
     const int g = lane >> 2, t4 = lane & 3;
     const int rowW = cw * 64 + wq * 16 + g;  // this thread's first row in the tile
-    if (DESYNC && cw == 1) {
-      // Probe: start the second warpgroup ~1,500 cycles late so the two drain at different times.
-      const long long t0 = clock64();
-      while (clock64() - t0 < 1500) {
-      }
-    }
     uint32_t it = 0;
     float acc[64], p0[64], p1[64];
 #pragma unroll
@@ -211,25 +178,25 @@ __device__ __forceinline__ void ws_body(const CUtensorMap* tmA, const CUtensorMa
                          ws_desc(sB + ((s) >> 2) * WS_SUB_BYTES + ((s) & 3) * 32)
 #define WS_PROMOTE(p, s)                                                                                 \
   if (PROMOTE) ws_promote(acc, p, sSa[(s) * WS_BM + rowW], sSa[(s) * WS_BM + rowW + 8], sSb + (s) * WS_BN, t4)
-        ws_fence();
-        ws_wgmma<FA, FB>(p0, WS_SLICE_DESC(0));
-        ws_commit();
+        wg_fence();
+        wgmma_fresh<FA, FB>(p0, WS_SLICE_DESC(0));
+        wg_commit();
 #pragma unroll
         for (int s = 1; s < C::SLICES; s++) {
-          if (s > 1) ws_fence();
+          if (s > 1) wg_fence();
           if (s & 1) {
-            ws_wgmma<FA, FB>(p1, WS_SLICE_DESC(s));
-            ws_commit();
-            ws_wait<1>(p0);
+            wgmma_fresh<FA, FB>(p1, WS_SLICE_DESC(s));
+            wg_commit();
+            wg_wait<1>(p0);
             WS_PROMOTE(p0, s - 1);
           } else {
-            ws_wgmma<FA, FB>(p0, WS_SLICE_DESC(s));
-            ws_commit();
-            ws_wait<1>(p1);
+            wgmma_fresh<FA, FB>(p0, WS_SLICE_DESC(s));
+            wg_commit();
+            wg_wait<1>(p1);
             WS_PROMOTE(p1, s - 1);
           }
         }
-        ws_wait<0>(p1);
+        wg_wait<0>(p1);
         WS_PROMOTE(p1, C::SLICES - 1);
 #undef WS_SLICE_DESC
 #undef WS_PROMOTE
@@ -293,14 +260,4 @@ extern "C" __global__ void __launch_bounds__(384, 1) mx_wgmma_ws_probe_unscaled(
     const __grid_constant__ CUtensorMap tmSa, const __grid_constant__ CUtensorMap tmSb, const float* bias, float* y,
     int M, int N, int bpr) {
   ws_body<0, 0, false, 1>(&tmA, &tmB, &tmSa, &tmSb, bias, y, M, N, bpr);
-}
-
-
-// Probe (benchmarked, output compared with mx_wgmma_ws8_fp8_a0_b0): 8-slice stages, second consumer
-// warpgroup started late.
-extern "C" __global__ void __launch_bounds__(384, 1) mx_wgmma_ws8d_fp8_a0_b0(
-    const __grid_constant__ CUtensorMap tmA, const __grid_constant__ CUtensorMap tmB,
-    const __grid_constant__ CUtensorMap tmSa, const __grid_constant__ CUtensorMap tmSb, const float* bias, float* y,
-    int M, int N, int bpr) {
-  ws_body<0, 0, true, 2, true>(&tmA, &tmB, &tmSa, &tmSb, bias, y, M, N, bpr);
 }

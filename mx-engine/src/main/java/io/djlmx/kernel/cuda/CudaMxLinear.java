@@ -302,35 +302,29 @@ public final class CudaMxLinear {
   /**
    * Launches the warp-specialised TMA kernel: tensor maps over both operands' codes (128-byte
    * swizzle, boxes of 128 rows x 128 K bytes) and their K-slice-major float scales (boxes of 4
-   * slices x 128 rows), one persistent CTA per multiprocessor at most.
+   * slices x 128 rows; the weight's interleaved per 128 rows), one persistent CTA per
+   * multiprocessor at most.
    */
   private static void launchWarpSpecialized(
       CudaMxMatrix xq, CudaMxMatrix w, DeviceBuffer bias, DeviceBuffer y) {
     String types = xq.format().ordinal() + "_b" + w.format().ordinal();
     if (wsVariant == WS_4SLICE) {
-      launchWarpSpecialized("mx_wgmma_ws_fp8_a" + types, WS_SMEM_BYTES, 128, 384, xq, w, bias, y);
+      launchWarpSpecialized("mx_wgmma_ws_fp8_a" + types, WS_SMEM_BYTES, xq, w, bias, y);
     } else {
-      launchWarpSpecialized("mx_wgmma_ws8_fp8_a" + types, WS8_SMEM_BYTES, 128, 384, xq, w, bias, y);
+      launchWarpSpecialized("mx_wgmma_ws8_fp8_a" + types, WS8_SMEM_BYTES, xq, w, bias, y);
     }
   }
 
   /** Launches a kernel with the parameters and grid of the warp-specialised kernel. */
   static void launchWarpSpecialized(
-      String name,
-      int smem,
-      int tileRows,
-      int threads,
-      CudaMxMatrix xq,
-      CudaMxMatrix w,
-      DeviceBuffer bias,
-      DeviceBuffer y) {
+      String name, int smem, CudaMxMatrix xq, CudaMxMatrix w, DeviceBuffer bias, DeviceBuffer y) {
     long m = xq.rows();
     long n = w.rows();
     long bpr = xq.blocksPerRow();
     long kp = xq.codeBytesPerRow();
     byte[] tmA =
         TensorMaps.encode2d(
-            TensorMaps.UINT8, 1, xq.codes(), kp, m, kp, 128, tileRows, TensorMaps.SWIZZLE_128B);
+            TensorMaps.UINT8, 1, xq.codes(), kp, m, kp, 128, 128, TensorMaps.SWIZZLE_128B);
     byte[] tmB =
         TensorMaps.encode2d(
             TensorMaps.UINT8, 1, w.codes(), kp, n, kp, 128, 128, TensorMaps.SWIZZLE_128B);
@@ -351,7 +345,7 @@ public final class CudaMxLinear {
         TensorMaps.encode2d(
             TensorMaps.FLOAT32,
             4,
-            w.gemmScales(),
+            w.gemmScalesInterleaved(),
             pn,
             bpr,
             4 * pn,
@@ -360,7 +354,7 @@ public final class CudaMxLinear {
             TensorMaps.SWIZZLE_NONE);
     CudaBackend b = CudaBackend.get();
     b.allowDynamicSharedMemory(name, smem);
-    long tiles = ((m + tileRows - 1) / tileRows) * ((n + 127) / 128);
+    long tiles = ((m + 127) / 128) * ((n + 127) / 128);
     int ctas = b.multiprocessors();
     int cap = maxPersistentCtas;
     if (cap > 0) {
@@ -378,6 +372,6 @@ public final class CudaMxLinear {
             .i32(m)
             .i32(n)
             .i32(bpr);
-    b.launch(name, new int[] {ctas, 1, 1}, new int[] {threads, 1, 1}, smem, args.build());
+    b.launch(name, new int[] {ctas, 1, 1}, new int[] {384, 1, 1}, smem, args.build());
   }
 }
