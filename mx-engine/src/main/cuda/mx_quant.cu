@@ -112,18 +112,6 @@ extern "C" __global__ void mx_scales_to_float_t(const uint8_t* s, int rows, int 
   scales_t_body(s, rows, bpr, out, ld);
 }
 
-// The same with the columns of each 128-row group interleaved for the warp-specialised GEMM: row
-// c = 8j + 2q + e of a group goes to (j / 2) * 16 + 4q + 2 (j % 2) + e, so the thread that owns
-// accumulator columns {8j + 2q, 8j + 2q + 1} reads those of j and j + 1 with one 16-byte load.
-extern "C" __global__ void mx_scales_to_float_tp(const uint8_t* s, int rows, int bpr, float* out, long long ld) {
-  long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-  if (t >= (long long)rows * bpr) return;
-  int r = (int)(t / bpr), kb = (int)(t % bpr);
-  int c = r & 127, j = c >> 3, q = (c >> 1) & 3, e = c & 1;
-  int p = (j >> 1) * 16 + 4 * q + 2 * (j & 1) + e;
-  out[kb * ld + (r & ~127) + p] = mx_scale(s[t]);
-}
-
 // Fills p[0..n) with reproducible pseudo-random values: a hash-based Box-Muller normal times
 // scale * exp(0.5 * another normal), so blocks see a realistic spread of magnitudes (never all zero).
 extern "C" __global__ void mx_fill_random(float* p, long long n, unsigned int seed, float scale) {

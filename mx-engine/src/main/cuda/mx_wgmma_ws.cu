@@ -66,21 +66,17 @@ __device__ __forceinline__ uint64_t ws_desc(const void* p) {
 }
 
 // acc += d * (sa[row] * sb[col]) for one slice: sa0/sa1 are this thread's two rows' scales, sb the
-// slice's 128 column scales in shared memory, interleaved (mx_scales_to_float_tp) so that the columns
-// of accumulator groups j and j + 1 come in one 16-byte load.
+// slice's 128 column scales in shared memory. (A copy of the weight scales interleaved so that 16-byte
+// loads fetch two column pairs measured 3% slower: 427 vs 440 TFLOP/s relative to the same baseline.)
 __device__ __forceinline__ void ws_promote(float (&acc)[64], const float (&d)[64], float sa0, float sa1,
                                            const float* sb, int t4) {
 #pragma unroll
-  for (int jj = 0; jj < 8; jj++) {
-    const float4 v = *reinterpret_cast<const float4*>(sb + 16 * jj + 4 * t4);
-    acc[8 * jj + 0] = fmaf(d[8 * jj + 0], sa0 * v.x, acc[8 * jj + 0]);
-    acc[8 * jj + 1] = fmaf(d[8 * jj + 1], sa0 * v.y, acc[8 * jj + 1]);
-    acc[8 * jj + 2] = fmaf(d[8 * jj + 2], sa1 * v.x, acc[8 * jj + 2]);
-    acc[8 * jj + 3] = fmaf(d[8 * jj + 3], sa1 * v.y, acc[8 * jj + 3]);
-    acc[8 * jj + 4] = fmaf(d[8 * jj + 4], sa0 * v.z, acc[8 * jj + 4]);
-    acc[8 * jj + 5] = fmaf(d[8 * jj + 5], sa0 * v.w, acc[8 * jj + 5]);
-    acc[8 * jj + 6] = fmaf(d[8 * jj + 6], sa1 * v.z, acc[8 * jj + 6]);
-    acc[8 * jj + 7] = fmaf(d[8 * jj + 7], sa1 * v.w, acc[8 * jj + 7]);
+  for (int j = 0; j < 16; j++) {
+    const float2 v = *reinterpret_cast<const float2*>(sb + 8 * j + 2 * t4);
+    acc[4 * j + 0] = fmaf(d[4 * j + 0], sa0 * v.x, acc[4 * j + 0]);
+    acc[4 * j + 1] = fmaf(d[4 * j + 1], sa0 * v.y, acc[4 * j + 1]);
+    acc[4 * j + 2] = fmaf(d[4 * j + 2], sa1 * v.x, acc[4 * j + 2]);
+    acc[4 * j + 3] = fmaf(d[4 * j + 3], sa1 * v.y, acc[4 * j + 3]);
   }
 }
 

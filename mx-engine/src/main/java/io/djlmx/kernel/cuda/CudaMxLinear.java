@@ -302,8 +302,7 @@ public final class CudaMxLinear {
   /**
    * Launches the warp-specialised TMA kernel: tensor maps over both operands' codes (128-byte
    * swizzle, boxes of 128 rows x 128 K bytes) and their K-slice-major float scales (boxes of 4
-   * slices x 128 rows; the weight's interleaved per 128 rows), one persistent CTA per
-   * multiprocessor at most.
+   * slices x 128 rows), one persistent CTA per multiprocessor at most.
    */
   private static void launchWarpSpecialized(
       CudaMxMatrix xq, CudaMxMatrix w, DeviceBuffer bias, DeviceBuffer y) {
@@ -345,7 +344,7 @@ public final class CudaMxLinear {
         TensorMaps.encode2d(
             TensorMaps.FLOAT32,
             4,
-            w.gemmScalesInterleaved(),
+            w.gemmScales(),
             pn,
             bpr,
             4 * pn,

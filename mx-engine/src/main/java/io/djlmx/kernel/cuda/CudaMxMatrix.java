@@ -23,8 +23,6 @@ public final class CudaMxMatrix implements AutoCloseable {
   private DeviceBuffer
       gemmScales; // floats, K-slice-major [blocksPerRow, paddedRows]; made on demand
   private DeviceBuffer fp6Planes; // FP6 codes in the GEMV plane layout; made on demand
-  private DeviceBuffer
-      gemmScalesInterleaved; // as gemmScales, rows interleaved per 128 (mx_scales_to_float_tp)
 
   private CudaMxMatrix(
       MxFormat format, long rows, long cols, DeviceBuffer codes, DeviceBuffer scales) {
@@ -249,42 +247,25 @@ public final class CudaMxMatrix implements AutoCloseable {
     return scales;
   }
 
-  /**
-   * Returns the scales as floats, K-slice-major, with the rows of each group of 128 interleaved as
-   * the warp-specialised GEMM reads a weight's scales (see mx_scales_to_float_tp); made on first
-   * use and kept until {@link #close()}.
-   */
-  synchronized DeviceBuffer gemmScalesInterleaved() {
-    if (gemmScalesInterleaved == null) {
-      gemmScalesInterleaved = floatScales("mx_scales_to_float_tp");
-    }
-    return gemmScalesInterleaved;
-  }
-
   /** Returns the scales as floats, K-slice-major, for the tensor-core GEMM; made on first use. */
   synchronized DeviceBuffer gemmScales() {
     if (gemmScales == null) {
-      gemmScales = floatScales("mx_scales_to_float_t");
+      long bpr = blocksPerRow();
+      long padded = paddedRows(rows);
+      DeviceBuffer g = DeviceBuffer.allocate(4 * bpr * padded);
+      try {
+        g.fill32(0);
+        Kernels.launch1d(
+            "mx_scales_to_float_t",
+            rows * bpr,
+            new KernelArgs().ptr(scales).i32(rows).i32(bpr).ptr(g).i64(padded));
+      } catch (RuntimeException e) {
+        g.close();
+        throw e;
+      }
+      gemmScales = g;
     }
     return gemmScales;
-  }
-
-  /**
-   * Converts the scale bytes to floats {@code [blocksPerRow, paddedRows]} with the given kernel.
-   */
-  private DeviceBuffer floatScales(String kernel) {
-    long bpr = blocksPerRow();
-    long padded = paddedRows(rows);
-    DeviceBuffer g = DeviceBuffer.allocate(4 * bpr * padded);
-    try {
-      g.fill32(0);
-      Kernels.launch1d(
-          kernel, rows * bpr, new KernelArgs().ptr(scales).i32(rows).i32(bpr).ptr(g).i64(padded));
-    } catch (RuntimeException e) {
-      g.close();
-      throw e;
-    }
-    return g;
   }
 
   /**
@@ -334,9 +315,6 @@ public final class CudaMxMatrix implements AutoCloseable {
     }
     if (fp6Planes != null) {
       fp6Planes.close();
-    }
-    if (gemmScalesInterleaved != null) {
-      gemmScalesInterleaved.close();
     }
   }
 }

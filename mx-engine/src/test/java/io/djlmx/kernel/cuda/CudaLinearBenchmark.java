@@ -181,7 +181,6 @@ public final class CudaLinearBenchmark {
         CudaMxMatrix xq =
             CudaMxMatrix.quantize(xf, m, k, MxFormat.MXFP8_E4M3, ScaleMode.FLOOR, true, null)) {
       w.gemmScales();
-      w.gemmScalesInterleaved();
       double flops = 2.0 * m * n * k;
       String[] variants = {"4slice", "8slice"};
       for (int v = 0; v < variants.length; v++) {
