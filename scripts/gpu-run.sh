@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine from the folder that holds the bundle (made by scripts/gpu-bundle.sh):
 # the GPU test suite, the Java GPU benchmarks and the PyTorch reference timings in one call, writing
-# logs under $OUT (or ./gpu-out). Usage: bash .bundle/gpu-run.sh [quick]
+# logs under $OUT (or ./gpu-out). Usage: bash .bundle/gpu-run.sh [full|quick|gemm] (gemm: the tests, then the
+# MXFP8 GEMM benchmarks and their torch references only)
 set -uo pipefail
 B="$(cd "$(dirname "$0")" && pwd)"
 O="${OUT:-$PWD/gpu-out}"
