@@ -173,6 +173,16 @@ public final class CudaLinearBenchmark {
     }
   }
 
+  /** Times one GEMM call and prints its rate in TFLOP/s with its median time and a note. */
+  private static void timeGemm(String name, double flops, int reps, String note, Body body) {
+    float ms = medianMillis(body, 3, reps);
+    result(
+        name,
+        flops / (ms * 1e-3) / 1e12,
+        "TFLOP/s",
+        String.format(Locale.ROOT, "%.3f ms (%s)", ms, note));
+  }
+
   private static void mxfp8Gemm(int m, int n, int k, int reps) {
     try (DeviceBuffer xf = random((long) m * k, 5, 1f);
         DeviceBuffer wf = random((long) n * k, 6, 0.02f);
@@ -182,61 +192,51 @@ public final class CudaLinearBenchmark {
             CudaMxMatrix.quantize(xf, m, k, MxFormat.MXFP8_E4M3, ScaleMode.FLOOR, true, null)) {
       w.gemmScales();
       double flops = 2.0 * m * n * k;
+      String dims = "_" + m + "x" + n + "x" + k;
       String[] variants = {"4slice", "8slice"};
       for (int v = 0; v < variants.length; v++) {
         CudaMxLinear.wsVariant = v;
-        float ms = medianMillis(() -> CudaMxLinear.mxfp8Gemm(xq, w, null, y), 3, reps);
-        result(
-            "mxfp8_gemm_WGMMA_WS_" + variants[v] + "_" + m + "x" + n + "x" + k,
-            flops / (ms * 1e-3) / 1e12,
-            "TFLOP/s",
-            String.format(Locale.ROOT, "%.3f ms (kernel only)", ms));
+        timeGemm(
+            "mxfp8_gemm_WGMMA_WS_" + variants[v] + dims,
+            flops,
+            reps,
+            "kernel only",
+            () -> CudaMxLinear.mxfp8Gemm(xq, w, null, y));
       }
+      CudaMxLinear.wsVariant = CudaMxLinear.WS_8SLICE;
       for (CudaMxLinear.Mxfp8Kernel kernel : CudaMxLinear.Mxfp8Kernel.values()) {
-        if (kernel == CudaMxLinear.Mxfp8Kernel.WGMMA_WS) {
-          continue;
+        if (kernel != CudaMxLinear.Mxfp8Kernel.WGMMA_WS) {
+          timeGemm(
+              "mxfp8_gemm_" + kernel + dims,
+              flops,
+              reps,
+              "kernel only",
+              () -> CudaMxLinear.mxfp8Gemm(xq, w, null, y, kernel));
         }
-        float ms = medianMillis(() -> CudaMxLinear.mxfp8Gemm(xq, w, null, y, kernel), 3, reps);
-        result(
-            "mxfp8_gemm_" + kernel + "_" + m + "x" + n + "x" + k,
-            flops / (ms * 1e-3) / 1e12,
-            "TFLOP/s",
-            String.format(Locale.ROOT, "%.3f ms (kernel only)", ms));
       }
-      float msProbe =
-          medianMillis(
-              () ->
-                  CudaMxLinear.launchGemm(
-                      "mx_mma_probe_unscaled", CudaMxLinear.MMA_SMEM_BYTES, xq, w, null, y),
-              3,
-              reps);
-      result(
-          "probe_mma_unscaled_" + m + "x" + n + "x" + k,
-          flops / (msProbe * 1e-3) / 1e12,
-          "TFLOP/s",
-          "same pipeline without the per-slice scale work (diagnostic, not an MX product)");
-      float msWs =
-          medianMillis(
-              () ->
-                  CudaMxLinear.launchWarpSpecialized(
-                      "mx_wgmma_ws_probe_unscaled", CudaMxLinear.WS_SMEM_BYTES, xq, w, null, y),
-              3,
-              reps);
-      result(
-          "probe_ws_unscaled_" + m + "x" + n + "x" + k,
-          flops / (msWs * 1e-3) / 1e12,
-          "TFLOP/s",
-          "WGMMA_WS pipeline without the per-slice scale work (diagnostic, not an MX product)");
-      float ms2 =
-          medianMillis(
-              () -> CudaMxLinear.linear(xf, m, w, null, y, MxFormat.MXFP8_E4M3, ScaleMode.FLOOR),
-              3,
-              reps);
-      result(
-          "mxfp8_linear_" + m + "x" + n + "x" + k,
-          flops / (ms2 * 1e-3) / 1e12,
-          "TFLOP/s",
-          String.format(Locale.ROOT, "%.3f ms (FP32 x quantized on device + GEMM)", ms2));
+      String probe = "without the per-slice scale work (diagnostic, not an MX product)";
+      timeGemm(
+          "probe_mma_unscaled" + dims,
+          flops,
+          reps,
+          "MMA_SYNC pipeline " + probe,
+          () ->
+              CudaMxLinear.launchGemm(
+                  "mx_mma_probe_unscaled", CudaMxLinear.MMA_SMEM_BYTES, xq, w, null, y));
+      timeGemm(
+          "probe_ws_unscaled" + dims,
+          flops,
+          reps,
+          "WGMMA_WS pipeline " + probe,
+          () ->
+              CudaMxLinear.launchWarpSpecialized(
+                  "mx_wgmma_ws_probe_unscaled", CudaMxLinear.WS_SMEM_BYTES, xq, w, null, y));
+      timeGemm(
+          "mxfp8_linear" + dims,
+          flops,
+          reps,
+          "FP32 x quantized on device + GEMM",
+          () -> CudaMxLinear.linear(xf, m, w, null, y, MxFormat.MXFP8_E4M3, ScaleMode.FLOOR));
     }
   }
 }
