@@ -155,22 +155,41 @@ public final class CudaLinearBenchmark {
     }
   }
 
-  /** One warm-up and one timed-free launch of each warp-specialised variant (for a profiler). */
-  private static void profileOnce(int m, int n, int k) {
+  /** The device inputs of an MXFP8 GEMM benchmark. */
+  private interface GemmBody {
+    void run(DeviceBuffer xf, DeviceBuffer y, CudaMxMatrix w, CudaMxMatrix xq);
+  }
+
+  /**
+   * Makes random FP32 x [m, k] and W [n, k], their MXFP8 E4M3 forms and y, runs body, frees all.
+   */
+  private static void withGemmData(int m, int n, int k, GemmBody body) {
     try (DeviceBuffer xf = random((long) m * k, 5, 1f);
         DeviceBuffer wf = random((long) n * k, 6, 0.02f);
         DeviceBuffer y = DeviceBuffer.allocate(4L * m * n);
         CudaMxMatrix w = CudaMxMatrix.quantize(wf, n, k, MxFormat.MXFP8_E4M3, ScaleMode.FLOOR);
         CudaMxMatrix xq =
             CudaMxMatrix.quantize(xf, m, k, MxFormat.MXFP8_E4M3, ScaleMode.FLOOR, true, null)) {
-      for (int v = 0; v < 2; v++) {
-        CudaMxLinear.wsVariant = v;
-        CudaMxLinear.mxfp8Gemm(xq, w, null, y);
-        CudaMxLinear.mxfp8Gemm(xq, w, null, y);
-      }
-      CudaMxLinear.wsVariant = CudaMxLinear.WS_8SLICE;
-      CudaBackend.get().synchronize();
+      w.gemmScales();
+      body.run(xf, y, w, xq);
     }
+  }
+
+  /** Two launches of each warp-specialised variant, untimed (for a profiler). */
+  private static void profileOnce(int m, int n, int k) {
+    withGemmData(
+        m,
+        n,
+        k,
+        (xf, y, w, xq) -> {
+          for (int v = 0; v < 2; v++) {
+            CudaMxLinear.wsVariant = v;
+            CudaMxLinear.mxfp8Gemm(xq, w, null, y);
+            CudaMxLinear.mxfp8Gemm(xq, w, null, y);
+          }
+          CudaMxLinear.wsVariant = CudaMxLinear.WS_8SLICE;
+          CudaBackend.get().synchronize();
+        });
   }
 
   /** Times one GEMM call and prints its rate in TFLOP/s with its median time and a note. */
@@ -184,59 +203,63 @@ public final class CudaLinearBenchmark {
   }
 
   private static void mxfp8Gemm(int m, int n, int k, int reps) {
-    try (DeviceBuffer xf = random((long) m * k, 5, 1f);
-        DeviceBuffer wf = random((long) n * k, 6, 0.02f);
-        DeviceBuffer y = DeviceBuffer.allocate(4L * m * n);
-        CudaMxMatrix w = CudaMxMatrix.quantize(wf, n, k, MxFormat.MXFP8_E4M3, ScaleMode.FLOOR);
-        CudaMxMatrix xq =
-            CudaMxMatrix.quantize(xf, m, k, MxFormat.MXFP8_E4M3, ScaleMode.FLOOR, true, null)) {
-      w.gemmScales();
-      double flops = 2.0 * m * n * k;
-      String dims = "_" + m + "x" + n + "x" + k;
-      String[] variants = {"4slice", "8slice"};
-      for (int v = 0; v < variants.length; v++) {
-        CudaMxLinear.wsVariant = v;
+    withGemmData(m, n, k, (xf, y, w, xq) -> mxfp8Gemm(m, n, k, reps, xf, y, w, xq));
+  }
+
+  private static void mxfp8Gemm(
+      int m,
+      int n,
+      int k,
+      int reps,
+      DeviceBuffer xf,
+      DeviceBuffer y,
+      CudaMxMatrix w,
+      CudaMxMatrix xq) {
+    double flops = 2.0 * m * n * k;
+    String dims = "_" + m + "x" + n + "x" + k;
+    String[] variants = {"4slice", "8slice"};
+    for (int v = 0; v < variants.length; v++) {
+      CudaMxLinear.wsVariant = v;
+      timeGemm(
+          "mxfp8_gemm_WGMMA_WS_" + variants[v] + dims,
+          flops,
+          reps,
+          "kernel only",
+          () -> CudaMxLinear.mxfp8Gemm(xq, w, null, y));
+    }
+    CudaMxLinear.wsVariant = CudaMxLinear.WS_8SLICE;
+    for (CudaMxLinear.Mxfp8Kernel kernel : CudaMxLinear.Mxfp8Kernel.values()) {
+      if (kernel != CudaMxLinear.Mxfp8Kernel.WGMMA_WS) {
         timeGemm(
-            "mxfp8_gemm_WGMMA_WS_" + variants[v] + dims,
+            "mxfp8_gemm_" + kernel + dims,
             flops,
             reps,
             "kernel only",
-            () -> CudaMxLinear.mxfp8Gemm(xq, w, null, y));
+            () -> CudaMxLinear.mxfp8Gemm(xq, w, null, y, kernel));
       }
-      CudaMxLinear.wsVariant = CudaMxLinear.WS_8SLICE;
-      for (CudaMxLinear.Mxfp8Kernel kernel : CudaMxLinear.Mxfp8Kernel.values()) {
-        if (kernel != CudaMxLinear.Mxfp8Kernel.WGMMA_WS) {
-          timeGemm(
-              "mxfp8_gemm_" + kernel + dims,
-              flops,
-              reps,
-              "kernel only",
-              () -> CudaMxLinear.mxfp8Gemm(xq, w, null, y, kernel));
-        }
-      }
-      String probe = "without the per-slice scale work (diagnostic, not an MX product)";
-      timeGemm(
-          "probe_mma_unscaled" + dims,
-          flops,
-          reps,
-          "MMA_SYNC pipeline " + probe,
-          () ->
-              CudaMxLinear.launchGemm(
-                  "mx_mma_probe_unscaled", CudaMxLinear.MMA_SMEM_BYTES, xq, w, null, y));
-      timeGemm(
-          "probe_ws_unscaled" + dims,
-          flops,
-          reps,
-          "WGMMA_WS pipeline " + probe,
-          () ->
-              CudaMxLinear.launchWarpSpecialized(
-                  "mx_wgmma_ws_probe_unscaled", CudaMxLinear.WS_SMEM_BYTES, xq, w, null, y));
-      timeGemm(
-          "mxfp8_linear" + dims,
-          flops,
-          reps,
-          "FP32 x quantized on device + GEMM",
-          () -> CudaMxLinear.linear(xf, m, w, null, y, MxFormat.MXFP8_E4M3, ScaleMode.FLOOR));
     }
+    String probe = "without the per-slice scale work (diagnostic, not an MX product)";
+    timeGemm(
+        "probe_mma_unscaled" + dims,
+        flops,
+        reps,
+        "MMA_SYNC pipeline " + probe,
+        () ->
+            CudaMxLinear.launchGemm(
+                "mx_mma_probe_unscaled", CudaMxLinear.MMA_SMEM_BYTES, xq, w, null, y));
+    timeGemm(
+        "probe_ws_unscaled" + dims,
+        flops,
+        reps,
+        "WGMMA_WS pipeline " + probe,
+        () ->
+            CudaMxLinear.launchWarpSpecialized(
+                "mx_wgmma_ws_probe_unscaled", CudaMxLinear.WS_SMEM_BYTES, xq, w, null, y));
+    timeGemm(
+        "mxfp8_linear" + dims,
+        flops,
+        reps,
+        "FP32 x quantized on device + GEMM",
+        () -> CudaMxLinear.linear(xf, m, w, null, y, MxFormat.MXFP8_E4M3, ScaleMode.FLOOR));
   }
 }
