@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine from the folder that holds the bundle (made by scripts/gpu-bundle.sh):
 # the GPU test suite, the Java GPU benchmarks and the PyTorch reference timings in one call, writing
-# logs under $OUT (or ./gpu-out). Usage: bash .bundle/gpu-run.sh [quick]
+# logs under $OUT (or ./gpu-out). Usage: bash .bundle/gpu-run.sh [full|quick|gemm] (gemm: the tests, then the
+# MXFP8 GEMM benchmarks and their torch references only)
 set -uo pipefail
 B="$(cd "$(dirname "$0")" && pwd)"
 O="${OUT:-$PWD/gpu-out}"
@@ -18,7 +19,7 @@ FLAGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xm
 } 2>&1 | tee "$O/device.txt"
 
 echo "== GPU tests"
-"$JAVA" "${FLAGS[@]}" -jar "$B/lib/junit-platform-console-standalone.jar" execute \
+timeout "${TEST_TIMEOUT:-400}" "$JAVA" "${FLAGS[@]}" -jar "$B/lib/junit-platform-console-standalone.jar" execute \
   --class-path "$CP" --select-class io.djlmx.kernel.cuda.CudaBackendTest --select-class io.djlmx.kernel.cuda.CudaMxLinearTest \
   --select-class io.djlmx.kernel.cuda.CudaCpuAgreementTest --select-class io.djlmx.engine.MxCudaNDArrayTest \
   --select-class io.djlmx.engine.MxCudaModelTest --select-class io.djlmx.zoo.bert.BertEncoderGpuTest \
@@ -38,7 +39,7 @@ echo "== SASS check (tensor-core instructions in the fatbin)"
 if command -v cuobjdump >/dev/null && [[ -f "$B/mx-kernels.fatbin" ]]; then
   cuobjdump --dump-sass "$B/mx-kernels.fatbin" > /tmp/mx-sass.txt 2>&1
   grep -oE "\b(QMMA|HMMA|IMMA|QGMMA|HGMMA)[.A-Z0-9]*" /tmp/mx-sass.txt | sort | uniq -c | sed "s/^/fatbin /" | tee "$O/sass-summary.txt"
-  for fn in mx_wgmma_fp8_a0_b0 mx_gemv_f4_b1 mx_gemv_f3_b1; do
+  for fn in mx_wgmma_ws_fp8_a0_b0 mx_wgmma_fp8_a0_b0 mx_gemv_f4_b1 mx_gemv_f3_b1; do
     cuobjdump --dump-sass --function "$fn" "$B/mx-kernels.fatbin" 2>/dev/null |
       grep -oE "^ +/\*[0-9a-f]{4}\*/ +[A-Z][A-Z0-9._]*" | awk '{print $2}' | sort | uniq -c | sort -rn |
       head -25 | sed "s/^/$fn /"
@@ -46,7 +47,7 @@ if command -v cuobjdump >/dev/null && [[ -f "$B/mx-kernels.fatbin" ]]; then
 fi
 
 echo "== Java GPU benchmarks"
-"$JAVA" "${FLAGS[@]}" -cp "$CP" io.djlmx.kernel.cuda.CudaLinearBenchmark "$MODE" 2>&1 | tee "$O/bench-java.log"
+timeout "${BENCH_TIMEOUT:-400}" "$JAVA" "${FLAGS[@]}" -cp "$CP" io.djlmx.kernel.cuda.CudaLinearBenchmark "$MODE" 2>&1 | tee "$O/bench-java.log"
 echo "== PyTorch reference"
 PYTHONUNBUFFERED=1 python3 "$B/gpu_torch_ref.py" "$MODE" 2>&1 | tee "$O/bench-torch.log"
 echo "== summary"

@@ -22,9 +22,44 @@ public final class CudaMxLinear {
   static final int MMA_SMEM_BYTES = 4 * (128 * 80 * 2 + 4 * (256 + 256));
   static final int WGMMA_SMEM_BYTES = 4 * (128 * 64 * 2 + 4 * (256 + 256));
 
+  /**
+   * Shared memory of the warp-specialised kernel (mx_wgmma_ws.cu) with 4-slice stages: 5 stages of
+   * 36 KiB, 1 KiB of slack to align them to 1,024 bytes, the mbarriers.
+   */
+  static final int WS_SMEM_BYTES = 5 * (128 * 128 * 2 + 4 * 4 * (128 + 128)) + 1024 + 128;
+
+  /** The same with 8-slice stages: 3 stages of 72 KiB. */
+  static final int WS8_SMEM_BYTES = 3 * (128 * 256 * 2 + 4 * 8 * (128 + 128)) + 1024 + 128;
+
+  /** Warp-specialised variant: 4-slice stages. */
+  static final int WS_4SLICE = 0;
+
+  /**
+   * Warp-specialised variant: 8-slice stages (one wait for the tensor cores per 8 slices instead of
+   * 4; measured 3-4% faster, the default).
+   */
+  static final int WS_8SLICE = 1;
+
+  /**
+   * Which warp-specialised variant {@link Mxfp8Kernel#WGMMA_WS} runs (tests and benchmarks set it).
+   */
+  static volatile int wsVariant = WS_8SLICE;
+
+  /** Upper bound on the persistent kernel's CTAs (0: one per multiprocessor); tests lower it. */
+  static volatile int maxPersistentCtas = 0;
+
   /** The tensor-core kernels for MXFP8 x MXFP8. */
   public enum Mxfp8Kernel {
-    /** Warpgroup MMA ({@code wgmma}, QGMMA in SASS): Hopper's FP8 tensor-core path (sm_90a). */
+    /**
+     * The Hopper design: bulk tensor copies (TMA) into a 5-stage mbarrier pipeline, a producer warp
+     * and two consumer warpgroups on {@code wgmma} (QGMMA), two partial accumulators per warpgroup
+     * so the scale work of one slice overlaps the next slice's MMA, persistent CTAs (the default).
+     */
+    WGMMA_WS,
+    /**
+     * Warpgroup MMA ({@code wgmma}, QGMMA in SASS) fed by a {@code cp.async} pipeline without warp
+     * specialisation (the first version; kept as a cross-check).
+     */
     WGMMA,
     /**
      * Warp-level {@code mma.sync} m16n8k32 FP8; on sm_90 the compiler lowers it to FP16 HMMA with
@@ -35,7 +70,7 @@ public final class CudaMxLinear {
 
   private static final Mxfp8Kernel DEFAULT_MXFP8_KERNEL =
       Mxfp8Kernel.valueOf(
-          System.getProperty("mx.cuda.mxfp8Kernel", Mxfp8Kernel.WGMMA.name())
+          System.getProperty("mx.cuda.mxfp8Kernel", Mxfp8Kernel.WGMMA_WS.name())
               .toUpperCase(java.util.Locale.ROOT));
 
   /** Largest x (bytes, padded to whole blocks) the batch-1 GEMV stages in shared memory. */
@@ -224,6 +259,10 @@ public final class CudaMxLinear {
       throw new IllegalArgumentException(
           "bias of " + bias.byteSize() + " bytes is smaller than [" + n + "]");
     }
+    if (kernel == Mxfp8Kernel.WGMMA_WS) {
+      launchWarpSpecialized(xq, w, bias, y);
+      return;
+    }
     String name =
         (kernel == Mxfp8Kernel.WGMMA ? "mx_wgmma_fp8_a" : "mx_mma_fp8_a")
             + xq.format().ordinal()
@@ -258,5 +297,80 @@ public final class CudaMxLinear {
     int gx = (int) ((n + 127) / 128);
     int gy = (int) ((m + 127) / 128);
     b.launch(name, new int[] {gx, gy, 1}, new int[] {256, 1, 1}, smem, args.build());
+  }
+
+  /**
+   * Launches the warp-specialised TMA kernel: tensor maps over both operands' codes (128-byte
+   * swizzle, boxes of 128 rows x 128 K bytes) and their K-slice-major float scales (boxes of 4
+   * slices x 128 rows), one persistent CTA per multiprocessor at most.
+   */
+  private static void launchWarpSpecialized(
+      CudaMxMatrix xq, CudaMxMatrix w, DeviceBuffer bias, DeviceBuffer y) {
+    String types = xq.format().ordinal() + "_b" + w.format().ordinal();
+    if (wsVariant == WS_4SLICE) {
+      launchWarpSpecialized("mx_wgmma_ws_fp8_a" + types, WS_SMEM_BYTES, xq, w, bias, y);
+    } else {
+      launchWarpSpecialized("mx_wgmma_ws8_fp8_a" + types, WS8_SMEM_BYTES, xq, w, bias, y);
+    }
+  }
+
+  /** Launches a kernel with the parameters and grid of the warp-specialised kernel. */
+  static void launchWarpSpecialized(
+      String name, int smem, CudaMxMatrix xq, CudaMxMatrix w, DeviceBuffer bias, DeviceBuffer y) {
+    long m = xq.rows();
+    long n = w.rows();
+    long bpr = xq.blocksPerRow();
+    long kp = xq.codeBytesPerRow();
+    byte[] tmA =
+        TensorMaps.encode2d(
+            TensorMaps.UINT8, 1, xq.codes(), kp, m, kp, 128, 128, TensorMaps.SWIZZLE_128B);
+    byte[] tmB =
+        TensorMaps.encode2d(
+            TensorMaps.UINT8, 1, w.codes(), kp, n, kp, 128, 128, TensorMaps.SWIZZLE_128B);
+    long pm = CudaMxMatrix.paddedRows(m);
+    long pn = CudaMxMatrix.paddedRows(n);
+    byte[] tmSa =
+        TensorMaps.encode2d(
+            TensorMaps.FLOAT32,
+            4,
+            xq.gemmScales(),
+            pm,
+            bpr,
+            4 * pm,
+            128,
+            4,
+            TensorMaps.SWIZZLE_NONE);
+    byte[] tmSb =
+        TensorMaps.encode2d(
+            TensorMaps.FLOAT32,
+            4,
+            w.gemmScales(),
+            pn,
+            bpr,
+            4 * pn,
+            128,
+            4,
+            TensorMaps.SWIZZLE_NONE);
+    CudaBackend b = CudaBackend.get();
+    b.allowDynamicSharedMemory(name, smem);
+    long tiles = ((m + 127) / 128) * ((n + 127) / 128);
+    int ctas = b.multiprocessors();
+    int cap = maxPersistentCtas;
+    if (cap > 0) {
+      ctas = Math.min(ctas, cap);
+    }
+    ctas = (int) Math.min(ctas, tiles);
+    KernelArgs args =
+        new KernelArgs()
+            .bytes(tmA)
+            .bytes(tmB)
+            .bytes(tmSa)
+            .bytes(tmSb)
+            .ptr(bias)
+            .ptr(y)
+            .i32(m)
+            .i32(n)
+            .i32(bpr);
+    b.launch(name, new int[] {ctas, 1, 1}, new int[] {384, 1, 1}, smem, args.build());
   }
 }

@@ -41,6 +41,12 @@ final class KernelArgs {
     return this;
   }
 
+  /** Passes raw bytes by value (a struct parameter such as a {@code CUtensorMap}). */
+  KernelArgs bytes(byte[] v) {
+    args.add(Pointer.to(v.clone()));
+    return this;
+  }
+
   KernelArgs f32(float v) {
     args.add(Pointer.to(new float[] {v}));
     return this;

@@ -75,6 +75,11 @@ public final class CudaLinearBenchmark {
    */
   public static void main(String[] args) {
     boolean quick = args.length > 0 && args[0].equals("quick");
+    boolean gemmOnly = args.length > 0 && args[0].equals("gemm");
+    if (args.length > 0 && args[0].equals("profile")) {
+      profileOnce(8192, 8192, 8192);
+      return;
+    }
     int reps = quick ? 10 : 30;
     CudaBackend b = CudaBackend.get();
     b.setSynchronousChecks(false);
@@ -85,6 +90,12 @@ public final class CudaLinearBenchmark {
             + b.computeCapability()
             + ", SMs "
             + b.multiprocessors());
+    if (gemmOnly) {
+      mxfp8Gemm(8192, 8192, 8192, 10);
+      mxfp8Gemm(4096, 4096, 4096, 10);
+      mxfp8Gemm(4096, 14336, 4096, 5);
+      return;
+    }
     gemv(16384, 16384, reps);
     gemv(4096, 4096, reps);
     batched(8, 16384, 16384, reps);
@@ -144,7 +155,15 @@ public final class CudaLinearBenchmark {
     }
   }
 
-  private static void mxfp8Gemm(int m, int n, int k, int reps) {
+  /** The device inputs of an MXFP8 GEMM benchmark. */
+  private interface GemmBody {
+    void run(DeviceBuffer xf, DeviceBuffer y, CudaMxMatrix w, CudaMxMatrix xq);
+  }
+
+  /**
+   * Makes random FP32 x [m, k] and W [n, k], their MXFP8 E4M3 forms and y, runs body, frees all.
+   */
+  private static void withGemmData(int m, int n, int k, GemmBody body) {
     try (DeviceBuffer xf = random((long) m * k, 5, 1f);
         DeviceBuffer wf = random((long) n * k, 6, 0.02f);
         DeviceBuffer y = DeviceBuffer.allocate(4L * m * n);
@@ -152,37 +171,95 @@ public final class CudaLinearBenchmark {
         CudaMxMatrix xq =
             CudaMxMatrix.quantize(xf, m, k, MxFormat.MXFP8_E4M3, ScaleMode.FLOOR, true, null)) {
       w.gemmScales();
-      double flops = 2.0 * m * n * k;
-      for (CudaMxLinear.Mxfp8Kernel kernel : CudaMxLinear.Mxfp8Kernel.values()) {
-        float ms = medianMillis(() -> CudaMxLinear.mxfp8Gemm(xq, w, null, y, kernel), 3, reps);
-        result(
-            "mxfp8_gemm_" + kernel + "_" + m + "x" + n + "x" + k,
-            flops / (ms * 1e-3) / 1e12,
-            "TFLOP/s",
-            String.format(Locale.ROOT, "%.3f ms (kernel only)", ms));
-      }
-      float msProbe =
-          medianMillis(
-              () ->
-                  CudaMxLinear.launchGemm(
-                      "mx_mma_probe_unscaled", CudaMxLinear.MMA_SMEM_BYTES, xq, w, null, y),
-              3,
-              reps);
-      result(
-          "probe_mma_unscaled_" + m + "x" + n + "x" + k,
-          flops / (msProbe * 1e-3) / 1e12,
-          "TFLOP/s",
-          "same pipeline without the per-slice scale work (diagnostic, not an MX product)");
-      float ms2 =
-          medianMillis(
-              () -> CudaMxLinear.linear(xf, m, w, null, y, MxFormat.MXFP8_E4M3, ScaleMode.FLOOR),
-              3,
-              reps);
-      result(
-          "mxfp8_linear_" + m + "x" + n + "x" + k,
-          flops / (ms2 * 1e-3) / 1e12,
-          "TFLOP/s",
-          String.format(Locale.ROOT, "%.3f ms (FP32 x quantized on device + GEMM)", ms2));
+      body.run(xf, y, w, xq);
     }
+  }
+
+  /** Two launches of each warp-specialised variant, untimed (for a profiler). */
+  private static void profileOnce(int m, int n, int k) {
+    withGemmData(
+        m,
+        n,
+        k,
+        (xf, y, w, xq) -> {
+          for (int v = 0; v < 2; v++) {
+            CudaMxLinear.wsVariant = v;
+            CudaMxLinear.mxfp8Gemm(xq, w, null, y);
+            CudaMxLinear.mxfp8Gemm(xq, w, null, y);
+          }
+          CudaMxLinear.wsVariant = CudaMxLinear.WS_8SLICE;
+          CudaBackend.get().synchronize();
+        });
+  }
+
+  /** Times one GEMM call and prints its rate in TFLOP/s with its median time and a note. */
+  private static void timeGemm(String name, double flops, int reps, String note, Body body) {
+    float ms = medianMillis(body, 3, reps);
+    result(
+        name,
+        flops / (ms * 1e-3) / 1e12,
+        "TFLOP/s",
+        String.format(Locale.ROOT, "%.3f ms (%s)", ms, note));
+  }
+
+  private static void mxfp8Gemm(int m, int n, int k, int reps) {
+    withGemmData(m, n, k, (xf, y, w, xq) -> mxfp8Gemm(m, n, k, reps, xf, y, w, xq));
+  }
+
+  private static void mxfp8Gemm(
+      int m,
+      int n,
+      int k,
+      int reps,
+      DeviceBuffer xf,
+      DeviceBuffer y,
+      CudaMxMatrix w,
+      CudaMxMatrix xq) {
+    double flops = 2.0 * m * n * k;
+    String dims = "_" + m + "x" + n + "x" + k;
+    String[] variants = {"4slice", "8slice"};
+    for (int v = 0; v < variants.length; v++) {
+      CudaMxLinear.wsVariant = v;
+      timeGemm(
+          "mxfp8_gemm_WGMMA_WS_" + variants[v] + dims,
+          flops,
+          reps,
+          "kernel only",
+          () -> CudaMxLinear.mxfp8Gemm(xq, w, null, y));
+    }
+    CudaMxLinear.wsVariant = CudaMxLinear.WS_8SLICE;
+    for (CudaMxLinear.Mxfp8Kernel kernel : CudaMxLinear.Mxfp8Kernel.values()) {
+      if (kernel != CudaMxLinear.Mxfp8Kernel.WGMMA_WS) {
+        timeGemm(
+            "mxfp8_gemm_" + kernel + dims,
+            flops,
+            reps,
+            "kernel only",
+            () -> CudaMxLinear.mxfp8Gemm(xq, w, null, y, kernel));
+      }
+    }
+    String probe = "without the per-slice scale work (diagnostic, not an MX product)";
+    timeGemm(
+        "probe_mma_unscaled" + dims,
+        flops,
+        reps,
+        "MMA_SYNC pipeline " + probe,
+        () ->
+            CudaMxLinear.launchGemm(
+                "mx_mma_probe_unscaled", CudaMxLinear.MMA_SMEM_BYTES, xq, w, null, y));
+    timeGemm(
+        "probe_ws_unscaled" + dims,
+        flops,
+        reps,
+        "WGMMA_WS pipeline " + probe,
+        () ->
+            CudaMxLinear.launchWarpSpecialized(
+                "mx_wgmma_ws_probe_unscaled", CudaMxLinear.WS_SMEM_BYTES, xq, w, null, y));
+    timeGemm(
+        "mxfp8_linear" + dims,
+        flops,
+        reps,
+        "FP32 x quantized on device + GEMM",
+        () -> CudaMxLinear.linear(xf, m, w, null, y, MxFormat.MXFP8_E4M3, ScaleMode.FLOOR));
   }
 }

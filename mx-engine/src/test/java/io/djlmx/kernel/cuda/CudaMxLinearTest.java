@@ -212,6 +212,60 @@ class CudaMxLinearTest {
     }
   }
 
+  /**
+   * The persistent TMA kernel on shapes that stress its edges: M, N not multiples of the 128 tile
+   * (odd N takes the scalar stores), K blocks not a multiple of its 4-slice stage, K not a multiple
+   * of 32, more tiles than CTAs (the grid capped at 1 and 3 CTAs so each walks several tiles),
+   * bias.
+   */
+  @Test
+  void warpSpecializedKernelEdgeCases() {
+    Random rnd = new Random(23);
+    int[][] shapes = { // m, n, k, CTA cap (0 = one per SM)
+      {1, 1, 1, 0}, {129, 257, 160, 3}, {255, 129, 33, 1}, {300, 520, 1000, 3}, {64, 1000, 4128, 0}
+    };
+    MxFormat[] fs = {MxFormat.MXFP8_E4M3, MxFormat.MXFP8_E5M2};
+    try {
+      for (int run = 0; run < 2 * shapes.length; run++) {
+        int[] s = shapes[run % shapes.length];
+        CudaMxLinear.wsVariant = run / shapes.length;
+        int m = s[0];
+        int n = s[1];
+        int k = s[2];
+        CudaMxLinear.maxPersistentCtas = s[3];
+        MxFormat fa = fs[rnd.nextInt(2)];
+        MxFormat fw = fs[rnd.nextInt(2)];
+        HostMx w = HostMx.quantize(HostMx.random(rnd, n * k, 0.05f), n, k, fw, ScaleMode.FLOOR);
+        float[] x = HostMx.random(rnd, m * k, 1f);
+        float[] bias = HostMx.random(rnd, n, 0.1f);
+        double[] xv = HostMx.quantize(x, m, k, fa, ScaleMode.FLOOR).values();
+        float[] y = new float[m * n];
+        try (CudaMxMatrix dw = upload(w);
+            DeviceBuffer dx = DeviceBuffer.of(x);
+            DeviceBuffer db = DeviceBuffer.of(bias);
+            CudaMxMatrix xq = CudaMxMatrix.quantize(dx, m, k, fa, ScaleMode.FLOOR, true, null);
+            DeviceBuffer dy = DeviceBuffer.allocate(4L * m * n)) {
+          dy.fill32(NAN_BITS);
+          CudaMxLinear.mxfp8Gemm(xq, dw, db, dy, CudaMxLinear.Mxfp8Kernel.WGMMA_WS);
+          dy.copyTo(y);
+        }
+        assertMatchesReference(
+            "WGMMA_WS " + fa + " x " + fw + " cap " + s[3] + " variant " + CudaMxLinear.wsVariant,
+            y,
+            xv,
+            w.values(),
+            bias,
+            m,
+            n,
+            k,
+            TOL_TENSOR);
+      }
+    } finally {
+      CudaMxLinear.maxPersistentCtas = 0;
+      CudaMxLinear.wsVariant = CudaMxLinear.WS_8SLICE;
+    }
+  }
+
   @ParameterizedTest
   @EnumSource(MxFormat.class)
   void deviceQuantizationIsBitExact(MxFormat f) {
