@@ -94,6 +94,16 @@ public final class MxLinear {
     return PACK_COUNT.get();
   }
 
+  /** Counts one weight packed (the GPU path packs its own). */
+  static void countPack() {
+    PACK_COUNT.incrementAndGet();
+  }
+
+  /** Counts one call that took {@code path} (the GPU path counts its own). */
+  static void countCall(Path path) {
+    CALLS.get(path).increment();
+  }
+
   /**
    * Returns how many {@code linear} calls took {@code path} in this process, so that a fallback is
    * visible, never silent.
@@ -142,6 +152,9 @@ public final class MxLinear {
    */
   public static NDList linear(NDArray input, NDArray weight, NDArray bias) {
     checkShapes(input, weight, bias);
+    if (weight instanceof MxCudaNDArray || input instanceof MxCudaNDArray) {
+      return MxCudaLinear.linear(input, weight, bias);
+    }
     if (!(weight instanceof MxNDArray w) || MxGradientCollector.isRecording()) {
       CALLS.get(Path.FP32).increment();
       return pytorchLinear(input, weight, bias);
@@ -526,6 +539,47 @@ public final class MxLinear {
         array.set(data.rewind());
       }
       return t.byteSize();
+    }
+  }
+
+  /**
+   * Installs an already packed weight (from an MX checkpoint) as the MX form of {@code weight},
+   * without quantizing: the caller has written the tensor's dequantized values into {@code weight},
+   * so the installed form matches the array's values and version and is not packed again.
+   *
+   * @param weight the weight array holding the tensor's values
+   * @param name the parameter name
+   * @param tensor the packed weight, shape equal to the array's; not closed here
+   * @param config the configuration
+   * @throws IllegalArgumentException if the tensor holds a NaN block (naming the parameter)
+   */
+  static void install(MxNDArray weight, String name, MxTensor tensor, MxConfig config) {
+    checkFinite(tensor, name);
+    synchronized (weight) {
+      MxWeight mx =
+          new MxWeight(
+              name, weight.getVersion(), tensor.format(), weight.getShape().size() * Float.BYTES);
+      try {
+        LinearKernel kernel = KERNELS.get(weight.getDevice().getDeviceType());
+        if (kernel != null) {
+          mx.setPrepared(kernel, kernel.prepare(tensor));
+        } else {
+          MxTensor copy =
+              MxTensor.allocate(
+                  tensor.shape(), tensor.format(), tensor.scaleMode(), tensor.blockSize());
+          MemorySegment.copy(tensor.codes(), 0, copy.codes(), 0, tensor.codes().byteSize());
+          MemorySegment.copy(tensor.scales(), 0, copy.scales(), 0, tensor.scales().byteSize());
+          mx.setTensor(copy);
+        }
+        mx.setFingerprint(fingerprint(weight));
+      } catch (RuntimeException e) {
+        mx.close();
+        throw e;
+      }
+      weight.setWeight(mx);
+      if (canRelease(weight, mx, config)) {
+        weight.releaseFp32();
+      }
     }
   }
 }
