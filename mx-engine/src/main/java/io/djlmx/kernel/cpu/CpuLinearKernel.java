@@ -18,10 +18,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>{@link #prepare} repacks the weight so that a 16-lane vector holds one element of 16 rows (see
  * {@link CpuPreparedWeight}). A single input row ({@code m == 1}) runs the fused decode-and-FMA
- * kernel, split over rows across threads; several rows decode each weight tile once into FP32 and
- * multiply it with all rows (split over rows too). Results equal the exact FP32 dot products of the
- * dequantized values up to summation order. The kernel owns a small daemon thread pool; {@link
- * #close()} stops it.
+ * kernel, split over rows across threads ({@link ByteGemvKernel} for the 8-bit formats, four 32-row
+ * units at a time; {@link GemvKernel} otherwise); several rows decode each weight tile once into
+ * FP32 and multiply it with all rows (split over rows too). Results equal the exact FP32 dot
+ * products of the dequantized values up to summation order. The kernel owns a small daemon thread
+ * pool; {@link #close()} stops it.
  *
  * <p>Thread safety: one kernel may serve concurrent calls (they share its pool); a prepared weight
  * may be used by concurrent calls but must not be closed while one runs. The kernels are written
