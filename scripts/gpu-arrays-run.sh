@@ -10,7 +10,7 @@ mkdir -p "$O"
 JAVA="$B/jre/bin/java"
 CP="$(ls "$B"/lib/*.jar | grep -v junit-platform-console | tr '\n' ':')"
 FLAGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g
-  -Dai.djl.offline=true -Dmx.engine.host=none -Dmx.cuda.poison=true -Dmx.cuda.syncChecks=true
+  -Dai.djl.offline=true -Dai.djl.default_engine=MX -Dmx.engine.host=none -Dmx.cuda.poison=true -Dmx.cuda.syncChecks=true
   -Dmx.gpu.encoderReference="$B/encoder-cpu-mx.f32")
 {
   date -u

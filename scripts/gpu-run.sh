@@ -12,7 +12,7 @@ JAVA="$B/jre/bin/java"
 CP="$(ls "$B"/lib/*.jar | grep -v junit-platform-console | tr '\n' ':')"
 # No PyTorch natives travel: the MX engine runs GPU-only (GPU-resident arrays, no host fallbacks).
 FLAGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g
-  -Dai.djl.offline=true -Dmx.engine.host=none -Dmx.gpu.encoderReference="$B/encoder-cpu-mx.f32")
+  -Dai.djl.offline=true -Dai.djl.default_engine=MX -Dmx.engine.host=none -Dmx.gpu.encoderReference="$B/encoder-cpu-mx.f32")
 {
   date -u
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv

@@ -48,6 +48,7 @@ public final class MxCudaNDArray implements NDArray {
   private volatile Shape shape;
   private volatile DataType dataType;
   private final String uid;
+  private final Device device;
   private final MxCudaNDArrayEx ex;
   private MxNDManager manager;
   private String name;
@@ -64,12 +65,14 @@ public final class MxCudaNDArray implements NDArray {
    */
   record PackedWeight(CudaMxMatrix matrix, long version, String format) {}
 
-  private MxCudaNDArray(MxNDManager manager, DeviceStorage storage, Shape shape, DataType type) {
+  private MxCudaNDArray(
+      MxNDManager manager, DeviceStorage storage, Shape shape, DataType type, Device device) {
     this.manager = manager;
     this.storage = storage;
     this.shape = shape;
     this.dataType = type;
     this.uid = UUID.randomUUID().toString();
+    this.device = device;
     this.ex = new MxCudaNDArrayEx(this);
     manager.attachInternal(uid, this);
     NDScope.register(this);
@@ -93,6 +96,15 @@ public final class MxCudaNDArray implements NDArray {
    * @throws io.djlmx.kernel.cuda.CudaOutOfMemoryException when the device memory does not fit
    */
   static MxCudaNDArray allocate(MxNDManager manager, Shape shape, DataType type) {
+    if (!manager.isDeviceResident()) {
+      throw new IllegalStateException("manager " + manager.getName() + " is not on a GPU");
+    }
+    return allocate(manager, shape, type, manager.getDevice());
+  }
+
+  /** Allocates on {@code device}, attached to {@code manager} (a detached array's results). */
+  private static MxCudaNDArray allocate(
+      MxNDManager manager, Shape shape, DataType type, Device device) {
     checkType(type);
     for (long d : shape.getShape()) {
       if (d < 0) {
@@ -104,7 +116,7 @@ public final class MxCudaNDArray implements NDArray {
       if (poisonNewArrays) {
         s.buffer().fill32(0x7FC00000);
       }
-      return new MxCudaNDArray(manager, s, shape, type);
+      return new MxCudaNDArray(manager, s, shape, type, device);
     } catch (RuntimeException e) {
       s.release();
       throw e;
@@ -280,7 +292,7 @@ public final class MxCudaNDArray implements NDArray {
   }
 
   private MxCudaNDArray newArray(long[] dims, DataType type) {
-    return allocate(manager, new Shape(dims), type);
+    return allocate(manager, new Shape(dims), type, device);
   }
 
   private MxCudaNDArray view(Shape s) {
@@ -289,7 +301,7 @@ public final class MxCudaNDArray implements NDArray {
     }
     DeviceStorage st = storage.retain();
     try {
-      return new MxCudaNDArray(manager, st, s, dataType);
+      return new MxCudaNDArray(manager, st, s, dataType, device);
     } catch (RuntimeException e) {
       st.release();
       throw e;
@@ -703,7 +715,7 @@ public final class MxCudaNDArray implements NDArray {
   /** {@inheritDoc} */
   @Override
   public Device getDevice() {
-    return manager.getDevice();
+    return device; // where the memory is, whichever manager the array is attached to
   }
 
   /** {@inheritDoc} */

@@ -143,10 +143,25 @@ public final class MxEngine extends Engine {
     return new MxModel(name, device);
   }
 
+  /**
+   * Returns {@code gpu(0)} when the engine runs GPU-only (no host engine, a CUDA device present),
+   * so that managers made without a device (e.g. by DJL blocks inferring shapes) hold GPU arrays;
+   * otherwise DJL's default.
+   *
+   * @return the default device
+   */
+  @Override
+  public Device defaultDevice() {
+    if (HostEngine.instance().tryGet() == null && CudaBackend.isAvailable()) {
+      return Device.gpu();
+    }
+    return super.defaultDevice();
+  }
+
   /** {@inheritDoc} */
   @Override
   public NDManager newBaseManager() {
-    return MxNDManager.getSystemManager().newSubManager();
+    return MxNDManager.getSystemManager().newSubManager(defaultDevice());
   }
 
   /** {@inheritDoc} */

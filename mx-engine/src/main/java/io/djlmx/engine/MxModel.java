@@ -150,7 +150,16 @@ public class MxModel extends BaseModel {
 
   private void dropPackedWeights() {
     if (block != null) {
-      forEachLinearWeight(block, "", (name, w) -> w.setWeight(null));
+      forEachLinearWeight(
+          block,
+          "",
+          (name, w) -> {
+            if (w instanceof MxNDArray mx) {
+              mx.setWeight(null);
+            } else if (w instanceof MxCudaNDArray gpu) {
+              gpu.setPacked(null);
+            }
+          });
     }
   }
 
@@ -418,7 +427,21 @@ public class MxModel extends BaseModel {
     forEachLinearWeight(
         block,
         "",
-        (name, w) -> {
+        (name, a) -> {
+          if (a instanceof MxCudaNDArray g) {
+            // GPU weights: packed on the device now; the FP32 copy stays resident beside it.
+            long fp32 = g.getShape().size() * Float.BYTES;
+            if (cfg.getWeights() == null || cfg.isExcluded(name)) {
+              totals[1]++;
+            } else {
+              totals[0]++;
+              totals[2] += MxCudaLinear.packed(g, cfg.getWeights(), cfg, name).byteSize();
+              totals[3] += fp32;
+              totals[4] += fp32;
+            }
+            return;
+          }
+          MxNDArray w = (MxNDArray) a;
           MxWeight mx = MxLinear.prepare(w, name, cfg);
           if (mx.isExcluded()) {
             totals[1]++;
@@ -440,14 +463,15 @@ public class MxModel extends BaseModel {
 
   /** Calls {@code action} with the full parameter name of every MX {@link Linear} weight. */
   private static void forEachLinearWeight(
-      Block block, String prefix, java.util.function.BiConsumer<String, MxNDArray> action) {
+      Block block, String prefix, java.util.function.BiConsumer<String, NDArray> action) {
     if (block instanceof Linear) {
       for (Pair<String, Parameter> p : block.getDirectParameters()) {
         Parameter param = p.getValue();
         if (param.getType() == Parameter.Type.WEIGHT
             && param.isInitialized()
-            && param.getArray() instanceof MxNDArray w) {
-          action.accept(prefix + p.getKey(), w);
+            && (param.getArray() instanceof MxNDArray
+                || param.getArray() instanceof MxCudaNDArray)) {
+          action.accept(prefix + p.getKey(), param.getArray());
         }
       }
     }

@@ -1,11 +1,13 @@
 package io.djlmx.engine;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
 import ai.djl.Model;
+import ai.djl.ModelException;
 import ai.djl.inference.Predictor;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -15,16 +17,21 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.core.Linear;
+import ai.djl.repository.zoo.Criteria;
+import ai.djl.repository.zoo.ZooModel;
 import ai.djl.translate.NoopTranslator;
 import ai.djl.translate.TranslateException;
 import io.djlmx.format.MxFormat;
 import io.djlmx.format.MxTensor;
 import io.djlmx.kernel.cuda.CudaBackend;
 import io.djlmx.kernel.cuda.DeviceBuffer;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.Random;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A DJL model made with {@code Model.newInstance(name, Device.gpu(), "MX")}: its block initializes
@@ -35,8 +42,16 @@ import org.junit.jupiter.api.Test;
 @Tag("gpu")
 class MxCudaModelTest {
 
+  private static SequentialBlock mlp(int hidden, int out) {
+    return new SequentialBlock()
+        .add(Linear.builder().setUnits(hidden).build())
+        .add(Activation::relu)
+        .add(Linear.builder().setUnits(out).build());
+  }
+
   @Test
-  void mlpPredictsOnTheGpu() throws TranslateException {
+  void mlpPredictsOnTheGpu(@TempDir Path dir)
+      throws TranslateException, IOException, ModelException {
     Assumptions.assumeTrue(
         CudaBackend.isAvailable(), () -> "no CUDA device: " + CudaBackend.unavailableReason());
     long live = DeviceBuffer.liveBuffers();
@@ -46,16 +61,13 @@ class MxCudaModelTest {
     int out = 10;
     int batch = 5;
     float[] x = new float[batch * in];
+    float[] y;
     Random r = new Random(3);
     for (int i = 0; i < x.length; i++) {
       x[i] = (float) r.nextGaussian();
     }
     try (Model model = Model.newInstance("mlp", Device.gpu(), MxEngine.ENGINE_NAME)) {
-      SequentialBlock block =
-          new SequentialBlock()
-              .add(Linear.builder().setUnits(hidden).build())
-              .add(Activation::relu)
-              .add(Linear.builder().setUnits(out).build());
+      SequentialBlock block = mlp(hidden, out);
       model.setBlock(block);
       block.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(batch, in));
       NDArray w1 = block.getChildren().get(0).getValue().getParameters().get("weight").getArray();
@@ -72,7 +84,6 @@ class MxCudaModelTest {
         }
         b[i] = params.get("bias").getArray().toFloatArray();
       }
-      float[] y;
       try (Predictor<NDList, NDList> p = model.newPredictor(new NoopTranslator());
           NDManager m = model.getNDManager().newSubManager()) {
         NDArray input = m.create(x, new Shape(batch, in));
@@ -102,6 +113,27 @@ class MxCudaModelTest {
               "output " + s + "," + j + ": " + got + " vs " + acc);
         }
       }
+      model.save(dir, "mlp");
+    }
+    // The same model through Criteria.optDevice(Device.gpu()): parameters decoded onto the device,
+    // packed at load, the same outputs bit for bit.
+    Criteria<NDList, NDList> criteria =
+        Criteria.builder()
+            .setTypes(NDList.class, NDList.class)
+            .optModelPath(dir)
+            .optModelName("mlp")
+            .optBlock(mlp(hidden, out))
+            .optEngine(MxEngine.ENGINE_NAME)
+            .optDevice(Device.gpu())
+            .optTranslator(new NoopTranslator())
+            .build();
+    try (ZooModel<NDList, NDList> loaded = criteria.loadModel();
+        Predictor<NDList, NDList> p = loaded.newPredictor();
+        NDManager m = loaded.getNDManager().newSubManager()) {
+      assertEquals(2, ((MxModel) loaded.getWrappedModel()).getMemoryReport().quantized());
+      NDArray result = p.predict(new NDList(m.create(x, new Shape(batch, in)))).singletonOrThrow();
+      assertInstanceOf(MxCudaNDArray.class, result);
+      assertArrayEquals(y, result.toFloatArray(), "Criteria-loaded GPU model predicts the same");
     }
     assertEquals(0, MxFallbacks.total(), "host fallbacks: " + MxFallbacks.counts());
     assertEquals(live, DeviceBuffer.liveBuffers(), "closing the model frees its device memory");
