@@ -122,8 +122,10 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
       block.setWeights(ckpt.toBertWeights(), model.getNDManager());
       model.setProperty("mx.weights", weights == null ? "FP32" : weights.name());
       model.setProperty("mx.activations", activations == null ? "none" : activations.name());
-      for (Map.Entry<String, String> e : options.entrySet()) {
-        model.setProperty(e.getKey(), e.getValue());
+      if (options != null) {
+        for (Map.Entry<String, String> e : options.entrySet()) {
+          model.setProperty(e.getKey(), e.getValue());
+        }
       }
     } catch (RuntimeException e) {
       model.close();
