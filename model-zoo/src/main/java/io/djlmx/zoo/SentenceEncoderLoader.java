@@ -6,6 +6,11 @@ import ai.djl.MalformedModelException;
 import ai.djl.Model;
 import ai.djl.engine.Engine;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
 import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.repository.zoo.ZooModel;
@@ -15,7 +20,9 @@ import ai.djl.util.Progress;
 import ai.djl.util.Utils;
 import io.djlmx.engine.MxConfig;
 import io.djlmx.engine.MxModel;
+import io.djlmx.engine.MxNDArray;
 import io.djlmx.format.MxFormat;
+import io.djlmx.format.MxTensor;
 import io.djlmx.zoo.bert.ActivationQuantizer;
 import io.djlmx.zoo.bert.AttentionCore;
 import io.djlmx.zoo.bert.BertEncoder;
@@ -25,6 +32,7 @@ import io.djlmx.zoo.bert.SoftmaxAttentionCore;
 import io.djlmx.zoo.checkpoint.MxCheckpoint;
 import io.djlmx.zoo.emulation.MxActivationQuantizer;
 import io.djlmx.zoo.onnx.BertOnnxImporter;
+import io.djlmx.zoo.onnx.NamedTensor;
 import io.djlmx.zoo.onnx.OnnxModelFile;
 import io.djlmx.zoo.translator.BatchSentenceEmbeddingTranslator;
 import io.djlmx.zoo.translator.ListSentenceEmbeddingTranslator;
@@ -32,10 +40,13 @@ import io.djlmx.zoo.translator.SentenceBatchCodec;
 import io.djlmx.zoo.translator.SentenceEmbeddingTranslator;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -119,7 +130,7 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
         mx.setConfig(engineConfig(weights, activations, options));
       }
       model.setBlock(block);
-      block.setWeights(ckpt.toBertWeights(), model.getNDManager());
+      installWeights(block, ckpt, model);
       model.setProperty("mx.weights", weights == null ? "FP32" : weights.name());
       model.setProperty("mx.activations", activations == null ? "none" : activations.name());
       if (options != null) {
@@ -140,6 +151,65 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
         engineName,
         (System.nanoTime() - start) / 1_000_000);
     return new ZooModel<>(model, translator);
+  }
+
+  /**
+   * Sets an encoder's parameters from a checkpoint. Under the MX engine the packed MX weights go to
+   * its kernels as they are ({@link MxModel#adoptPackedWeights}): nothing is dequantized into FP32
+   * and quantized again, which was most of a cached load. Elsewhere (and for weights the engine
+   * does not take, e.g. with {@code mx.keepFp32}) the weights are dequantized into FP32 arrays.
+   *
+   * @param encoder the encoder, already the model's block
+   * @param ckpt the checkpoint (its configuration must equal the encoder's)
+   * @param model the model whose manager owns the arrays
+   */
+  static void installWeights(BertEncoder encoder, MxCheckpoint ckpt, Model model) {
+    if (!(model instanceof MxModel mx) || ckpt.mxWeights().isEmpty()) {
+      encoder.setWeights(ckpt.toBertWeights(), model.getNDManager());
+      return;
+    }
+    if (!ckpt.config().equals(encoder.getConfig())) {
+      throw new IllegalArgumentException(
+          "Checkpoint is for " + ckpt.config() + ", the encoder is " + encoder.getConfig());
+    }
+    NDManager manager = model.getNDManager();
+    Map<String, io.djlmx.zoo.checkpoint.MxWeight> packed = ckpt.mxWeights();
+    Map<String, NamedTensor> fp32 = ckpt.fp32Tensors();
+    Map<NDArray, io.djlmx.zoo.checkpoint.MxWeight> byArray = new IdentityHashMap<>();
+    for (Map.Entry<String, Parameter> e : encoder.parametersByName().entrySet()) {
+      io.djlmx.zoo.checkpoint.MxWeight w = packed.get(e.getKey());
+      NDArray a;
+      if (w != null) {
+        // a placeholder: its values are the MX weight's once adopted (filled below otherwise)
+        a = manager.create(new Shape(w.rows(), w.cols()), DataType.FLOAT32);
+        byArray.put(a, w);
+      } else {
+        NamedTensor t = fp32.get(e.getKey());
+        a = manager.create(t.data(), new Shape(t.shape()));
+      }
+      e.getValue().setArray(a);
+    }
+    List<MxTensor> open = new ArrayList<>();
+    try {
+      mx.adoptPackedWeights(
+          a -> {
+            io.djlmx.zoo.checkpoint.MxWeight w = byArray.get(a);
+            if (w == null) {
+              return null;
+            }
+            MxTensor t = w.toTensor();
+            open.add(t);
+            return t;
+          });
+    } finally {
+      open.forEach(MxTensor::close);
+    }
+    for (Map.Entry<NDArray, io.djlmx.zoo.checkpoint.MxWeight> e : byArray.entrySet()) {
+      if (!(e.getKey() instanceof MxNDArray m) || !m.isFp32Released()) {
+        // not taken by the engine: it needs the values as FP32
+        e.getKey().set(FloatBuffer.wrap(e.getValue().dequantize().data()));
+      }
+    }
   }
 
   /**

@@ -267,6 +267,88 @@ public final class MxLinear {
   }
 
   /**
+   * Installs an already-packed MX tensor as the MX form of {@code weight}, so that a checkpoint
+   * holding MX codes is not dequantized and quantized again at load. The tensor is handed to the
+   * device's kernel ({@link LinearKernel#prepare}) and not retained: the caller still owns and
+   * closes it. Then the weight's FP32 storage is released as after any packing, so its values need
+   * not have been written: where they are read (any op on the weight array as an ordinary array)
+   * they are the dequantized MX values.
+   *
+   * @param weight the weight array {@code [n, k]}
+   * @param packed its MX values: shape {@code [n, k]}, blocks of 32, the format of {@code config}
+   * @param name the parameter name, as {@link MxModel} names it (messages, {@code mx.exclude})
+   * @param config the model's configuration
+   * @return false, with nothing installed, when the weight is not eligible (excluded by {@code
+   *     mx.exclude}, no kernel for its device, {@code mx.keepFp32} on, a gradient attached, not a
+   *     CPU FP32 MX array): then the ordinary path packs it from its FP32 values
+   * @throws IllegalArgumentException if the tensor's shape, block size or format does not match, or
+   *     it holds a NaN scale
+   */
+  static boolean adopt(NDArray weight, MxTensor packed, String name, MxConfig config) {
+    if (!(weight instanceof MxNDArray w)
+        || config.getWeights() == null
+        || config.isExcluded(name)
+        || config.isKeepFp32()
+        || MxGradientCollector.isRecording()
+        || w.hasGradient()
+        || w.getDataType() != DataType.FLOAT32
+        || !Device.Type.CPU.equals(w.getDevice().getDeviceType())) {
+      return false;
+    }
+    LinearKernel kernel = KERNELS.get(w.getDevice().getDeviceType());
+    if (kernel == null) {
+      return false;
+    }
+    long[] shape = w.getShape().getShape();
+    if (packed.isClosed()
+        || !java.util.Arrays.equals(shape, packed.shape())
+        || packed.blockSize() != MxFormat.DEFAULT_BLOCK_SIZE) {
+      throw new IllegalArgumentException(
+          "Packed MX weight for parameter "
+              + name
+              + " has shape "
+              + java.util.Arrays.toString(packed.shape())
+              + " and block size "
+              + packed.blockSize()
+              + "; the parameter is "
+              + w.getShape()
+              + " in blocks of "
+              + MxFormat.DEFAULT_BLOCK_SIZE
+              + (packed.isClosed() ? " (and the tensor is closed)" : ""));
+    }
+    if (packed.format() != config.getWeights()) {
+      throw new IllegalArgumentException(
+          "Packed MX weight for parameter "
+              + name
+              + " is "
+              + packed.format()
+              + " but the model's mx.weights is "
+              + config.getWeights());
+    }
+    checkFinite(packed, name);
+    synchronized (w) {
+      MxWeight mx = new MxWeight(name, w.getVersion(), packed.format(), w.getShape().size() * 4L);
+      try {
+        mx.setPrepared(kernel, kernel.prepare(packed));
+      } catch (RuntimeException e) {
+        mx.close();
+        throw e;
+      }
+      if (!mx.prepared().canDequantize()) {
+        // its values could never be read back: keep the ordinary path, which keeps FP32
+        mx.close();
+        return false;
+      }
+      // setWeight reads released values back from the weight it replaces, if any; then the
+      // array's own (placeholder) values are dropped: from now on they are the MX values
+      w.setWeight(mx);
+      w.releaseFp32();
+      PACK_COUNT.incrementAndGet();
+      return true;
+    }
+  }
+
+  /**
    * Returns whether the FP32 storage of {@code weight} may be freed: a CPU FP32 array not being
    * trained, packed for a kernel that can write its values back, and {@code mx.keepFp32} off.
    */

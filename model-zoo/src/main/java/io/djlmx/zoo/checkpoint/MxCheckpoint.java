@@ -127,6 +127,16 @@ public final class MxCheckpoint {
   }
 
   /**
+   * Returns the tensors kept in FP32 (embeddings, biases, norms; every tensor of an FP32
+   * checkpoint) by Hugging Face name.
+   *
+   * @return an unmodifiable map
+   */
+  public Map<String, NamedTensor> fp32Tensors() {
+    return java.util.Collections.unmodifiableMap(fp32);
+  }
+
+  /**
    * Returns every weight as FP32, MX weights decoded to the values the MX kernels use.
    *
    * @return the weights
@@ -222,8 +232,9 @@ public final class MxCheckpoint {
     if (!Files.isRegularFile(file)) {
       throw new NoSuchFileException(file.toString(), null, "MX checkpoint not found");
     }
+    long size = Files.size(file);
     try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 20)) {
-      return read(in, file.toString());
+      return read(in, file.toString(), size);
     }
   }
 
@@ -236,6 +247,16 @@ public final class MxCheckpoint {
    * @throws IOException when the data is truncated, corrupt or not a checkpoint
    */
   public static MxCheckpoint read(InputStream in, String source) throws IOException {
+    return read(in, source, 1 << 20);
+  }
+
+  /**
+   * Reads a checkpoint from a stream of a known size: arrays up to that size are read straight into
+   * arrays of their final length (a corrupt length beyond it is read in chunks, so it fails at the
+   * end of the stream instead of allocating what the file cannot hold).
+   */
+  private static MxCheckpoint read(InputStream in, String source, long sizeBound)
+      throws IOException {
     CRC32 crc = new CRC32();
     DataInputStream is = new DataInputStream(new CheckedInputStream(in, crc));
     try {
@@ -287,7 +308,7 @@ public final class MxCheckpoint {
           }
         }
         if (kind == KIND_FP32) {
-          byte[] raw = readBounded(is, (int) n * Float.BYTES);
+          byte[] raw = readBounded(is, (int) n * Float.BYTES, sizeBound);
           float[] data = new float[(int) n];
           ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(data);
           try {
@@ -308,8 +329,8 @@ public final class MxCheckpoint {
                     + name
                     + " unsupported");
           }
-          byte[] scales = readBytes(is, source, name);
-          byte[] codes = readBytes(is, source, name);
+          byte[] scales = readBytes(is, source, name, sizeBound);
+          byte[] codes = readBytes(is, source, name, sizeBound);
           try {
             mx.put(name, new MxWeight(name, wf, (int) shape[0], (int) shape[1], codes, scales));
           } catch (IllegalArgumentException e) {
@@ -382,14 +403,14 @@ public final class MxCheckpoint {
     }
   }
 
-  private static byte[] readBytes(DataInputStream is, String source, String name)
+  private static byte[] readBytes(DataInputStream is, String source, String name, long sizeBound)
       throws IOException {
     int len = is.readInt();
     if (len < 0 || len > Integer.MAX_VALUE - 16) {
       throw new IOException(
           "Corrupt MX checkpoint " + source + ": byte count " + len + " of " + name);
     }
-    return readBounded(is, len);
+    return readBounded(is, len, sizeBound);
   }
 
   /**
@@ -397,8 +418,9 @@ public final class MxCheckpoint {
    * checksum is verified only at the end) then fails as truncated instead of first allocating up to
    * 2 GB.
    */
-  private static byte[] readBounded(DataInputStream is, int len) throws IOException {
-    if (len <= 1 << 20) {
+  private static byte[] readBounded(DataInputStream is, int len, long sizeBound)
+      throws IOException {
+    if (len <= Math.max(1 << 20, sizeBound)) {
       byte[] b = new byte[len];
       is.readFully(b);
       return b;

@@ -96,14 +96,25 @@ public record MxWeight(
   }
 
   /**
+   * Returns the packed values as an off-heap {@link MxTensor} (codes and scales copied as they are,
+   * nothing decoded); the caller closes it.
+   *
+   * @return a new tensor {@code [rows, cols]}, blocks of {@link #BLOCK}
+   */
+  public MxTensor toTensor() {
+    MxTensor q = MxTensor.allocate(new long[] {rows, cols}, format, ScaleMode.FLOOR, BLOCK);
+    MemorySegment.copy(MemorySegment.ofArray(codes), 0, q.codes(), 0, codes.length);
+    MemorySegment.copy(MemorySegment.ofArray(scales), 0, q.scales(), 0, scales.length);
+    return q;
+  }
+
+  /**
    * Decodes to FP32 (exactly the values the MX kernels compute with).
    *
    * @return the weight {@code [rows, cols]}
    */
   public NamedTensor dequantize() {
-    try (MxTensor q = MxTensor.allocate(new long[] {rows, cols}, format, ScaleMode.FLOOR, BLOCK)) {
-      MemorySegment.copy(MemorySegment.ofArray(codes), 0, q.codes(), 0, codes.length);
-      MemorySegment.copy(MemorySegment.ofArray(scales), 0, q.scales(), 0, scales.length);
+    try (MxTensor q = toTensor()) {
       return new NamedTensor(name, new long[] {rows, cols}, q.dequantize());
     }
   }
