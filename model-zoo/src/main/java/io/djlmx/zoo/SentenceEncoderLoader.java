@@ -23,6 +23,7 @@ import io.djlmx.engine.MxModel;
 import io.djlmx.engine.MxNDArray;
 import io.djlmx.format.MxFormat;
 import io.djlmx.format.MxTensor;
+import io.djlmx.format.ScaleMode;
 import io.djlmx.zoo.bert.ActivationQuantizer;
 import io.djlmx.zoo.bert.AttentionCore;
 import io.djlmx.zoo.bert.BertEncoder;
@@ -60,9 +61,10 @@ import org.slf4j.LoggerFactory;
  * <p>Options ({@code Criteria.optOption}, else system property, else environment variable with dots
  * as underscores, upper case): {@code mx.weights} (an {@link MxFormat} name or {@code FP32}; the
  * filter {@code format} is accepted too; default {@code MXFP6_E2M3}), {@code mx.activations}
- * ({@code none} or a format), {@code mx.attention} ({@code mx}, the default under the MX engine, or
- * {@code off}), {@code mx.zoo.cache} (the checkpoint directory; default {@code <DJL
- * cache>/mx-zoo}).
+ * ({@code none} or a format), {@code mx.scale} ({@code floor}, the default, or {@code rceil}: the
+ * scale rule the checkpoint is made with, cached in its own file), {@code mx.attention} ({@code
+ * mx}, the default under the MX engine, or {@code off}), {@code mx.zoo.cache} (the checkpoint
+ * directory; default {@code <DJL cache>/mx-zoo}).
  */
 public final class SentenceEncoderLoader extends ClassPathModelLoader {
 
@@ -108,7 +110,8 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
     Path cacheDir = cacheDir(options);
     Progress progress = criteria.getProgress() != null ? criteria.getProgress() : new ProgressBar();
     long start = System.nanoTime();
-    MxCheckpoint ckpt = loadOrConvert(spec, weights, cacheDir, progress);
+    ScaleMode scale = scaleMode(options);
+    MxCheckpoint ckpt = loadOrConvert(spec, weights, scale, cacheDir, progress);
 
     ActivationQuantizer aq = ActivationQuantizer.NONE;
     if (activations != null) {
@@ -282,7 +285,25 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
   public static MxCheckpoint loadOrConvert(
       SentenceEncoderSpec spec, MxFormat weights, Path cacheDir, Progress progress)
       throws IOException {
-    Path file = checkpointFile(spec, weights, cacheDir);
+    return loadOrConvert(spec, weights, ScaleMode.FLOOR, cacheDir, progress);
+  }
+
+  /**
+   * Returns the checkpoint of an encoder in a format and scale rule, reading the cached one or
+   * converting the ONNX weights (and caching the result) on first use.
+   *
+   * @param spec the encoder
+   * @param weights the format of the linear weights, or null for FP32
+   * @param scale the shared-scale rule of the linear weights
+   * @param cacheDir the checkpoint directory
+   * @param progress reports the conversion, or null
+   * @return the checkpoint
+   * @throws IOException if the model files are missing or corrupt
+   */
+  public static MxCheckpoint loadOrConvert(
+      SentenceEncoderSpec spec, MxFormat weights, ScaleMode scale, Path cacheDir, Progress progress)
+      throws IOException {
+    Path file = checkpointFile(spec, weights, scale, cacheDir);
     if (Files.isRegularFile(file)) {
       try {
         return MxCheckpoint.read(file);
@@ -296,7 +317,7 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
         weights == null ? "FP32" : weights,
         file);
     BertWeights fp32 = importOnnx(spec);
-    MxCheckpoint ckpt = MxCheckpoint.quantize(fp32, weights, progress);
+    MxCheckpoint ckpt = MxCheckpoint.quantize(fp32, weights, scale, progress);
     ckpt.write(file);
     return ckpt;
   }
@@ -323,8 +344,24 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
    * @return the file
    */
   public static Path checkpointFile(SentenceEncoderSpec spec, MxFormat weights, Path cacheDir) {
+    return checkpointFile(spec, weights, ScaleMode.FLOOR, cacheDir);
+  }
+
+  /**
+   * Returns where an encoder's checkpoint in a format and scale rule is cached: the FLOOR file name
+   * has no suffix, other rules add theirs (e.g. {@code -RCEIL}).
+   *
+   * @param spec the encoder
+   * @param weights the format, or null for FP32
+   * @param scale the shared-scale rule
+   * @param cacheDir the checkpoint directory
+   * @return the file
+   */
+  public static Path checkpointFile(
+      SentenceEncoderSpec spec, MxFormat weights, ScaleMode scale, Path cacheDir) {
+    String suffix = weights == null || scale == ScaleMode.FLOOR ? "" : "-" + scale.name();
     return cacheDir.resolve(
-        spec.artifactId() + "-" + (weights == null ? "FP32" : weights.name()) + ".mxckpt");
+        spec.artifactId() + "-" + (weights == null ? "FP32" : weights.name()) + suffix + ".mxckpt");
   }
 
   static MxFormat weightsFormat(Map<String, String> filters, Map<String, String> options) {
@@ -333,6 +370,12 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
       v = option(options, "mx.weights");
     }
     return v == null ? DEFAULT_WEIGHTS : parseFormatOrFp32(v, "mx.weights");
+  }
+
+  /** The {@code mx.scale} option: the scale rule of the checkpoint's weights (default FLOOR). */
+  static ScaleMode scaleMode(Map<String, String> options) {
+    String v = option(options, "mx.scale");
+    return v == null ? ScaleMode.FLOOR : ScaleMode.parse(v);
   }
 
   static MxFormat activationFormat(Map<String, String> options) {

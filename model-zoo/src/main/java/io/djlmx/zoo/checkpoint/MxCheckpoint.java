@@ -2,6 +2,7 @@ package io.djlmx.zoo.checkpoint;
 
 import ai.djl.util.Progress;
 import io.djlmx.format.MxFormat;
+import io.djlmx.format.ScaleMode;
 import io.djlmx.zoo.bert.BertConfig;
 import io.djlmx.zoo.bert.BertWeights;
 import io.djlmx.zoo.onnx.NamedTensor;
@@ -69,7 +70,7 @@ public final class MxCheckpoint {
   }
 
   /**
-   * Quantizes FP32 weights into a checkpoint.
+   * Quantizes FP32 weights into a checkpoint with the spec's FLOOR scale rule.
    *
    * @param weights the FP32 weights
    * @param format the format of the linear weights, or null to keep them FP32
@@ -77,6 +78,20 @@ public final class MxCheckpoint {
    * @return the checkpoint
    */
   public static MxCheckpoint quantize(BertWeights weights, MxFormat format, Progress progress) {
+    return quantize(weights, format, ScaleMode.FLOOR, progress);
+  }
+
+  /**
+   * Quantizes FP32 weights into a checkpoint.
+   *
+   * @param weights the FP32 weights
+   * @param format the format of the linear weights, or null to keep them FP32
+   * @param scale the shared-scale rule of the linear weights
+   * @param progress reports one step per tensor, or null
+   * @return the checkpoint
+   */
+  public static MxCheckpoint quantize(
+      BertWeights weights, MxFormat format, ScaleMode scale, Progress progress) {
     Map<String, NamedTensor> fp32 = new LinkedHashMap<>();
     Map<String, MxWeight> mx = new LinkedHashMap<>();
     if (progress != null) {
@@ -85,7 +100,7 @@ public final class MxCheckpoint {
     }
     for (NamedTensor t : weights.tensors().values()) {
       if (format != null && BertWeights.isLinearWeight(t.name())) {
-        mx.put(t.name(), MxWeight.quantize(t, format));
+        mx.put(t.name(), MxWeight.quantize(t, format, scale));
       } else {
         fp32.put(t.name(), t);
       }

@@ -9,6 +9,7 @@ import ai.djl.training.ParameterStore;
 import ai.djl.translate.NoopTranslator;
 import ai.djl.translate.TranslateException;
 import io.djlmx.format.MxFormat;
+import io.djlmx.format.ScaleMode;
 import io.djlmx.zoo.SentenceEncoderLoader;
 import io.djlmx.zoo.SentenceEncoderSpec;
 import io.djlmx.zoo.bert.ActivationQuantizer;
@@ -93,8 +94,25 @@ public final class EmbeddingEvaluator {
    */
   public Run embed(SentenceEncoderSpec spec, MxFormat weights, MxFormat activations)
       throws IOException {
+    return embed(spec, weights, ScaleMode.FLOOR, activations);
+  }
+
+  /**
+   * Embeds every sentence with an encoder whose linear weights are in a format, quantized with a
+   * given scale rule.
+   *
+   * @param spec the encoder
+   * @param weights the weight format, or null for FP32
+   * @param scale the shared-scale rule of the weights
+   * @param activations the activation format, or null for FP32 activations
+   * @return the embeddings and the time taken
+   * @throws IOException if the model files are missing or corrupt
+   */
+  public Run embed(
+      SentenceEncoderSpec spec, MxFormat weights, ScaleMode scale, MxFormat activations)
+      throws IOException {
     // quantized in memory from one import per encoder: no checkpoint files written
-    MxCheckpoint ckpt = MxCheckpoint.quantize(fp32Weights(spec), weights, null);
+    MxCheckpoint ckpt = MxCheckpoint.quantize(fp32Weights(spec), weights, scale, null);
     SentenceBatchCodec codec = SentenceEncoderLoader.newCodec(spec);
     ActivationQuantizer aq =
         activations == null ? ActivationQuantizer.NONE : new MxActivationQuantizer(activations);
