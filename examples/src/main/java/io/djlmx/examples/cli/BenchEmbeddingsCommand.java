@@ -73,6 +73,9 @@ public final class BenchEmbeddingsCommand implements Callable<Integer> {
     List<String> all = Files.readAllLines(sentences, StandardCharsets.UTF_8);
     Map<String, Config> configs = new LinkedHashMap<>();
     configs.put("BertEncoder on PyTorch, FP32", (pt, m) -> pt.embed(s, null, null));
+    // the same with PyTorch on one intra-op thread, the setting the MX rows run with
+    configs.put(
+        "BertEncoder on PyTorch, FP32, 1 intra-op thread", (pt, m) -> pt.embed(s, null, null));
     configs.put("ONNX Runtime FP32", (pt, m) -> pt.embedOnnxRuntime(s, s.onnxResource()));
     configs.put(
         "ONNX Runtime INT8 (-q)", (pt, m) -> pt.embedOnnxRuntime(s, "all-minilm-l6-v2-q.onnx"));
@@ -115,7 +118,8 @@ public final class BenchEmbeddingsCommand implements Callable<Integer> {
     // one row per configuration as soon as it is measured: medians of reps passes per batch size
     for (Map.Entry<String, Config> e : configs.entrySet()) {
       boolean mxRow = e.getKey().contains("on MX");
-      JniUtils.setNumThreads(mxRow && torchMx > 0 ? torchMx : torchDefault);
+      boolean oneThread = e.getKey().endsWith("1 intra-op thread");
+      JniUtils.setNumThreads(oneThread ? 1 : mxRow && torchMx > 0 ? torchMx : torchDefault);
       double[] median = new double[2];
       for (int b = 0; b < 2; b++) {
         double[] v = new double[reps];
@@ -133,7 +137,8 @@ public final class BenchEmbeddingsCommand implements Callable<Integer> {
     out.println(
         String.format(
             Locale.ROOT,
-            "PyTorch intra-op threads: %d for the PyTorch rows, %d for the MX rows; %d cores.",
+            "PyTorch intra-op threads: %d for the PyTorch rows (unless said), %d for the MX rows;"
+                + " %d cores.",
             torchDefault,
             torchMx > 0 ? torchMx : torchDefault,
             Runtime.getRuntime().availableProcessors()));
