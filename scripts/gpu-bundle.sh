@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds everything the GPU tests and benchmarks need on the lent GPU machine (which has no Java) into
 # one folder, by default .bundle/ (git-ignored), under 64 MiB: a jlink'ed Java 25 runtime, mx-engine
-# with its CUDA fatbin and its test classes, JCuda (driver natives only), SLF4J, the JUnit console
-# launcher, and the run script. No PyTorch natives: the GPU code runs without PyTorch.
+# with its CUDA fatbin and its test classes, the model zoo with its test classes, DJL's API and
+# PyTorch-engine classes (no PyTorch natives: the GPU-resident arrays run with mx.engine.host=none), JCuda
+# (driver natives only), SLF4J, the JUnit console launcher, the run scripts, and the CPU MX result of
+# the GPU encoder test's model (computed here, where PyTorch runs).
 # Usage: scripts/gpu-bundle.sh [OUT_DIR]      (JAVA_HOME must be a JDK 25; nvcc must be on the PATH)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -16,11 +18,13 @@ command -v nvcc >/dev/null || { echo "gpu-bundle: nvcc is not on the PATH: the f
 prop() { sed -n "s:.*<$1>\(.*\)</$1>.*:\1:p" "$ROOT/pom.xml" | head -1; }
 JCUDA_VERSION="$(prop jcuda.version)"
 SLF4J_VERSION="$(prop slf4j.version)"
+DJL_VERSION="$(prop djl.version)"
 CONSOLE_VERSION="$(prop junit.console.version)"
 
-echo "[gpu-bundle] building mx-engine (jar + test jar)"
-./mvnw -B -q -pl mx-engine package -DskipTests -Dspotless.check.skip=true
+echo "[gpu-bundle] building mx-engine (jar + test jar) and the model zoo"
+./mvnw -B -q -pl mx-engine,model-zoo -am package -DskipTests -Dspotless.check.skip=true
 ENGINE_JAR="$(ls mx-engine/target/mx-engine-*[0-9T].jar | head -1)"
+ZOO_JAR="$(ls model-zoo/target/mx-model-zoo-*[0-9T].jar | head -1)"
 TESTS_JAR="$(ls mx-engine/target/mx-engine-*-tests.jar | head -1)"
 unzip -l "$ENGINE_JAR" | grep -q mx-kernels.fatbin || { echo "gpu-bundle: no fatbin in $ENGINE_JAR" >&2; exit 1; }
 
@@ -28,6 +32,13 @@ rm -rf "$OUT"
 mkdir -p "$OUT/lib"
 cp "$ENGINE_JAR" "$OUT/lib/mx-engine.jar"
 cp "$TESTS_JAR" "$OUT/lib/mx-engine-tests.jar"
+cp "$ZOO_JAR" "$OUT/lib/mx-model-zoo.jar"
+(cd model-zoo/target/test-classes && "$JAVA_HOME/bin/jar" cf "$OUT/lib/mx-model-zoo-tests.jar" io)
+# DJL's API and PyTorch-engine classes (the MX engine's types refer to them); no PyTorch natives.
+cp "$M2/ai/djl/api/$DJL_VERSION/api-$DJL_VERSION.jar" "$OUT/lib/djl-api.jar"
+cp "$M2/ai/djl/pytorch/pytorch-engine/$DJL_VERSION/pytorch-engine-$DJL_VERSION.jar" "$OUT/lib/djl-pytorch-engine.jar"
+cp "$(ls "$M2"/com/google/code/gson/gson/2.13.1/gson-2.13.1.jar)" "$OUT/lib/gson.jar"
+cp "$(ls "$M2"/net/java/dev/jna/jna/5.17.0/jna-5.17.0.jar)" "$OUT/lib/jna.jar"
 cp "$M2/org/jcuda/jcuda/$JCUDA_VERSION/jcuda-$JCUDA_VERSION.jar" "$OUT/lib/"
 cp "$M2/org/slf4j/slf4j-api/$SLF4J_VERSION/slf4j-api-$SLF4J_VERSION.jar" "$OUT/lib/"
 cp "$M2/org/slf4j/slf4j-simple/$SLF4J_VERSION/slf4j-simple-$SLF4J_VERSION.jar" "$OUT/lib/"
@@ -51,9 +62,14 @@ echo "[gpu-bundle] jlink runtime"
   --strip-debug --no-man-pages --no-header-files --compress=zip-9 --output "$OUT/jre" 2>&1 | grep -v "incubator" || true
 if command -v strip >/dev/null; then strip --strip-unneeded "$OUT/jre/lib/server/libjvm.so" || true; fi
 
-cp scripts/gpu-run.sh scripts/gpu_torch_ref.py scripts/gpu-attention-run.sh scripts/gpu_attention_torch_ref.py "$OUT/"
+echo "[gpu-bundle] CPU MX result of the GPU encoder test (PyTorch, here)"
+./mvnw -B -q -pl model-zoo -am test -Dtest=BertEncoderReferenceTest -Dsurefire.failIfNoSpecifiedTests=false \
+  -Dspotless.check.skip=true -Dmx.gpu.writeEncoderReference="$OUT/encoder-cpu-mx.f32"
+test -s "$OUT/encoder-cpu-mx.f32" || { echo "gpu-bundle: no CPU encoder reference written" >&2; exit 1; }
+
+cp scripts/gpu-arrays-run.sh scripts/gpu-run.sh scripts/gpu_torch_ref.py scripts/gpu-attention-run.sh scripts/gpu_attention_torch_ref.py "$OUT/"
 cp mx-engine/target/classes/io/djlmx/kernel/cuda/mx-kernels.fatbin "$OUT/"
-chmod +x "$OUT/gpu-run.sh" "$OUT/gpu-attention-run.sh"
+chmod +x "$OUT/gpu-run.sh" "$OUT/gpu-attention-run.sh" "$OUT/gpu-arrays-run.sh"
 du -sh "$OUT"
 SIZE=$(du -sb "$OUT" | cut -f1)
 if (( SIZE > 60 * 1024 * 1024 )); then echo "gpu-bundle: $OUT is $SIZE bytes, over the 60 MiB budget" >&2; exit 1; fi

@@ -8,9 +8,10 @@ O="${OUT:-$PWD/gpu-out}"
 mkdir -p "$O"
 MODE="${1:-full}"
 JAVA="$B/jre/bin/java"
-CP="$B/lib/mx-engine.jar:$B/lib/mx-engine-tests.jar:$B/lib/jcuda-$(ls "$B/lib" | sed -n 's/^jcuda-\([0-9.]*\)\.jar$/\1/p').jar"
-CP="$CP:$(ls "$B"/lib/jcuda-natives-driver-*.jar):$(ls "$B"/lib/slf4j-api-*.jar):$(ls "$B"/lib/slf4j-simple-*.jar)"
-FLAGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g)
+CP="$(ls "$B"/lib/*.jar | grep -v junit-platform-console | tr '\n' ':')"
+# No PyTorch natives travel: the MX engine runs GPU-only (GPU-resident arrays, no host fallbacks).
+FLAGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g
+  -Dai.djl.offline=true -Dmx.engine.host=none -Dmx.gpu.encoderReference="$B/encoder-cpu-mx.f32")
 {
   date -u
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv
@@ -19,9 +20,19 @@ FLAGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xm
 echo "== GPU tests"
 "$JAVA" "${FLAGS[@]}" -jar "$B/lib/junit-platform-console-standalone.jar" execute \
   --class-path "$CP" --select-class io.djlmx.kernel.cuda.CudaBackendTest --select-class io.djlmx.kernel.cuda.CudaMxLinearTest \
-  --select-class io.djlmx.kernel.cuda.CudaCpuAgreementTest --details=tree --disable-banner --disable-ansi-colors \
+  --select-class io.djlmx.kernel.cuda.CudaCpuAgreementTest --select-class io.djlmx.engine.MxCudaNDArrayTest \
+  --select-class io.djlmx.engine.MxCudaModelTest --select-class io.djlmx.zoo.bert.BertEncoderGpuTest \
+  --details=tree --disable-banner --disable-ansi-colors \
   --reports-dir "$O/junit" 2>&1 | tee "$O/tests.log" | grep -vE "^\s*$" | tail -60
 TEST_RC=${PIPESTATUS[0]}
+
+echo "== GPU resource test (device memory flat; figures in \$OUT/RELIABILITY-gpu.md, kept as docs/RELIABILITY-gpu.md)"
+"$JAVA" "${FLAGS[@]}" -Ddjlmx.gpu.resource.report="$O/RELIABILITY-gpu.md" \
+  -jar "$B/lib/junit-platform-console-standalone.jar" execute --class-path "$CP" \
+  --select-class io.djlmx.kernel.cuda.CudaResourceTest --details=tree --disable-banner --disable-ansi-colors \
+  --reports-dir "$O/junit-resource" 2>&1 | tee "$O/tests-resource.log" | grep -vE "^\s*$" | tail -30
+RESOURCE_RC=${PIPESTATUS[0]}
+if [[ $TEST_RC -eq 0 ]]; then TEST_RC=$RESOURCE_RC; fi
 
 echo "== SASS check (tensor-core instructions in the fatbin)"
 if command -v cuobjdump >/dev/null && [[ -f "$B/mx-kernels.fatbin" ]]; then

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.djlmx.checkpoint.CheckpointTensor;
+import io.djlmx.checkpoint.ModelCheckpoint;
 import io.djlmx.format.MxFormat;
 import io.djlmx.format.MxFormatException;
 import io.djlmx.format.MxQuantizer;
@@ -465,5 +467,82 @@ class CorruptFileTest {
     recordTally("MX checkpoint .mxckpt (tiny BERT, FP32 / MXFP4 / MXFP8 seeds)", t);
     assertTrue(t.inputs >= MIN_INPUTS, "only " + t.inputs + " inputs in the time bound");
     assertEquals(0, t.byKind.getOrDefault("1 bit flipped", new int[2])[1], "CRC missed a flip");
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // MX model checkpoint (mx convert --params / --torchscript)
+
+  private static byte[] modelCheckpointBytes(MxFormat format, long seed) throws IOException {
+    Random r = new Random(seed);
+    long[][] shapes = {{64, 70}, {64}, {10, 64}, {10}, {3, 5, 33}};
+    List<CheckpointTensor> tensors = new ArrayList<>();
+    for (int i = 0; i < shapes.length; i++) {
+      long[] shape = shapes[i];
+      float[] data = new float[(int) Arrays.stream(shape).reduce(1, (a, b) -> a * b)];
+      for (int j = 0; j < data.length; j++) {
+        data[j] = (float) r.nextGaussian() * 0.1f;
+      }
+      String name =
+          String.format(
+              java.util.Locale.ROOT, "%02dLinear_%s", i, shape.length == 1 ? "bias" : "weight");
+      tensors.add(
+          shape.length == 1
+              ? new CheckpointTensor(name, shape, data, null)
+              : new CheckpointTensor(
+                  name,
+                  shape,
+                  null,
+                  MxTensor.quantize(
+                      java.lang.foreign.MemorySegment.ofArray(data),
+                      shape,
+                      format,
+                      ScaleMode.FLOOR,
+                      MxFormat.DEFAULT_BLOCK_SIZE)));
+    }
+    Map<String, String> meta = new LinkedHashMap<>();
+    meta.put(ModelCheckpoint.SOURCE, ModelCheckpoint.SOURCE_PARAMS);
+    meta.put(ModelCheckpoint.BLOCK_FACTORY, "com.example.MlpFactory");
+    meta.put(ModelCheckpoint.INPUT_SHAPES, "1,70");
+    meta.put(ModelCheckpoint.WEIGHTS, format.name());
+    meta.put(ModelCheckpoint.SCALE, "floor");
+    try (ModelCheckpoint ckpt = new ModelCheckpoint(meta, tensors)) {
+      ByteArrayOutputStream bos = new ByteArrayOutputStream();
+      ckpt.write(bos);
+      return bos.toByteArray();
+    }
+  }
+
+  @Test
+  void fuzzedModelCheckpointsAreRejectedCleanly() throws Exception {
+    List<byte[]> seeds = new ArrayList<>();
+    seeds.add(modelCheckpointBytes(MxFormat.MXFP4_E2M1, 1));
+    seeds.add(modelCheckpointBytes(MxFormat.MXFP6_E3M2, 2));
+    seeds.add(modelCheckpointBytes(MxFormat.MXINT8, 3));
+    for (byte[] s : seeds) {
+      ModelCheckpoint.read(new ByteArrayInputStream(s), "seed").close();
+    }
+    List<byte[]> others = new ArrayList<>(tensorSeeds());
+    others.add(checkpointBytes()); // a zoo encoder checkpoint (DJLMXCK1) is another format
+    Tally t =
+        fuzz(
+            seeds,
+            others,
+            IOException.class,
+            CorruptFileTest::overwriteWithFixedCrc,
+            b -> {
+              try {
+                return ModelCheckpoint.read(new ByteArrayInputStream(b), "fuzz.mxckpt");
+              } catch (IOException e) {
+                throw new UncheckedIOException(e);
+              }
+            },
+            // A consistent rewrite may load: then every tensor must decode in full.
+            (b, ckpt) ->
+                ckpt.tensors().values().stream()
+                    .allMatch(x -> x.values().length == x.elementCount()));
+    recordTally("MX model checkpoint .mxckpt (DJLMXCK2; MXFP4 / MXFP6 / MXINT8 seeds)", t);
+    assertTrue(t.inputs >= MIN_INPUTS, "only " + t.inputs + " inputs in the time bound");
+    assertEquals(0, t.byKind.getOrDefault("1 bit flipped", new int[2])[1], "CRC missed a flip");
+    assertEquals(0, t.byKind.getOrDefault("truncated", new int[2])[1], "truncation accepted");
   }
 }

@@ -23,6 +23,7 @@ import java.io.IOException;
 import java.lang.reflect.Field;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.Consumer;
@@ -228,6 +229,113 @@ final class Fixtures {
     } catch (Throwable t) {
       // Not glibc: measure without trimming.
     }
+  }
+
+  /**
+   * Returns glibc's count of bytes handed out by {@code malloc} and not yet freed, in kB: the sum,
+   * over every malloc arena, of bytes in use in the arena heaps ({@code uordblks}) and in blocks
+   * mapped on their own ({@code hblkhd}), from {@code mallinfo2()}. PyTorch's CPU tensors ({@code
+   * posix_memalign}), FFM arenas and direct buffers ({@code Unsafe.allocateMemory}) all come from
+   * malloc, so this counts their live bytes exactly, unaffected by freed memory that glibc keeps
+   * cached in its arenas (which RSS shows). Returns -1 where {@code mallinfo2} is missing (not
+   * glibc, or glibc before 2.33).
+   *
+   * @return live malloc bytes in kB, or -1
+   */
+  static long mallocInUseKb() {
+    long[] m = mallinfo2();
+    return m == null ? -1 : (m[7] + m[4]) / 1024;
+  }
+
+  /**
+   * Returns glibc's {@code mallinfo2()} fields (arena, ordblks, smblks, hblks, hblkhd, usmblks,
+   * fsmblks, uordblks, fordblks, keepcost), or null where the function is missing.
+   */
+  static long[] mallinfo2() {
+    java.lang.foreign.Linker linker = java.lang.foreign.Linker.nativeLinker();
+    var symbol = linker.defaultLookup().find("mallinfo2");
+    if (symbol.isEmpty()) {
+      return null;
+    }
+    java.lang.foreign.StructLayout layout =
+        java.lang.foreign.MemoryLayout.structLayout(
+            java.lang.foreign.MemoryLayout.sequenceLayout(
+                10, java.lang.foreign.ValueLayout.JAVA_LONG));
+    var handle =
+        linker.downcallHandle(symbol.get(), java.lang.foreign.FunctionDescriptor.of(layout));
+    try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+      java.lang.foreign.MemorySegment out =
+          (java.lang.foreign.MemorySegment)
+              handle.invokeExact((java.lang.foreign.SegmentAllocator) arena);
+      return out.toArray(java.lang.foreign.ValueLayout.JAVA_LONG);
+    } catch (Throwable t) {
+      throw new IllegalStateException("mallinfo2 failed", t);
+    }
+  }
+
+  /**
+   * Returns the native memory held outside the JVM's own bookkeeping, in kB: glibc's live malloc
+   * bytes ({@link #mallocInUseKb()}) minus the bytes the JVM mallocs for itself (Native Memory
+   * Tracking's malloc total, less its {@code Other} category, which is memory Java code asked for:
+   * {@code Unsafe.allocateMemory}, FFM arenas, direct buffers). What remains is PyTorch's tensors
+   * and caches, the MX engine's packed weights and every other allocation the application made: a
+   * leak of any of them shows here, while the JIT compiler's arena chunk pool, GC tables and symbol
+   * tables (which swing by 10 to 20 MiB as compilations come and go) do not. The median of five
+   * samples, each after GC.
+   *
+   * @return native kB outside the JVM's internals
+   * @throws IllegalStateException when Native Memory Tracking is off or mallinfo2 is missing
+   */
+  static long applicationNativeKb() {
+    long[] samples = new long[5];
+    for (int i = 0; i < samples.length; i++) {
+      rssAfterGcKb();
+      long malloc = mallocInUseKb();
+      long[] nmt = jvmMallocKb();
+      if (malloc < 0) {
+        throw new IllegalStateException("glibc mallinfo2() is not available on this system");
+      }
+      samples[i] = malloc - (nmt[0] - nmt[1]);
+    }
+    Arrays.sort(samples);
+    return samples[samples.length / 2];
+  }
+
+  /**
+   * Returns the JVM's own malloc total and its {@code Other} category in kB, from Native Memory
+   * Tracking's summary (the JVM must run with {@code -XX:NativeMemoryTracking=summary}, as
+   * integration-tests/pom.xml sets it).
+   *
+   * @return {total malloc, Other malloc}
+   */
+  static long[] jvmMallocKb() {
+    String summary;
+    try {
+      summary =
+          (String)
+              java.lang.management.ManagementFactory.getPlatformMBeanServer()
+                  .invoke(
+                      new javax.management.ObjectName("com.sun.management:type=DiagnosticCommand"),
+                      "vmNativeMemory",
+                      new Object[] {new String[] {"summary", "scale=KB"}},
+                      new String[] {String[].class.getName()});
+    } catch (javax.management.JMException e) {
+      throw new IllegalStateException("cannot read Native Memory Tracking", e);
+    }
+    java.util.regex.Matcher total =
+        java.util.regex.Pattern.compile("Total:[^\\n]*\\n\\s*malloc: (\\d+)KB").matcher(summary);
+    java.util.regex.Matcher other =
+        java.util.regex.Pattern.compile("-\\s+Other \\([^\\n]*\\n\\s*\\(malloc=(\\d+)KB")
+            .matcher(summary);
+    if (!total.find()) {
+      throw new IllegalStateException(
+          "Native Memory Tracking is off: run with -XX:NativeMemoryTracking=summary"
+              + " (integration-tests/pom.xml sets it); it said: "
+              + summary.strip());
+    }
+    return new long[] {
+      Long.parseLong(total.group(1)), other.find() ? Long.parseLong(other.group(1)) : 0
+    };
   }
 
   /** Committed Java heap in kB. */

@@ -65,7 +65,18 @@ final class ReliabilityReport {
         .append(
             " with a recomputed checksum, files of other formats); (3) eight threads sharing one")
         .append(" model; (4) native memory and NDManager resources over many predictions and model")
-        .append(" load/close cycles. No GPU path is covered yet (CPU engine only).\n\n");
+        .append(" load/close cycles. In (4) the asserted native figure is the live native memory")
+        .append(
+            " outside the JVM's internals: glibc's live malloc bytes (mallinfo2) minus the JVM's")
+        .append(
+            " own mallocs (Native Memory Tracking, less its Other category, which holds FFM and")
+        .append(" Unsafe allocations); resident-set figures are shown for reference, not asserted:")
+        .append(
+            " they move by 10 MiB or more with freed memory glibc keeps and with the JIT's arena")
+        .append(
+            " chunk pool, neither a leak. This file covers the CPU engine; the GPU path's device memory")
+        .append(" figures are in `RELIABILITY-gpu.md`, written by `CudaResourceTest` on the GPU")
+        .append(" machine (`scripts/gpu-run.sh`).\n\n");
     sb.append("- Date: ")
         .append(ZonedDateTime.now(ZoneOffset.UTC).format(DateTimeFormatter.ISO_OFFSET_DATE_TIME))
         .append('\n');

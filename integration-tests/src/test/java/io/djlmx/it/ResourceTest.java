@@ -20,21 +20,23 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 
 /**
- * Native memory stays flat (resident set after GC within 5%) across 10,000 predictions and 1,000
- * model load/close cycles, and every NDManager closes what it owns.
+ * Native memory stays flat (within 5%) across 10,000 predictions and 1,000 model load/close cycles,
+ * and every NDManager closes what it owns.
+ *
+ * <p>The asserted figure is the live native memory outside the JVM's internals ({@link
+ * Fixtures#applicationNativeKb()}): glibc's live malloc bytes minus the JVM's own mallocs (Native
+ * Memory Tracking), measured in steady state after a warm-up block. Resident-set figures are
+ * reported too, but not asserted: measured over these loops they move by 10 MiB or more with the
+ * JIT compiler's arena chunk pool (0.5 to 14 MiB between samples) and with freed memory glibc keeps
+ * in its arenas (free bytes grew from 15 to 62 MiB over 3,000 cycles while live bytes stayed within
+ * 0.2 MiB), neither of which is a leak. {@link #nativeFigureSeesHeldMemory()} checks that the
+ * asserted figure does see memory PyTorch or FFM code holds.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ResourceTest {
 
   private static final String SECTION = "4. Resources";
   private static final double TOLERANCE = 0.05;
-
-  /**
-   * Run-to-run noise of the native figure on this machine: repeated runs of the same loop (and of
-   * the PyTorch baseline) moved it by up to about 10 MiB either way, about 6% of a ~160 MiB
-   * footprint. A leak of one small model per cycle would add tens of MiB over 1,000 cycles.
-   */
-  private static final long NOISE_KB = 12 * 1024;
 
   private static Path dir;
 
@@ -55,15 +57,22 @@ class ResourceTest {
     return ((Map<?, ?>) f.get(null)).size();
   }
 
-  /** Whether {@code after} is within 5% of {@code before} (plus the noise floor). */
+  /** Whether {@code after} is within 5% of {@code before}. */
   private static boolean flat(long beforeKb, long afterKb) {
-    return afterKb <= beforeKb * (1 + TOLERANCE) + NOISE_KB;
+    return afterKb <= beforeKb * (1 + TOLERANCE);
   }
+
+  private static final String APP_NATIVE =
+      "native memory outside the JVM's internals (live malloc bytes minus the JVM's own, by"
+          + " Native Memory Tracking; median of 5 samples after GC)";
 
   private static void recordRss(String what, long beforeKb, long afterKb) {
     ReliabilityReport.record(
         SECTION,
-        what + ": " + (what.contains("native") ? "" : "RSS after GC ") + "before / after",
+        what
+            + ": "
+            + (what.contains("native") || what.contains("heap") ? "" : "RSS after GC ")
+            + "before / after",
         String.format(
             Locale.ROOT,
             "%.1f MiB / %.1f MiB (%+.2f%%; within 5%%: %s)",
@@ -71,6 +80,50 @@ class ResourceTest {
             afterKb / 1024.0,
             100.0 * (afterKb - beforeKb) / beforeKb,
             afterKb <= beforeKb * (1 + TOLERANCE) ? "yes" : "no"));
+  }
+
+  /**
+   * The asserted figure must see a leak: 24 MiB held by PyTorch tensors and 24 MiB of FFM memory
+   * (what the MX engine packs weights into) each show up in it, and go away when freed.
+   */
+  @Test
+  @Order(0)
+  void nativeFigureSeesHeldMemory() {
+    long mib = 24;
+    long base = Fixtures.applicationNativeKb();
+    long withTensors;
+    try (ai.djl.ndarray.NDManager pt = ai.djl.engine.Engine.getEngine("PyTorch").newBaseManager()) {
+      ai.djl.ndarray.NDArray a =
+          pt.ones(new ai.djl.ndarray.types.Shape(mib * 1024 * 1024 / Float.BYTES));
+      a.toByteBuffer(true).putFloat(0, 2f); // touch it
+      withTensors = Fixtures.applicationNativeKb();
+    }
+    long withFfm;
+    try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared()) {
+      java.lang.foreign.MemorySegment seg = arena.allocate(mib << 20);
+      seg.fill((byte) 1);
+      withFfm = Fixtures.applicationNativeKb();
+    }
+    long freed = Fixtures.applicationNativeKb();
+    ReliabilityReport.record(
+        SECTION,
+        "check of the asserted figure: baseline / holding a 24 MiB PyTorch tensor / holding 24 MiB"
+            + " of FFM memory / both freed",
+        String.format(
+            Locale.ROOT,
+            "%.1f / %.1f / %.1f / %.1f MiB",
+            base / 1024.0,
+            withTensors / 1024.0,
+            withFfm / 1024.0,
+            freed / 1024.0));
+    long expectKb = mib * 1024;
+    assertTrue(
+        Math.abs(withTensors - base - expectKb) < expectKb / 10,
+        "a 24 MiB tensor moved the figure by " + (withTensors - base) + " kB");
+    assertTrue(
+        Math.abs(withFfm - base - expectKb) < expectKb / 10,
+        "24 MiB of FFM memory moved the figure by " + (withFfm - base) + " kB");
+    assertTrue(Math.abs(freed - base) < expectKb / 10, "freed memory still counted: " + freed);
   }
 
   @Test
@@ -87,28 +140,31 @@ class ResourceTest {
       int modelResources = Fixtures.resourceCount(model.getNDManager());
       long before = Fixtures.rssAfterGcKb();
       long nativeBefore = Fixtures.nativeAfterGcKb();
+      long appBefore = Fixtures.applicationNativeKb();
       for (int i = 0; i < 10_000; i++) {
         x[i % Fixtures.IN] = (float) Math.sin(i);
         p.predict(x);
       }
       long after = Fixtures.rssAfterGcKb();
       long nativeAfter = Fixtures.nativeAfterGcKb();
+      long appAfter = Fixtures.applicationNativeKb();
       recordRss("10,000 predictions (one Predictor, MXFP6_E2M3 MLP)", before, after);
       recordRss(
-          "10,000 predictions: native (RSS minus JVM heap, metaspace, code cache; after"
-              + " malloc_trim)",
+          "10,000 predictions: RSS minus JVM heap, metaspace, code cache, after malloc_trim"
+              + " (not asserted: moves with the JIT's native arenas and glibc's free lists)",
           nativeBefore,
           nativeAfter);
+      recordRss("10,000 predictions: " + APP_NATIVE + ", the asserted figure", appBefore, appAfter);
       int modelResourcesAfter = Fixtures.resourceCount(model.getNDManager());
       ReliabilityReport.record(
           SECTION,
           "10,000 predictions: resources held by the model's NDManager before / after",
           modelResources + " / " + modelResourcesAfter);
       assertEquals(modelResources, modelResourcesAfter, "predictions left arrays on the model");
-      // Raw RSS also moves with freed memory glibc keeps or returns: assert on native memory.
+      // RSS also moves with freed memory glibc keeps and with the JIT's arenas: assert on the
+      // live native bytes the application (PyTorch, MX) holds.
       assertTrue(
-          flat(nativeBefore, nativeAfter),
-          "native memory grew " + nativeBefore + " -> " + nativeAfter + " kB");
+          flat(appBefore, appAfter), "native memory grew " + appBefore + " -> " + appAfter + " kB");
     }
     assertArrayEquals(roots, Fixtures.rootCounts(), "the closed model left managers behind");
     assertEquals(registry, shadowRegistrySize(), "closed MX managers stayed registered");
@@ -125,6 +181,7 @@ class ResourceTest {
     int registry = shadowRegistrySize();
     long before = Fixtures.rssAfterGcKb();
     long nativeBefore = Fixtures.nativeAfterGcKb();
+    long appBefore = Fixtures.applicationNativeKb();
     long heapBefore = Fixtures.heapCommittedKb();
     long directBefore = Fixtures.directBufferBytes();
     long t0 = System.nanoTime();
@@ -134,6 +191,7 @@ class ResourceTest {
     long nanos = System.nanoTime() - t0;
     long after = Fixtures.rssAfterGcKb();
     long nativeAfter = Fixtures.nativeAfterGcKb();
+    long appAfter = Fixtures.applicationNativeKb();
     long heapAfter = Fixtures.heapCommittedKb();
     long directAfter = Fixtures.directBufferBytes();
     int[] rootsAfter = Fixtures.rootCounts();
@@ -143,9 +201,11 @@ class ResourceTest {
         before,
         after);
     recordRss(
-        "1,000 cycles: native (RSS minus JVM heap, metaspace, code cache; after malloc_trim)",
+        "1,000 cycles: RSS minus JVM heap, metaspace, code cache, after malloc_trim (not"
+            + " asserted)",
         nativeBefore,
         nativeAfter);
+    recordRss("1,000 cycles: " + APP_NATIVE + ", the asserted figure", appBefore, appAfter);
     recordRss("1,000 cycles: committed Java heap (not native)", heapBefore, heapAfter);
     ReliabilityReport.record(
         SECTION,
@@ -164,8 +224,7 @@ class ResourceTest {
     assertArrayEquals(roots, rootsAfter, "load/close cycles left managers behind");
     assertEquals(registry, registryAfter, "closed MX managers stayed registered");
     assertTrue(
-        flat(nativeBefore, nativeAfter),
-        "native memory grew " + nativeBefore + " -> " + nativeAfter + " kB");
+        flat(appBefore, appAfter), "native memory grew " + appBefore + " -> " + appAfter + " kB");
   }
 
   /** The same 1,000 cycles on DJL's PyTorch engine: the baseline the MX figures compare to. */
@@ -176,13 +235,13 @@ class ResourceTest {
     for (int i = 0; i < 200; i++) {
       ptCycle(x);
     }
-    long before = Fixtures.nativeAfterGcKb();
+    long before = Fixtures.applicationNativeKb();
     for (int i = 0; i < 1_000; i++) {
       ptCycle(x);
     }
-    long after = Fixtures.nativeAfterGcKb();
+    long after = Fixtures.applicationNativeKb();
     recordRss(
-        "baseline for comparison, same 1,000 cycles on DJL's PyTorch engine: native (as above)",
+        "baseline for comparison, same 1,000 cycles on DJL's PyTorch engine: " + APP_NATIVE,
         before,
         after);
   }

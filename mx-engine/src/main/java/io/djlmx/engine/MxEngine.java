@@ -7,6 +7,7 @@ import ai.djl.engine.EngineException;
 import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
+import io.djlmx.kernel.cuda.CudaBackend;
 import java.util.Locale;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -14,8 +15,11 @@ import org.slf4j.LoggerFactory;
 /**
  * The MX engine: DJL's PyTorch engine with {@code linear} replaced by MX-quantized kernels.
  *
- * <p>Arrays are {@link MxNDArray}s that wrap PyTorch arrays; every op without an MX kernel runs on
- * PyTorch without copies and its result stays on this engine.
+ * <p>CPU arrays are {@link MxNDArray}s that wrap PyTorch arrays; every op without an MX kernel runs
+ * on PyTorch without copies and its result stays on this engine. Arrays on {@code Device.gpu()} are
+ * {@link MxCudaNDArray}s in device memory owned by the engine, run by the MX CUDA kernels; they
+ * need PyTorch only for ops without a kernel ({@link MxFallbacks}), and the engine starts without
+ * PyTorch when a CUDA device is present ({@link HostEngine}).
  */
 public final class MxEngine extends Engine {
 
@@ -40,36 +44,46 @@ public final class MxEngine extends Engine {
 
   private static final Logger logger = LoggerFactory.getLogger(MxEngine.class);
 
-  private final Engine pytorch;
-
-  private MxEngine(Engine pytorch) {
-    this.pytorch = pytorch;
-  }
+  private MxEngine() {}
 
   /**
-   * Creates the engine, loading PyTorch's native library.
+   * Creates the engine. With {@code mx.engine.host=pytorch} (the default) PyTorch's native library
+   * is loaded now; if it cannot load but a CUDA device with the MX kernels is present, the engine
+   * starts GPU-only (logged) rather than failing. With {@code mx.engine.host=none} PyTorch is never
+   * touched and a CUDA device is required.
    *
    * @return the engine
-   * @throws EngineException if the PyTorch engine is missing or fails to load
+   * @throws EngineException if neither a host engine nor a CUDA device is usable
    */
   static Engine newInstance() {
     try {
-      if (!Engine.hasEngine(PYTORCH)) {
-        throw new EngineException(
-            "The MX engine needs DJL's PyTorch engine (ai.djl.pytorch:pytorch-engine) on the"
-                + " class path");
+      HostEngine host = HostEngine.instance();
+      Engine pt = host.tryGet();
+      if (pt != null) {
+        int torchThreads = torchThreads();
+        if (torchThreads > 0) {
+          JniUtils.setNumThreads(torchThreads);
+        }
+        logger.info(
+            "MX engine on {} {} (PyTorch intra-op threads: {})",
+            PYTORCH,
+            pt.getVersion(),
+            JniUtils.getNumThreads());
+        return new MxEngine();
       }
-      Engine pt = Engine.getEngine(PYTORCH);
-      int torchThreads = torchThreads();
-      if (torchThreads > 0) {
-        JniUtils.setNumThreads(torchThreads);
+      if (CudaBackend.isAvailable()) {
+        logger.warn(
+            "MX engine runs GPU-only: {}. Arrays on Device.gpu() run on the MX CUDA kernels;"
+                + " CPU arrays and host fallbacks are unavailable",
+            host.failure());
+        return new MxEngine();
       }
-      logger.info(
-          "MX engine on {} {} (PyTorch intra-op threads: {})",
-          PYTORCH,
-          pt.getVersion(),
-          JniUtils.getNumThreads());
-      return new MxEngine(pt);
+      throw new EngineException(
+          "The MX engine needs DJL's PyTorch engine (ai.djl.pytorch:pytorch-engine with its native"
+              + " library) or a CUDA device: "
+              + host.failure()
+              + "; CUDA: "
+              + CudaBackend.unavailableReason());
     } catch (EngineException e) {
       throw e;
     } catch (RuntimeException | LinkageError e) {
@@ -118,9 +132,19 @@ public final class MxEngine extends Engine {
    * Returns the PyTorch engine every forwarded op runs on.
    *
    * @return the PyTorch engine
+   * @throws EngineException when the engine runs without a host engine ({@link HostEngine})
    */
   public Engine getPyTorchEngine() {
-    return pytorch;
+    return HostEngine.get();
+  }
+
+  /**
+   * Returns whether this engine has its host engine (PyTorch); without it only GPU arrays work.
+   *
+   * @return true when PyTorch is loaded
+   */
+  public boolean hasHostEngine() {
+    return HostEngine.isAvailable();
   }
 
   /**
@@ -149,13 +173,25 @@ public final class MxEngine extends Engine {
   /** {@inheritDoc} */
   @Override
   public String getVersion() {
-    return "0.1.0 (" + PYTORCH + " " + pytorch.getVersion() + ")";
+    Engine pt = HostEngine.instance().tryGet();
+    return "0.1.0 (" + (pt == null ? "GPU-only" : PYTORCH + " " + pt.getVersion()) + ")";
   }
 
   /** {@inheritDoc} */
   @Override
   public boolean hasCapability(String capability) {
-    return pytorch.hasCapability(capability);
+    Engine pt = HostEngine.instance().tryGet();
+    return pt != null && pt.hasCapability(capability);
+  }
+
+  /**
+   * Returns 1 when a CUDA device with the MX kernels is usable (MX runs device 0), else 0.
+   *
+   * @return the number of GPUs MX arrays can use
+   */
+  @Override
+  public int getGpuCount() {
+    return CudaBackend.isAvailable() ? 1 : 0;
   }
 
   /** {@inheritDoc} */
@@ -179,14 +215,17 @@ public final class MxEngine extends Engine {
   /** {@inheritDoc} */
   @Override
   public GradientCollector newGradientCollector() {
-    return new MxGradientCollector(pytorch.newGradientCollector());
+    return new MxGradientCollector(HostEngine.get().newGradientCollector());
   }
 
   /** {@inheritDoc} */
   @Override
   public void setRandomSeed(int seed) {
     super.setRandomSeed(seed);
-    pytorch.setRandomSeed(seed);
+    Engine pt = HostEngine.instance().tryGet();
+    if (pt != null) {
+      pt.setRandomSeed(seed);
+    }
   }
 
   /** {@inheritDoc} */

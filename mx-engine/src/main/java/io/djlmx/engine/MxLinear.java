@@ -94,6 +94,16 @@ public final class MxLinear {
     return PACK_COUNT.get();
   }
 
+  /** Counts one weight packed (the GPU path packs its own). */
+  static void countPack() {
+    PACK_COUNT.incrementAndGet();
+  }
+
+  /** Counts one call that took {@code path} (the GPU path counts its own). */
+  static void countCall(Path path) {
+    CALLS.get(path).increment();
+  }
+
   /**
    * Returns how many {@code linear} calls took {@code path} in this process, so that a fallback is
    * visible, never silent.
@@ -142,6 +152,9 @@ public final class MxLinear {
    */
   public static NDList linear(NDArray input, NDArray weight, NDArray bias) {
     checkShapes(input, weight, bias);
+    if (weight instanceof MxCudaNDArray || input instanceof MxCudaNDArray) {
+      return MxCudaLinear.linear(input, weight, bias);
+    }
     if (!(weight instanceof MxNDArray w) || MxGradientCollector.isRecording()) {
       CALLS.get(Path.FP32).increment();
       return pytorchLinear(input, weight, bias);
@@ -278,9 +291,11 @@ public final class MxLinear {
    * @param packed its MX values: shape {@code [n, k]}, blocks of 32, the format of {@code config}
    * @param name the parameter name, as {@link MxModel} names it (messages, {@code mx.exclude})
    * @param config the model's configuration
-   * @return false, with nothing installed, when the weight is not eligible (excluded by {@code
-   *     mx.exclude}, no kernel for its device, {@code mx.keepFp32} on, a gradient attached, not a
-   *     CPU FP32 MX array): then the ordinary path packs it from its FP32 values
+   * @return true when installed with the FP32 storage released; false when the weight is not
+   *     eligible (excluded by {@code mx.exclude}, no kernel for its device, {@code mx.keepFp32} on,
+   *     a gradient attached, not a CPU FP32 MX array: nothing installed, the ordinary path packs it
+   *     from its FP32 values), or its kernel cannot read values back (installed but FP32 kept: the
+   *     caller must write the values, which makes the weight be packed again from them)
    * @throws IllegalArgumentException if the tensor's shape, block size or format does not match, or
    *     it holds a NaN scale
    */
@@ -325,27 +340,10 @@ public final class MxLinear {
               + " but the model's mx.weights is "
               + config.getWeights());
     }
-    checkFinite(packed, name);
-    synchronized (w) {
-      MxWeight mx = new MxWeight(name, w.getVersion(), packed.format(), w.getShape().size() * 4L);
-      try {
-        mx.setPrepared(kernel, kernel.prepare(packed));
-      } catch (RuntimeException e) {
-        mx.close();
-        throw e;
-      }
-      if (!mx.prepared().canDequantize()) {
-        // its values could never be read back: keep the ordinary path, which keeps FP32
-        mx.close();
-        return false;
-      }
-      // setWeight reads released values back from the weight it replaces, if any; then the
-      // array's own (placeholder) values are dropped: from now on they are the MX values
-      w.setWeight(mx);
-      w.releaseFp32();
-      PACK_COUNT.incrementAndGet();
-      return true;
-    }
+    // the placeholder's values are fingerprinted by install and then released: from now on the
+    // array's values are the MX values
+    install(w, name, packed, config);
+    return w.isFp32Released();
   }
 
   /**
@@ -608,6 +606,47 @@ public final class MxLinear {
         array.set(data.rewind());
       }
       return t.byteSize();
+    }
+  }
+
+  /**
+   * Installs an already packed weight (from an MX checkpoint) as the MX form of {@code weight},
+   * without quantizing: the caller has written the tensor's dequantized values into {@code weight},
+   * so the installed form matches the array's values and version and is not packed again.
+   *
+   * @param weight the weight array holding the tensor's values
+   * @param name the parameter name
+   * @param tensor the packed weight, shape equal to the array's; not closed here
+   * @param config the configuration
+   * @throws IllegalArgumentException if the tensor holds a NaN block (naming the parameter)
+   */
+  static void install(MxNDArray weight, String name, MxTensor tensor, MxConfig config) {
+    checkFinite(tensor, name);
+    synchronized (weight) {
+      MxWeight mx =
+          new MxWeight(
+              name, weight.getVersion(), tensor.format(), weight.getShape().size() * Float.BYTES);
+      try {
+        LinearKernel kernel = KERNELS.get(weight.getDevice().getDeviceType());
+        if (kernel != null) {
+          mx.setPrepared(kernel, kernel.prepare(tensor));
+        } else {
+          MxTensor copy =
+              MxTensor.allocate(
+                  tensor.shape(), tensor.format(), tensor.scaleMode(), tensor.blockSize());
+          MemorySegment.copy(tensor.codes(), 0, copy.codes(), 0, tensor.codes().byteSize());
+          MemorySegment.copy(tensor.scales(), 0, copy.scales(), 0, tensor.scales().byteSize());
+          mx.setTensor(copy);
+        }
+        mx.setFingerprint(fingerprint(weight));
+      } catch (RuntimeException e) {
+        mx.close();
+        throw e;
+      }
+      weight.setWeight(mx);
+      if (canRelease(weight, mx, config)) {
+        weight.releaseFp32();
+      }
     }
   }
 }

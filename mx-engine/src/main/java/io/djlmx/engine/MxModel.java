@@ -18,12 +18,17 @@ import ai.djl.training.initializer.Initializer;
 import ai.djl.translate.Translator;
 import ai.djl.util.Pair;
 import ai.djl.util.PairList;
+import io.djlmx.checkpoint.BlockFactories;
+import io.djlmx.checkpoint.CheckpointTensor;
+import io.djlmx.checkpoint.ModelCheckpoint;
+import io.djlmx.checkpoint.TorchScriptConverter;
 import io.djlmx.format.MxTensor;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.ServiceLoader;
@@ -40,6 +45,12 @@ import org.slf4j.LoggerFactory;
  * PyTorch and their 2-D {@code *weight} parameters are quantized and dequantized in place (MX
  * emulation: libtorch runs them, MX kernels do not). The resolved {@link MxConfig} and the weight
  * memory ({@link #getMemoryReport()}) are logged at load.
+ *
+ * <p>An MX checkpoint made by {@code mx convert} ({@link ModelCheckpoint}, {@code NAME.mxckpt} next
+ * to the model, or given as the model path) replaces that quantization: a block model's parameters
+ * come from it (its block from {@code optBlock} or the block factory it names) and its packed
+ * weights are used as they are; a TorchScript module's emulated weights become the checkpoint's
+ * decoded values.
  */
 public class MxModel extends BaseModel {
 
@@ -179,18 +190,48 @@ public class MxModel extends BaseModel {
     if (!explicitConfig) {
       config = null;
     }
-    MxConfig resolved = getConfig();
-    logger.info("MX model {}: {} (sources: {})", modelName, resolved, resolved.getSources());
-    setModelDir(modelPath);
-    wasLoaded = true;
     if (prefix == null) {
       // BaseModelLoader passes null: default to the model name, as PtModel does.
       prefix = modelName;
     }
-    if (block == null) {
-      loadTorchScript(modelPath, prefix, options);
-    } else {
-      loadBlock(prefix, options);
+    Path ckptFile = CheckpointLoader.find(modelPath, prefix);
+    try (ModelCheckpoint ckpt = ckptFile == null ? null : ModelCheckpoint.read(ckptFile)) {
+      if (ckpt != null) {
+        // The checkpoint's packed format is the model's, unless the user asked for another.
+        Map<String, Object> adopted =
+            CheckpointLoader.adoptFormat(ckpt, ckptFile, getConfig(), options);
+        if (!explicitConfig) {
+          loadOptions = adopted;
+          config = null;
+        }
+        logger.info(
+            "MX model {}: weights from MX checkpoint {} ({})",
+            modelName,
+            ckptFile,
+            ckpt.metadata());
+      }
+      MxConfig resolved = getConfig();
+      logger.info("MX model {}: {} (sources: {})", modelName, resolved, resolved.getSources());
+      boolean ckptIsFile = modelPath.equals(ckptFile);
+      setModelDir(ckptIsFile ? modelPath.toAbsolutePath().getParent() : modelPath);
+      wasLoaded = true;
+      if (ckpt != null && ModelCheckpoint.SOURCE_PARAMS.equals(ckpt.get(ModelCheckpoint.SOURCE))) {
+        if (block == null) {
+          block = newBlockFromCheckpoint(ckpt, ckptFile, options);
+        }
+        loadBlockFromCheckpoint(prefix, options, ckpt, ckptFile);
+      } else if (block == null) {
+        loadTorchScript(ckptIsFile ? modelDir : modelPath, prefix, options, ckpt, ckptFile);
+      } else if (ckpt != null) {
+        throw new MalformedModelException(
+            "MX checkpoint "
+                + ckptFile
+                + " was converted from a "
+                + ckpt.get(ModelCheckpoint.SOURCE)
+                + " model, not a DJL block model: load it without Criteria.optBlock");
+      } else {
+        loadBlock(prefix, options);
+      }
     }
     for (MxModelHook hook : HOOKS) {
       hook.onLoad(this);
@@ -201,7 +242,56 @@ public class MxModel extends BaseModel {
     }
   }
 
-  private void loadTorchScript(Path modelPath, String prefix, Map<String, ?> options)
+  private Block newBlockFromCheckpoint(ModelCheckpoint ckpt, Path file, Map<String, ?> options)
+      throws IOException, MalformedModelException {
+    String factory = ckpt.get(ModelCheckpoint.BLOCK_FACTORY);
+    Object given = options == null ? null : options.get("blockFactory");
+    if (given != null) {
+      factory = given.toString();
+    }
+    if (factory == null) {
+      throw new MalformedModelException(
+          "MX checkpoint "
+              + file
+              + " was converted with a block given in code and names no block factory: pass the"
+              + " block with Criteria.optBlock(...), or convert with --block-factory CLASS");
+    }
+    Map<String, Object> arguments = new LinkedHashMap<>();
+    ckpt.metadata()
+        .forEach(
+            (k, v) -> {
+              if (k.startsWith(ModelCheckpoint.ARGUMENT_PREFIX)) {
+                arguments.put(k.substring(ModelCheckpoint.ARGUMENT_PREFIX.length()), v);
+              }
+            });
+    if (options != null) {
+      arguments.putAll(options);
+    }
+    try {
+      return BlockFactories.newBlock(factory, this, modelDir, arguments);
+    } catch (IllegalArgumentException e) {
+      throw new MalformedModelException(e.getMessage() + " (named by " + file + ")", e);
+    }
+  }
+
+  /**
+   * Builds the block's parameters (from the {@code .params} file when present, else from the input
+   * shapes the checkpoint records), then sets them all from the checkpoint.
+   */
+  private void loadBlockFromCheckpoint(
+      String prefix, Map<String, ?> options, ModelCheckpoint ckpt, Path file)
+      throws IOException, MalformedModelException {
+    Path paramFile = paramPathResolver(prefix, options);
+    if (paramFile != null && Files.isRegularFile(paramFile)) {
+      readParameters(paramFile, options);
+    } else {
+      block.initialize(manager, DataType.FLOAT32, CheckpointLoader.inputShapes(ckpt, file));
+    }
+    CheckpointLoader.applyToBlock(block, ckpt, file, getConfig());
+  }
+
+  private void loadTorchScript(
+      Path modelPath, String prefix, Map<String, ?> options, ModelCheckpoint ckpt, Path ckptFile)
       throws IOException, MalformedModelException {
     Path file = findTorchScript(modelPath, prefix);
     if (file == null) {
@@ -230,21 +320,36 @@ public class MxModel extends BaseModel {
       long fp32Bytes = 0;
       int count = 0;
       int excluded = 0;
+      Map<String, CheckpointTensor> remaining =
+          ckpt == null ? null : new LinkedHashMap<>(ckpt.tensors());
       for (Pair<String, Parameter> p : ptBlock.getParameters()) {
         NDArray array = p.getValue().getArray();
         String name = p.getKey();
-        if (array.getShape().dimension() != 2
-            || !name.endsWith("weight")
-            || array.getDataType() != DataType.FLOAT32) {
+        if (!TorchScriptConverter.isEmulatedWeight(name, array)) {
           continue;
         }
         if (cfg.getWeights() == null || cfg.isExcluded(name)) {
           excluded++;
+          if (remaining != null) {
+            remaining.remove(name);
+          }
           continue;
         }
-        mxBytes += MxLinear.quantizeInPlace(array, name, cfg);
+        if (remaining != null) {
+          // The checkpoint's packed values, decoded, are the emulated weight: no quantization.
+          mxBytes += CheckpointLoader.applyEmulated(name, array, remaining, ckptFile);
+        } else {
+          mxBytes += MxLinear.quantizeInPlace(array, name, cfg);
+        }
         fp32Bytes += array.getShape().size() * Float.BYTES;
         count++;
+      }
+      if (remaining != null && !remaining.isEmpty()) {
+        throw new MalformedModelException(
+            "MX checkpoint "
+                + ckptFile
+                + " holds weights the TorchScript module lacks: "
+                + CheckpointLoader.preview(remaining.keySet()));
       }
       torchScript = pt;
       emulatedMxBytes = mxBytes;

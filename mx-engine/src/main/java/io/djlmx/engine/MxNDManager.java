@@ -11,6 +11,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.engine.PtNDManager;
+import io.djlmx.kernel.cuda.CudaBackend;
 import java.nio.Buffer;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -24,9 +25,11 @@ import java.util.function.Supplier;
  * The MX engine's {@link NDManager}: creates {@link MxNDArray}s and owns a PyTorch "shadow" manager
  * that holds their PyTorch arrays.
  *
- * <p>Every MX manager has exactly one shadow: a sub-manager of its parent's shadow, closed with it.
- * An MX manager also carries the {@link MxConfig} that {@code linear} uses for weights it owns (set
- * by {@link MxModel}; sub-managers inherit it).
+ * <p>Every MX manager has at most one shadow: a sub-manager of its parent's shadow, closed with it,
+ * made with a CPU manager and on first need (a host fallback) with a GPU manager. A manager on a
+ * GPU creates {@link MxCudaNDArray}s in device memory, freed when they or the manager close. An MX
+ * manager also carries the {@link MxConfig} that {@code linear} uses for weights it owns (set by
+ * {@link MxModel}; sub-managers inherit it).
  */
 public class MxNDManager extends BaseNDManager {
 
@@ -35,15 +38,12 @@ public class MxNDManager extends BaseNDManager {
 
   private static final MxNDManager SYSTEM_MANAGER = new SystemManager();
 
-  private final PtNDManager shadow;
+  private volatile PtNDManager shadow;
   private volatile Supplier<MxConfig> config;
 
-  private MxNDManager(
-      NDManager parent, Device device, PtNDManager shadow, Supplier<MxConfig> config) {
+  private MxNDManager(NDManager parent, Device device, Supplier<MxConfig> config) {
     super(parent, device);
-    this.shadow = shadow;
     this.config = config;
-    BY_SHADOW.put(shadow, this);
   }
 
   static MxNDManager getSystemManager() {
@@ -51,12 +51,43 @@ public class MxNDManager extends BaseNDManager {
   }
 
   /**
-   * Returns the PyTorch manager that holds this manager's PyTorch arrays.
+   * Returns the PyTorch manager that holds this manager's PyTorch arrays, creating it on first use:
+   * a sub-manager of the parent's shadow, on the CPU (a GPU manager's shadow holds the host copies
+   * of its fallbacks). A GPU manager never creates one unless an op falls back to the host.
    *
    * @return the shadow manager
+   * @throws ai.djl.engine.EngineException when there is no host engine ({@link HostEngine})
    */
   public PtNDManager getShadow() {
-    return shadow;
+    PtNDManager s = shadow;
+    if (s != null) {
+      return s;
+    }
+    synchronized (this) {
+      if (shadow == null) {
+        checkOpen();
+        NDManager p = getParentManager();
+        PtNDManager made;
+        if (p instanceof MxNDManager mx) {
+          made = mx.getShadow().newSubManager(device.isGpu() ? Device.cpu() : device);
+        } else {
+          made = (PtNDManager) HostEngine.get().newBaseManager();
+        }
+        BY_SHADOW.put(made, this);
+        shadow = made;
+      }
+      return shadow;
+    }
+  }
+
+  /**
+   * Returns whether this manager's arrays live in device memory owned by the MX engine ({@link
+   * MxCudaNDArray}): true for a GPU device.
+   *
+   * @return true on a GPU
+   */
+  public boolean isDeviceResident() {
+    return device != null && device.isGpu();
   }
 
   /**
@@ -98,7 +129,7 @@ public class MxNDManager extends BaseNDManager {
    * @return the manager PyTorch code can use
    */
   static NDManager shadowOf(NDManager manager) {
-    return manager instanceof MxNDManager mx ? mx.shadow : manager;
+    return manager instanceof MxNDManager mx ? mx.getShadow() : manager;
   }
 
   /**
@@ -110,12 +141,13 @@ public class MxNDManager extends BaseNDManager {
   MxNDArray wrap(PtNDArray array) {
     MxNDManager owner = this;
     NDManager holder = array.getManager();
-    if (holder != shadow) {
+    PtNDManager own = getShadow();
+    if (holder != own) {
       MxNDManager found = holder == null ? null : BY_SHADOW.get(holder);
       if (found != null && found.isOpen()) {
         owner = found;
       } else {
-        array.attach(shadow);
+        array.attach(own);
       }
     }
     return new MxNDArray(owner, array);
@@ -129,7 +161,7 @@ public class MxNDManager extends BaseNDManager {
     return out;
   }
 
-  private void checkOpen() {
+  void checkOpen() {
     if (!isOpen()) {
       throw new IllegalStateException("MX NDManager " + getName() + " has been closed");
     }
@@ -150,7 +182,17 @@ public class MxNDManager extends BaseNDManager {
    */
   @Override
   public NDArray from(NDArray array) {
-    if (array == null || array instanceof MxNDArray) {
+    if (array == null) {
+      return null;
+    }
+    if (isDeviceResident()) {
+      if (array instanceof MxCudaNDArray) {
+        return array;
+      }
+      checkOpen();
+      return MxCudaNDArray.fromHost(this, array);
+    }
+    if (array instanceof MxNDArray) {
       return array;
     }
     checkOpen();
@@ -163,14 +205,20 @@ public class MxNDManager extends BaseNDManager {
   @Override
   public NDArray create(Shape shape, DataType dataType) {
     checkOpen();
-    return wrap(shadow.create(shape, dataType));
+    if (isDeviceResident()) {
+      return MxCudaNDArray.allocate(this, shape, dataType);
+    }
+    return wrap(getShadow().create(shape, dataType));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray create(Buffer data, Shape shape, DataType dataType) {
     checkOpen();
-    return wrap(shadow.create(data, shape, dataType));
+    if (isDeviceResident()) {
+      return MxCudaNDArray.fromBuffer(this, data, shape, dataType);
+    }
+    return wrap(getShadow().create(data, shape, dataType));
   }
 
   /** {@inheritDoc} */
@@ -178,105 +226,149 @@ public class MxNDManager extends BaseNDManager {
   public NDArray create(String[] data, Charset charset, Shape shape) {
     checkOpen();
     // PyTorch keeps string arrays in Java; they have no native handle to share.
-    return shadow.create(data, charset, shape);
+    return getShadow().create(data, charset, shape);
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray createCoo(Buffer data, long[][] indices, Shape shape) {
     checkOpen();
-    return wrap((PtNDArray) shadow.createCoo(data, indices, shape));
+    if (isDeviceResident()) {
+      return MxCudaNDArray.createOnHost(this, "createCoo", h -> h.createCoo(data, indices, shape));
+    }
+    return wrap((PtNDArray) getShadow().createCoo(data, indices, shape));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDList load(Path path) {
     checkOpen();
-    return wrap(shadow.load(path));
+    if (isDeviceResident()) {
+      return MxCudaNDArray.createOnHost(this, "load", h -> h.load(path));
+    }
+    return wrap(getShadow().load(path));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray zeros(Shape shape, DataType dataType) {
     checkOpen();
-    return wrap((PtNDArray) shadow.zeros(shape, dataType));
+    if (isDeviceResident()) {
+      return MxCudaNDArray.zeros(this, shape, dataType);
+    }
+    return wrap((PtNDArray) getShadow().zeros(shape, dataType));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray ones(Shape shape, DataType dataType) {
     checkOpen();
-    return wrap((PtNDArray) shadow.ones(shape, dataType));
+    if (isDeviceResident()) {
+      return MxCudaNDArray.full(this, shape, 1, dataType);
+    }
+    return wrap((PtNDArray) getShadow().ones(shape, dataType));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray full(Shape shape, float value, DataType dataType) {
     checkOpen();
-    return wrap((PtNDArray) shadow.full(shape, value, dataType));
+    if (isDeviceResident()) {
+      return MxCudaNDArray.full(this, shape, value, dataType);
+    }
+    return wrap((PtNDArray) getShadow().full(shape, value, dataType));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray arange(int start, int stop, int step, DataType dataType) {
     checkOpen();
-    return wrap((PtNDArray) shadow.arange(start, stop, step, dataType));
+    if (isDeviceResident()) {
+      return MxCudaNDArray.arange(this, start, stop, step, dataType);
+    }
+    return wrap((PtNDArray) getShadow().arange(start, stop, step, dataType));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray arange(float start, float stop, float step, DataType dataType) {
     checkOpen();
-    return wrap((PtNDArray) shadow.arange(start, stop, step, dataType));
+    if (isDeviceResident()) {
+      return MxCudaNDArray.arange(this, start, stop, step, dataType);
+    }
+    return wrap((PtNDArray) getShadow().arange(start, stop, step, dataType));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray eye(int rows, int cols, int k, DataType dataType) {
     checkOpen();
-    return wrap((PtNDArray) shadow.eye(rows, cols, k, dataType));
+    if (isDeviceResident()) {
+      return MxCudaNDArray.createOnHost(this, "eye", h -> h.eye(rows, cols, k, dataType));
+    }
+    return wrap((PtNDArray) getShadow().eye(rows, cols, k, dataType));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray linspace(float start, float stop, int num, boolean endpoint) {
     checkOpen();
-    return wrap((PtNDArray) shadow.linspace(start, stop, num, endpoint));
+    if (isDeviceResident()) {
+      return MxCudaNDArray.createOnHost(
+          this, "linspace", h -> h.linspace(start, stop, num, endpoint));
+    }
+    return wrap((PtNDArray) getShadow().linspace(start, stop, num, endpoint));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray randomInteger(long low, long high, Shape shape, DataType dataType) {
     checkOpen();
-    return wrap((PtNDArray) shadow.randomInteger(low, high, shape, dataType));
+    if (isDeviceResident()) {
+      return MxCudaNDArray.createOnHost(
+          this, "randomInteger", h -> h.randomInteger(low, high, shape, dataType));
+    }
+    return wrap((PtNDArray) getShadow().randomInteger(low, high, shape, dataType));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray randomPermutation(long n) {
     checkOpen();
-    return wrap((PtNDArray) shadow.randomPermutation(n));
+    if (isDeviceResident()) {
+      return MxCudaNDArray.createOnHost(this, "randomPermutation", h -> h.randomPermutation(n));
+    }
+    return wrap((PtNDArray) getShadow().randomPermutation(n));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray randomUniform(float low, float high, Shape shape, DataType dataType) {
     checkOpen();
-    return wrap((PtNDArray) shadow.randomUniform(low, high, shape, dataType));
+    if (isDeviceResident()) {
+      return MxCudaNDArray.random(this, shape, dataType, false, low, high);
+    }
+    return wrap((PtNDArray) getShadow().randomUniform(low, high, shape, dataType));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray randomNormal(float loc, float scale, Shape shape, DataType dataType) {
     checkOpen();
-    return wrap((PtNDArray) shadow.randomNormal(loc, scale, shape, dataType));
+    if (isDeviceResident()) {
+      return MxCudaNDArray.random(this, shape, dataType, true, loc, scale);
+    }
+    return wrap((PtNDArray) getShadow().randomNormal(loc, scale, shape, dataType));
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray hanningWindow(long numPoints) {
     checkOpen();
-    return wrap((PtNDArray) shadow.hanningWindow(numPoints));
+    if (isDeviceResident()) {
+      return MxCudaNDArray.createOnHost(this, "hanningWindow", h -> h.hanningWindow(numPoints));
+    }
+    return wrap((PtNDArray) getShadow().hanningWindow(numPoints));
   }
 
   /** {@inheritDoc} */
@@ -284,9 +376,12 @@ public class MxNDManager extends BaseNDManager {
   public MxNDManager newSubManager(Device device) {
     checkOpen();
     checkDevice(device);
-    PtNDManager subShadow = shadow.newSubManager(device);
-    MxNDManager manager = new MxNDManager(this, device, subShadow, config);
+    MxNDManager manager = new MxNDManager(this, device, config);
     attachUncappedInternal(manager.uid, manager);
+    if (!manager.isDeviceResident()) {
+      // CPU managers hold their arrays in PyTorch from the start; GPU managers only on fallback.
+      manager.getShadow();
+    }
     return manager;
   }
 
@@ -298,16 +393,20 @@ public class MxNDManager extends BaseNDManager {
     if (device == null || !device.isGpu()) {
       return;
     }
-    int gpus = Engine.getEngine(MxEngine.PYTORCH).getGpuCount();
-    if (device.getDeviceId() >= gpus) {
+    if (!CudaBackend.isAvailable()) {
       throw new EngineException(
           "Device "
               + device
-              + " was requested but the MX engine sees "
-              + (gpus == 0 ? "no GPU" : "only " + gpus + " GPU(s)")
-              + " (PyTorch reports "
-              + gpus
-              + " CUDA devices); use Device.cpu() or a GPU build of PyTorch");
+              + " was requested but the MX engine sees no GPU it can use ("
+              + CudaBackend.unavailableReason()
+              + "); use Device.cpu()");
+    }
+    if (device.getDeviceId() != 0) {
+      throw new EngineException(
+          "Device "
+              + device
+              + " was requested but MX GPU arrays run on gpu(0) only (the CUDA backend uses device"
+              + " 0)");
     }
   }
 
@@ -322,8 +421,11 @@ public class MxNDManager extends BaseNDManager {
   public void close() {
     if (isOpen()) {
       super.close();
-      shadow.close();
-      BY_SHADOW.remove(shadow);
+      PtNDManager s = shadow;
+      if (s != null) {
+        s.close();
+        BY_SHADOW.remove(s);
+      }
     }
   }
 
@@ -332,7 +434,7 @@ public class MxNDManager extends BaseNDManager {
       implements ai.djl.ndarray.NDManager.SystemNDManager {
 
     SystemManager() {
-      super(null, null, (PtNDManager) Engine.getEngine(MxEngine.PYTORCH).newBaseManager(), null);
+      super(null, null, null);
     }
   }
 }

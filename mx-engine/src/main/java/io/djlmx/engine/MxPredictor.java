@@ -48,7 +48,10 @@ public class MxPredictor<I, O> extends Predictor<I, O> {
     NDList inputs = ndList;
     for (int i = 0; i < ndList.size(); i++) {
       NDArray a = ndList.get(i);
-      if (a != null && !(a instanceof MxNDArray) && a.getDataType() != DataType.STRING) {
+      if (a != null
+          && !(a instanceof MxNDArray)
+          && !(a instanceof MxCudaNDArray)
+          && a.getDataType() != DataType.STRING) {
         if (inputs == ndList) {
           inputs = new NDList(ndList);
         }

@@ -32,8 +32,26 @@ import java.util.stream.IntStream;
 public final class CpuLinearBench {
 
   private static final MxFormat[] FORMATS = {
-    MxFormat.MXFP4_E2M1, MxFormat.MXFP6_E2M3, MxFormat.MXFP8_E4M3, MxFormat.MXINT8
+    MxFormat.MXFP4_E2M1,
+    MxFormat.MXFP6_E2M3,
+    MxFormat.MXFP8_E4M3,
+    MxFormat.MXFP8_E5M2,
+    MxFormat.MXINT8
   };
+
+  /**
+   * The shapes timed by default (M×K×N): the issue's five, then the linear layers of
+   * all-MiniLM-L6-v2 (hidden 384, feed-forward 1536) for one sentence of 8–64 tokens.
+   */
+  public static final String DEFAULT_SHAPES =
+      "1x4096x4096,1x16384x16384,8x4096x4096,128x768x3072,128x4096x4096,"
+          + "8x384x384,16x384x1536,16x1536x384,40x384x384,40x384x1536,64x1536x384";
+
+  /**
+   * Idle time before each contender's timed batch, so that what the previous contender left running
+   * (PyTorch's OpenMP workers spin for a while after a call) does not eat into it.
+   */
+  private static final long GAP_MS = 40;
 
   /** The memory read ceiling measured on the 2-core machine (anchors.md), bytes per second. */
   private static final double READ_CEILING = 32e9;
@@ -55,10 +73,7 @@ public final class CpuLinearBench {
    */
   public static void main(String[] args) {
     int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 15;
-    String shapes =
-        args.length > 1
-            ? args[1]
-            : "1x4096x4096,1x16384x16384,8x4096x4096,128x768x3072,128x4096x4096";
+    String shapes = args.length > 1 ? args[1] : DEFAULT_SHAPES;
     System.setProperty("ai.djl.pytorch.num_threads", "2");
     System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
     Engine pt = Engine.getEngine("PyTorch");
@@ -197,7 +212,19 @@ public final class CpuLinearBench {
     return String.format(Locale.ROOT, "%.2e", Math.sqrt(num / den));
   }
 
-  /** Warms up, sizes each contender's batch to ~20 ms, then times rounds of all contenders. */
+  private static void pause() {
+    try {
+      Thread.sleep(GAP_MS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    }
+  }
+
+  /**
+   * Warms up, sizes each contender's batch to ~20 ms, then times rounds of all contenders, each
+   * batch after a short idle gap.
+   */
   private static double[] measure(List<Contender> list, int rounds) {
     int[] inner = new int[list.size()];
     for (int i = 0; i < list.size(); i++) {
@@ -215,6 +242,7 @@ public final class CpuLinearBench {
     for (int r = 0; r < rounds; r++) {
       for (int i = 0; i < list.size(); i++) {
         Op op = list.get(i).op();
+        pause();
         long t0 = System.nanoTime();
         for (int j = 0; j < inner[i]; j++) {
           op.run();

@@ -36,7 +36,7 @@ public final class BenchLinearCommand implements Callable<Integer> {
   @Option(
       names = "--shapes",
       paramLabel = "MxKxN,...",
-      defaultValue = "1x4096x4096,1x16384x16384,8x4096x4096,128x768x3072,128x4096x4096",
+      defaultValue = CpuLinearBench.DEFAULT_SHAPES,
       description = "Shapes M×K→N, comma separated (default: ${DEFAULT-VALUE}).")
   String shapes;
 

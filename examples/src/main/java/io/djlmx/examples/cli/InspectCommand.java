@@ -1,5 +1,7 @@
 package io.djlmx.examples.cli;
 
+import io.djlmx.checkpoint.CheckpointTensor;
+import io.djlmx.checkpoint.ModelCheckpoint;
 import io.djlmx.examples.TextTable;
 import io.djlmx.format.MxFormat;
 import io.djlmx.format.MxTensor;
@@ -32,8 +34,9 @@ import picocli.CommandLine.Spec;
     name = "inspect",
     mixinStandardHelpOptions = true,
     description =
-        "Shows what an MX checkpoint (.mxckpt, from 'mx convert' or the zoo cache) or an MX tensor"
-            + " file (from 'mx quantize') holds: layers, formats, bytes, bits per element, and a"
+        "Shows what an MX checkpoint (.mxckpt, from 'mx convert' or the zoo cache: an encoder, a"
+            + " DJL .params model or a TorchScript module) or an MX tensor file (from 'mx"
+            + " quantize') holds: layers, formats, bytes, bits per element, and a"
             + " histogram of the E8M0 block scales.")
 public final class InspectCommand implements Callable<Integer> {
 
@@ -62,6 +65,10 @@ public final class InspectCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     if (isCheckpoint(file)) {
       inspectCheckpoint(MxCheckpoint.read(file), out);
+    } else if (ModelCheckpoint.isModelCheckpoint(file)) {
+      try (ModelCheckpoint ckpt = ModelCheckpoint.read(file)) {
+        inspectModelCheckpoint(ckpt, out);
+      }
     } else {
       try (InputStream in = new BufferedInputStream(Files.newInputStream(file));
           MxTensor t = MxTensor.readFrom(in)) {
@@ -146,6 +153,63 @@ public final class InspectCommand implements Callable<Integer> {
         mxBytes == 0 ? 0 : mxFp32 / (double) mxBytes,
         otherBytes / 1e6);
     if (!ckpt.mxWeights().isEmpty()) {
+      printHistogram(histogram, out);
+    }
+  }
+
+  /** A model checkpoint from {@code mx convert --params / --torchscript}. */
+  private void inspectModelCheckpoint(ModelCheckpoint ckpt, PrintWriter out) throws IOException {
+    out.printf(Locale.ROOT, "MX model checkpoint %s (%.1f MB)%n", file, Files.size(file) / 1e6);
+    for (Map.Entry<String, String> e : ckpt.metadata().entrySet()) {
+      out.printf(Locale.ROOT, "%s: %s%n", e.getKey(), e.getValue());
+    }
+    out.println();
+    TextTable t = new TextTable("tensor", "format", "shape", " bytes", " bits/element");
+    long mxBytes = 0;
+    long mxFp32 = 0;
+    long otherBytes = 0;
+    int mxCount = 0;
+    long[] histogram = new long[256];
+    int listed = 0;
+    java.util.List<CheckpointTensor> tensors = new java.util.ArrayList<>(ckpt.tensors().values());
+    // MX weights first: they are what the checkpoint is about
+    tensors.sort(java.util.Comparator.comparing(x -> x.isMx() ? 0 : 1));
+    for (CheckpointTensor x : tensors) {
+      long bytes = x.byteSize();
+      if (x.isMx()) {
+        mxCount++;
+        mxBytes += bytes;
+        mxFp32 += 4 * x.elementCount();
+        MemorySegment scales = x.mx().scales();
+        for (long i = 0; i < scales.byteSize(); i++) {
+          histogram[scales.get(ValueLayout.JAVA_BYTE, i) & 0xFF]++;
+        }
+      } else {
+        otherBytes += bytes;
+      }
+      if (maxLayers < 0 || listed < maxLayers) {
+        t.addRow(
+            x.name(),
+            x.isMx() ? x.mx().format().name() : "FP32",
+            Arrays.toString(x.shape()),
+            bytes,
+            String.format(Locale.ROOT, "%.2f", 8.0 * bytes / Math.max(1, x.elementCount())));
+        listed++;
+      }
+    }
+    out.print(t.render());
+    if (listed < tensors.size()) {
+      out.printf(Locale.ROOT, "... %d more (use --layers)%n", tensors.size() - listed);
+    }
+    out.printf(
+        Locale.ROOT,
+        "%n%d MX weights: %.2f MB (%.2f MB in FP32, %.2fx smaller); other tensors (FP32): %.2f MB%n",
+        mxCount,
+        mxBytes / 1e6,
+        mxFp32 / 1e6,
+        mxBytes == 0 ? 0 : mxFp32 / (double) mxBytes,
+        otherBytes / 1e6);
+    if (mxCount > 0) {
       printHistogram(histogram, out);
     }
   }

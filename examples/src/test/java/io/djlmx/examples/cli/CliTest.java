@@ -18,9 +18,11 @@ import picocli.CommandLine;
 /** The {@code mx} command line: help everywhere, user errors without traces, convert + inspect. */
 class CliTest {
 
-  private record Run(int rc, String out, String err) {}
+  /** A finished command: exit code, standard output, standard error. */
+  record Run(int rc, String out, String err) {}
 
-  private static Run run(String... args) {
+  /** Runs {@code mx ARGS} in this JVM, as {@code main} would, capturing its output. */
+  static Run run(String... args) {
     CommandLine cl = MxCommand.newCommandLine();
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();

@@ -17,11 +17,13 @@ import java.util.Set;
 /**
  * Fused MX attention on DJL arrays of any engine: softmax(scale·Q·Kᵀ + mask)·V.
  *
- * <p>Inputs are CPU FLOAT32 arrays. Their memory is read without a copy through {@code
- * toByteBuffer(true)} (a direct view for contiguous PyTorch tensors; a non-contiguous tensor gives
- * a contiguous copy, which is then read). The output is created on {@code q}'s manager; on engines
- * whose {@code toByteBuffer(true)} is a writable view of the array (PyTorch, MX) it is written in
- * place, elsewhere through {@link NDArray#set(java.nio.Buffer)}.
+ * <p>MX GPU arrays stay on the device ({@link GpuAttention}: the CUDA MX attention kernel where it
+ * applies, exact FP32 attention from device ops otherwise). Other inputs are CPU FLOAT32 arrays.
+ * Their memory is read without a copy through {@code toByteBuffer(true)} (a direct view for
+ * contiguous PyTorch tensors; a non-contiguous tensor gives a contiguous copy, which is then read).
+ * The output is created on {@code q}'s manager; on engines whose {@code toByteBuffer(true)} is a
+ * writable view of the array (PyTorch, MX) it is written in place, elsewhere through {@link
+ * NDArray#set(java.nio.Buffer)}.
  */
 public final class MxAttention {
 
@@ -53,6 +55,9 @@ public final class MxAttention {
       Float scale,
       AttentionConfig cfg) {
     AttentionConfig c = cfg == null ? AttentionConfig.defaults() : cfg;
+    if (GpuAttention.handles(q)) {
+      return GpuAttention.attention(q, k, v, mask, causal, scale, c);
+    }
     check("q", q);
     check("k", k);
     check("v", v);

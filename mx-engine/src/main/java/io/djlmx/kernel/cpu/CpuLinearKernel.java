@@ -35,6 +35,12 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
    */
   private static final int PANEL_BLOCKS = 4;
 
+  /**
+   * From this many 32-row units on, 8-bit batch-1 calls take {@link ByteGemvKernel} (groups of four
+   * units); below, too few groups to split evenly over the threads.
+   */
+  private static final long MIN_GROUPED_UNITS = 16;
+
   /** Below this many multiply-adds a call runs on the calling thread alone. */
   private static final double MIN_PARALLEL_MACS = 1 << 18;
 
@@ -182,6 +188,22 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
     int parts = (double) rows * pw.units() * 32 * kpad < MIN_PARALLEL_MACS ? 1 : threads.threads();
     if (exactOnly) {
       threads.forRange(n, (a, b) -> ExactLinear.rows(pw, xp, kpad, rows, bias, y, a, b));
+    } else if (rows == 1 && ByteGemvKernel.handles(pw) && pw.units() >= MIN_GROUPED_UNITS) {
+      // Whole groups of units per thread (the last part takes the remainder).
+      long units = pw.units();
+      long groups = units / ByteGemvKernel.UNITS;
+      threads.forRange(
+          groups,
+          parts,
+          (a, b) ->
+              ByteGemvKernel.run(
+                  pw,
+                  xp,
+                  bias,
+                  y,
+                  0,
+                  a * ByteGemvKernel.UNITS,
+                  b == groups ? units : b * ByteGemvKernel.UNITS));
     } else if (rows == 1) {
       threads.forRange(pw.units(), parts, (a, b) -> GemvKernel.run(pw, xp, bias, y, 0, a, b));
     } else {

@@ -33,7 +33,9 @@ import java.util.Arrays;
  * (it folds the power of two that bit-built FP8 values and INT8's 1/64 carry). Rows whose factors
  * do not fit a normal float, or that hold NaN/Inf codes or NaN scales, are listed in {@link
  * #exactRows()} and recomputed by the exact path. FP8 tiles holding zero or subnormal codes are
- * flagged in {@link #fixupMask(long)}: bit-building cannot make them.
+ * flagged in {@link #fixupMask(long)}: bit-building cannot make them. When such codes are few (at
+ * most one per 64 elements, as in real weights), they are also listed one by one ({@link
+ * #fixEntries()}), so that a kernel may decode every tile the fast way and correct afterwards.
  */
 final class CpuPreparedWeight implements PreparedWeight {
 
@@ -58,6 +60,9 @@ final class CpuPreparedWeight implements PreparedWeight {
   private final MemorySegment codes;
   private final MemorySegment scales;
   private final byte[] fixup;
+  private final long[] fixEntries;
+  private final int[] fixStart;
+  private final float[] fixDelta;
   private final int[] exactRows;
   private final byte[][] exactScales;
   private final float[] decodeTable;
@@ -72,6 +77,8 @@ final class CpuPreparedWeight implements PreparedWeight {
       MemorySegment codes,
       MemorySegment scales,
       byte[] fixup,
+      long[] fixEntries,
+      int[] fixStart,
       int[] exactRows,
       byte[][] exactScales) {
     this.format = format;
@@ -84,6 +91,9 @@ final class CpuPreparedWeight implements PreparedWeight {
     this.codes = codes;
     this.scales = scales;
     this.fixup = fixup;
+    this.fixEntries = fixEntries;
+    this.fixStart = fixStart;
+    this.fixDelta = fixEntries == null ? null : fixDeltaTable(format);
     this.exactRows = exactRows;
     this.exactScales = exactScales;
     this.decodeTable = format.decodeTable();
@@ -176,8 +186,49 @@ final class CpuPreparedWeight implements PreparedWeight {
           i++;
         }
       }
+      long[] fixEntries = null;
+      int[] fixStart = null;
+      if ((f == MxFormat.MXFP8_E4M3 || f == MxFormat.MXFP8_E5M2) && cols < (1 << 24)) {
+        // One pass counts per unit, a second writes each unit's entries at its offset.
+        int[] perUnit = new int[(int) units + 1];
+        threads.forRange(
+            units,
+            (u0, u1) -> {
+              for (long u = u0; u < u1; u++) {
+                perUnit[(int) u + 1] = listFixes(f, u, kb, cols, rows, cbpr, src, fixup, null, 0);
+              }
+            });
+        long total = 0;
+        for (int u = 1; u <= units; u++) {
+          total += perUnit[u];
+          perUnit[u] = (int) Math.min(total, Integer.MAX_VALUE);
+        }
+        if (total <= rows * cols / 64 && total < Integer.MAX_VALUE - 8) {
+          long[] entries = new long[(int) total];
+          threads.forRange(
+              units,
+              (u0, u1) -> {
+                for (long u = u0; u < u1; u++) {
+                  listFixes(f, u, kb, cols, rows, cbpr, src, fixup, entries, perUnit[(int) u]);
+                }
+              });
+          fixEntries = entries;
+          fixStart = perUnit;
+        }
+      }
       return new CpuPreparedWeight(
-          f, rows, cols, kb, arena, codes, scales, fixup, exactRows, exactScales);
+          f,
+          rows,
+          cols,
+          kb,
+          arena,
+          codes,
+          scales,
+          fixup,
+          fixEntries,
+          fixStart,
+          exactRows,
+          exactScales);
     } catch (RuntimeException | Error e) {
       arena.close();
       throw e;
@@ -248,6 +299,70 @@ final class CpuPreparedWeight implements PreparedWeight {
       }
       fixup[(int) tile] = (byte) needsFix;
     }
+  }
+
+  /**
+   * Lists (when {@code out} is not null) or counts the zero/subnormal FP8 codes of unit {@code u}'s
+   * flagged tiles, each as {@code row << 32 | col << 8 | code}, from {@code out[at]} on.
+   *
+   * @return the number of codes
+   */
+  private static int listFixes(
+      MxFormat f,
+      long u,
+      int kb,
+      long cols,
+      long rows,
+      long cbpr,
+      MemorySegment src,
+      byte[] fixup,
+      long[] out,
+      int at) {
+    int expMask = f == MxFormat.MXFP8_E4M3 ? 0x78 : 0x7C;
+    int found = 0;
+    for (int b = 0; b < kb; b++) {
+      if (fixup[(int) (u * kb + b)] == 0) {
+        continue;
+      }
+      for (int lane = 0; lane < UNIT_ROWS; lane++) {
+        long r = u * UNIT_ROWS + lane;
+        if (r >= rows) {
+          break;
+        }
+        for (int v = 0; v < BLOCK; v++) {
+          long col = (long) b * BLOCK + v;
+          if (col >= cols) {
+            break;
+          }
+          int code = canonicalCode(f, src, r * cbpr, col);
+          if ((code & expMask) == 0) {
+            if (out != null) {
+              out[at + found] = r << 32 | col << 8 | code;
+            }
+            found++;
+          }
+        }
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Returns, per FP8 code, {@code exact − fast}: the exact value times the fast decode's power of
+   * two minus what the fast decode builds from the code bits (zero for normal codes).
+   */
+  private static float[] fixDeltaTable(MxFormat f) {
+    boolean e5m2 = f == MxFormat.MXFP8_E5M2;
+    int sra = e5m2 ? 3 : 4;
+    int keep = e5m2 ? 0x8FE00000 : 0x87F00000;
+    float[] table = f.decodeTable();
+    float[] delta = new float[256];
+    for (int c = 0; c < 256; c++) {
+      float built = Float.intBitsToFloat(((c << 24) >> sra) & keep | 0x40000000);
+      float exact = Math.scalb(table[c], -scaleAdjust(f));
+      delta[c] = Float.isFinite(exact) ? exact - built : 0f;
+    }
+    return delta;
   }
 
   /** Reads element {@code col} of a canonical row starting at {@code rowOff}. */
@@ -480,6 +595,36 @@ final class CpuPreparedWeight implements PreparedWeight {
   }
 
   /**
+   * Returns the zero/subnormal FP8 codes of the flagged tiles one by one, each {@code row << 32 |
+   * col << 8 | code}, ordered by unit; null when there are too many (then only {@link #fixupMask}
+   * tells them) or the format is not FP8.
+   *
+   * @return the entries, not to be modified, or null
+   */
+  long[] fixEntries() {
+    return fixEntries;
+  }
+
+  /**
+   * Returns where each unit's entries start in {@link #fixEntries()} ({@code units() + 1} values).
+   *
+   * @return the offsets, not to be modified, or null
+   */
+  int[] fixStart() {
+    return fixStart;
+  }
+
+  /**
+   * Returns, per FP8 code, the exact value minus the fast decode's (both times the fast decode's
+   * power of two); zero for normal codes.
+   *
+   * @return 256 values, not to be modified, or null
+   */
+  float[] fixDelta() {
+    return fixDelta;
+  }
+
+  /**
    * Returns the rows the fast kernels cannot compute exactly (NaN/Inf, extreme scales).
    *
    * @return the row indices, ascending; not to be modified
@@ -503,7 +648,11 @@ final class CpuPreparedWeight implements PreparedWeight {
 
   @Override
   public long byteSize() {
-    return codes.byteSize() + scales.byteSize() + fixup.length + 4L * exactRows.length;
+    return codes.byteSize()
+        + scales.byteSize()
+        + fixup.length
+        + (fixEntries == null ? 0 : 8L * fixEntries.length + 4L * fixStart.length)
+        + 4L * exactRows.length;
   }
 
   /** Throws when closed. */

@@ -206,6 +206,44 @@ public final class DeviceBuffer implements AutoCloseable {
     CudaBackend.check(JCudaDriver.cuMemsetD32(pointer(), bits, byteSize / 4), "cuMemsetD32");
   }
 
+  /**
+   * Sets every byte of the buffer to {@code value} (zeros for any element type).
+   *
+   * @param value the byte value
+   */
+  public void fill8(int value) {
+    backend.makeCurrent();
+    CudaBackend.check(
+        JCudaDriver.cuMemsetD8(pointer(), (byte) value, byteSize), "cuMemsetD8(" + byteSize + ")");
+  }
+
+  /**
+   * Copies {@code bytes} bytes from the start of another device buffer to the start of this one.
+   *
+   * @param src the source buffer
+   * @param bytes how many bytes
+   */
+  public void copyFromDevice(DeviceBuffer src, long bytes) {
+    checkRange(0, bytes, "device copy");
+    src.checkRange(0, bytes, "device copy");
+    if (bytes == 0) {
+      return;
+    }
+    backend.makeCurrent();
+    CudaBackend.check(
+        JCudaDriver.cuMemcpyDtoD(pointer(), src.pointer(), bytes),
+        "cuMemcpyDtoD(" + bytes + " bytes)");
+  }
+
+  /**
+   * Returns whether {@link #close()} has freed this buffer.
+   *
+   * @return true once closed
+   */
+  public boolean isClosed() {
+    return ptr == null;
+  }
+
   /** Frees the device memory; further use throws. Idempotent. */
   @Override
   public void close() {

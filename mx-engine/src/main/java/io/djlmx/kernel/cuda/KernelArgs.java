@@ -16,6 +16,12 @@ final class KernelArgs {
     return this;
   }
 
+  /** A device pointer {@code byteOffset} bytes into a buffer. */
+  KernelArgs ptrAt(DeviceBuffer b, long byteOffset) {
+    args.add(Pointer.to(b.pointer().withByteOffset(byteOffset)));
+    return this;
+  }
+
   KernelArgs i32(long v) {
     if (v < Integer.MIN_VALUE || v > Integer.MAX_VALUE) {
       throw new IllegalArgumentException("kernel argument " + v + " does not fit a 32-bit int");
@@ -26,6 +32,12 @@ final class KernelArgs {
 
   KernelArgs i64(long v) {
     args.add(Pointer.to(new long[] {v}));
+    return this;
+  }
+
+  /** A struct passed by value, given as its 64-bit words (e.g. the NdGeom of mx_ndarray.cu). */
+  KernelArgs longs(long[] v) {
+    args.add(Pointer.to(v.clone()));
     return this;
   }
 

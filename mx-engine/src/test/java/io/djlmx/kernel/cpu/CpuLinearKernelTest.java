@@ -67,6 +67,25 @@ class CpuLinearKernelTest {
     return t;
   }
 
+  /**
+   * Like {@link #randomCodes}, but FP8 zero/subnormal codes are rare (about one in 300, the way
+   * real weights have them), so the kernels list them one by one instead of flagging whole tiles.
+   */
+  static MxTensor fewSmallCodes(Random rnd, MxFormat f, int n, int k) {
+    MxTensor t = randomCodes(rnd, f, n, k, 112, 136);
+    if (f == MxFormat.MXFP8_E4M3 || f == MxFormat.MXFP8_E5M2) {
+      int expMask = f == MxFormat.MXFP8_E4M3 ? 0x78 : 0x7C;
+      MemorySegment codes = t.codes();
+      for (long i = 0; i < codes.byteSize(); i++) {
+        int code = codes.get(ValueLayout.JAVA_BYTE, i) & 0xFF;
+        if ((code & expMask) == 0 && rnd.nextInt(20) != 0) {
+          codes.set(ValueLayout.JAVA_BYTE, i, (byte) (code | 0x40)); // a normal code instead
+        }
+      }
+    }
+    return t;
+  }
+
   static void putCode(MxFormat f, MemorySegment codes, long rowOff, int c, int code) {
     if (f.bits() == 8) {
       codes.set(ValueLayout.JAVA_BYTE, rowOff + c, (byte) code);
@@ -474,6 +493,75 @@ class CpuLinearKernelTest {
                 Float.floatToRawIntBits(outs[0][i]),
                 Float.floatToRawIntBits(outs[variant][i]),
                 "variant " + variant + " m=" + m + " element " + i + " (seed " + SEED + ")");
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * Batch 1 with enough rows for the grouped 8-bit kernel (four 32-row units per pass, FP8
+   * zero/subnormal tiles corrected afterwards) and a remainder of single units; all formats, so the
+   * other kernels see these shapes too.
+   */
+  @Test
+  void batchOneManyRowsAllFormats() {
+    Random rnd = new Random(SEED + 11);
+    int[][] kn = {{33, 517}, {100, 643}, {7, 515}, {1000, 2048}};
+    for (MxFormat f : MxFormat.values()) {
+      for (int[] shape : kn) {
+        int k = shape[0];
+        int n = shape[1];
+        try (MxTensor w = fewSmallCodes(rnd, f, n, k)) {
+          float[] b = (n & 1) == 1 ? gaussian(rnd, n) : null;
+          check(f + " gemv k=" + k + " n=" + n, kernel, w, gaussian(rnd, k), 1, b, null, null);
+          check(
+              f + " gemv W+A k=" + k + " n=" + n,
+              kernel,
+              w,
+              gaussian(rnd, k),
+              1,
+              null,
+              MxFormat.MXFP8_E4M3,
+              ScaleMode.FLOOR);
+        }
+      }
+      int n = 800;
+      int k = 290;
+      try (MxTensor w = MxTensor.quantize(gaussian(rnd, n * k), new long[] {n, k}, f)) {
+        check(f + " gemv realistic", kernel, w, gaussian(rnd, k), 1, gaussian(rnd, n), null, null);
+      }
+    }
+  }
+
+  /** The grouped 8-bit batch-1 kernel gives the same bits whatever the thread count. */
+  @Test
+  void groupedBatchOneDoesNotDependOnThreadCount() {
+    Random rnd = new Random(SEED + 12);
+    int n = 1000;
+    int k = 200;
+    for (MxFormat f : new MxFormat[] {MxFormat.MXFP8_E4M3, MxFormat.MXFP8_E5M2, MxFormat.MXINT8}) {
+      try (MxTensor w = fewSmallCodes(rnd, f, n, k);
+          CpuLinearKernel single = CpuLinearKernel.builder().optThreads(1).build();
+          CpuLinearKernel three = CpuLinearKernel.builder().optThreads(3).build();
+          PreparedWeight pw = kernel.prepare(w);
+          Arena arena = Arena.ofShared()) {
+        assertTrue(ByteGemvKernel.handles((CpuPreparedWeight) pw), f + " takes the grouped kernel");
+        MemorySegment xs = arena.allocate(4L * k);
+        MemorySegment.copy(gaussian(rnd, k), 0, xs, ValueLayout.JAVA_FLOAT, 0, k);
+        float[][] outs = new float[3][];
+        CpuLinearKernel[] kernels = {kernel, single, three};
+        for (int i = 0; i < 3; i++) {
+          MemorySegment ys = arena.allocate(4L * n);
+          kernels[i].linear(xs, 1, pw, null, ys, null, null);
+          outs[i] = ys.toArray(ValueLayout.JAVA_FLOAT);
+        }
+        for (int i = 1; i < 3; i++) {
+          for (int r = 0; r < n; r++) {
+            assertEquals(
+                Float.floatToRawIntBits(outs[0][r]),
+                Float.floatToRawIntBits(outs[i][r]),
+                f + " kernel " + i + " row " + r + " (seed " + SEED + ")");
           }
         }
       }
