@@ -75,12 +75,14 @@ class PackedLoadTest {
       System.clearProperty("mx.zoo.cache");
     }
     float[][] viaFp32 = embedViaFp32(spec);
-    // the same MX values either way; only FP32 summation order may differ (JIT-compiled vector
-    // reductions against the interpreter's)
+    // the same MX values either way (checked bit for bit above); what differs between two model
+    // instances is FP32 summation order (JIT-compiled vector reductions against the interpreter's),
+    // which MX attention's INT8 rounding of Q and K can turn into ~1e-4 differences: two instances
+    // of the same route differ as much
     for (int i = 0; i < SENTENCES.size(); i++) {
-      assertArrayEquals(viaFp32[i], adopted[i], 2e-5f, SENTENCES.get(i));
-      assertTrue(
-          io.djlmx.zoo.translator.SentenceSimilarity.cosine(viaFp32[i], adopted[i]) > 0.999999);
+      assertArrayEquals(viaFp32[i], adopted[i], 1e-3f, SENTENCES.get(i));
+      double cos = io.djlmx.zoo.translator.SentenceSimilarity.cosine(viaFp32[i], adopted[i]);
+      assertTrue(cos > 0.99999, SENTENCES.get(i) + ": cosine " + cos);
     }
   }
 
