@@ -6,6 +6,11 @@ import ai.djl.MalformedModelException;
 import ai.djl.Model;
 import ai.djl.engine.Engine;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
 import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.repository.zoo.ZooModel;
@@ -15,7 +20,10 @@ import ai.djl.util.Progress;
 import ai.djl.util.Utils;
 import io.djlmx.engine.MxConfig;
 import io.djlmx.engine.MxModel;
+import io.djlmx.engine.MxNDArray;
 import io.djlmx.format.MxFormat;
+import io.djlmx.format.MxTensor;
+import io.djlmx.format.ScaleMode;
 import io.djlmx.zoo.bert.ActivationQuantizer;
 import io.djlmx.zoo.bert.AttentionCore;
 import io.djlmx.zoo.bert.BertEncoder;
@@ -25,6 +33,7 @@ import io.djlmx.zoo.bert.SoftmaxAttentionCore;
 import io.djlmx.zoo.checkpoint.MxCheckpoint;
 import io.djlmx.zoo.emulation.MxActivationQuantizer;
 import io.djlmx.zoo.onnx.BertOnnxImporter;
+import io.djlmx.zoo.onnx.NamedTensor;
 import io.djlmx.zoo.onnx.OnnxModelFile;
 import io.djlmx.zoo.translator.BatchSentenceEmbeddingTranslator;
 import io.djlmx.zoo.translator.ListSentenceEmbeddingTranslator;
@@ -32,10 +41,13 @@ import io.djlmx.zoo.translator.SentenceBatchCodec;
 import io.djlmx.zoo.translator.SentenceEmbeddingTranslator;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -49,9 +61,10 @@ import org.slf4j.LoggerFactory;
  * <p>Options ({@code Criteria.optOption}, else system property, else environment variable with dots
  * as underscores, upper case): {@code mx.weights} (an {@link MxFormat} name or {@code FP32}; the
  * filter {@code format} is accepted too; default {@code MXFP6_E2M3}), {@code mx.activations}
- * ({@code none} or a format), {@code mx.attention} ({@code mx}, the default under the MX engine, or
- * {@code off}), {@code mx.zoo.cache} (the checkpoint directory; default {@code <DJL
- * cache>/mx-zoo}).
+ * ({@code none} or a format), {@code mx.scale} ({@code floor}, the default, or {@code rceil}: the
+ * scale rule the checkpoint is made with, cached in its own file), {@code mx.attention} ({@code
+ * mx}, the default under the MX engine, or {@code off}), {@code mx.zoo.cache} (the checkpoint
+ * directory; default {@code <DJL cache>/mx-zoo}).
  */
 public final class SentenceEncoderLoader extends ClassPathModelLoader {
 
@@ -97,7 +110,8 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
     Path cacheDir = cacheDir(options);
     Progress progress = criteria.getProgress() != null ? criteria.getProgress() : new ProgressBar();
     long start = System.nanoTime();
-    MxCheckpoint ckpt = loadOrConvert(spec, weights, cacheDir, progress);
+    ScaleMode scale = scaleMode(options);
+    MxCheckpoint ckpt = loadOrConvert(spec, weights, scale, cacheDir, progress);
 
     ActivationQuantizer aq = ActivationQuantizer.NONE;
     if (activations != null) {
@@ -119,11 +133,13 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
         mx.setConfig(engineConfig(weights, activations, options));
       }
       model.setBlock(block);
-      block.setWeights(ckpt.toBertWeights(), model.getNDManager());
+      installWeights(block, ckpt, model);
       model.setProperty("mx.weights", weights == null ? "FP32" : weights.name());
       model.setProperty("mx.activations", activations == null ? "none" : activations.name());
-      for (Map.Entry<String, String> e : options.entrySet()) {
-        model.setProperty(e.getKey(), e.getValue());
+      if (options != null) {
+        for (Map.Entry<String, String> e : options.entrySet()) {
+          model.setProperty(e.getKey(), e.getValue());
+        }
       }
     } catch (RuntimeException e) {
       model.close();
@@ -138,6 +154,65 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
         engineName,
         (System.nanoTime() - start) / 1_000_000);
     return new ZooModel<>(model, translator);
+  }
+
+  /**
+   * Sets an encoder's parameters from a checkpoint. Under the MX engine the packed MX weights go to
+   * its kernels as they are ({@link MxModel#adoptPackedWeights}): nothing is dequantized into FP32
+   * and quantized again, which was most of a cached load. Elsewhere (and for weights the engine
+   * does not take, e.g. with {@code mx.keepFp32}) the weights are dequantized into FP32 arrays.
+   *
+   * @param encoder the encoder, already the model's block
+   * @param ckpt the checkpoint (its configuration must equal the encoder's)
+   * @param model the model whose manager owns the arrays
+   */
+  static void installWeights(BertEncoder encoder, MxCheckpoint ckpt, Model model) {
+    if (!(model instanceof MxModel mx) || ckpt.mxWeights().isEmpty()) {
+      encoder.setWeights(ckpt.toBertWeights(), model.getNDManager());
+      return;
+    }
+    if (!ckpt.config().equals(encoder.getConfig())) {
+      throw new IllegalArgumentException(
+          "Checkpoint is for " + ckpt.config() + ", the encoder is " + encoder.getConfig());
+    }
+    NDManager manager = model.getNDManager();
+    Map<String, io.djlmx.zoo.checkpoint.MxWeight> packed = ckpt.mxWeights();
+    Map<String, NamedTensor> fp32 = ckpt.fp32Tensors();
+    Map<NDArray, io.djlmx.zoo.checkpoint.MxWeight> byArray = new IdentityHashMap<>();
+    for (Map.Entry<String, Parameter> e : encoder.parametersByName().entrySet()) {
+      io.djlmx.zoo.checkpoint.MxWeight w = packed.get(e.getKey());
+      NDArray a;
+      if (w != null) {
+        // a placeholder: its values are the MX weight's once adopted (filled below otherwise)
+        a = manager.create(new Shape(w.rows(), w.cols()), DataType.FLOAT32);
+        byArray.put(a, w);
+      } else {
+        NamedTensor t = fp32.get(e.getKey());
+        a = manager.create(t.data(), new Shape(t.shape()));
+      }
+      e.getValue().setArray(a);
+    }
+    List<MxTensor> open = new ArrayList<>();
+    try {
+      mx.adoptPackedWeights(
+          a -> {
+            io.djlmx.zoo.checkpoint.MxWeight w = byArray.get(a);
+            if (w == null) {
+              return null;
+            }
+            MxTensor t = w.toTensor();
+            open.add(t);
+            return t;
+          });
+    } finally {
+      open.forEach(MxTensor::close);
+    }
+    for (Map.Entry<NDArray, io.djlmx.zoo.checkpoint.MxWeight> e : byArray.entrySet()) {
+      if (!(e.getKey() instanceof MxNDArray m) || !m.isFp32Released()) {
+        // not taken by the engine: it needs the values as FP32
+        e.getKey().set(FloatBuffer.wrap(e.getValue().dequantize().data()));
+      }
+    }
   }
 
   /**
@@ -210,7 +285,25 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
   public static MxCheckpoint loadOrConvert(
       SentenceEncoderSpec spec, MxFormat weights, Path cacheDir, Progress progress)
       throws IOException {
-    Path file = checkpointFile(spec, weights, cacheDir);
+    return loadOrConvert(spec, weights, ScaleMode.FLOOR, cacheDir, progress);
+  }
+
+  /**
+   * Returns the checkpoint of an encoder in a format and scale rule, reading the cached one or
+   * converting the ONNX weights (and caching the result) on first use.
+   *
+   * @param spec the encoder
+   * @param weights the format of the linear weights, or null for FP32
+   * @param scale the shared-scale rule of the linear weights
+   * @param cacheDir the checkpoint directory
+   * @param progress reports the conversion, or null
+   * @return the checkpoint
+   * @throws IOException if the model files are missing or corrupt
+   */
+  public static MxCheckpoint loadOrConvert(
+      SentenceEncoderSpec spec, MxFormat weights, ScaleMode scale, Path cacheDir, Progress progress)
+      throws IOException {
+    Path file = checkpointFile(spec, weights, scale, cacheDir);
     if (Files.isRegularFile(file)) {
       try {
         return MxCheckpoint.read(file);
@@ -224,7 +317,7 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
         weights == null ? "FP32" : weights,
         file);
     BertWeights fp32 = importOnnx(spec);
-    MxCheckpoint ckpt = MxCheckpoint.quantize(fp32, weights, progress);
+    MxCheckpoint ckpt = MxCheckpoint.quantize(fp32, weights, scale, progress);
     ckpt.write(file);
     return ckpt;
   }
@@ -251,8 +344,24 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
    * @return the file
    */
   public static Path checkpointFile(SentenceEncoderSpec spec, MxFormat weights, Path cacheDir) {
+    return checkpointFile(spec, weights, ScaleMode.FLOOR, cacheDir);
+  }
+
+  /**
+   * Returns where an encoder's checkpoint in a format and scale rule is cached: the FLOOR file name
+   * has no suffix, other rules add theirs (e.g. {@code -RCEIL}).
+   *
+   * @param spec the encoder
+   * @param weights the format, or null for FP32
+   * @param scale the shared-scale rule
+   * @param cacheDir the checkpoint directory
+   * @return the file
+   */
+  public static Path checkpointFile(
+      SentenceEncoderSpec spec, MxFormat weights, ScaleMode scale, Path cacheDir) {
+    String suffix = weights == null || scale == ScaleMode.FLOOR ? "" : "-" + scale.name();
     return cacheDir.resolve(
-        spec.artifactId() + "-" + (weights == null ? "FP32" : weights.name()) + ".mxckpt");
+        spec.artifactId() + "-" + (weights == null ? "FP32" : weights.name()) + suffix + ".mxckpt");
   }
 
   static MxFormat weightsFormat(Map<String, String> filters, Map<String, String> options) {
@@ -261,6 +370,12 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
       v = option(options, "mx.weights");
     }
     return v == null ? DEFAULT_WEIGHTS : parseFormatOrFp32(v, "mx.weights");
+  }
+
+  /** The {@code mx.scale} option: the scale rule of the checkpoint's weights (default FLOOR). */
+  static ScaleMode scaleMode(Map<String, String> options) {
+    String v = option(options, "mx.scale");
+    return v == null ? ScaleMode.FLOOR : ScaleMode.parse(v);
   }
 
   static MxFormat activationFormat(Map<String, String> options) {

@@ -187,6 +187,32 @@ class CheckpointAndErrorsTest {
   }
 
   @Test
+  void rceilScaleKeepsTheBlockMaximumThatFloorClips() {
+    float[] x = new float[32];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = (i + 1) * 3f;
+    }
+    x[5] = 480f; // FLOOR: scale 2^0, 480 > 448 (E4M3's largest) clips; RCEIL: scale 2^1, 240 exact
+    NamedTensor t = new NamedTensor("w", new long[] {1, 32}, x);
+    float[] floor = MxWeight.quantize(t, MxFormat.MXFP8_E4M3).dequantize().data();
+    float[] rceil =
+        MxWeight.quantize(t, MxFormat.MXFP8_E4M3, io.djlmx.format.ScaleMode.RCEIL)
+            .dequantize()
+            .data();
+    assertEquals(448f, floor[5]);
+    assertEquals(480f, rceil[5]);
+    Path dir = Path.of("cache");
+    SentenceEncoderSpec spec = SentenceEncoderSpec.ALL_MINILM_L6_V2;
+    assertEquals(
+        dir.resolve("all-MiniLM-L6-v2-MXFP8_E4M3-RCEIL.mxckpt"),
+        SentenceEncoderLoader.checkpointFile(
+            spec, MxFormat.MXFP8_E4M3, io.djlmx.format.ScaleMode.RCEIL, dir));
+    assertEquals(
+        dir.resolve("all-MiniLM-L6-v2-MXFP8_E4M3.mxckpt"),
+        SentenceEncoderLoader.checkpointFile(spec, MxFormat.MXFP8_E4M3, dir));
+  }
+
+  @Test
   void unknownArtifactListsKnownOnes() {
     IllegalArgumentException e =
         assertThrows(IllegalArgumentException.class, () -> SentenceEncoderSpec.of("nope"));

@@ -65,6 +65,9 @@ final class CpuSageAttention {
   private static final float C5 = 0.0013333558f;
   private static final float C6 = 0.0001540353f;
 
+  /** Below this many multiply-adds (Q·Kᵀ and P·V) a call runs on the calling thread alone. */
+  static final double MIN_PARALLEL_MACS = 1 << 20;
+
   private static final ThreadLocal<Workspace> WORKSPACE = ThreadLocal.withInitial(Workspace::new);
 
   private CpuSageAttention() {}
@@ -103,15 +106,19 @@ final class CpuSageAttention {
       float scale,
       AttentionConfig cfg) {
     int bh = shape.batch() * shape.heads();
+    // Small problems (a short sentence at batch 1) run on the calling thread: handing tasks to the
+    // pool and waking its workers costs more than the work.
+    double macs = 2.0 * bh * shape.queryLength() * shape.keyLength() * shape.headDim();
+    int parallelism = macs < MIN_PARALLEL_MACS ? 1 : cfg.parallelism();
     PreparedHead[] heads = new PreparedHead[bh];
     Parallel.forEach(
         bh,
-        cfg.parallelism(),
+        parallelism,
         i -> heads[i] = prepare(shape, k, v, i / shape.heads(), i % shape.heads(), cfg));
     int qTiles = (shape.queryLength() + QUERY_TILE - 1) / QUERY_TILE;
     Parallel.forEach(
         bh * qTiles,
-        cfg.parallelism(),
+        parallelism,
         task -> {
           int head = task / qTiles;
           queryTile(

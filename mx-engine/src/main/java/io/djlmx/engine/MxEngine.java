@@ -5,8 +5,10 @@ import ai.djl.Model;
 import ai.djl.engine.Engine;
 import ai.djl.engine.EngineException;
 import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import io.djlmx.kernel.cuda.CudaBackend;
+import java.util.Locale;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,6 +32,16 @@ public final class MxEngine extends Engine {
   /** The name of the engine that runs every op MX does not accelerate. */
   public static final String PYTORCH = "PyTorch";
 
+  /**
+   * System property (or environment variable {@code MX_TORCH_THREADS}) giving PyTorch's intra-op
+   * thread count under the MX engine; default 1. DJL's own {@code ai.djl.pytorch.num_threads}, when
+   * set, wins.
+   */
+  public static final String TORCH_THREADS = "mx.torch.threads";
+
+  /** DJL's property for PyTorch's intra-op threads, read by its PyTorch engine at start. */
+  static final String DJL_TORCH_THREADS = "ai.djl.pytorch.num_threads";
+
   private static final Logger logger = LoggerFactory.getLogger(MxEngine.class);
 
   private MxEngine() {}
@@ -48,7 +60,15 @@ public final class MxEngine extends Engine {
       HostEngine host = HostEngine.instance();
       Engine pt = host.tryGet();
       if (pt != null) {
-        logger.info("MX engine on {} {}", PYTORCH, pt.getVersion());
+        int torchThreads = torchThreads();
+        if (torchThreads > 0) {
+          JniUtils.setNumThreads(torchThreads);
+        }
+        logger.info(
+            "MX engine on {} {} (PyTorch intra-op threads: {})",
+            PYTORCH,
+            pt.getVersion(),
+            JniUtils.getNumThreads());
         return new MxEngine();
       }
       if (CudaBackend.isAvailable()) {
@@ -69,6 +89,43 @@ public final class MxEngine extends Engine {
     } catch (RuntimeException | LinkageError e) {
       throw new EngineException("Failed to start the MX engine: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * Returns the PyTorch intra-op thread count the MX engine sets when it starts, or 0 when it
+   * leaves PyTorch's own setting (because {@code ai.djl.pytorch.num_threads} is set).
+   *
+   * <p>The MX kernels (linear, attention) run on their own thread pools; the ops forwarded to
+   * PyTorch are the small ones (layer norm, GELU, additions). PyTorch's OpenMP workers keep
+   * spinning for a while after each parallel op, and on a machine with few cores they take those
+   * cores from the MX kernels' threads: at MiniLM's batch 1 on 2 cores this cost 3–4× the CPU time
+   * per sentence. So the default is 1 thread; {@value #TORCH_THREADS} (property, or {@code
+   * MX_TORCH_THREADS}) sets another count.
+   *
+   * @return the thread count to set, or 0 to leave PyTorch's
+   * @throws IllegalArgumentException if {@value #TORCH_THREADS} is not a positive integer
+   */
+  public static int torchThreads() {
+    if (System.getProperty(DJL_TORCH_THREADS) != null) {
+      return 0;
+    }
+    String v = System.getProperty(TORCH_THREADS);
+    if (v == null) {
+      v = System.getenv(TORCH_THREADS.replace('.', '_').toUpperCase(Locale.ROOT));
+    }
+    if (v == null || v.isBlank()) {
+      return 1;
+    }
+    try {
+      int n = Integer.parseInt(v.trim());
+      if (n >= 1) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new IllegalArgumentException(
+        "Invalid " + TORCH_THREADS + " '" + v + "': use a positive number of threads");
   }
 
   /**

@@ -280,6 +280,73 @@ public final class MxLinear {
   }
 
   /**
+   * Installs an already-packed MX tensor as the MX form of {@code weight}, so that a checkpoint
+   * holding MX codes is not dequantized and quantized again at load. The tensor is handed to the
+   * device's kernel ({@link LinearKernel#prepare}) and not retained: the caller still owns and
+   * closes it. Then the weight's FP32 storage is released as after any packing, so its values need
+   * not have been written: where they are read (any op on the weight array as an ordinary array)
+   * they are the dequantized MX values.
+   *
+   * @param weight the weight array {@code [n, k]}
+   * @param packed its MX values: shape {@code [n, k]}, blocks of 32, the format of {@code config}
+   * @param name the parameter name, as {@link MxModel} names it (messages, {@code mx.exclude})
+   * @param config the model's configuration
+   * @return true when installed with the FP32 storage released; false when the weight is not
+   *     eligible (excluded by {@code mx.exclude}, no kernel for its device, {@code mx.keepFp32} on,
+   *     a gradient attached, not a CPU FP32 MX array: nothing installed, the ordinary path packs it
+   *     from its FP32 values), or its kernel cannot read values back (installed but FP32 kept: the
+   *     caller must write the values, which makes the weight be packed again from them)
+   * @throws IllegalArgumentException if the tensor's shape, block size or format does not match, or
+   *     it holds a NaN scale
+   */
+  static boolean adopt(NDArray weight, MxTensor packed, String name, MxConfig config) {
+    if (!(weight instanceof MxNDArray w)
+        || config.getWeights() == null
+        || config.isExcluded(name)
+        || config.isKeepFp32()
+        || MxGradientCollector.isRecording()
+        || w.hasGradient()
+        || w.getDataType() != DataType.FLOAT32
+        || !Device.Type.CPU.equals(w.getDevice().getDeviceType())) {
+      return false;
+    }
+    LinearKernel kernel = KERNELS.get(w.getDevice().getDeviceType());
+    if (kernel == null) {
+      return false;
+    }
+    long[] shape = w.getShape().getShape();
+    if (packed.isClosed()
+        || !java.util.Arrays.equals(shape, packed.shape())
+        || packed.blockSize() != MxFormat.DEFAULT_BLOCK_SIZE) {
+      throw new IllegalArgumentException(
+          "Packed MX weight for parameter "
+              + name
+              + " has shape "
+              + java.util.Arrays.toString(packed.shape())
+              + " and block size "
+              + packed.blockSize()
+              + "; the parameter is "
+              + w.getShape()
+              + " in blocks of "
+              + MxFormat.DEFAULT_BLOCK_SIZE
+              + (packed.isClosed() ? " (and the tensor is closed)" : ""));
+    }
+    if (packed.format() != config.getWeights()) {
+      throw new IllegalArgumentException(
+          "Packed MX weight for parameter "
+              + name
+              + " is "
+              + packed.format()
+              + " but the model's mx.weights is "
+              + config.getWeights());
+    }
+    // the placeholder's values are fingerprinted by install and then released: from now on the
+    // array's values are the MX values
+    install(w, name, packed, config);
+    return w.isFp32Released();
+  }
+
+  /**
    * Returns whether the FP32 storage of {@code weight} may be freed: a CPU FP32 array not being
    * trained, packed for a kernel that can write its values back, and {@code mx.keepFp32} off.
    */

@@ -22,6 +22,7 @@ import io.djlmx.checkpoint.BlockFactories;
 import io.djlmx.checkpoint.CheckpointTensor;
 import io.djlmx.checkpoint.ModelCheckpoint;
 import io.djlmx.checkpoint.TorchScriptConverter;
+import io.djlmx.format.MxTensor;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -459,6 +460,38 @@ public class MxModel extends BaseModel {
         });
     return new MxMemoryReport(
         (int) totals[0], (int) totals[1], totals[2], totals[3], false, totals[4]);
+  }
+
+  /**
+   * Installs already-packed MX weights for this model's {@link Linear} weights (e.g. read from an
+   * MX checkpoint), so they are not quantized again from FP32: each weight array for which {@code
+   * packedFor} returns a tensor is packed from that tensor (see {@link MxLinear} adopt rules: its
+   * FP32 storage is then released, so the array's own values need not have been written). Weights
+   * it returns null for, and weights not eligible (excluded, {@code mx.keepFp32}, no kernel for
+   * their device), keep the ordinary path. The tensors are not retained.
+   *
+   * @param packedFor the packed tensor of a weight array (looked up by identity), or null
+   * @return how many weights were installed
+   * @throws IllegalStateException if the model has no block
+   * @throws IllegalArgumentException if a tensor's shape, block size or format does not match its
+   *     parameter or the model's {@code mx.weights}
+   */
+  public int adoptPackedWeights(java.util.function.Function<NDArray, MxTensor> packedFor) {
+    if (block == null) {
+      throw new IllegalStateException("Model " + modelName + " has no block to install weights in");
+    }
+    MxConfig cfg = getConfig();
+    int[] count = new int[1];
+    forEachLinearWeight(
+        block,
+        "",
+        (name, w) -> {
+          MxTensor t = packedFor.apply(w);
+          if (t != null && MxLinear.adopt(w, t, name, cfg)) {
+            count[0]++;
+          }
+        });
+    return count[0];
   }
 
   /** Calls {@code action} with the full parameter name of every MX {@link Linear} weight. */

@@ -1,6 +1,8 @@
 package io.djlmx.examples.cli;
 
 import ai.djl.engine.Engine;
+import ai.djl.pytorch.jni.JniUtils;
+import io.djlmx.engine.MxEngine;
 import io.djlmx.format.MxFormat;
 import io.djlmx.zoo.SentenceEncoderSpec;
 import io.djlmx.zoo.eval.EmbeddingEvaluator;
@@ -71,10 +73,18 @@ public final class BenchEmbeddingsCommand implements Callable<Integer> {
     List<String> all = Files.readAllLines(sentences, StandardCharsets.UTF_8);
     Map<String, Config> configs = new LinkedHashMap<>();
     configs.put("BertEncoder on PyTorch, FP32", (pt, m) -> pt.embed(s, null, null));
+    // the same with PyTorch on one intra-op thread, the setting the MX rows run with
+    configs.put(
+        "BertEncoder on PyTorch, FP32, 1 intra-op thread", (pt, m) -> pt.embed(s, null, null));
     configs.put("ONNX Runtime FP32", (pt, m) -> pt.embedOnnxRuntime(s, s.onnxResource()));
     configs.put(
         "ONNX Runtime INT8 (-q)", (pt, m) -> pt.embedOnnxRuntime(s, "all-minilm-l6-v2-q.onnx"));
     boolean mx = Engine.hasEngine("MX");
+    // PyTorch's own default intra-op threads for the PyTorch rows; the MX engine sets its own count
+    // (MxEngine.torchThreads) when it starts, and it is set again before each MX row
+    Engine.getEngine("PyTorch");
+    int torchDefault = JniUtils.getNumThreads();
+    int torchMx = mx ? MxEngine.torchThreads() : 0;
     if (mx) {
       for (String f : formats) {
         MxFormat fmt = MxFormat.parse(f);
@@ -107,6 +117,9 @@ public final class BenchEmbeddingsCommand implements Callable<Integer> {
     }
     // one row per configuration as soon as it is measured: medians of reps passes per batch size
     for (Map.Entry<String, Config> e : configs.entrySet()) {
+      boolean mxRow = e.getKey().contains("on MX");
+      boolean oneThread = e.getKey().endsWith("1 intra-op thread");
+      JniUtils.setNumThreads(oneThread ? 1 : mxRow && torchMx > 0 ? torchMx : torchDefault);
       double[] median = new double[2];
       for (int b = 0; b < 2; b++) {
         double[] v = new double[reps];
@@ -120,6 +133,15 @@ public final class BenchEmbeddingsCommand implements Callable<Integer> {
           String.format(Locale.ROOT, "| %s | %.1f | %.1f |", e.getKey(), median[0], median[1]));
       out.flush();
     }
+    out.println();
+    out.println(
+        String.format(
+            Locale.ROOT,
+            "PyTorch intra-op threads: %d for the PyTorch rows (unless said), %d for the MX rows;"
+                + " %d cores.",
+            torchDefault,
+            torchMx > 0 ? torchMx : torchDefault,
+            Runtime.getRuntime().availableProcessors()));
     out.flush();
     return 0;
   }

@@ -1,6 +1,7 @@
 package io.djlmx.examples.cli;
 
 import io.djlmx.format.MxFormat;
+import io.djlmx.format.ScaleMode;
 import io.djlmx.zoo.SentenceEncoderSpec;
 import io.djlmx.zoo.eval.EmbeddingEvaluator;
 import io.djlmx.zoo.eval.EmbeddingMetrics;
@@ -50,6 +51,12 @@ public final class EvalEmbeddingsCommand implements Callable<Integer> {
       defaultValue = "model-zoo/src/test/resources/sentences-en.txt")
   Path sentences;
 
+  @Option(
+      names = "--scale",
+      description = "Shared-scale rule of the MX weights: floor (the spec) or rceil",
+      defaultValue = "floor")
+  String scale;
+
   @Option(names = "--count", description = "Sentences used", defaultValue = "1000")
   int count;
 
@@ -69,6 +76,7 @@ public final class EvalEmbeddingsCommand implements Callable<Integer> {
             .toList();
     EmbeddingEvaluator ev =
         EmbeddingEvaluator.builder().setSentences(lines).optBatchSize(batch).build();
+    ScaleMode mode = ScaleMode.parse(scale);
     out.println("| model | weights | activations | mean cosine | min cosine | top-10 agreement |");
     out.println("|---|---|---|---|---|---|");
     out.flush();
@@ -87,8 +95,9 @@ public final class EvalEmbeddingsCommand implements Callable<Integer> {
       for (String f : formats) {
         MxFormat fmt = MxFormat.parse(f);
         for (MxFormat act : new MxFormat[] {null, fmt}) {
-          EmbeddingMetrics metrics = ev.compare(ref, ev.embed(s, fmt, act).embeddings());
-          out.println(row(m, fmt.name(), act == null ? "FP32" : act.name(), metrics));
+          EmbeddingMetrics metrics = ev.compare(ref, ev.embed(s, fmt, mode, act).embeddings());
+          String w = mode == ScaleMode.FLOOR ? fmt.name() : fmt.name() + " (" + mode + ")";
+          out.println(row(m, w, act == null ? "FP32" : act.name(), metrics));
           out.flush();
         }
       }

@@ -82,23 +82,15 @@ public final class BertSelfAttention extends AbstractBlock {
     NDArray x = inputs.get(0);
     NDArray maskBias = inputs.get(1);
     NDArray xq = activations.apply(x);
-    NDArray q = splitHeads(project(ps, query, xq, training));
-    NDArray k = splitHeads(project(ps, key, xq, training));
-    NDArray v = splitHeads(project(ps, value, xq, training));
-    NDArray context = core.attend(q, k, v, maskBias);
-    Shape s = x.getShape();
-    NDArray merged = context.transpose(0, 2, 1, 3).reshape(s.get(0), s.get(1), s.get(2));
+    NDArray q = project(ps, query, xq, training);
+    NDArray k = project(ps, key, xq, training);
+    NDArray v = project(ps, value, xq, training);
+    NDArray merged = core.attendMerged(q, k, v, maskBias, config.numHeads());
     return output.forward(ps, new NDList(activations.apply(merged)), training);
   }
 
   private static NDArray project(ParameterStore ps, Linear l, NDArray x, boolean training) {
     return l.forward(ps, new NDList(x), training).singletonOrThrow();
-  }
-
-  private NDArray splitHeads(NDArray x) {
-    Shape s = x.getShape();
-    return x.reshape(s.get(0), s.get(1), config.numHeads(), config.headSize())
-        .transpose(0, 2, 1, 3);
   }
 
   /** {@inheritDoc} */

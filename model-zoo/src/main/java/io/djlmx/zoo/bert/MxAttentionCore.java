@@ -1,7 +1,9 @@
 package io.djlmx.zoo.bert;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
 import io.djlmx.attention.AttentionConfig;
+import io.djlmx.attention.TensorLayout;
 import io.djlmx.attention.djl.MxAttention;
 import java.util.Objects;
 
@@ -13,6 +15,7 @@ import java.util.Objects;
 public final class MxAttentionCore implements AttentionCore {
 
   private final AttentionConfig config;
+  private final AttentionConfig merged;
 
   /** Creates the core with the default MX attention configuration. */
   public MxAttentionCore() {
@@ -26,11 +29,35 @@ public final class MxAttentionCore implements AttentionCore {
    */
   public MxAttentionCore(AttentionConfig config) {
     this.config = Objects.requireNonNull(config, "config");
+    this.merged = config.toBuilder().optLayout(TensorLayout.BSHD).build();
   }
 
   /** {@inheritDoc} */
   @Override
   public NDArray attend(NDArray query, NDArray key, NDArray value, NDArray maskBias) {
     return MxAttention.attention(query, key, value, maskBias, false, null, config);
+  }
+
+  /**
+   * Reads the projections as {@code [batch, seq, heads, headSize]} (a view: no transpose, no copy)
+   * and writes the context in that layout, which is the merged {@code [batch, seq, hidden]}.
+   *
+   * <p>{@inheritDoc}
+   */
+  @Override
+  public NDArray attendMerged(
+      NDArray query, NDArray key, NDArray value, NDArray maskBias, int heads) {
+    Shape s = query.getShape();
+    long headSize = s.get(2) / heads;
+    NDArray out =
+        MxAttention.attention(
+            query.reshape(s.get(0), s.get(1), heads, headSize),
+            key.reshape(s.get(0), s.get(1), heads, headSize),
+            value.reshape(s.get(0), s.get(1), heads, headSize),
+            maskBias,
+            false,
+            null,
+            merged);
+    return out.reshape(s);
   }
 }

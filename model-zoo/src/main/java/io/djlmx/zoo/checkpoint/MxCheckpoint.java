@@ -2,6 +2,7 @@ package io.djlmx.zoo.checkpoint;
 
 import ai.djl.util.Progress;
 import io.djlmx.format.MxFormat;
+import io.djlmx.format.ScaleMode;
 import io.djlmx.zoo.bert.BertConfig;
 import io.djlmx.zoo.bert.BertWeights;
 import io.djlmx.zoo.onnx.NamedTensor;
@@ -69,7 +70,7 @@ public final class MxCheckpoint {
   }
 
   /**
-   * Quantizes FP32 weights into a checkpoint.
+   * Quantizes FP32 weights into a checkpoint with the spec's FLOOR scale rule.
    *
    * @param weights the FP32 weights
    * @param format the format of the linear weights, or null to keep them FP32
@@ -77,6 +78,20 @@ public final class MxCheckpoint {
    * @return the checkpoint
    */
   public static MxCheckpoint quantize(BertWeights weights, MxFormat format, Progress progress) {
+    return quantize(weights, format, ScaleMode.FLOOR, progress);
+  }
+
+  /**
+   * Quantizes FP32 weights into a checkpoint.
+   *
+   * @param weights the FP32 weights
+   * @param format the format of the linear weights, or null to keep them FP32
+   * @param scale the shared-scale rule of the linear weights
+   * @param progress reports one step per tensor, or null
+   * @return the checkpoint
+   */
+  public static MxCheckpoint quantize(
+      BertWeights weights, MxFormat format, ScaleMode scale, Progress progress) {
     Map<String, NamedTensor> fp32 = new LinkedHashMap<>();
     Map<String, MxWeight> mx = new LinkedHashMap<>();
     if (progress != null) {
@@ -85,7 +100,7 @@ public final class MxCheckpoint {
     }
     for (NamedTensor t : weights.tensors().values()) {
       if (format != null && BertWeights.isLinearWeight(t.name())) {
-        mx.put(t.name(), MxWeight.quantize(t, format));
+        mx.put(t.name(), MxWeight.quantize(t, format, scale));
       } else {
         fp32.put(t.name(), t);
       }
@@ -124,6 +139,16 @@ public final class MxCheckpoint {
    */
   public Map<String, MxWeight> mxWeights() {
     return java.util.Collections.unmodifiableMap(mx);
+  }
+
+  /**
+   * Returns the tensors kept in FP32 (embeddings, biases, norms; every tensor of an FP32
+   * checkpoint) by Hugging Face name.
+   *
+   * @return an unmodifiable map
+   */
+  public Map<String, NamedTensor> fp32Tensors() {
+    return java.util.Collections.unmodifiableMap(fp32);
   }
 
   /**
@@ -222,8 +247,9 @@ public final class MxCheckpoint {
     if (!Files.isRegularFile(file)) {
       throw new NoSuchFileException(file.toString(), null, "MX checkpoint not found");
     }
+    long size = Files.size(file);
     try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 20)) {
-      return read(in, file.toString());
+      return read(in, file.toString(), size);
     }
   }
 
@@ -236,6 +262,16 @@ public final class MxCheckpoint {
    * @throws IOException when the data is truncated, corrupt or not a checkpoint
    */
   public static MxCheckpoint read(InputStream in, String source) throws IOException {
+    return read(in, source, 1 << 20);
+  }
+
+  /**
+   * Reads a checkpoint from a stream of a known size: arrays up to that size are read straight into
+   * arrays of their final length (a corrupt length beyond it is read in chunks, so it fails at the
+   * end of the stream instead of allocating what the file cannot hold).
+   */
+  private static MxCheckpoint read(InputStream in, String source, long sizeBound)
+      throws IOException {
     CRC32 crc = new CRC32();
     DataInputStream is = new DataInputStream(new CheckedInputStream(in, crc));
     try {
@@ -287,7 +323,7 @@ public final class MxCheckpoint {
           }
         }
         if (kind == KIND_FP32) {
-          byte[] raw = readBounded(is, (int) n * Float.BYTES);
+          byte[] raw = readBounded(is, (int) n * Float.BYTES, sizeBound);
           float[] data = new float[(int) n];
           ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(data);
           try {
@@ -308,8 +344,8 @@ public final class MxCheckpoint {
                     + name
                     + " unsupported");
           }
-          byte[] scales = readBytes(is, source, name);
-          byte[] codes = readBytes(is, source, name);
+          byte[] scales = readBytes(is, source, name, sizeBound);
+          byte[] codes = readBytes(is, source, name, sizeBound);
           try {
             mx.put(name, new MxWeight(name, wf, (int) shape[0], (int) shape[1], codes, scales));
           } catch (IllegalArgumentException e) {
@@ -382,14 +418,14 @@ public final class MxCheckpoint {
     }
   }
 
-  private static byte[] readBytes(DataInputStream is, String source, String name)
+  private static byte[] readBytes(DataInputStream is, String source, String name, long sizeBound)
       throws IOException {
     int len = is.readInt();
     if (len < 0 || len > Integer.MAX_VALUE - 16) {
       throw new IOException(
           "Corrupt MX checkpoint " + source + ": byte count " + len + " of " + name);
     }
-    return readBounded(is, len);
+    return readBounded(is, len, sizeBound);
   }
 
   /**
@@ -397,8 +433,9 @@ public final class MxCheckpoint {
    * checksum is verified only at the end) then fails as truncated instead of first allocating up to
    * 2 GB.
    */
-  private static byte[] readBounded(DataInputStream is, int len) throws IOException {
-    if (len <= 1 << 20) {
+  private static byte[] readBounded(DataInputStream is, int len, long sizeBound)
+      throws IOException {
+    if (len <= Math.max(1 << 20, sizeBound)) {
       byte[] b = new byte[len];
       is.readFully(b);
       return b;

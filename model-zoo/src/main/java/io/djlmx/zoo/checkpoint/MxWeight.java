@@ -55,14 +55,27 @@ public record MxWeight(
   }
 
   /**
-   * Quantizes a 2-D FP32 weight with the format core ({@link MxTensor}, FLOOR scale).
+   * Quantizes a 2-D FP32 tensor with the spec's FLOOR scale rule.
+   *
+   * @param t the tensor {@code [rows, cols]}, finite
+   * @param format the element type
+   * @return the packed weight
+   * @throws IllegalArgumentException if the tensor is not 2-D or holds NaN or infinity
+   */
+  public static MxWeight quantize(NamedTensor t, MxFormat format) {
+    return quantize(t, format, ScaleMode.FLOOR);
+  }
+
+  /**
+   * Quantizes a 2-D FP32 weight with the format core ({@link MxTensor}).
    *
    * @param t the weight {@code [rows, cols]}
    * @param format the element format
+   * @param scale the shared-scale rule (FLOOR: the spec; RCEIL: no block maximum clips)
    * @return the quantized weight
    * @throws IllegalArgumentException if the weight holds NaN or infinity (naming the block)
    */
-  public static MxWeight quantize(NamedTensor t, MxFormat format) {
+  public static MxWeight quantize(NamedTensor t, MxFormat format, ScaleMode scale) {
     if (t.shape().length != 2) {
       throw new IllegalArgumentException(
           "MX weight " + t.name() + " must be 2-D, shape " + Arrays.toString(t.shape()));
@@ -84,7 +97,8 @@ public record MxWeight(
                 + (i % cols) / BLOCK);
       }
     }
-    try (MxTensor q = MxTensor.quantize(data, t.shape(), format)) {
+    try (MxTensor q =
+        MxTensor.quantize(MemorySegment.ofArray(data), t.shape(), format, scale, BLOCK)) {
       return new MxWeight(
           t.name(),
           format,
@@ -96,14 +110,25 @@ public record MxWeight(
   }
 
   /**
+   * Returns the packed values as an off-heap {@link MxTensor} (codes and scales copied as they are,
+   * nothing decoded); the caller closes it.
+   *
+   * @return a new tensor {@code [rows, cols]}, blocks of {@link #BLOCK}
+   */
+  public MxTensor toTensor() {
+    MxTensor q = MxTensor.allocate(new long[] {rows, cols}, format, ScaleMode.FLOOR, BLOCK);
+    MemorySegment.copy(MemorySegment.ofArray(codes), 0, q.codes(), 0, codes.length);
+    MemorySegment.copy(MemorySegment.ofArray(scales), 0, q.scales(), 0, scales.length);
+    return q;
+  }
+
+  /**
    * Decodes to FP32 (exactly the values the MX kernels compute with).
    *
    * @return the weight {@code [rows, cols]}
    */
   public NamedTensor dequantize() {
-    try (MxTensor q = MxTensor.allocate(new long[] {rows, cols}, format, ScaleMode.FLOOR, BLOCK)) {
-      MemorySegment.copy(MemorySegment.ofArray(codes), 0, q.codes(), 0, codes.length);
-      MemorySegment.copy(MemorySegment.ofArray(scales), 0, q.scales(), 0, scales.length);
+    try (MxTensor q = toTensor()) {
       return new NamedTensor(name, new long[] {rows, cols}, q.dequantize());
     }
   }

@@ -30,4 +30,31 @@ class MxAttentionCoreTest {
       assertTrue(cos > 0.999, "cosine " + cos);
     }
   }
+
+  @Test
+  void mergedLayoutMatchesTheSplitHeadsPath() {
+    try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+      m.getEngine().setRandomSeed(12);
+      Shape shape = new Shape(2, 17, 384); // [batch, seq, 12 heads of 32], seq not a tile multiple
+      NDArray q = m.randomNormal(shape);
+      NDArray k = m.randomNormal(shape);
+      NDArray v = m.randomNormal(shape);
+      float[] bias = new float[2 * 17];
+      for (int j = 11; j < 17; j++) {
+        bias[17 + j] = -Float.MAX_VALUE; // HF's mask value, as BertEncoder uses it
+      }
+      NDArray mask = m.create(bias, new Shape(2, 1, 1, 17));
+      NDArray reference = new SoftmaxAttentionCore().attendMerged(q, k, v, mask, 12);
+      MxAttentionCore core = new MxAttentionCore();
+      NDArray merged = core.attendMerged(q, k, v, mask, 12);
+      assertEquals(shape, merged.getShape());
+      // the MX core through the default split/merge path: same kernel, other layout
+      NDArray split = ((AttentionCore) core::attend).attendMerged(q, k, v, mask, 12);
+      float[] a = merged.toFloatArray();
+      assertEquals(
+          1.0, io.djlmx.attention.AccuracyMetrics.of(a, split.toFloatArray()).cosine(), 1e-6);
+      double cos = io.djlmx.attention.AccuracyMetrics.of(a, reference.toFloatArray()).cosine();
+      assertTrue(cos > 0.999, "cosine " + cos);
+    }
+  }
 }
