@@ -49,7 +49,9 @@ public final class FashionMnistCnnLoader extends ClassPathModelLoader {
               + criteria.getOutputClass().getSimpleName());
     }
     Translator<I, O> translator = (Translator<I, O>) FashionMnistCnn.newTranslator();
-    Map<String, String> options = new HashMap<>(criteria.getOptions());
+    // Criteria without optOption has null options.
+    Map<String, String> options =
+        criteria.getOptions() == null ? new HashMap<>() : new HashMap<>(criteria.getOptions());
     Path dir = extractParams(SentenceEncoderLoader.cacheDir(options));
     String engine = SentenceEncoderLoader.engineName(criteria.getEngine());
     Model model = Model.newInstance(FashionMnistCnn.ARTIFACT_ID, criteria.getDevice(), engine);

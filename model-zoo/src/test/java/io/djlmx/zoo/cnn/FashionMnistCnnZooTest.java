@@ -117,6 +117,30 @@ class FashionMnistCnnZooTest {
   }
 
   @Test
+  void criteriaWithoutOptionsLoads() throws Exception {
+    // No optOption at all: the loader must not trip over DJL's null option map.
+    String before = System.getProperty("DJL_CACHE_DIR");
+    System.setProperty("DJL_CACHE_DIR", cache.resolve("djl-cache").toString());
+    try {
+      Criteria<Image, Classifications> c =
+          Criteria.builder()
+              .setTypes(Image.class, Classifications.class)
+              .optGroupId("io.djlmx")
+              .optArtifactId("fashion-mnist-cnn")
+              .optEngine("MX")
+              .build();
+      double acc = accuracy(classify(c));
+      assertTrue(acc >= 0.85, "default criteria accuracy " + acc);
+    } finally {
+      if (before == null) {
+        System.clearProperty("DJL_CACHE_DIR");
+      } else {
+        System.setProperty("DJL_CACHE_DIR", before);
+      }
+    }
+  }
+
+  @Test
   void wrongTypesAreRefused() {
     Criteria<String, Classifications> c =
         Criteria.builder()
