@@ -46,7 +46,10 @@ public final class FashionMnistCnnLoader extends ClassPathModelLoader {
               + criteria.getOutputClass().getSimpleName());
     }
     Translator<I, O> translator = (Translator<I, O>) FashionMnistCnn.newTranslator();
-    Map<String, String> options = new HashMap<>(criteria.getOptions());
+    Map<String, String> options = new HashMap<>();
+    if (criteria.getOptions() != null) {
+      options.putAll(criteria.getOptions());
+    }
     Path dir =
         extractResource(
             SentenceEncoderLoader.cacheDir(options), FashionMnistCnn.RESOURCE_DIR, PARAMS);

@@ -24,7 +24,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Path;
 import java.util.HashMap;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import org.slf4j.Logger;
@@ -99,12 +98,15 @@ public final class TinyLmLoader extends ClassPathModelLoader {
     GenerationConfig generation = GenerationConfig.fromArguments(criteria.getArguments());
     TextGenerator generator = new TextGenerator(shape, tokenizer, generation);
 
-    Map<String, String> options = new HashMap<>(criteria.getOptions());
+    Map<String, String> options = new HashMap<>();
+    if (criteria.getOptions() != null) {
+      options.putAll(criteria.getOptions());
+    }
     MxFormat weights = SentenceEncoderLoader.weightsFormat(null, options);
     MxFormat activations = SentenceEncoderLoader.activationFormat(options);
     String engine = SentenceEncoderLoader.engineName(criteria.getEngine());
     boolean mxEngine = engine.equals("MX");
-    String attentionOption = option(options, "mx.attention");
+    String attentionOption = SentenceEncoderLoader.option(options, "mx.attention");
     if (attentionOption != null
         && !attentionOption.equalsIgnoreCase("mx")
         && !attentionOption.equalsIgnoreCase("off")) {
@@ -147,16 +149,5 @@ public final class TinyLmLoader extends ClassPathModelLoader {
         engine);
     Translator<I, O> translator = (Translator<I, O>) new TextGenerationTranslator(generator);
     return new ZooModel<>(model, translator);
-  }
-
-  private static String option(Map<String, String> options, String key) {
-    String v = options.get(key);
-    if (v == null) {
-      v = System.getProperty(key);
-    }
-    if (v == null) {
-      v = System.getenv(key.replace('.', '_').toUpperCase(Locale.ROOT));
-    }
-    return v;
   }
 }

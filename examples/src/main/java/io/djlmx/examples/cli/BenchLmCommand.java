@@ -150,7 +150,13 @@ public final class BenchLmCommand implements Callable<Integer> {
               + " after: other engineers were compiling and testing, so absolute figures are "
               + "noisy; the configurations took turns in each round, so the ratios are fairer "
               + "than the figures.\n\n"
-              + "Command: `scripts/tiny-lm-bench.sh` (runs `mx bench lm --tokens "
+              + "Command: `TOKENS="
+              + tokens
+              + " REPS="
+              + reps
+              + " WARMUP="
+              + warmup
+              + " scripts/tiny-lm-bench.sh` (runs `mx bench lm --tokens "
               + tokens
               + " --reps "
               + reps
@@ -224,7 +230,8 @@ public final class BenchLmCommand implements Callable<Integer> {
           try (NDManager step = scope.newSubManager()) {
             NDArray ids = TextGenerator.prefillInput(step, Arrays.copyOf(seq, len));
             NDArray logits = block.forward(ps, new NDList(ids), false).get(0);
-            seq[len++] = TextGenerator.argMax(logits.get(0).get(len - 1).toFloatArray());
+            int next = TextGenerator.argMax(logits.get(0).get(len - 1).toFloatArray());
+            seq[len++] = next;
           }
         }
       }

@@ -56,7 +56,7 @@ public final class EvalLmCommand implements Callable<Integer> {
 
   @Option(
       names = "--windows",
-      defaultValue = "240",
+      defaultValue = "120",
       description = "Held-out windows of 128 predicted tokens (the first ones; 0 = all)")
   int windows;
 

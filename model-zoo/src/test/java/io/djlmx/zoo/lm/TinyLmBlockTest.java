@@ -40,10 +40,8 @@ class TinyLmBlockTest {
   @Test
   void severalNewTokensAfterACacheMatchFullRerun() {
     try (Model model = Model.newInstance("tiny", "PyTorch")) {
-      TinyLm block = new TinyLm(SMALL);
-      model.setBlock(block);
+      TinyLm block = initialized(model, new ReferenceCausalAttention());
       NDManager m = model.getNDManager();
-      block.initialize(m, DataType.FLOAT32, new Shape(1, 8));
       ParameterStore ps = new ParameterStore(m, false);
       long[] ids = randomIds(12, 3);
       NDList full = block.forward(ps, new NDList(m.create(ids, new Shape(1, 12))), false);
@@ -66,10 +64,8 @@ class TinyLmBlockTest {
   @Test
   void contextOverflowIsRefused() {
     try (Model model = Model.newInstance("tiny", "PyTorch")) {
-      TinyLm block = new TinyLm(SMALL);
-      model.setBlock(block);
+      TinyLm block = initialized(model, new ReferenceCausalAttention());
       NDManager m = model.getNDManager();
-      block.initialize(m, DataType.FLOAT32, new Shape(1, 8));
       ParameterStore ps = new ParameterStore(m, false);
       NDArray tooLong = m.create(randomIds(33, 1), new Shape(1, 33));
       IllegalArgumentException e =
@@ -89,10 +85,8 @@ class TinyLmBlockTest {
    */
   private static float maxCacheError(String engine, CausalAttention core) {
     try (Model model = Model.newInstance("tiny", engine)) {
-      TinyLm block = new TinyLm(SMALL, core, io.djlmx.zoo.bert.ActivationQuantizer.NONE);
-      model.setBlock(block);
+      TinyLm block = initialized(model, core);
       NDManager m = model.getNDManager();
-      block.initialize(m, DataType.FLOAT32, new Shape(1, 8));
       ParameterStore ps = new ParameterStore(m, false);
       long[] ids = randomIds(24, 7);
       int prompt = 4;
@@ -128,6 +122,14 @@ class TinyLmBlockTest {
       }
       return worst;
     }
+  }
+
+  /** A small model with random weights on the model's engine. */
+  private static TinyLm initialized(Model model, CausalAttention core) {
+    TinyLm block = new TinyLm(SMALL, core, io.djlmx.zoo.bert.ActivationQuantizer.NONE);
+    model.setBlock(block);
+    block.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 8));
+    return block;
   }
 
   private static long[] randomIds(int n, long seed) {
