@@ -11,7 +11,6 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.time.Instant;
 import java.util.List;
 import java.util.Locale;
@@ -260,9 +259,5 @@ public final class EvalLmCommand implements Callable<Integer> {
         .optOption("mx.weights", weights == null ? "FP32" : weights.name())
         .optOption("mx.activations", activations == null ? "none" : activations.name())
         .optOption("mx.attention", mxAttention ? "mx" : "off");
-  }
-
-  static Path defaultCorpus() {
-    return Paths.get(FortuneCorpus.DEBIAN_DIR);
   }
 }

@@ -16,7 +16,8 @@ import org.slf4j.LoggerFactory;
  * Generates text with a {@link TinyLm} and a key/value cache: the prompt runs once (the prefill),
  * then each new token is one forward step of a single position over the cached keys and values.
  * Greedy or sampled per {@link GenerationConfig}; stops at the end-of-text token, a stop string or
- * the token limit. Not thread-safe only in that a call's arrays live on the manager passed in.
+ * the token limit. It holds only settings, so one generator may serve several threads; each call's
+ * arrays live on the manager passed in.
  */
 public final class TextGenerator {
 
