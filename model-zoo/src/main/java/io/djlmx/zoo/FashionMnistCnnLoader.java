@@ -11,10 +11,7 @@ import ai.djl.repository.zoo.ZooModel;
 import ai.djl.translate.Translator;
 import io.djlmx.zoo.cnn.FashionMnistCnn;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -49,10 +46,13 @@ public final class FashionMnistCnnLoader extends ClassPathModelLoader {
               + criteria.getOutputClass().getSimpleName());
     }
     Translator<I, O> translator = (Translator<I, O>) FashionMnistCnn.newTranslator();
-    // Criteria without optOption has null options.
-    Map<String, String> options =
-        criteria.getOptions() == null ? new HashMap<>() : new HashMap<>(criteria.getOptions());
-    Path dir = extractParams(SentenceEncoderLoader.cacheDir(options));
+    Map<String, String> options = new HashMap<>();
+    if (criteria.getOptions() != null) {
+      options.putAll(criteria.getOptions());
+    }
+    Path dir =
+        extractResource(
+            SentenceEncoderLoader.cacheDir(options), FashionMnistCnn.RESOURCE_DIR, PARAMS);
     String engine = SentenceEncoderLoader.engineName(criteria.getEngine());
     Model model = Model.newInstance(FashionMnistCnn.ARTIFACT_ID, criteria.getDevice(), engine);
     try {
@@ -63,28 +63,5 @@ public final class FashionMnistCnnLoader extends ClassPathModelLoader {
       throw e;
     }
     return new ZooModel<>(model, translator);
-  }
-
-  /** Copies the class-path {@code .params} into the cache (the engines load from a directory). */
-  private static Path extractParams(Path cacheDir) throws IOException {
-    Path dir = cacheDir.resolve(FashionMnistCnn.ARTIFACT_ID);
-    Path file = dir.resolve(PARAMS);
-    String resource = FashionMnistCnn.RESOURCE_DIR + PARAMS;
-    try (InputStream in =
-        FashionMnistCnnLoader.class.getClassLoader().getResourceAsStream(resource)) {
-      if (in == null) {
-        throw new IOException("Missing class-path resource " + resource);
-      }
-      Files.createDirectories(dir);
-      // a fresh temp file then an atomic move, so a concurrent or stale copy is never half-read
-      Path tmp = Files.createTempFile(dir, PARAMS, ".tmp");
-      try {
-        Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-      } finally {
-        Files.deleteIfExists(tmp);
-      }
-    }
-    return dir;
   }
 }

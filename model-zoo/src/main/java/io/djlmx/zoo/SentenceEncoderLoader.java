@@ -403,7 +403,8 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
     }
   }
 
-  private static String option(Map<String, String> options, String key) {
+  /** An option from the Criteria options, else a system property, else the environment. */
+  static String option(Map<String, String> options, String key) {
     String v = options == null ? null : options.get(key);
     if (v == null) {
       v = System.getProperty(key);

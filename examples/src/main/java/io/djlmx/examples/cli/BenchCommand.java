@@ -10,7 +10,8 @@ import picocli.CommandLine.Command;
     subcommands = {
       BenchEmbeddingsCommand.class,
       BenchLinearCommand.class,
-      BenchAttentionCommand.class
+      BenchAttentionCommand.class,
+      BenchLmCommand.class
     })
 public final class BenchCommand implements Runnable {
 

@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
     name = "eval",
     mixinStandardHelpOptions = true,
     description = "Accuracy evaluations of MX formats.",
-    subcommands = {EvalEmbeddingsCommand.class})
+    subcommands = {EvalEmbeddingsCommand.class, EvalLmCommand.class})
 public final class EvalCommand implements Runnable {
 
   @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;

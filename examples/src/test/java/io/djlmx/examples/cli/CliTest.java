@@ -65,6 +65,23 @@ class CliTest {
   }
 
   @Test
+  void lmCommandsRefuseBadInputWithoutAStackTrace(@TempDir Path dir) {
+    Run noCorpus = run("eval", "lm", "--corpus", dir.resolve("none").toString());
+    assertEquals(UserErrorHandler.USER_ERROR, noCorpus.rc());
+    assertTrue(noCorpus.err().contains("No fortune directory"), noCorpus.err());
+    assertFalse(noCorpus.err().contains("\tat "), noCorpus.err());
+    Run empty = run("eval", "lm", "--corpus", dir.toString());
+    assertEquals(UserErrorHandler.USER_ERROR, empty.rc());
+    assertTrue(empty.err().contains("No fortunes in"), empty.err());
+    Run format = run("eval", "lm", "--formats", "FP7", "--corpus", dir.toString());
+    assertEquals(UserErrorHandler.USER_ERROR, format.rc());
+    assertTrue(format.err().contains("FP7"), format.err());
+    Run tokens = run("bench", "lm", "--tokens", "0");
+    assertEquals(UserErrorHandler.USER_ERROR, tokens.rc());
+    assertTrue(tokens.err().contains("--tokens"), tokens.err());
+  }
+
+  @Test
   void userErrorsSayWhatToDoWithoutAStackTrace(@TempDir Path dir) throws Exception {
     Run missing = run("inspect", dir.resolve("nope.mxckpt").toString());
     assertEquals(UserErrorHandler.USER_ERROR, missing.rc());
