@@ -106,7 +106,16 @@ extern "C" __global__ void mx_attn_quant_q(const float* __restrict__ q, long sb,
   qscale[(long)bh * sqPad + i] = amax / 127.f * softmaxScale * MX_ATTN_LOG2E;
 }
 
-// 4. V to E4M3 with one scale per channel, stored transposed [channel][key] (the col-major B operand of P·V).
+// Where key j sits in its channel row of the E4M3 vt: within each 32-key chunk, the keys are stored in the
+// mma order of P·V's key permutation (see mx_attn_fwd: position 4t+{0,1,2,3} holds key {2t, 2t+1, 8+2t,
+// 9+2t}, 16+4t+{..} key {16+2t, ..}), so that each B register of P·V is one aligned 4-byte load.
+__device__ __forceinline__ int mx_attn_v8_slot(int j) {
+  const int r = j & 15;
+  return (j & ~15) + 4 * ((r & 7) >> 1) + (r & 1) + ((r >> 3) << 1);
+}
+
+// 4. V to E4M3 with one scale per channel, stored transposed [channel][key] (the col-major B operand of P·V),
+// keys permuted within each 32-key chunk (mx_attn_v8_slot).
 extern "C" __global__ void mx_attn_quant_v(const float* __restrict__ v, long sb, long sh, long ss, int heads,
                                            int sk, int d, int skPad, uint8_t* __restrict__ vt,
                                            float* __restrict__ vscale) {
@@ -124,7 +133,7 @@ extern "C" __global__ void mx_attn_quant_v(const float* __restrict__ v, long sb,
   for (int j = threadIdx.x; j < skPad; j += blockDim.x) {
     float x = j < sk ? v[mx_attn_off(sb, sh, ss, bh, heads, j) + c] * inv : 0.f;
     if (isnan(amax)) x = __int_as_float(0x7fc00000);
-    out[j] = (uint8_t)__nv_cvt_float_to_fp8(x, __NV_SATFINITE, __NV_E4M3);
+    out[mx_attn_v8_slot(j)] = (uint8_t)__nv_cvt_float_to_fp8(x, __NV_SATFINITE, __NV_E4M3);
   }
   if (threadIdx.x == 0) vscale[(long)bh * d + c] = amax == 0.f ? 1.f : amax / 448.f;
 }
@@ -183,6 +192,17 @@ __device__ __forceinline__ void mx_attn_mma_e4m3(float (&c)[4], const uint32_t (
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+// 16-byte global -> shared copy that bypasses the registers (and L1), completing on cp.async.wait_group.
+__device__ __forceinline__ void mx_attn_cp16(void* smem, const void* gmem) {
+  uint32_t sa = (uint32_t)__cvta_generic_to_shared(smem);
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(sa), "l"(gmem));
+}
+__device__ __forceinline__ void mx_attn_cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void mx_attn_cp_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
 __device__ __forceinline__ uint32_t mx_attn_fp8x2(float lo, float hi) {
   return (uint32_t)__nv_cvt_float2_to_fp8x2(make_float2(lo, hi), __NV_SATFINITE, __NV_E4M3);
 }
@@ -208,8 +228,6 @@ __device__ __forceinline__ void mx_attn_fwd(const int8_t* __restrict__ qq, const
   const int rA = row0 + g, rB = row0 + g + 8;               // the two rows this thread holds
   const int8_t* qb = qq + (long)bh * sqPad * D;
   const int8_t* kb = kq + (long)bh * skPad * D;
-  const uint8_t* vb = static_cast<const uint8_t*>(vtRaw) + (long)bh * D * skPad;
-  const __half* vb16 = static_cast<const __half*>(vtRaw) + (long)bh * D * skPad;
   const float* ksb = kscale + (long)bh * (skPad / MX_ATTN_TILE);
   const float qsA = qscale[(long)bh * sqPad + rA], qsB = qscale[(long)bh * sqPad + rB];
   const float* maskA = nullptr;
@@ -233,20 +251,57 @@ __device__ __forceinline__ void mx_attn_fwd(const int8_t* __restrict__ qq, const
   for (int n = 0; n < NT; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
   float mA = -INFINITY, mB = -INFINITY, lA = 0.f, lB = 0.f;  // l: this thread's partial row sums
 
+  // The CTA's 64-key K tile and its V tile (D channels × 64 keys) are staged once in shared memory for all
+  // 4 warps by cp.async, two stages deep where they fit the 48 KB of static shared memory (the next tile
+  // loads while this one is computed), else one. Rows are padded by 16 bytes so that the 8 lane groups of a
+  // fragment load land in different banks.
+  constexpr int KROW = D + 16;                        // bytes per key row of K
+  constexpr int VKEYB = PV16 ? 2 * MX_ATTN_TILE : MX_ATTN_TILE;  // bytes of one channel's 64 keys of V
+  constexpr int VROW = VKEYB + 16;                    // bytes per channel row of V
+  constexpr int KBYTES = MX_ATTN_TILE * KROW, STAGE = KBYTES + D * VROW;
+  constexpr int STAGES = 2 * STAGE <= 48 * 1024 ? 2 : 1;
+  __shared__ __align__(16) uint8_t smem[STAGES * STAGE];
+  const uint8_t* vg = static_cast<const uint8_t*>(vtRaw) + (long)bh * D * skPad * (PV16 ? 2 : 1);
+  auto load = [&](int tl, int stage) {
+    uint8_t* ks = smem + stage * STAGE;
+    uint8_t* vs = ks + KBYTES;
+    const int8_t* kg = kb + (long)tl * MX_ATTN_TILE * D;
+    constexpr int KCH = D / 16, VCH = VKEYB / 16;
+#pragma unroll
+    for (int i = threadIdx.x; i < MX_ATTN_TILE * KCH; i += 128)
+      mx_attn_cp16(ks + (i / KCH) * KROW + (i % KCH) * 16, kg + (i / KCH) * D + (i % KCH) * 16);
+    const uint8_t* vt0 = vg + (long)tl * VKEYB;
+#pragma unroll
+    for (int i = threadIdx.x; i < D * VCH; i += 128)
+      mx_attn_cp16(vs + (i / VCH) * VROW + (i % VCH) * 16, vt0 + (long)(i / VCH) * skPad * (PV16 ? 2 : 1) + (i % VCH) * 16);
+    mx_attn_cp_commit();
+  };
+
+  // Uniform over the CTA (its 64 rows lie in one query tile), so every warp meets every barrier.
   int tiles = skPad / MX_ATTN_TILE;
-  if (causal) tiles = min(tiles, (min(row0 + 15, sq - 1)) / MX_ATTN_TILE + 1);
+  if (causal) tiles = min(tiles, min((int)blockIdx.x * MX_ATTN_TILE + MX_ATTN_TILE - 1, sq - 1) / MX_ATTN_TILE + 1);
+  if (tiles > 0) load(0, 0);
   for (int tile = 0; tile < tiles; tile++) {
     const int j0 = tile * MX_ATTN_TILE;
+    if constexpr (STAGES == 2) {
+      if (tile + 1 < tiles) load(tile + 1, (tile + 1) & 1); else mx_attn_cp_commit();
+      mx_attn_cp_wait<1>();
+    } else {
+      mx_attn_cp_wait<0>();
+    }
+    __syncthreads();
+    const uint8_t* ksm = smem + (STAGES == 2 ? (tile & 1) * STAGE : 0);
+    const uint8_t* vsm = ksm + KBYTES;
     // ---- S = Q·Kᵀ: 16 rows × 64 keys as 8 n-tiles ----
     int s[8][4];
 #pragma unroll
     for (int n = 0; n < 8; n++) {
       s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0;
-      const int8_t* krow = kb + (long)(j0 + n * 8 + g) * D;
+      const uint8_t* krow = ksm + (n * 8 + g) * KROW;
 #pragma unroll
       for (int ks = 0; ks < KS; ks++) {
-        uint32_t b0 = __ldg(reinterpret_cast<const unsigned int*>(krow + ks * 32 + 4 * t));
-        uint32_t b1 = __ldg(reinterpret_cast<const unsigned int*>(krow + ks * 32 + 16 + 4 * t));
+        uint32_t b0 = *reinterpret_cast<const uint32_t*>(krow + ks * 32 + 4 * t);
+        uint32_t b1 = *reinterpret_cast<const uint32_t*>(krow + ks * 32 + 16 + 4 * t);
         mx_attn_mma_s8(s[n], qf[ks], b0, b1);
       }
     }
@@ -298,11 +353,11 @@ __device__ __forceinline__ void mx_attn_fwd(const int8_t* __restrict__ qq, const
 #pragma unroll
       for (int n = 0; n < NT; n++) {
         float acc[4] = {0.f, 0.f, 0.f, 0.f};
-        const __half* vrow = vb16 + (long)(n * 8 + g) * skPad + j0;
+        const __half* vrow = reinterpret_cast<const __half*>(vsm + (n * 8 + g) * VROW);
 #pragma unroll
         for (int kk = 0; kk < 4; kk++) {
-          uint32_t b0 = __ldg(reinterpret_cast<const unsigned int*>(vrow + kk * 16 + 2 * t));
-          uint32_t b1 = __ldg(reinterpret_cast<const unsigned int*>(vrow + kk * 16 + 8 + 2 * t));
+          uint32_t b0 = *reinterpret_cast<const uint32_t*>(vrow + kk * 16 + 2 * t);
+          uint32_t b1 = *reinterpret_cast<const uint32_t*>(vrow + kk * 16 + 8 + 2 * t);
           mx_attn_mma_f16(acc, ph[kk], b0, b1);
         }
         o[n][0] = o[n][0] * alA + acc[0];
@@ -310,6 +365,8 @@ __device__ __forceinline__ void mx_attn_fwd(const int8_t* __restrict__ qq, const
         o[n][2] = o[n][2] * alB + acc[2];
         o[n][3] = o[n][3] * alB + acc[3];
       }
+      __syncthreads();  // every warp is done with this stage before it is loaded again
+      if (STAGES == 1 && tile + 1 < tiles) load(tile + 1, 0);
       continue;
     }
     // ---- P (FP32 sums, E4M3 fragments) ----
@@ -340,14 +397,14 @@ __device__ __forceinline__ void mx_attn_fwd(const int8_t* __restrict__ qq, const
 #pragma unroll
     for (int n = 0; n < NT; n++) {
       float acc[4] = {0.f, 0.f, 0.f, 0.f};
-      const uint8_t* vrow = vb + (long)(n * 8 + g) * skPad + j0;
+      const uint8_t* vrow = vsm + (n * 8 + g) * VROW;
 #pragma unroll
       for (int chunk = 0; chunk < 2; chunk++) {
         const uint8_t* v0 = vrow + chunk * 32;
-        uint32_t b0 = (uint32_t)__ldg(reinterpret_cast<const unsigned short*>(v0 + 2 * t)) |
-                      ((uint32_t)__ldg(reinterpret_cast<const unsigned short*>(v0 + 8 + 2 * t)) << 16);
-        uint32_t b1 = (uint32_t)__ldg(reinterpret_cast<const unsigned short*>(v0 + 16 + 2 * t)) |
-                      ((uint32_t)__ldg(reinterpret_cast<const unsigned short*>(v0 + 24 + 2 * t)) << 16);
+        // vt holds the keys already in mma order (mx_attn_v8_slot): bytes 4t..4t+3 are keys 2t, 2t+1,
+        // 8+2t, 9+2t.
+        uint32_t b0 = *reinterpret_cast<const uint32_t*>(v0 + 4 * t);
+        uint32_t b1 = *reinterpret_cast<const uint32_t*>(v0 + 16 + 4 * t);
         mx_attn_mma_e4m3(acc, pf[chunk], b0, b1);
       }
       o[n][0] = o[n][0] * alA + acc[0];
@@ -355,6 +412,8 @@ __device__ __forceinline__ void mx_attn_fwd(const int8_t* __restrict__ qq, const
       o[n][2] = o[n][2] * alB + acc[2];
       o[n][3] = o[n][3] * alB + acc[3];
     }
+    __syncthreads();  // every warp is done with this stage before it is loaded again
+    if (STAGES == 1 && tile + 1 < tiles) load(tile + 1, 0);
   }
   // ---- normalize and store ----
   lA += __shfl_xor_sync(0xffffffffu, lA, 1);
