@@ -84,7 +84,23 @@ public final class CheckpointFiles {
    * @throws IOException on read failure
    */
   public static byte[] readBounded(DataInputStream is, int len) throws IOException {
-    if (len <= 1 << 20) {
+    return readBounded(is, len, 0);
+  }
+
+  /**
+   * Like {@link #readBounded(DataInputStream, int)}, but allocates the final array at once when
+   * {@code len} fits in {@code sizeBound}, a bound the caller already knows holds (the file's
+   * size).
+   *
+   * @param is the stream
+   * @param len the byte count
+   * @param sizeBound bytes known to be available at most (0 when unknown)
+   * @return the bytes
+   * @throws EOFException when the data ends first
+   * @throws IOException on read failure
+   */
+  public static byte[] readBounded(DataInputStream is, int len, long sizeBound) throws IOException {
+    if (len <= Math.max(1 << 20, sizeBound)) {
       byte[] b = new byte[len];
       is.readFully(b);
       return b;

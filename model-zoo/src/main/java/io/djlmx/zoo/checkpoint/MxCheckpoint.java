@@ -1,6 +1,7 @@
 package io.djlmx.zoo.checkpoint;
 
 import ai.djl.util.Progress;
+import io.djlmx.checkpoint.CheckpointFiles;
 import io.djlmx.format.MxFormat;
 import io.djlmx.format.ScaleMode;
 import io.djlmx.zoo.bert.BertConfig;
@@ -323,7 +324,7 @@ public final class MxCheckpoint {
           }
         }
         if (kind == KIND_FP32) {
-          byte[] raw = readBounded(is, (int) n * Float.BYTES, sizeBound);
+          byte[] raw = CheckpointFiles.readBounded(is, (int) n * Float.BYTES, sizeBound);
           float[] data = new float[(int) n];
           ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(data);
           try {
@@ -425,33 +426,7 @@ public final class MxCheckpoint {
       throw new IOException(
           "Corrupt MX checkpoint " + source + ": byte count " + len + " of " + name);
     }
-    return readBounded(is, len, sizeBound);
-  }
-
-  /**
-   * Reads exactly {@code len} bytes, growing the buffer only as bytes arrive: a corrupt length (the
-   * checksum is verified only at the end) then fails as truncated instead of first allocating up to
-   * 2 GB.
-   */
-  private static byte[] readBounded(DataInputStream is, int len, long sizeBound)
-      throws IOException {
-    if (len <= Math.max(1 << 20, sizeBound)) {
-      byte[] b = new byte[len];
-      is.readFully(b);
-      return b;
-    }
-    java.io.ByteArrayOutputStream bos = new java.io.ByteArrayOutputStream(1 << 20);
-    byte[] buf = new byte[1 << 16];
-    int left = len;
-    while (left > 0) {
-      int got = is.read(buf, 0, Math.min(buf.length, left));
-      if (got < 0) {
-        throw new EOFException("expected " + len + " bytes, got " + (len - left));
-      }
-      bos.write(buf, 0, got);
-      left -= got;
-    }
-    return bos.toByteArray();
+    return CheckpointFiles.readBounded(is, len, sizeBound);
   }
 
   private static long multiplyOrMax(long a, long b) {
