@@ -35,6 +35,13 @@ final class CpuSageAttention {
   /** Keys per tile, also the K quantization block: four vectors. */
   static final int KEY_TILE = 4 * L;
 
+  /**
+   * Keys per tile when every key fits in two vectors (a short sentence): one tile then holds all
+   * keys in either width, so the K quantization block and every result are the same as with {@link
+   * #KEY_TILE}; the narrower tile skips the padded lanes' Q·Kᵀ, mask and softmax work.
+   */
+  static final int NARROW_KEY_TILE = 2 * L;
+
   /** Query rows per task. */
   static final int QUERY_TILE = 64;
 
@@ -105,6 +112,29 @@ final class CpuSageAttention {
       boolean causal,
       float scale,
       AttentionConfig cfg) {
+    int width = shape.keyLength() <= NARROW_KEY_TILE ? NARROW_KEY_TILE : KEY_TILE;
+    compute(shape, q, k, v, out, mask, causal, scale, cfg, width);
+  }
+
+  /**
+   * Computes attention with a given key tile width: {@link #KEY_TILE}, or {@link #NARROW_KEY_TILE}
+   * when the keys fit in it (package-private so tests compare the two).
+   */
+  static void compute(
+      AttentionShape shape,
+      TensorView q,
+      TensorView k,
+      TensorView v,
+      TensorView out,
+      TensorView mask,
+      boolean causal,
+      float scale,
+      AttentionConfig cfg,
+      int width) {
+    if (width != KEY_TILE && !(width == NARROW_KEY_TILE && shape.keyLength() <= width)) {
+      throw new IllegalArgumentException(
+          "Key tile " + width + " does not fit key length " + shape.keyLength());
+    }
     int bh = shape.batch() * shape.heads();
     // Small problems (a short sentence at batch 1) run on the calling thread: handing tasks to the
     // pool and waking its workers costs more than the work.
@@ -114,7 +144,7 @@ final class CpuSageAttention {
     Parallel.forEach(
         bh,
         parallelism,
-        i -> heads[i] = prepare(shape, k, v, i / shape.heads(), i % shape.heads(), cfg));
+        i -> heads[i] = prepare(shape, k, v, i / shape.heads(), i % shape.heads(), cfg, width));
     int qTiles = (shape.queryLength() + QUERY_TILE - 1) / QUERY_TILE;
     Parallel.forEach(
         bh * qTiles,
@@ -132,7 +162,8 @@ final class CpuSageAttention {
               cfg,
               head / shape.heads(),
               head % shape.heads(),
-              (task % qTiles) * QUERY_TILE);
+              (task % qTiles) * QUERY_TILE,
+              width);
         });
   }
 
@@ -152,22 +183,28 @@ final class CpuSageAttention {
   }
 
   private static PreparedHead prepare(
-      AttentionShape shape, TensorView k, TensorView v, int b, int h, AttentionConfig cfg) {
+      AttentionShape shape,
+      TensorView k,
+      TensorView v,
+      int b,
+      int h,
+      AttentionConfig cfg,
+      int width) {
     final int sk = shape.keyLength();
     final int d = shape.headDim();
-    final int tiles = (sk + KEY_TILE - 1) / KEY_TILE;
-    final int padded = tiles * KEY_TILE;
+    final int tiles = (sk + width - 1) / width;
+    final int padded = tiles * width;
 
     // K: gather, smooth, quantize per tile, store transposed [tile][channel][key].
     float[] kr = gather(k, b, h, sk, d, padded);
     if (cfg.smoothK()) {
       subtractChannelMean(kr, sk, d, null);
     }
-    float[] kt = new float[tiles * d * KEY_TILE];
+    float[] kt = new float[tiles * d * width];
     float[] kScale = new float[tiles];
     for (int t = 0; t < tiles; t++) {
-      int from = t * KEY_TILE * d;
-      int to = Math.min(sk, (t + 1) * KEY_TILE) * d;
+      int from = t * width * d;
+      int to = Math.min(sk, (t + 1) * width) * d;
       float inv = 1f;
       kScale[t] = 1f;
       if (cfg.qkPrecision() == QkPrecision.INT8) {
@@ -176,11 +213,11 @@ final class CpuSageAttention {
         kScale[t] = amax / INT8_MAX;
       }
       quantizeRows(kr, from, to, d, cfg.qkPrecision(), inv);
-      int base = t * d * KEY_TILE;
-      for (int j = 0; j < KEY_TILE; j++) {
+      int base = t * d * width;
+      for (int j = 0; j < width; j++) {
         int src = from + j * d;
         for (int c = 0; c < d; c++) {
-          kt[base + c * KEY_TILE + j] = kr[src + c];
+          kt[base + c * width + j] = kr[src + c];
         }
       }
     }
@@ -308,7 +345,8 @@ final class CpuSageAttention {
       AttentionConfig cfg,
       int b,
       int h,
-      int q0) {
+      int q0,
+      int width) {
     final int d = shape.headDim();
     final int sk = shape.keyLength();
     final int rowsValid = Math.min(QUERY_TILE, shape.queryLength() - q0);
@@ -333,9 +371,9 @@ final class CpuSageAttention {
     java.util.Arrays.fill(m, Float.NEGATIVE_INFINITY);
     java.util.Arrays.fill(l, 0f);
 
-    int tiles = (sk + KEY_TILE - 1) / KEY_TILE;
+    int tiles = (sk + width - 1) / width;
     if (causal) {
-      tiles = Math.min(tiles, (q0 + rowsValid - 1) / KEY_TILE + 1);
+      tiles = Math.min(tiles, (q0 + rowsValid - 1) / width + 1);
     }
     final FloatVector zero = FloatVector.zero(F);
     final FloatVector one = FloatVector.broadcast(F, 1f);
@@ -344,9 +382,9 @@ final class CpuSageAttention {
     final FloatVector vc3 = FloatVector.broadcast(F, C3);
     final FloatVector vc4 = FloatVector.broadcast(F, C4);
     for (int t = 0; t < tiles; t++) {
-      final int j0 = t * KEY_TILE;
-      final int kBase = t * d * KEY_TILE;
-      final boolean tail = j0 + KEY_TILE > sk;
+      final int j0 = t * width;
+      final int kBase = t * d * width;
+      final boolean tail = j0 + width > sk;
       for (int g = 0; g < groups; g++) {
         final int r0 = g * GROUP;
         final int a0 = q0 + r0;
@@ -358,64 +396,103 @@ final class CpuSageAttention {
           continue;
         }
         // ---- S = Q·Kᵀ for 4 query rows × KEY_TILE keys ----
-        FloatVector c00 = zero, c01 = zero, c02 = zero, c03 = zero;
-        FloatVector c10 = zero, c11 = zero, c12 = zero, c13 = zero;
-        FloatVector c20 = zero, c21 = zero, c22 = zero, c23 = zero;
-        FloatVector c30 = zero, c31 = zero, c32 = zero, c33 = zero;
-        final int qo = r0 * d;
-        for (int c = 0; c < d; c++) {
-          final int ko = kBase + c * KEY_TILE;
-          FloatVector k0 = FloatVector.fromArray(F, kt, ko);
-          FloatVector k1 = FloatVector.fromArray(F, kt, ko + L);
-          FloatVector k2 = FloatVector.fromArray(F, kt, ko + 2 * L);
-          FloatVector k3 = FloatVector.fromArray(F, kt, ko + 3 * L);
-          FloatVector x = FloatVector.broadcast(F, qc[qo + c]);
-          c00 = x.fma(k0, c00);
-          c01 = x.fma(k1, c01);
-          c02 = x.fma(k2, c02);
-          c03 = x.fma(k3, c03);
-          x = FloatVector.broadcast(F, qc[qo + d + c]);
-          c10 = x.fma(k0, c10);
-          c11 = x.fma(k1, c11);
-          c12 = x.fma(k2, c12);
-          c13 = x.fma(k3, c13);
-          x = FloatVector.broadcast(F, qc[qo + 2 * d + c]);
-          c20 = x.fma(k0, c20);
-          c21 = x.fma(k1, c21);
-          c22 = x.fma(k2, c22);
-          c23 = x.fma(k3, c23);
-          x = FloatVector.broadcast(F, qc[qo + 3 * d + c]);
-          c30 = x.fma(k0, c30);
-          c31 = x.fma(k1, c31);
-          c32 = x.fma(k2, c32);
-          c33 = x.fma(k3, c33);
+        if (width == KEY_TILE) {
+          FloatVector c00 = zero, c01 = zero, c02 = zero, c03 = zero;
+          FloatVector c10 = zero, c11 = zero, c12 = zero, c13 = zero;
+          FloatVector c20 = zero, c21 = zero, c22 = zero, c23 = zero;
+          FloatVector c30 = zero, c31 = zero, c32 = zero, c33 = zero;
+          final int qo = r0 * d;
+          for (int c = 0; c < d; c++) {
+            final int ko = kBase + c * width;
+            FloatVector k0 = FloatVector.fromArray(F, kt, ko);
+            FloatVector k1 = FloatVector.fromArray(F, kt, ko + L);
+            FloatVector k2 = FloatVector.fromArray(F, kt, ko + 2 * L);
+            FloatVector k3 = FloatVector.fromArray(F, kt, ko + 3 * L);
+            FloatVector x = FloatVector.broadcast(F, qc[qo + c]);
+            c00 = x.fma(k0, c00);
+            c01 = x.fma(k1, c01);
+            c02 = x.fma(k2, c02);
+            c03 = x.fma(k3, c03);
+            x = FloatVector.broadcast(F, qc[qo + d + c]);
+            c10 = x.fma(k0, c10);
+            c11 = x.fma(k1, c11);
+            c12 = x.fma(k2, c12);
+            c13 = x.fma(k3, c13);
+            x = FloatVector.broadcast(F, qc[qo + 2 * d + c]);
+            c20 = x.fma(k0, c20);
+            c21 = x.fma(k1, c21);
+            c22 = x.fma(k2, c22);
+            c23 = x.fma(k3, c23);
+            x = FloatVector.broadcast(F, qc[qo + 3 * d + c]);
+            c30 = x.fma(k0, c30);
+            c31 = x.fma(k1, c31);
+            c32 = x.fma(k2, c32);
+            c33 = x.fma(k3, c33);
+          }
+          final float ks = kScale[t];
+          final float sc0 = qs[r0] * ks;
+          final float sc1 = qs[r0 + 1] * ks;
+          final float sc2 = qs[r0 + 2] * ks;
+          final float sc3 = qs[r0 + 3] * ks;
+          c00.mul(sc0).intoArray(st, 0);
+          c01.mul(sc0).intoArray(st, L);
+          c02.mul(sc0).intoArray(st, 2 * L);
+          c03.mul(sc0).intoArray(st, 3 * L);
+          c10.mul(sc1).intoArray(st, width);
+          c11.mul(sc1).intoArray(st, width + L);
+          c12.mul(sc1).intoArray(st, width + 2 * L);
+          c13.mul(sc1).intoArray(st, width + 3 * L);
+          c20.mul(sc2).intoArray(st, 2 * width);
+          c21.mul(sc2).intoArray(st, 2 * width + L);
+          c22.mul(sc2).intoArray(st, 2 * width + 2 * L);
+          c23.mul(sc2).intoArray(st, 2 * width + 3 * L);
+          c30.mul(sc3).intoArray(st, 3 * width);
+          c31.mul(sc3).intoArray(st, 3 * width + L);
+          c32.mul(sc3).intoArray(st, 3 * width + 2 * L);
+          c33.mul(sc3).intoArray(st, 3 * width + 3 * L);
+        } else {
+          // narrow tile: 4 query rows × 2 vectors of keys
+          FloatVector c00 = zero, c01 = zero;
+          FloatVector c10 = zero, c11 = zero;
+          FloatVector c20 = zero, c21 = zero;
+          FloatVector c30 = zero, c31 = zero;
+          final int qo = r0 * d;
+          for (int c = 0; c < d; c++) {
+            final int ko = kBase + c * width;
+            FloatVector k0 = FloatVector.fromArray(F, kt, ko);
+            FloatVector k1 = FloatVector.fromArray(F, kt, ko + L);
+            FloatVector x = FloatVector.broadcast(F, qc[qo + c]);
+            c00 = x.fma(k0, c00);
+            c01 = x.fma(k1, c01);
+            x = FloatVector.broadcast(F, qc[qo + d + c]);
+            c10 = x.fma(k0, c10);
+            c11 = x.fma(k1, c11);
+            x = FloatVector.broadcast(F, qc[qo + 2 * d + c]);
+            c20 = x.fma(k0, c20);
+            c21 = x.fma(k1, c21);
+            x = FloatVector.broadcast(F, qc[qo + 3 * d + c]);
+            c30 = x.fma(k0, c30);
+            c31 = x.fma(k1, c31);
+          }
+          final float ks = kScale[t];
+          final float sc0 = qs[r0] * ks;
+          final float sc1 = qs[r0 + 1] * ks;
+          final float sc2 = qs[r0 + 2] * ks;
+          final float sc3 = qs[r0 + 3] * ks;
+          c00.mul(sc0).intoArray(st, 0);
+          c01.mul(sc0).intoArray(st, L);
+          c10.mul(sc1).intoArray(st, width);
+          c11.mul(sc1).intoArray(st, width + L);
+          c20.mul(sc2).intoArray(st, 2 * width);
+          c21.mul(sc2).intoArray(st, 2 * width + L);
+          c30.mul(sc3).intoArray(st, 3 * width);
+          c31.mul(sc3).intoArray(st, 3 * width + L);
         }
-        final float ks = kScale[t];
-        final float sc0 = qs[r0] * ks;
-        final float sc1 = qs[r0 + 1] * ks;
-        final float sc2 = qs[r0 + 2] * ks;
-        final float sc3 = qs[r0 + 3] * ks;
-        c00.mul(sc0).intoArray(st, 0);
-        c01.mul(sc0).intoArray(st, L);
-        c02.mul(sc0).intoArray(st, 2 * L);
-        c03.mul(sc0).intoArray(st, 3 * L);
-        c10.mul(sc1).intoArray(st, KEY_TILE);
-        c11.mul(sc1).intoArray(st, KEY_TILE + L);
-        c12.mul(sc1).intoArray(st, KEY_TILE + 2 * L);
-        c13.mul(sc1).intoArray(st, KEY_TILE + 3 * L);
-        c20.mul(sc2).intoArray(st, 2 * KEY_TILE);
-        c21.mul(sc2).intoArray(st, 2 * KEY_TILE + L);
-        c22.mul(sc2).intoArray(st, 2 * KEY_TILE + 2 * L);
-        c23.mul(sc2).intoArray(st, 2 * KEY_TILE + 3 * L);
-        c30.mul(sc3).intoArray(st, 3 * KEY_TILE);
-        c31.mul(sc3).intoArray(st, 3 * KEY_TILE + L);
-        c32.mul(sc3).intoArray(st, 3 * KEY_TILE + 2 * L);
-        c33.mul(sc3).intoArray(st, 3 * KEY_TILE + 3 * L);
 
         // ---- additive mask (scores are in base-2 units: mask·log2 e), key tail, causal ----
-        final int jValid = Math.min(KEY_TILE, sk - j0);
+        final int jValid = Math.min(width, sk - j0);
         for (int i = 0; i < GROUP; i++) {
-          final int so = i * KEY_TILE;
+          final int so = i * width;
           final int a = a0 + i;
           if (hasMask) {
             // Padded query rows (a >= Sq) read the last real row; their results are discarded.
@@ -423,7 +500,7 @@ final class CpuSageAttention {
                 maskv.offset(b, h, Math.min(a, shape.queryLength() - 1)) * Float.BYTES
                     + (long) j0 * Float.BYTES;
             if (!tail) {
-              for (int c = 0; c < KEY_TILE; c += L) {
+              for (int c = 0; c < width; c += L) {
                 FloatVector.fromArray(F, st, so + c)
                     .add(
                         FloatVector.fromMemorySegment(
@@ -437,7 +514,7 @@ final class CpuSageAttention {
               }
             }
           }
-          for (int j = jValid; j < KEY_TILE; j++) {
+          for (int j = jValid; j < width; j++) {
             st[so + j] = Float.NEGATIVE_INFINITY;
           }
           if (causal) {
@@ -449,24 +526,24 @@ final class CpuSageAttention {
 
         // ---- online softmax (base 2), P rounded to E4M3 ----
         for (int i = 0; i < GROUP; i++) {
-          final int so = i * KEY_TILE;
+          final int so = i * width;
           final int row = r0 + i;
           FloatVector mx = FloatVector.fromArray(F, st, so);
-          for (int c = L; c < KEY_TILE; c += L) {
+          for (int c = L; c < width; c += L) {
             mx = mx.max(FloatVector.fromArray(F, st, so + c));
           }
           final float mOld = m[row];
           final float mNew = Math.max(mOld, mx.reduceLanes(VectorOperators.MAX));
           if (mNew == Float.NEGATIVE_INFINITY) {
             // Nothing visible yet in this row: P is zero and the accumulators stay untouched.
-            java.util.Arrays.fill(st, so, so + KEY_TILE, 0f);
+            java.util.Arrays.fill(st, so, so + width, 0f);
             alpha[i] = 1f;
             continue;
           }
           final float al = (float) Math.exp((double) (mOld - mNew) * Math.log(2.0));
           final FloatVector mv = FloatVector.broadcast(F, mNew);
           FloatVector sum = zero;
-          for (int c = 0; c < KEY_TILE; c += L) {
+          for (int c = 0; c < width; c += L) {
             FloatVector x = FloatVector.fromArray(F, st, so + c).sub(mv);
             VectorMask<Float> under = x.compare(VectorOperators.LT, EXP2_UNDERFLOW);
             FloatVector tr = x.add(ROUND_MAGIC);
@@ -536,17 +613,17 @@ final class CpuSageAttention {
             a01 = p.fma(v1, a01);
             a02 = p.fma(v2, a02);
             a03 = p.fma(v3, a03);
-            p = FloatVector.broadcast(F, st[KEY_TILE + j]);
+            p = FloatVector.broadcast(F, st[width + j]);
             a10 = p.fma(v0, a10);
             a11 = p.fma(v1, a11);
             a12 = p.fma(v2, a12);
             a13 = p.fma(v3, a13);
-            p = FloatVector.broadcast(F, st[2 * KEY_TILE + j]);
+            p = FloatVector.broadcast(F, st[2 * width + j]);
             a20 = p.fma(v0, a20);
             a21 = p.fma(v1, a21);
             a22 = p.fma(v2, a22);
             a23 = p.fma(v3, a23);
-            p = FloatVector.broadcast(F, st[3 * KEY_TILE + j]);
+            p = FloatVector.broadcast(F, st[3 * width + j]);
             a30 = p.fma(v0, a30);
             a31 = p.fma(v1, a31);
             a32 = p.fma(v2, a32);
@@ -590,13 +667,13 @@ final class CpuSageAttention {
             FloatVector p = FloatVector.broadcast(F, st[j]);
             a00 = p.fma(v0, a00);
             a01 = p.fma(v1, a01);
-            p = FloatVector.broadcast(F, st[KEY_TILE + j]);
+            p = FloatVector.broadcast(F, st[width + j]);
             a10 = p.fma(v0, a10);
             a11 = p.fma(v1, a11);
-            p = FloatVector.broadcast(F, st[2 * KEY_TILE + j]);
+            p = FloatVector.broadcast(F, st[2 * width + j]);
             a20 = p.fma(v0, a20);
             a21 = p.fma(v1, a21);
-            p = FloatVector.broadcast(F, st[3 * KEY_TILE + j]);
+            p = FloatVector.broadcast(F, st[3 * width + j]);
             a30 = p.fma(v0, a30);
             a31 = p.fma(v1, a31);
           }

@@ -90,6 +90,23 @@ final class AttentionCase {
     return out;
   }
 
+  /** Runs the low-bit kernel with a given key tile width (bypassing the width it would pick). */
+  float[] runWithTile(AttentionConfig cfg, int width) {
+    float[] out = new float[q.length];
+    CpuSageAttention.compute(
+        shape,
+        view(q, shape.queryLength()),
+        view(k, shape.keyLength()),
+        view(v, shape.keyLength()),
+        view(out, shape.queryLength()),
+        maskView(),
+        causal,
+        (float) (1.0 / Math.sqrt(shape.headDim())),
+        cfg,
+        width);
+    return out;
+  }
+
   double[] reference() {
     return ReferenceAttention.compute(
         shape,

@@ -84,6 +84,49 @@ class CpuAttentionTest {
     assertTrue(raw.relativeL1() > 2 * smooth.relativeL1(), "raw " + raw + " smooth " + smooth);
   }
 
+  /**
+   * Short key lengths (a sentence at batch 1) take the narrow key tile: one tile holds every key in
+   * either width, so the results must be the wide tile's bit for bit, for every variant, with and
+   * without masks (padding rows of -inf and random per-row masks) and causal.
+   */
+  @Test
+  void narrowKeyTileMatchesWideTileBitForBit() {
+    int narrow = CpuSageAttention.NARROW_KEY_TILE;
+    AttentionConfig[] cfgs = {INT8, MXFP8_RAW, FP32, SMOOTH_V};
+    Random r = new Random(40);
+    long seed = 41;
+    for (int sk : new int[] {1, 7, 15, narrow}) {
+      for (int d : new int[] {32, 64}) {
+        int sq = sk == 1 ? 1 : sk + (int) (seed % 3) - 1; // Sq = Sk, Sk ± 1 as well
+        sq = Math.max(1, sq);
+        float[] m = new float[2 * sq * sk];
+        for (int i = 0; i < m.length; i++) {
+          m[i] = r.nextFloat() < 0.2f ? Float.NEGATIVE_INFINITY : (float) r.nextGaussian();
+        }
+        AttentionCase[] cases = {
+          new AttentionCase(2, 3, sq, sk, d, seed++),
+          new AttentionCase(2, 3, sq, sk, d, seed++).withMask(new long[] {2, 1, sq, sk}, m),
+          new AttentionCase(2, 3, sq, sk, d, seed++).withKeyOffset(4f, seed++).causal()
+        };
+        for (AttentionCase c : cases) {
+          for (AttentionConfig cfg : cfgs) {
+            float[] wide = c.runWithTile(cfg, CpuSageAttention.KEY_TILE);
+            float[] thin = c.runWithTile(cfg, narrow);
+            assertTrue(
+                Arrays.equals(wide, thin),
+                "sk=" + sk + " sq=" + sq + " d=" + d + " " + cfg + " mask=" + (c.mask != null));
+            // and what compute picks by itself for this length is the narrow tile's result
+            assertTrue(Arrays.equals(thin, c.run(cfg)), "default width, sk=" + sk);
+          }
+        }
+        assertMeets(
+            new AttentionCase(1, 4, sq, sk, d, seed++).measure(INT8_PV32), "narrow sk=" + sk);
+      }
+    }
+    AttentionCase tooLong = new AttentionCase(1, 1, 2, narrow + 1, 32, 3);
+    assertThrows(IllegalArgumentException.class, () -> tooLong.runWithTile(INT8, narrow));
+  }
+
   @Test
   void paddingMaskBroadcastOverHeadsAndQueries() {
     int b = 2;
