@@ -40,6 +40,7 @@ public final class MxNDArray implements NDArray {
   private final MxNDArrayEx ex;
   private MxNDManager manager;
   private volatile long version;
+  private boolean freshStorage;
   private volatile MxWeight weight;
   private boolean closed;
 
@@ -108,6 +109,25 @@ public final class MxNDArray implements NDArray {
    */
   public long getVersion() {
     return version;
+  }
+
+  /**
+   * Records that this array owns dense, row-major storage that no other array views (it was made by
+   * {@link MxNDManager#create(Shape, DataType)}), so that engine-side ops may write it in place
+   * through {@code toByteBuffer(true)} ({@link MxFusedOps}).
+   */
+  void markFreshStorage() {
+    freshStorage = true;
+  }
+
+  /**
+   * Returns whether this array was created with its own dense storage (see {@link
+   * #markFreshStorage()}); arrays from other ops (views, reshapes) answer false.
+   *
+   * @return true for arrays the engine created with fresh storage
+   */
+  boolean hasFreshStorage() {
+    return freshStorage && !fp32Released;
   }
 
   /** Records an in-place modification: the cached MX form of this array, if any, is stale. */

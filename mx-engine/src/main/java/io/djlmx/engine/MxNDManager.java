@@ -208,7 +208,9 @@ public class MxNDManager extends BaseNDManager {
     if (isDeviceResident()) {
       return MxCudaNDArray.allocate(this, shape, dataType);
     }
-    return wrap(getShadow().create(shape, dataType));
+    MxNDArray array = wrap((PtNDArray) getShadow().create(shape, dataType));
+    array.markFreshStorage(); // torch.empty: its own dense storage
+    return array;
   }
 
   /** {@inheritDoc} */

@@ -75,12 +75,12 @@ public final class BertLayer extends AbstractBlock {
       ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
     NDArray x = inputs.get(0);
     NDArray a = attention.forward(ps, inputs, training).singletonOrThrow();
-    NDArray h = attentionNorm.forward(ps, new NDList(a.addi(x)), training).singletonOrThrow();
+    NDArray h = attentionNorm.forwardResidual(ps, a, x, training);
     NDArray f =
         intermediate.forward(ps, new NDList(activations.apply(h)), training).singletonOrThrow();
     f = Activation.gelu(f);
     NDArray o = output.forward(ps, new NDList(activations.apply(f)), training).singletonOrThrow();
-    return outputNorm.forward(ps, new NDList(o.addi(h)), training);
+    return new NDList(outputNorm.forwardResidual(ps, o, h, training));
   }
 
   /** {@inheritDoc} */

@@ -8,6 +8,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.nn.norm.LayerNorm;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import io.djlmx.engine.MxFusedOps;
 
 /** Layer normalization over the last axis with a fixed width, its weights set by the importer. */
 public final class BertLayerNorm extends AbstractBlock {
@@ -41,6 +42,29 @@ public final class BertLayerNorm extends AbstractBlock {
         normalizedShape,
         ps.getValue(gamma, x.getDevice(), training),
         ps.getValue(beta, x.getDevice(), training),
+        eps);
+  }
+
+  /**
+   * Returns the normalized {@code x + residual} (a post-norm layer's residual add and norm), fused
+   * into one pass by the MX engine on CPU arrays ({@link MxFusedOps#addLayerNorm}); the same as
+   * {@code forward(x.addi(residual))} on any engine. {@code x} is consumed (overwritten).
+   *
+   * @param ps the parameter store
+   * @param x the sublayer output {@code [..., width]}
+   * @param residual the sublayer input, the shape of {@code x}
+   * @param training whether training
+   * @return the normalized sum
+   */
+  public NDArray forwardResidual(ParameterStore ps, NDArray x, NDArray residual, boolean training) {
+    if (training) {
+      return forward(ps, new NDList(x.addi(residual)), true).singletonOrThrow();
+    }
+    return MxFusedOps.addLayerNorm(
+        x,
+        residual,
+        ps.getValue(gamma, x.getDevice(), false),
+        ps.getValue(beta, x.getDevice(), false),
         eps);
   }
 
