@@ -27,9 +27,10 @@ public final class MxFusedOps {
    * <p>{@code x} is consumed: like {@code addi} it may be overwritten (it may hold the result,
    * which is then returned as {@code x} itself, or {@code x + residual}); do not use it afterwards.
    *
-   * <p>Runs in Java on CPU FP32 MX arrays while no gradient is recorded (written in place when
-   * {@code x} owns fresh dense storage, the output of the MX {@code linear}); any other input runs
-   * as {@code x.addi(residual)} followed by the engine's {@code layerNorm}.
+   * <p>Runs in Java on FP32 MX host arrays while no gradient is recorded (written in place when
+   * {@code x} owns fresh dense CPU storage, as the output of the MX {@code linear} does; into a new
+   * array otherwise); any other input (GPU arrays, other engines, other data types) runs as {@code
+   * x.addi(residual)} followed by the engine's {@code layerNorm}.
    *
    * @param x the input {@code [..., width]}
    * @param residual the residual, the shape of {@code x}
@@ -63,27 +64,37 @@ public final class MxFusedOps {
               + width
               + "])");
     }
-    if (x instanceof MxNDArray mx && isCpuFp32(x, residual, gamma, beta) && width > 0) {
-      return javaAddLayerNorm(mx, residual, gamma, beta, eps, (int) width);
+    if (x instanceof MxNDArray mx
+        && isMxFp32(x, residual, gamma, beta)
+        && width > 0
+        && Device.Type.CPU.equals(x.getDevice().getDeviceType())) {
+      NDArray out = javaAddLayerNorm(mx, residual, gamma, beta, eps, (int) width);
+      if (out != null) {
+        return out;
+      }
     }
     NDArray sum = x.addi(residual);
     return sum.getNDArrayInternal().layerNorm(sum, norm, gamma, beta, eps).singletonOrThrow();
   }
 
-  private static boolean isCpuFp32(NDArray... arrays) {
+  /**
+   * Whether the Java path applies: MX FP32 arrays, no gradient recorded. The device is checked only
+   * where it matters (an in-place write); reading an array through {@code toByteBuffer(true)} gives
+   * its values from any device.
+   */
+  private static boolean isMxFp32(NDArray... arrays) {
     if (!VECTOR_API || MxGradientCollector.isRecording()) {
       return false;
     }
     for (NDArray a : arrays) {
-      if (!(a instanceof MxNDArray)
-          || a.getDataType() != DataType.FLOAT32
-          || !Device.Type.CPU.equals(a.getDevice().getDeviceType())) {
+      if (!(a instanceof MxNDArray) || a.getDataType() != DataType.FLOAT32) {
         return false;
       }
     }
     return true;
   }
 
+  /** The Java path; null when it cannot write an output (the caller then runs DJL's ops). */
   private static NDArray javaAddLayerNorm(
       MxNDArray x, NDArray residual, NDArray gamma, NDArray beta, float eps, int width) {
     long rows = x.getShape().size() / width;
@@ -97,6 +108,13 @@ public final class MxFusedOps {
     MemorySegment b = MemorySegment.ofBuffer(beta.toByteBuffer(true));
     boolean inPlace = x.hasFreshStorage() && !overlapsPartly(in, res);
     NDArray out = inPlace ? x : x.getManager().create(x.getShape(), DataType.FLOAT32);
+    if (!(out instanceof MxNDArray o)
+        || !o.hasFreshStorage()
+        || !Device.Type.CPU.equals(o.getDevice().getDeviceType())) {
+      // not host memory this op can write (a device-resident manager): DJL's ops instead
+      out.close();
+      return null;
+    }
     MemorySegment dst = inPlace ? in : MemorySegment.ofBuffer(out.toByteBuffer(true));
     CpuLayerNorm.addLayerNorm(in, res, g, b, eps, rows, width, dst);
     if (inPlace) {

@@ -1,8 +1,19 @@
 package io.djlmx.examples.bench;
 
+import ai.djl.Model;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.ParameterStore;
 import io.djlmx.format.MxFormat;
+import io.djlmx.zoo.SentenceEncoderLoader;
 import io.djlmx.zoo.SentenceEncoderSpec;
-import io.djlmx.zoo.eval.EmbeddingEvaluator;
+import io.djlmx.zoo.bert.ActivationQuantizer;
+import io.djlmx.zoo.bert.BertEncoder;
+import io.djlmx.zoo.bert.MxAttentionCore;
+import io.djlmx.zoo.bert.SoftmaxAttentionCore;
+import io.djlmx.zoo.checkpoint.MxCheckpoint;
+import io.djlmx.zoo.translator.SentenceBatchCodec;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -12,8 +23,11 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * Times one all-MiniLM-L6-v2 configuration alone (for profiling: run it under JFR): sentences per
- * second, median of the passes after an untimed warm-up pass.
+ * Times one all-MiniLM-L6-v2 configuration alone, the way {@code mx bench embeddings} runs it
+ * (tokenize, encoder, mean pooling, normalize per batch), for profiling and for A/B runs of two
+ * builds: one model, a warm-up pass, then timed passes; prints the median sentences/s and the
+ * median process CPU time per sentence (less sensitive than wall time to other processes on a
+ * shared machine; the kernels' worker threads count in it).
  *
  * <p>Run: {@code java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -cp
  * 'examples/target/mx.jar:examples/target/lib/*' io.djlmx.examples.bench.EncoderBatchBench [format
@@ -37,33 +51,56 @@ public final class EncoderBatchBench {
     int passes = args.length > 3 ? Integer.parseInt(args[3]) : 5;
     boolean fp32 = "FP32".equalsIgnoreCase(name);
     MxFormat format = fp32 ? null : MxFormat.parse(name);
+    String engine = fp32 ? "PyTorch" : "MX";
+    SentenceEncoderSpec spec = SentenceEncoderSpec.ALL_MINILM_L6_V2;
     List<String> sentences =
         Files.readAllLines(
                 Path.of("model-zoo/src/test/resources/sentences-en.txt"), StandardCharsets.UTF_8)
             .subList(0, count);
-    EmbeddingEvaluator eval =
-        EmbeddingEvaluator.builder()
-            .setSentences(sentences)
-            .optBatchSize(batch)
-            .optWarmUp(true)
-            .optEngine(fp32 ? "PyTorch" : "MX")
-            .build();
+    MxCheckpoint ckpt = MxCheckpoint.quantize(SentenceEncoderLoader.importOnnx(spec), format, null);
+    SentenceBatchCodec codec = SentenceEncoderLoader.newCodec(spec);
     var os =
         (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
     double[] rate = new double[passes];
-    for (int i = 0; i < passes; i++) {
-      EmbeddingEvaluator.Run r = eval.embed(SentenceEncoderSpec.ALL_MINILM_L6_V2, format, null);
-      rate[i] = r.sentencesPerSecond();
+    double[] cpuMs = new double[passes];
+    try (Model model = Model.newInstance(spec.artifactId(), engine)) {
+      BertEncoder encoder =
+          new BertEncoder(
+              ckpt.config(),
+              fp32 ? new SoftmaxAttentionCore() : new MxAttentionCore(),
+              ActivationQuantizer.NONE);
+      model.setBlock(encoder);
+      encoder.setWeights(ckpt.toBertWeights(), model.getNDManager());
+      for (int p = -1; p < passes; p++) {
+        long c0 = os.getProcessCpuTime();
+        long t0 = System.nanoTime();
+        for (int i = 0; i < count; i += batch) {
+          try (NDManager m = model.getNDManager().newSubManager()) {
+            NDList in = codec.encode(m, sentences.subList(i, Math.min(count, i + batch)));
+            NDArray hidden =
+                encoder.forward(new ParameterStore(m, false), in, false).singletonOrThrow();
+            codec.pool(hidden, in.get(2));
+          }
+        }
+        if (p >= 0) { // pass -1 warms up
+          rate[p] = count / ((System.nanoTime() - t0) / 1e9);
+          cpuMs[p] = (os.getProcessCpuTime() - c0) / 1e6 / count;
+        }
+      }
     }
-    Arrays.sort(rate);
+    double[] sorted = rate.clone();
+    Arrays.sort(sorted);
+    Arrays.sort(cpuMs);
     System.out.printf(
         Locale.ROOT,
-        "%s batch %d: %.1f sentences/s (median of %d; all %s), load average %.2f%n",
+        "%s batch %d: %.1f sentences/s, %.2f ms CPU/sentence (medians of %d passes; rates %s),"
+            + " load average %.2f%n",
         name,
         batch,
-        rate[passes / 2],
+        sorted[passes / 2],
+        cpuMs[passes / 2],
         passes,
-        Arrays.toString(rate),
+        Arrays.toString(Arrays.stream(rate).map(r -> Math.round(r * 10) / 10.0).toArray()),
         os.getSystemLoadAverage());
   }
 }
