@@ -222,6 +222,24 @@ final class CpuSageAttention {
       }
     }
 
+    return prepareV(v, b, h, sk, d, padded, cfg, kt, kScale);
+  }
+
+  /**
+   * V of one (batch, head): gathered, optionally smoothed, rounded to E4M3 with one scale per
+   * channel; completes the head with its prepared K. (Separate from the K part so that C2 compiles
+   * each with its vector ops intrinsified.)
+   */
+  private static PreparedHead prepareV(
+      TensorView v,
+      int b,
+      int h,
+      int sk,
+      int d,
+      int padded,
+      AttentionConfig cfg,
+      float[] kt,
+      float[] kScale) {
     // V: gather, optionally smooth, round to E4M3 with one scale per channel.
     float[] vq = gather(v, b, h, sk, d, padded);
     float[] vMean = null;
@@ -275,17 +293,25 @@ final class CpuSageAttention {
    * so a float sum is precise enough.
    */
   private static void subtractChannelMean(float[] a, int len, int d, float[] meanOut) {
+    // Row by row into an array of channel sums (the same additions in the same order as one
+    // running vector per channel chunk, which C2 left on the Vector API's slow fallback here).
+    float[] mean = meanOut != null ? meanOut : new float[d];
+    java.util.Arrays.fill(mean, 0, d, 0f);
+    for (int j = 0; j < len; j++) {
+      for (int c = 0; c < d; c += L) {
+        FloatVector.fromArray(F, mean, c)
+            .add(FloatVector.fromArray(F, a, j * d + c))
+            .intoArray(mean, c);
+      }
+    }
     for (int c = 0; c < d; c += L) {
-      FloatVector sum = FloatVector.zero(F);
-      for (int j = 0; j < len; j++) {
-        sum = sum.add(FloatVector.fromArray(F, a, j * d + c));
-      }
-      FloatVector mean = sum.div(len);
-      if (meanOut != null) {
-        mean.intoArray(meanOut, c);
-      }
-      for (int j = 0; j < len; j++) {
-        FloatVector.fromArray(F, a, j * d + c).sub(mean).intoArray(a, j * d + c);
+      FloatVector.fromArray(F, mean, c).div(len).intoArray(mean, c);
+    }
+    for (int j = 0; j < len; j++) {
+      for (int c = 0; c < d; c += L) {
+        FloatVector.fromArray(F, a, j * d + c)
+            .sub(FloatVector.fromArray(F, mean, c))
+            .intoArray(a, j * d + c);
       }
     }
   }
@@ -376,11 +402,6 @@ final class CpuSageAttention {
       tiles = Math.min(tiles, (q0 + rowsValid - 1) / width + 1);
     }
     final FloatVector zero = FloatVector.zero(F);
-    final FloatVector one = FloatVector.broadcast(F, 1f);
-    final FloatVector vc1 = FloatVector.broadcast(F, C1);
-    final FloatVector vc2 = FloatVector.broadcast(F, C2);
-    final FloatVector vc3 = FloatVector.broadcast(F, C3);
-    final FloatVector vc4 = FloatVector.broadcast(F, C4);
     for (int t = 0; t < tiles; t++) {
       final int j0 = t * width;
       final int kBase = t * d * width;
@@ -525,170 +546,205 @@ final class CpuSageAttention {
         }
 
         // ---- online softmax (base 2), P rounded to E4M3 ----
-        for (int i = 0; i < GROUP; i++) {
-          final int so = i * width;
-          final int row = r0 + i;
-          FloatVector mx = FloatVector.fromArray(F, st, so);
-          for (int c = L; c < width; c += L) {
-            mx = mx.max(FloatVector.fromArray(F, st, so + c));
-          }
-          final float mOld = m[row];
-          final float mNew = Math.max(mOld, mx.reduceLanes(VectorOperators.MAX));
-          if (mNew == Float.NEGATIVE_INFINITY) {
-            // Nothing visible yet in this row: P is zero and the accumulators stay untouched.
-            java.util.Arrays.fill(st, so, so + width, 0f);
-            alpha[i] = 1f;
-            continue;
-          }
-          final float al = (float) Math.exp((double) (mOld - mNew) * Math.log(2.0));
-          final FloatVector mv = FloatVector.broadcast(F, mNew);
-          FloatVector sum = zero;
-          for (int c = 0; c < width; c += L) {
-            FloatVector x = FloatVector.fromArray(F, st, so + c).sub(mv);
-            VectorMask<Float> under = x.compare(VectorOperators.LT, EXP2_UNDERFLOW);
-            FloatVector tr = x.add(ROUND_MAGIC);
-            FloatVector f = x.sub(tr.sub(ROUND_MAGIC));
-            FloatVector pow2 =
-                tr.reinterpretAsInts()
-                    .sub(ROUND_MAGIC_BITS - 127)
-                    .lanewise(VectorOperators.LSHL, 23)
-                    .reinterpretAsFloats();
-            FloatVector poly =
-                f.fma(C6, C5).fma(f, vc4).fma(f, vc3).fma(f, vc2).fma(f, vc1).fma(f, one);
-            FloatVector p = poly.mul(pow2).blend(zero, under);
-            sum = sum.add(p);
-            if (pvFp8) {
-              FloatVector y = p.mul(P_SCALE);
-              IntVector yb = y.reinterpretAsInts();
-              FloatVector normal =
-                  yb.add(yb.lanewise(VectorOperators.LSHR, E4M3Rounding.DROPPED_BITS).and(1))
-                      .add((1 << (E4M3Rounding.DROPPED_BITS - 1)) - 1)
-                      .and(-1 << E4M3Rounding.DROPPED_BITS)
-                      .reinterpretAsFloats();
-              FloatVector sub =
-                  y.add(E4M3Rounding.SUBNORMAL_MAGIC).sub(E4M3Rounding.SUBNORMAL_MAGIC);
-              p = normal.blend(sub, y.compare(VectorOperators.LT, E4M3Rounding.MIN_NORMAL));
-            }
-            p.intoArray(st, so + c);
-          }
-          l[row] = l[row] * al + sum.reduceLanes(VectorOperators.ADD);
-          m[row] = mNew;
-          alpha[i] = al;
-        }
+        softmaxGroup(st, width, r0, m, l, alpha, pvFp8);
 
-        // ---- O = alpha·O + P·V, 4 rows × 4 vectors of channels at a time ----
-        final FloatVector al0 = FloatVector.broadcast(F, alpha[0]);
-        final FloatVector al1 = FloatVector.broadcast(F, alpha[1]);
-        final FloatVector al2 = FloatVector.broadcast(F, alpha[2]);
-        final FloatVector al3 = FloatVector.broadcast(F, alpha[3]);
-        for (int c0 = 0; c0 + KEY_TILE <= d; c0 += KEY_TILE) {
-          final int o0 = r0 * d + c0;
-          final int o1 = o0 + d;
-          final int o2 = o1 + d;
-          final int o3 = o2 + d;
-          FloatVector a00 = FloatVector.fromArray(F, oAcc, o0).mul(al0);
-          FloatVector a01 = FloatVector.fromArray(F, oAcc, o0 + L).mul(al0);
-          FloatVector a02 = FloatVector.fromArray(F, oAcc, o0 + 2 * L).mul(al0);
-          FloatVector a03 = FloatVector.fromArray(F, oAcc, o0 + 3 * L).mul(al0);
-          FloatVector a10 = FloatVector.fromArray(F, oAcc, o1).mul(al1);
-          FloatVector a11 = FloatVector.fromArray(F, oAcc, o1 + L).mul(al1);
-          FloatVector a12 = FloatVector.fromArray(F, oAcc, o1 + 2 * L).mul(al1);
-          FloatVector a13 = FloatVector.fromArray(F, oAcc, o1 + 3 * L).mul(al1);
-          FloatVector a20 = FloatVector.fromArray(F, oAcc, o2).mul(al2);
-          FloatVector a21 = FloatVector.fromArray(F, oAcc, o2 + L).mul(al2);
-          FloatVector a22 = FloatVector.fromArray(F, oAcc, o2 + 2 * L).mul(al2);
-          FloatVector a23 = FloatVector.fromArray(F, oAcc, o2 + 3 * L).mul(al2);
-          FloatVector a30 = FloatVector.fromArray(F, oAcc, o3).mul(al3);
-          FloatVector a31 = FloatVector.fromArray(F, oAcc, o3 + L).mul(al3);
-          FloatVector a32 = FloatVector.fromArray(F, oAcc, o3 + 2 * L).mul(al3);
-          FloatVector a33 = FloatVector.fromArray(F, oAcc, o3 + 3 * L).mul(al3);
-          for (int j = 0; j < jValid; j++) {
-            final int vo = (j0 + j) * d + c0;
-            FloatVector v0 = FloatVector.fromArray(F, vq, vo);
-            FloatVector v1 = FloatVector.fromArray(F, vq, vo + L);
-            FloatVector v2 = FloatVector.fromArray(F, vq, vo + 2 * L);
-            FloatVector v3 = FloatVector.fromArray(F, vq, vo + 3 * L);
-            FloatVector p = FloatVector.broadcast(F, st[j]);
-            a00 = p.fma(v0, a00);
-            a01 = p.fma(v1, a01);
-            a02 = p.fma(v2, a02);
-            a03 = p.fma(v3, a03);
-            p = FloatVector.broadcast(F, st[width + j]);
-            a10 = p.fma(v0, a10);
-            a11 = p.fma(v1, a11);
-            a12 = p.fma(v2, a12);
-            a13 = p.fma(v3, a13);
-            p = FloatVector.broadcast(F, st[2 * width + j]);
-            a20 = p.fma(v0, a20);
-            a21 = p.fma(v1, a21);
-            a22 = p.fma(v2, a22);
-            a23 = p.fma(v3, a23);
-            p = FloatVector.broadcast(F, st[3 * width + j]);
-            a30 = p.fma(v0, a30);
-            a31 = p.fma(v1, a31);
-            a32 = p.fma(v2, a32);
-            a33 = p.fma(v3, a33);
-          }
-          a00.intoArray(oAcc, o0);
-          a01.intoArray(oAcc, o0 + L);
-          a02.intoArray(oAcc, o0 + 2 * L);
-          a03.intoArray(oAcc, o0 + 3 * L);
-          a10.intoArray(oAcc, o1);
-          a11.intoArray(oAcc, o1 + L);
-          a12.intoArray(oAcc, o1 + 2 * L);
-          a13.intoArray(oAcc, o1 + 3 * L);
-          a20.intoArray(oAcc, o2);
-          a21.intoArray(oAcc, o2 + L);
-          a22.intoArray(oAcc, o2 + 2 * L);
-          a23.intoArray(oAcc, o2 + 3 * L);
-          a30.intoArray(oAcc, o3);
-          a31.intoArray(oAcc, o3 + L);
-          a32.intoArray(oAcc, o3 + 2 * L);
-          a33.intoArray(oAcc, o3 + 3 * L);
-        }
-        // Head dims that leave half a chunk (32, 96): 4 rows × 2 vectors.
-        for (int c0 = d - d % KEY_TILE; c0 < d; c0 += 2 * L) {
-          final int o0 = r0 * d + c0;
-          final int o1 = o0 + d;
-          final int o2 = o1 + d;
-          final int o3 = o2 + d;
-          FloatVector a00 = FloatVector.fromArray(F, oAcc, o0).mul(al0);
-          FloatVector a01 = FloatVector.fromArray(F, oAcc, o0 + L).mul(al0);
-          FloatVector a10 = FloatVector.fromArray(F, oAcc, o1).mul(al1);
-          FloatVector a11 = FloatVector.fromArray(F, oAcc, o1 + L).mul(al1);
-          FloatVector a20 = FloatVector.fromArray(F, oAcc, o2).mul(al2);
-          FloatVector a21 = FloatVector.fromArray(F, oAcc, o2 + L).mul(al2);
-          FloatVector a30 = FloatVector.fromArray(F, oAcc, o3).mul(al3);
-          FloatVector a31 = FloatVector.fromArray(F, oAcc, o3 + L).mul(al3);
-          for (int j = 0; j < jValid; j++) {
-            final int vo = (j0 + j) * d + c0;
-            FloatVector v0 = FloatVector.fromArray(F, vq, vo);
-            FloatVector v1 = FloatVector.fromArray(F, vq, vo + L);
-            FloatVector p = FloatVector.broadcast(F, st[j]);
-            a00 = p.fma(v0, a00);
-            a01 = p.fma(v1, a01);
-            p = FloatVector.broadcast(F, st[width + j]);
-            a10 = p.fma(v0, a10);
-            a11 = p.fma(v1, a11);
-            p = FloatVector.broadcast(F, st[2 * width + j]);
-            a20 = p.fma(v0, a20);
-            a21 = p.fma(v1, a21);
-            p = FloatVector.broadcast(F, st[3 * width + j]);
-            a30 = p.fma(v0, a30);
-            a31 = p.fma(v1, a31);
-          }
-          a00.intoArray(oAcc, o0);
-          a01.intoArray(oAcc, o0 + L);
-          a10.intoArray(oAcc, o1);
-          a11.intoArray(oAcc, o1 + L);
-          a20.intoArray(oAcc, o2);
-          a21.intoArray(oAcc, o2 + L);
-          a30.intoArray(oAcc, o3);
-          a31.intoArray(oAcc, o3 + L);
-        }
+        // ---- O = alpha·O + P·V ----
+        accumulatePv(oAcc, vq, st, alpha, width, r0, d, j0, jValid);
       }
     }
     storeOutput(outv, ph, b, h, q0, rowsValid, d, oAcc, l);
+  }
+
+  /**
+   * Online softmax (base 2) of one group of {@link #GROUP} score rows in {@code st} (row stride
+   * {@code width}): updates the running max {@code m} and sum {@code l} of rows {@code r0..},
+   * writes P (rounded to E4M3 when {@code pvFp8}) over the scores and each row's rescale factor
+   * into {@code alpha}. A method of its own: inside the large tile loop C2 ran out of inlining
+   * budget and left these vector ops on the Vector API's slow Java fallback.
+   */
+  private static void softmaxGroup(
+      float[] st, int width, int r0, float[] m, float[] l, float[] alpha, boolean pvFp8) {
+    final FloatVector zero = FloatVector.zero(F);
+    final FloatVector one = FloatVector.broadcast(F, 1f);
+    final FloatVector vc1 = FloatVector.broadcast(F, C1);
+    final FloatVector vc2 = FloatVector.broadcast(F, C2);
+    final FloatVector vc3 = FloatVector.broadcast(F, C3);
+    final FloatVector vc4 = FloatVector.broadcast(F, C4);
+    for (int i = 0; i < GROUP; i++) {
+      final int so = i * width;
+      final int row = r0 + i;
+      FloatVector mx = FloatVector.fromArray(F, st, so);
+      for (int c = L; c < width; c += L) {
+        mx = mx.max(FloatVector.fromArray(F, st, so + c));
+      }
+      final float mOld = m[row];
+      final float mNew = Math.max(mOld, mx.reduceLanes(VectorOperators.MAX));
+      if (mNew == Float.NEGATIVE_INFINITY) {
+        // Nothing visible yet in this row: P is zero and the accumulators stay untouched.
+        java.util.Arrays.fill(st, so, so + width, 0f);
+        alpha[i] = 1f;
+        continue;
+      }
+      final float al = (float) Math.exp((double) (mOld - mNew) * Math.log(2.0));
+      final FloatVector mv = FloatVector.broadcast(F, mNew);
+      FloatVector sum = zero;
+      for (int c = 0; c < width; c += L) {
+        FloatVector x = FloatVector.fromArray(F, st, so + c).sub(mv);
+        VectorMask<Float> under = x.compare(VectorOperators.LT, EXP2_UNDERFLOW);
+        FloatVector tr = x.add(ROUND_MAGIC);
+        FloatVector f = x.sub(tr.sub(ROUND_MAGIC));
+        FloatVector pow2 =
+            tr.reinterpretAsInts()
+                .sub(ROUND_MAGIC_BITS - 127)
+                .lanewise(VectorOperators.LSHL, 23)
+                .reinterpretAsFloats();
+        FloatVector poly =
+            f.fma(C6, C5).fma(f, vc4).fma(f, vc3).fma(f, vc2).fma(f, vc1).fma(f, one);
+        FloatVector p = poly.mul(pow2).blend(zero, under);
+        sum = sum.add(p);
+        if (pvFp8) {
+          FloatVector y = p.mul(P_SCALE);
+          IntVector yb = y.reinterpretAsInts();
+          FloatVector normal =
+              yb.add(yb.lanewise(VectorOperators.LSHR, E4M3Rounding.DROPPED_BITS).and(1))
+                  .add((1 << (E4M3Rounding.DROPPED_BITS - 1)) - 1)
+                  .and(-1 << E4M3Rounding.DROPPED_BITS)
+                  .reinterpretAsFloats();
+          FloatVector sub = y.add(E4M3Rounding.SUBNORMAL_MAGIC).sub(E4M3Rounding.SUBNORMAL_MAGIC);
+          p = normal.blend(sub, y.compare(VectorOperators.LT, E4M3Rounding.MIN_NORMAL));
+        }
+        p.intoArray(st, so + c);
+      }
+      l[row] = l[row] * al + sum.reduceLanes(VectorOperators.ADD);
+      m[row] = mNew;
+      alpha[i] = al;
+    }
+  }
+
+  /**
+   * {@code O = alpha·O + P·V} for one group of {@link #GROUP} query rows from {@code r0} and the
+   * {@code jValid} keys of the tile at {@code j0}: 4 rows × 4 vectors of channels at a time, then 4
+   * rows × 2 vectors for head dims that leave half a chunk.
+   */
+  private static void accumulatePv(
+      float[] oAcc,
+      float[] vq,
+      float[] st,
+      float[] alpha,
+      int width,
+      int r0,
+      int d,
+      int j0,
+      int jValid) {
+    final FloatVector al0 = FloatVector.broadcast(F, alpha[0]);
+    final FloatVector al1 = FloatVector.broadcast(F, alpha[1]);
+    final FloatVector al2 = FloatVector.broadcast(F, alpha[2]);
+    final FloatVector al3 = FloatVector.broadcast(F, alpha[3]);
+    for (int c0 = 0; c0 + KEY_TILE <= d; c0 += KEY_TILE) {
+      final int o0 = r0 * d + c0;
+      final int o1 = o0 + d;
+      final int o2 = o1 + d;
+      final int o3 = o2 + d;
+      FloatVector a00 = FloatVector.fromArray(F, oAcc, o0).mul(al0);
+      FloatVector a01 = FloatVector.fromArray(F, oAcc, o0 + L).mul(al0);
+      FloatVector a02 = FloatVector.fromArray(F, oAcc, o0 + 2 * L).mul(al0);
+      FloatVector a03 = FloatVector.fromArray(F, oAcc, o0 + 3 * L).mul(al0);
+      FloatVector a10 = FloatVector.fromArray(F, oAcc, o1).mul(al1);
+      FloatVector a11 = FloatVector.fromArray(F, oAcc, o1 + L).mul(al1);
+      FloatVector a12 = FloatVector.fromArray(F, oAcc, o1 + 2 * L).mul(al1);
+      FloatVector a13 = FloatVector.fromArray(F, oAcc, o1 + 3 * L).mul(al1);
+      FloatVector a20 = FloatVector.fromArray(F, oAcc, o2).mul(al2);
+      FloatVector a21 = FloatVector.fromArray(F, oAcc, o2 + L).mul(al2);
+      FloatVector a22 = FloatVector.fromArray(F, oAcc, o2 + 2 * L).mul(al2);
+      FloatVector a23 = FloatVector.fromArray(F, oAcc, o2 + 3 * L).mul(al2);
+      FloatVector a30 = FloatVector.fromArray(F, oAcc, o3).mul(al3);
+      FloatVector a31 = FloatVector.fromArray(F, oAcc, o3 + L).mul(al3);
+      FloatVector a32 = FloatVector.fromArray(F, oAcc, o3 + 2 * L).mul(al3);
+      FloatVector a33 = FloatVector.fromArray(F, oAcc, o3 + 3 * L).mul(al3);
+      for (int j = 0; j < jValid; j++) {
+        final int vo = (j0 + j) * d + c0;
+        FloatVector v0 = FloatVector.fromArray(F, vq, vo);
+        FloatVector v1 = FloatVector.fromArray(F, vq, vo + L);
+        FloatVector v2 = FloatVector.fromArray(F, vq, vo + 2 * L);
+        FloatVector v3 = FloatVector.fromArray(F, vq, vo + 3 * L);
+        FloatVector p = FloatVector.broadcast(F, st[j]);
+        a00 = p.fma(v0, a00);
+        a01 = p.fma(v1, a01);
+        a02 = p.fma(v2, a02);
+        a03 = p.fma(v3, a03);
+        p = FloatVector.broadcast(F, st[width + j]);
+        a10 = p.fma(v0, a10);
+        a11 = p.fma(v1, a11);
+        a12 = p.fma(v2, a12);
+        a13 = p.fma(v3, a13);
+        p = FloatVector.broadcast(F, st[2 * width + j]);
+        a20 = p.fma(v0, a20);
+        a21 = p.fma(v1, a21);
+        a22 = p.fma(v2, a22);
+        a23 = p.fma(v3, a23);
+        p = FloatVector.broadcast(F, st[3 * width + j]);
+        a30 = p.fma(v0, a30);
+        a31 = p.fma(v1, a31);
+        a32 = p.fma(v2, a32);
+        a33 = p.fma(v3, a33);
+      }
+      a00.intoArray(oAcc, o0);
+      a01.intoArray(oAcc, o0 + L);
+      a02.intoArray(oAcc, o0 + 2 * L);
+      a03.intoArray(oAcc, o0 + 3 * L);
+      a10.intoArray(oAcc, o1);
+      a11.intoArray(oAcc, o1 + L);
+      a12.intoArray(oAcc, o1 + 2 * L);
+      a13.intoArray(oAcc, o1 + 3 * L);
+      a20.intoArray(oAcc, o2);
+      a21.intoArray(oAcc, o2 + L);
+      a22.intoArray(oAcc, o2 + 2 * L);
+      a23.intoArray(oAcc, o2 + 3 * L);
+      a30.intoArray(oAcc, o3);
+      a31.intoArray(oAcc, o3 + L);
+      a32.intoArray(oAcc, o3 + 2 * L);
+      a33.intoArray(oAcc, o3 + 3 * L);
+    }
+    // Head dims that leave half a chunk (32, 96): 4 rows × 2 vectors.
+    for (int c0 = d - d % KEY_TILE; c0 < d; c0 += 2 * L) {
+      final int o0 = r0 * d + c0;
+      final int o1 = o0 + d;
+      final int o2 = o1 + d;
+      final int o3 = o2 + d;
+      FloatVector a00 = FloatVector.fromArray(F, oAcc, o0).mul(al0);
+      FloatVector a01 = FloatVector.fromArray(F, oAcc, o0 + L).mul(al0);
+      FloatVector a10 = FloatVector.fromArray(F, oAcc, o1).mul(al1);
+      FloatVector a11 = FloatVector.fromArray(F, oAcc, o1 + L).mul(al1);
+      FloatVector a20 = FloatVector.fromArray(F, oAcc, o2).mul(al2);
+      FloatVector a21 = FloatVector.fromArray(F, oAcc, o2 + L).mul(al2);
+      FloatVector a30 = FloatVector.fromArray(F, oAcc, o3).mul(al3);
+      FloatVector a31 = FloatVector.fromArray(F, oAcc, o3 + L).mul(al3);
+      for (int j = 0; j < jValid; j++) {
+        final int vo = (j0 + j) * d + c0;
+        FloatVector v0 = FloatVector.fromArray(F, vq, vo);
+        FloatVector v1 = FloatVector.fromArray(F, vq, vo + L);
+        FloatVector p = FloatVector.broadcast(F, st[j]);
+        a00 = p.fma(v0, a00);
+        a01 = p.fma(v1, a01);
+        p = FloatVector.broadcast(F, st[width + j]);
+        a10 = p.fma(v0, a10);
+        a11 = p.fma(v1, a11);
+        p = FloatVector.broadcast(F, st[2 * width + j]);
+        a20 = p.fma(v0, a20);
+        a21 = p.fma(v1, a21);
+        p = FloatVector.broadcast(F, st[3 * width + j]);
+        a30 = p.fma(v0, a30);
+        a31 = p.fma(v1, a31);
+      }
+      a00.intoArray(oAcc, o0);
+      a01.intoArray(oAcc, o0 + L);
+      a10.intoArray(oAcc, o1);
+      a11.intoArray(oAcc, o1 + L);
+      a20.intoArray(oAcc, o2);
+      a21.intoArray(oAcc, o2 + L);
+      a30.intoArray(oAcc, o3);
+      a31.intoArray(oAcc, o3 + L);
+    }
   }
 
   /**
