@@ -26,8 +26,9 @@ import java.util.Locale;
  * Times one all-MiniLM-L6-v2 configuration alone, the way {@code mx bench embeddings} runs it
  * (tokenize, encoder, mean pooling, normalize per batch), for profiling and for A/B runs of two
  * builds: one model, a warm-up pass, then timed passes; prints the median sentences/s and the
- * median process CPU time per sentence (less sensitive than wall time to other processes on a
- * shared machine; the kernels' worker threads count in it).
+ * median CPU time per sentence, of the process (the kernels' worker threads and the JIT count in
+ * it) and of the calling thread (which runs everything but the workers' share of the kernels); both
+ * are less sensitive than wall time to other processes on a shared machine.
  *
  * <p>Run: {@code java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -cp
  * 'examples/target/mx.jar:examples/target/lib/*' io.djlmx.examples.bench.EncoderBatchBench [format
@@ -63,6 +64,8 @@ public final class EncoderBatchBench {
         (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
     double[] rate = new double[passes];
     double[] cpuMs = new double[passes];
+    double[] mainMs = new double[passes];
+    var threads = ManagementFactory.getThreadMXBean();
     try (Model model = Model.newInstance(spec.artifactId(), engine)) {
       BertEncoder encoder =
           new BertEncoder(
@@ -73,6 +76,7 @@ public final class EncoderBatchBench {
       encoder.setWeights(ckpt.toBertWeights(), model.getNDManager());
       for (int p = -1; p < passes; p++) {
         long c0 = os.getProcessCpuTime();
+        long m0 = threads.getCurrentThreadCpuTime();
         long t0 = System.nanoTime();
         for (int i = 0; i < count; i += batch) {
           try (NDManager m = model.getNDManager().newSubManager()) {
@@ -85,20 +89,24 @@ public final class EncoderBatchBench {
         if (p >= 0) { // pass -1 warms up
           rate[p] = count / ((System.nanoTime() - t0) / 1e9);
           cpuMs[p] = (os.getProcessCpuTime() - c0) / 1e6 / count;
+          mainMs[p] = (threads.getCurrentThreadCpuTime() - m0) / 1e6 / count;
         }
       }
     }
     double[] sorted = rate.clone();
     Arrays.sort(sorted);
     Arrays.sort(cpuMs);
+    Arrays.sort(mainMs);
     System.out.printf(
         Locale.ROOT,
-        "%s batch %d: %.1f sentences/s, %.2f ms CPU/sentence (medians of %d passes; rates %s),"
+        "%s batch %d: %.1f sentences/s, %.2f ms CPU/sentence (%.2f ms on the calling thread)"
+            + " (medians of %d passes; rates %s),"
             + " load average %.2f%n",
         name,
         batch,
         sorted[passes / 2],
         cpuMs[passes / 2],
+        mainMs[passes / 2],
         passes,
         Arrays.toString(Arrays.stream(rate).map(r -> Math.round(r * 10) / 10.0).toArray()),
         os.getSystemLoadAverage());
