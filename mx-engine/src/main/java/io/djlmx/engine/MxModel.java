@@ -115,7 +115,9 @@ public class MxModel extends BaseModel {
           }
           c = MxConfig.resolve(merged);
           config = c;
-          KernelWarmup.start(c.getWeights(), c.getActivations());
+          if (!manager.getDevice().isGpu()) {
+            KernelWarmup.start(c.getWeights(), c.getActivations());
+          }
         }
       }
     }
