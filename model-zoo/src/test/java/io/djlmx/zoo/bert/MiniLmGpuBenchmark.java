@@ -11,6 +11,7 @@ import io.djlmx.engine.MxFallbacks;
 import io.djlmx.engine.MxNDManager;
 import io.djlmx.kernel.cuda.CudaMemoryPool;
 import io.djlmx.zoo.checkpoint.MxCheckpoint;
+import io.djlmx.zoo.translator.SentenceSimilarity;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -90,7 +91,7 @@ public final class MiniLmGpuBenchmark {
             double min = 1;
             double sum = 0;
             for (int i = 0; i < emb.length; i++) {
-              double c = cosine(emb[i], ref[i]);
+              double c = SentenceSimilarity.cosine(emb[i], ref[i]);
               min = Math.min(min, c);
               sum += c;
             }
@@ -226,15 +227,4 @@ public final class MiniLmGpuBenchmark {
     return r;
   }
 
-  static double cosine(float[] a, float[] b) {
-    double ab = 0;
-    double aa = 0;
-    double bb = 0;
-    for (int i = 0; i < a.length; i++) {
-      ab += (double) a[i] * b[i];
-      aa += (double) a[i] * a[i];
-      bb += (double) b[i] * b[i];
-    }
-    return ab / Math.sqrt(aa * bb);
-  }
 }
