@@ -115,6 +115,7 @@ public class MxModel extends BaseModel {
           }
           c = MxConfig.resolve(merged);
           config = c;
+          KernelWarmup.start(c.getWeights(), c.getActivations());
         }
       }
     }
