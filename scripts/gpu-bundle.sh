@@ -6,6 +6,8 @@
 # (driver natives only), SLF4J, the JUnit console launcher, the run scripts, and the CPU MX result of
 # the GPU encoder test's model (computed here, where PyTorch runs).
 # Usage: scripts/gpu-bundle.sh [OUT_DIR]      (JAVA_HOME must be a JDK 25; nvcc must be on the PATH)
+# MX_BUNDLE_ATTENTION=1: only what gpu-attention-run.sh needs (no zoo, DJL, JNA, encoder reference or loose
+# fatbin), so the bundle plus the checkout fit the device's 64 MiB.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="${1:-$ROOT/.bundle}"
@@ -21,10 +23,12 @@ SLF4J_VERSION="$(prop slf4j.version)"
 DJL_VERSION="$(prop djl.version)"
 CONSOLE_VERSION="$(prop junit.console.version)"
 
-echo "[gpu-bundle] building mx-engine (jar + test jar) and the model zoo"
-./mvnw -B -q -pl mx-engine,model-zoo -am package -DskipTests -Dspotless.check.skip=true
+ATTN_ONLY="${MX_BUNDLE_ATTENTION:-0}"
+MODULES=mx-engine,model-zoo
+[[ "$ATTN_ONLY" == 1 ]] && MODULES=mx-engine
+echo "[gpu-bundle] building $MODULES (jars + test jar)"
+./mvnw -B -q -pl "$MODULES" -am package -DskipTests -Dspotless.check.skip=true
 ENGINE_JAR="$(ls mx-engine/target/mx-engine-*[0-9T].jar | head -1)"
-ZOO_JAR="$(ls model-zoo/target/mx-model-zoo-*[0-9T].jar | head -1)"
 TESTS_JAR="$(ls mx-engine/target/mx-engine-*-tests.jar | head -1)"
 unzip -l "$ENGINE_JAR" | grep -q mx-kernels.fatbin || { echo "gpu-bundle: no fatbin in $ENGINE_JAR" >&2; exit 1; }
 
@@ -32,6 +36,8 @@ rm -rf "$OUT"
 mkdir -p "$OUT/lib"
 cp "$ENGINE_JAR" "$OUT/lib/mx-engine.jar"
 cp "$TESTS_JAR" "$OUT/lib/mx-engine-tests.jar"
+if [[ "$ATTN_ONLY" != 1 ]]; then
+ZOO_JAR="$(ls model-zoo/target/mx-model-zoo-*[0-9T].jar | head -1)"
 cp "$ZOO_JAR" "$OUT/lib/mx-model-zoo.jar"
 # The zoo's trained weights (tiny-lm 7.6 MB, the CNN 0.7 MB) are not used by the GPU tests: leave them out so
 # the bundle stays under the device machine's 64 MiB.
@@ -42,6 +48,7 @@ cp "$M2/ai/djl/api/$DJL_VERSION/api-$DJL_VERSION.jar" "$OUT/lib/djl-api.jar"
 cp "$M2/ai/djl/pytorch/pytorch-engine/$DJL_VERSION/pytorch-engine-$DJL_VERSION.jar" "$OUT/lib/djl-pytorch-engine.jar"
 cp "$(ls "$M2"/com/google/code/gson/gson/2.13.1/gson-2.13.1.jar)" "$OUT/lib/gson.jar"
 cp "$(ls "$M2"/net/java/dev/jna/jna/5.17.0/jna-5.17.0.jar)" "$OUT/lib/jna.jar"
+fi
 cp "$M2/org/jcuda/jcuda/$JCUDA_VERSION/jcuda-$JCUDA_VERSION.jar" "$OUT/lib/"
 cp "$M2/org/slf4j/slf4j-api/$SLF4J_VERSION/slf4j-api-$SLF4J_VERSION.jar" "$OUT/lib/"
 cp "$M2/org/slf4j/slf4j-simple/$SLF4J_VERSION/slf4j-simple-$SLF4J_VERSION.jar" "$OUT/lib/"
@@ -65,13 +72,15 @@ echo "[gpu-bundle] jlink runtime"
   --strip-debug --no-man-pages --no-header-files --compress=zip-9 --output "$OUT/jre" 2>&1 | grep -v "incubator" || true
 if command -v strip >/dev/null; then strip --strip-unneeded "$OUT/jre/lib/server/libjvm.so" || true; fi
 
+if [[ "$ATTN_ONLY" != 1 ]]; then
 echo "[gpu-bundle] CPU MX result of the GPU encoder test (PyTorch, here)"
 ./mvnw -B -q -pl model-zoo -am test -Dtest=BertEncoderReferenceTest -Dsurefire.failIfNoSpecifiedTests=false \
   -Dspotless.check.skip=true -Dmx.gpu.writeEncoderReference="$OUT/encoder-cpu-mx.f32"
 test -s "$OUT/encoder-cpu-mx.f32" || { echo "gpu-bundle: no CPU encoder reference written" >&2; exit 1; }
+fi
 
 cp scripts/gpu-arrays-run.sh scripts/gpu-run.sh scripts/gpu-profile.sh scripts/gpu_torch_ref.py scripts/gpu-attention-run.sh scripts/gpu_attention_torch_ref.py "$OUT/"
-cp mx-engine/target/classes/io/djlmx/kernel/cuda/mx-kernels.fatbin "$OUT/"
+[[ "$ATTN_ONLY" == 1 ]] || cp mx-engine/target/classes/io/djlmx/kernel/cuda/mx-kernels.fatbin "$OUT/"
 chmod +x "$OUT/gpu-run.sh" "$OUT/gpu-attention-run.sh" "$OUT/gpu-arrays-run.sh"
 du -sh "$OUT"
 SIZE=$(du -sb "$OUT" | cut -f1)
