@@ -79,7 +79,7 @@ echo "[gpu-bundle] CPU MX result of the GPU encoder test (PyTorch, here)"
 test -s "$OUT/encoder-cpu-mx.f32" || { echo "gpu-bundle: no CPU encoder reference written" >&2; exit 1; }
 fi
 
-cp scripts/gpu-arrays-run.sh scripts/gpu-run.sh scripts/gpu-profile.sh scripts/gpu_torch_ref.py scripts/gpu-attention-run.sh scripts/gpu_attention_torch_ref.py "$OUT/"
+cp scripts/gpu-arrays-run.sh scripts/gpu-run.sh scripts/gpu-profile.sh scripts/gpu_torch_ref.py scripts/gpu-attention-run.sh scripts/gpu-attention-profile.sh scripts/gpu_attention_torch_ref.py "$OUT/"
 [[ "$ATTN_ONLY" == 1 ]] || cp mx-engine/target/classes/io/djlmx/kernel/cuda/mx-kernels.fatbin "$OUT/"
 chmod +x "$OUT/gpu-run.sh" "$OUT/gpu-attention-run.sh" "$OUT/gpu-arrays-run.sh"
 du -sh "$OUT"

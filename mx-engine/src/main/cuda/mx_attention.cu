@@ -907,10 +907,14 @@ __device__ __forceinline__ void mx_attn_fwd_wg(const int8_t* __restrict__ qq, co
 }
 
 // 5p. The pipelined Hopper forward pass (one warpgroup, 64 queries per CTA, head dim 128): the same math
-// as mx_attn_fwd_wg, but the tensor cores are kept busy during the softmax. Iteration j issues tile j+1's
-// Q·Kᵀ and then tile j's P·V as two wgmma groups, waits only for the first (wait_group 1), computes tile
-// j+1's softmax while P·V of tile j still runs, then waits for P·V and joins it into O. The stage of tile
-// j-1 is refilled once every thread is past P·V(j-1)'s wait (one 128-thread barrier per tile).
+// as mx_attn_fwd_wg, but the tensor cores work during the softmax (FlashAttention-3's intra-warpgroup
+// overlap). Step j (P(j) packed): issue Q·Kᵀ(j+1) and P·V(j) as two wgmma groups; wait for the first only
+// (wait_group 1); tile j+1's softmax while P·V(j) runs; wait for P·V(j), join it into O, then pack P(j+1)
+// into the A-fragment registers (only now: the P·V in flight reads them). One 128-thread barrier per
+// tile, after which the stage of tile j-1 takes tile j+2's bulk copies. Nothing is in flight across the
+// loop's back edge and every issue and wait inside the loop is unconditional (the last tile is peeled):
+// otherwise ptxas serializes every wgmma (warnings C7513/C7514; checked with -Xptxas -v). CTAs take
+// query blocks in reverse order, so under a causal mask the longest ones start first.
 template <int D, bool PV16>
 __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, const float* __restrict__ qscale,
                                                 const int8_t* __restrict__ kq, const float* __restrict__ kscale,
@@ -929,7 +933,7 @@ __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, c
 
   const int bh = blockIdx.y, tid = threadIdx.x;
   const int warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
-  const int q0 = blockIdx.x * 64;
+  const int q0 = (gridDim.x - 1 - blockIdx.x) * 64;
   const int rA = q0 + warp * 16 + g, rB = rA + 8;
   const int8_t* kb = kq + (long)bh * skPad * D;
   const uint8_t* vg = static_cast<const uint8_t*>(vtRaw) + (long)bh * D * skPad * (PV16 ? 2 : 1);
