@@ -3,7 +3,7 @@
 // FP32 (base 2), P rounded to FP8 E4M3 with the fixed scale 448, V to E4M3 with one scale per channel, P·V on
 // FP8 tensor cores with f32 accumulation, two-level: each 64-key tile accumulates into fresh registers, then
 // joins the running output in FP32. Two fused kernels: mx_attn_fwd_* (mma.sync m16n8k32, head dims 64 and
-// 128) and mx_attn_wg*b_d128 (warpgroup MMAs, wgmma, head dim 128; step 5w below).
+// 128) and mx_attn_wg*_d128 (warpgroup MMAs, wgmma, head dim 128; steps 5w and 5p below).
 // Same semantics as the CPU kernel (io.djlmx.attention.CpuSageAttention): causal = key j visible to query i
 // iff j <= i; a row whose every score is -inf gives zeros; NaN in an input propagates (quantization blocks
 // carry a NaN scale).
@@ -16,9 +16,11 @@
 //   4. mx_attn_quant_v_dD    grid (SkPad/64, bh)        -> vt e4m3 (transposed [bh][D][SkPad], or tiled)
 //   5. mx_attn_fwd_dD        grid (SqPad/64, bh), block (128) -> out (FP32, strided like q)
 //  5w. mx_attn_wg1b_d128 / mx_attn_wgb_d128  grid (SqPad/64 or SqPad/128, bh), block (128 or 256), dynamic
-//      shared memory 3·(64·D + 64·D) + 64 bytes, on the tiled K/Vᵀ of steps 2 and 4 (their last argument 1)
+//      shared memory 3·(64·D + 64·D) + 64 bytes, on the tiled K/Vᵀ of steps 2 and 4 (their last argument 1);
+//  5p. mx_attn_wg1p_d128 (default on Hopper at D = 128): mx_attn_wg1b_d128 software-pipelined (5p below)
 // FP16 P·V variant (SageAttention v1 style, more accurate): step 4 is mx_attn_quant_v16_dD (FP16, same
-// scale) and step 5 mx_attn_fwd16_dD (mma.sync m16n8k16 f16) or mx_attn_wg1b16_d128 / mx_attn_wgb16_d128.
+// scale) and step 5 mx_attn_fwd16_dD (mma.sync m16n8k16 f16) or mx_attn_wg1b16_d128 / mx_attn_wgb16_d128 /
+// mx_attn_wg1p16_d128.
 // Tensors are FP32 with element strides (batch, head, seq) and a contiguous last axis (16-byte aligned rows:
 // the quantization kernels read float4); heads = H, so bh index = b * H + h. Mask: additive FP32 with
 // strides (batch, head, query), key stride 1, stride 0 to broadcast; null for none. Status: run and tested

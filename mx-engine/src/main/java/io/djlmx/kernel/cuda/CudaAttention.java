@@ -313,9 +313,8 @@ public final class CudaAttention implements AutoCloseable {
       // needs a non-negative scale.
       a.i32(softmaxScale >= 0 ? 1 : 0);
       int warpgroups = kernel.warpgroups();
-      String variant = warpgroups == 2 ? "" : kernel == Kernel.WGMMA_1WG_PIPE ? "1p" : "1b";
-      String name =
-          "mx_attn_wg" + (warpgroups == 2 ? "b" : variant) + (fp16PV ? "16" : "") + "_d" + d;
+      String variant = warpgroups == 2 ? "b" : kernel == Kernel.WGMMA_1WG_PIPE ? "1p" : "1b";
+      String name = "mx_attn_wg" + variant + (fp16PV ? "16" : "") + "_d" + d;
       CudaBackend be = CudaBackend.get();
       // three stages of one K tile (64 keys × D bytes) and one Vᵀ tile, then the stage barriers
       int smem = 3 * (TILE * d + d * TILE * (fp16PV ? 2 : 1)) + 64;
