@@ -42,11 +42,15 @@ def mma(name, instr, ctype, cons, n, tail):
     w("#endif")
     w("}")
     w("")
-def wait(name, ctype, cons, n):
-    w("// Waits for every committed wgmma group; the accumulators are named so that no read moves above the wait.")
+def wait(name, ctype, cons, n, pending=0):
+    if pending == 0:
+        w("// Waits for every committed wgmma group; the accumulators are named so that no read moves above the wait.")
+    else:
+        w("// Waits until at most %d committed wgmma group(s) are still in flight (the newest); the accumulators of" % pending)
+        w("// an older group are named so that no read moves above the wait.")
     w("__device__ __forceinline__ void %s(%s (&d)[%d]) {" % (name, ctype, n))
     w("#ifdef MX_ATTN_WG")
-    w('  asm volatile("wgmma.wait_group.sync.aligned 0;\\n"')
+    w('  asm volatile("wgmma.wait_group.sync.aligned %d;\\n"' % pending)
     w('      : ' + ", ".join('"+%s"(d[%d])' % (cons, i) for i in range(n)))
     w('      :: "memory");')
     w("#endif")
@@ -60,6 +64,7 @@ mma("mx_attn_wg_f16_n128", "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16"
 wait("mx_attn_wg_wait_i32", "int", "r", 32)
 wait("mx_attn_wg_wait_f32", "float", "f", 32)
 wait("mx_attn_wg_wait_f64", "float", "f", 64)
+wait("mx_attn_wg_wait1_i32", "int", "r", 32, 1)
 w("""// P·V dispatch on the head dim (N = D channels).
 template <int D, bool PV16>
 __device__ __forceinline__ void mx_attn_wg_pv(float (&d)[D / 2], const uint32_t (&a)[4], uint64_t db, int accumulate) {

@@ -3,7 +3,7 @@
 // FP32 (base 2), P rounded to FP8 E4M3 with the fixed scale 448, V to E4M3 with one scale per channel, P·V on
 // FP8 tensor cores with f32 accumulation, two-level: each 64-key tile accumulates into fresh registers, then
 // joins the running output in FP32. Two fused kernels: mx_attn_fwd_* (mma.sync m16n8k32, head dims 64 and
-// 128) and mx_attn_wg*b_d128 (warpgroup MMAs, wgmma, head dim 128; step 5w below).
+// 128) and mx_attn_wg*_d128 (warpgroup MMAs, wgmma, head dim 128; steps 5w and 5p below).
 // Same semantics as the CPU kernel (io.djlmx.attention.CpuSageAttention): causal = key j visible to query i
 // iff j <= i; a row whose every score is -inf gives zeros; NaN in an input propagates (quantization blocks
 // carry a NaN scale).
@@ -16,9 +16,11 @@
 //   4. mx_attn_quant_v_dD    grid (SkPad/64, bh)        -> vt e4m3 (transposed [bh][D][SkPad], or tiled)
 //   5. mx_attn_fwd_dD        grid (SqPad/64, bh), block (128) -> out (FP32, strided like q)
 //  5w. mx_attn_wg1b_d128 / mx_attn_wgb_d128  grid (SqPad/64 or SqPad/128, bh), block (128 or 256), dynamic
-//      shared memory 3·(64·D + 64·D) + 64 bytes, on the tiled K/Vᵀ of steps 2 and 4 (their last argument 1)
+//      shared memory 3·(64·D + 64·D) + 64 bytes, on the tiled K/Vᵀ of steps 2 and 4 (their last argument 1);
+//  5p. mx_attn_wg1p_d128 (default on Hopper at D = 128): mx_attn_wg1b_d128 software-pipelined (5p below)
 // FP16 P·V variant (SageAttention v1 style, more accurate): step 4 is mx_attn_quant_v16_dD (FP16, same
-// scale) and step 5 mx_attn_fwd16_dD (mma.sync m16n8k16 f16) or mx_attn_wg1b16_d128 / mx_attn_wgb16_d128.
+// scale) and step 5 mx_attn_fwd16_dD (mma.sync m16n8k16 f16) or mx_attn_wg1b16_d128 / mx_attn_wgb16_d128 /
+// mx_attn_wg1p16_d128.
 // Tensors are FP32 with element strides (batch, head, seq) and a contiguous last axis (16-byte aligned rows:
 // the quantization kernels read float4); heads = H, so bh index = b * H + h. Mask: additive FP32 with
 // strides (batch, head, query), key stride 1, stride 0 to broadcast; null for none. Status: run and tested
@@ -628,213 +630,157 @@ __device__ __forceinline__ void mx_attn_bar_wait(uint32_t bar, uint32_t parity) 
   } while (!done);
 }
 
-template <int D, bool PV16, int WGS>
-__device__ __forceinline__ void mx_attn_fwd_wg(const int8_t* __restrict__ qq, const float* __restrict__ qscale,
-                                               const int8_t* __restrict__ kq, const float* __restrict__ kscale,
-                                               const void* __restrict__ vtRaw, const float* __restrict__ vscale,
-                                               const float* __restrict__ mask, long mb, long mh, long mq,
-                                               float* __restrict__ out, long ob, long oh, long os, int heads,
-                                               int sq, int sk, int sqPad, int skPad, int causal, int posScale) {
-  constexpr int KS = D / 32;                            // k-steps of Q·Kᵀ
-  constexpr int BQ = 64 * WGS;                          // queries per CTA
-  constexpr int KBYTES = MX_ATTN_TILE * D;              // K tile: 64 keys × D int8
-  constexpr int VBYTES = D * MX_ATTN_TILE * (PV16 ? 2 : 1);  // Vᵀ tile: D channels × 64 keys
-  constexpr int STAGE = KBYTES + VBYTES;
-  // Three stages in dynamic shared memory (the launcher sets its size: 3·STAGE + 64 bytes for the barriers).
-  constexpr int STAGES = 3;
-  constexpr int K_SBO = D * 8;                          // bytes between 8-key core-matrix groups of K
-  constexpr int V_SBO = MX_ATTN_TILE * (PV16 ? 2 : 1) * 8;  // bytes between 8-channel groups of Vᵀ
-  extern __shared__ __align__(128) uint8_t attnDynSmem[];
-  uint8_t* attnSmem = attnDynSmem;
-  uint64_t* fullBar = reinterpret_cast<uint64_t*>(attnDynSmem + STAGES * STAGE);  // tile landed in stage s
+// Shared-memory matrix descriptor of a no-swizzle K-major tile (leading byte offset 128, stride sbo).
+__device__ __forceinline__ uint64_t mx_attn_desc(const uint8_t* p, int sbo) {
+  const uint32_t a = (uint32_t)__cvta_generic_to_shared(p);
+  return (uint64_t)((a & 0x3FFFF) >> 4) | ((uint64_t)(128 >> 4) << 16) | ((uint64_t)(sbo >> 4) << 32);
+}
 
-  const int bh = blockIdx.y, tid = threadIdx.x;
-  const int warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3, wg = warp >> 2;
-  const int q0 = blockIdx.x * BQ, wgRow0 = q0 + wg * 64;
-  const int rA = q0 + warp * 16 + g, rB = rA + 8;  // the two rows this thread holds
-  const int8_t* kb = kq + (long)bh * skPad * D;
-  const uint8_t* vg = static_cast<const uint8_t*>(vtRaw) + (long)bh * D * skPad * (PV16 ? 2 : 1);
-  const float* ksb = kscale + (long)bh * (skPad / MX_ATTN_TILE);
-  const float qsA = qscale[(long)bh * sqPad + rA], qsB = qscale[(long)bh * sqPad + rB];
-  const float* maskA;
-  const float* maskB;
-  uint32_t qf[KS][4];
-  mx_attn_rows<D>(qq, bh, sqPad, rA, rB, t, qf, mask, mb, mh, mq, heads, sq, maskA, maskB);
-  // Piece i of a tile lands at byte 16·i of its stage (writes are linear, conflict-free); read from the
-  // row and 16-byte chunk whose core-matrix offset that is.
-  {
-    if (tid == 0) {
-      for (int st = 0; st < STAGES; st++)
-        asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" ::"r"((uint32_t)__cvta_generic_to_shared(&fullBar[st])));
-      asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-    }
-    __syncthreads();
-  }
-  // The quantization kernels stored each tile as its shared-memory image: two bulk copies by one thread.
-  auto load = [&](int tl, int stage) {
-    if (tid == 0) {
-      const uint32_t bar = (uint32_t)__cvta_generic_to_shared(&fullBar[stage]);
-      mx_attn_bar_expect(bar, STAGE);
-      mx_attn_bulk(attnSmem + stage * STAGE, kb + (long)tl * KBYTES, KBYTES, bar);
-      mx_attn_bulk(attnSmem + stage * STAGE + KBYTES, vg + (long)tl * VBYTES, VBYTES, bar);
-    }
-  };
-  auto desc = [](const uint8_t* p, int sbo) -> uint64_t {
-    const uint32_t a = (uint32_t)__cvta_generic_to_shared(p);
-    return (uint64_t)((a & 0x3FFFF) >> 4) | ((uint64_t)(128 >> 4) << 16) | ((uint64_t)(sbo >> 4) << 32);
-  };
+// S = Q·Kᵀ of one 64-key tile (stage at ksm): D/32 wgmma s8 k-steps, committed as one group (not waited).
+// kd: the descriptor of the K stage; k-step ks starts 256 bytes further (descriptor address field + 16).
+template <int D>
+__device__ __forceinline__ void mx_attn_wg_issue_qk(int (&s)[32], const uint32_t (&qf)[D / 32][4], uint64_t kd) {
+#pragma unroll
+  for (int ks = 0; ks < D / 32; ks++) mx_attn_wg_s8_n64(s, qf[ks], kd + 16 * ks, ks > 0);
+  mx_attn_wg_commit();
+}
 
-  float o[D / 2];
+// P·V of one 64-key tile (Vᵀ stage at vsm) into fresh accumulators: two k32 e4m3 steps (or four k16 f16
+// steps), committed as one group (not waited).
+// vd: the descriptor of the Vᵀ stage (mx_attn_vdesc); k-step kk starts 256 bytes further.
+template <int D, bool PV16>
+__device__ __forceinline__ void mx_attn_wg_issue_pv(float (&acc)[D / 2], const uint32_t (&pf)[PV16 ? 4 : 2][4],
+                                                    uint64_t vd) {
 #pragma unroll
-  for (int i = 0; i < D / 2; i++) o[i] = 0.f;
-  float mA = -INFINITY, mB = -INFINITY, lA = 0.f, lB = 0.f;  // l: this thread's partial sums of P·448
-  constexpr float LOG2_P_SCALE = 8.807354922057604f;          // log2(448)
-  constexpr float MAGIC = 12582912.f;                          // 1.5·2^23: int s <-> float bits of MAGIC + s
+  for (int kk = 0; kk < (PV16 ? 4 : 2); kk++) mx_attn_wg_pv<D, PV16>(acc, pf[kk], vd + 16 * kk, kk > 0);
+  mx_attn_wg_commit();
+}
+template <int D>
+__device__ __forceinline__ uint64_t mx_attn_kdesc(const uint8_t* ksm) { return mx_attn_desc(ksm, D * 8); }
+template <bool PV16>
+__device__ __forceinline__ uint64_t mx_attn_vdesc(const uint8_t* vsm) {
+  return mx_attn_desc(vsm, MX_ATTN_TILE * (PV16 ? 2 : 1) * 8);  // 8-channel groups of Vᵀ
+}
 
-  int tiles = skPad / MX_ATTN_TILE;
-  if (causal) tiles = min(tiles, min(q0 + BQ - 1, sq - 1) / MX_ATTN_TILE + 1);
-#pragma unroll
-  for (int s = 0; s < STAGES - 1; s++)
-    if (s < tiles) load(s, s);
-  for (int tile = 0; tile < tiles; tile++) {
-    mx_attn_bar_wait((uint32_t)__cvta_generic_to_shared(&fullBar[tile % STAGES]), (tile / STAGES) & 1);
-    __syncthreads();  // every warpgroup is done with the stage loaded next
-    if (tile + STAGES - 1 < tiles) load(tile + STAGES - 1, (tile + STAGES - 1) % STAGES);
-    const int j0 = tile * MX_ATTN_TILE;
-    if (causal && j0 > wgRow0 + 63) continue;  // every key of the tile is right of every row of this warpgroup
-    const uint8_t* ksm = attnSmem + (tile % STAGES) * STAGE;
-    const uint8_t* vsm = ksm + KBYTES;
-
-    // ---- S = Q·Kᵀ (64 rows × 64 keys per warpgroup) ----
-    int s[32];
-#pragma unroll
-    for (int i = 0; i < 32; i++) s[i] = 0;
-    mx_attn_wg_fence();
-#pragma unroll
-    for (int ks = 0; ks < KS; ks++) mx_attn_wg_s8_n64(s, qf[ks], desc(ksm + ks * 256, K_SBO), ks > 0);
-    mx_attn_wg_commit();
-    mx_attn_wg_wait_i32(s);
-#pragma unroll
-    for (int ks = 0; ks < KS; ks++) mx_attn_keep(qf[ks]);
-
-    // ---- online softmax: s[4n + e] is row (e < 2 ? rA : rB), key j0 + 8n + 2t + (e & 1) ----
-    const float ksc = ksb[tile];
-    const float scA = qsA * ksc, scB = qsB * ksc;
-    const bool interior = j0 + MX_ATTN_TILE <= sk && mask == nullptr && posScale &&
-                          (!causal || j0 + MX_ATTN_TILE - 1 <= wgRow0);
-    float p[32];
-    float alA, alB;
-    if (interior) {
-      int imA = s[0], imB = s[2];
-#pragma unroll
-      for (int n = 0; n < 8; n++) {
-        imA = max(imA, max(s[4 * n], s[4 * n + 1]));
-        imB = max(imB, max(s[4 * n + 2], s[4 * n + 3]));
-      }
-      imA = max(imA, __shfl_xor_sync(0xffffffffu, imA, 1));
-      imA = max(imA, __shfl_xor_sync(0xffffffffu, imA, 2));
-      imB = max(imB, __shfl_xor_sync(0xffffffffu, imB, 1));
-      imB = max(imB, __shfl_xor_sync(0xffffffffu, imB, 2));
-      // scale >= 0, so the largest integer score is the largest scaled one; NaN scales give NaN here.
-      const float nmA = mx_attn_nanmax(mA, (float)imA * scA), nmB = mx_attn_nanmax(mB, (float)imB * scB);
-      alA = mA == -INFINITY ? 1.f : mx_attn_exp2(mA - nmA);
-      alB = mB == -INFINITY ? 1.f : mx_attn_exp2(mB - nmB);
-      mA = nmA;
-      mB = nmB;
-      // p = exp2(s·sc - m + log2 448) = exp2(bits(MAGIC + s)·sc - (MAGIC·sc + m - log2 448))
-      const float cA = fmaf(MAGIC, scA, nmA - LOG2_P_SCALE), cB = fmaf(MAGIC, scB, nmB - LOG2_P_SCALE);
-#pragma unroll
-      for (int n = 0; n < 8; n++) {
-        p[4 * n] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n] + 0x4B400000), scA, -cA));
-        p[4 * n + 1] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n + 1] + 0x4B400000), scA, -cA));
-        p[4 * n + 2] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n + 2] + 0x4B400000), scB, -cB));
-        p[4 * n + 3] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n + 3] + 0x4B400000), scB, -cB));
-      }
-    } else {
-      float tmA, tmB;
-      mx_attn_tile_scores(s, p, j0, t, sk, causal, rA, rB, scA, scB, mask, maskA, maskB, tmA, tmB);
-      const float nmA = mx_attn_nanmax(mA, tmA), nmB = mx_attn_nanmax(mB, tmB);
-      // Nothing visible yet in a row: its P is zero and its state unchanged.
-      const float offA = (nmA == -INFINITY ? 0.f : nmA) - LOG2_P_SCALE;
-      const float offB = (nmB == -INFINITY ? 0.f : nmB) - LOG2_P_SCALE;
-      alA = nmA == -INFINITY ? 1.f : mx_attn_exp2(mA - nmA);
-      alB = nmB == -INFINITY ? 1.f : mx_attn_exp2(mB - nmB);
-      mA = nmA;
-      mB = nmB;
-#pragma unroll
-      for (int n = 0; n < 8; n++) {
-        p[4 * n] = mx_attn_exp2(p[4 * n] - offA);
-        p[4 * n + 1] = mx_attn_exp2(p[4 * n + 1] - offA);
-        p[4 * n + 2] = mx_attn_exp2(p[4 * n + 2] - offB);
-        p[4 * n + 3] = mx_attn_exp2(p[4 * n + 3] - offB);
-      }
-    }
-    float sumA = 0.f, sumB = 0.f;
+// Online softmax of one 64-key tile for the wgmma kernels: s[4n + e] is row (e < 2 ? rA : rB), key
+// j0 + 8n + 2t + (e & 1). Updates the running row maxima m and this thread's partial sums l (of P·448),
+// sets alpha (the factor that rescales the output accumulated so far) and p = P·448 (FP32, the S layout);
+// mx_attn_wg_pack turns p into P·V's A fragments.
+// Interior tiles (every key valid and visible, no mask, scale >= 0) take the short path: the row max on
+// the integer scores, and each P element costs one integer add (exact int->float via the 2^23 magic), one
+// FMA and one exp2; other tiles the general path (masks, causal diagonal, padding keys, NaN).
+__device__ __forceinline__ void mx_attn_wg_softmax(const int (&s)[32], bool interior, int j0, int t, int sk,
+                                                   int causal, int rA, int rB, float scA, float scB,
+                                                   const float* mask, const float* maskA, const float* maskB,
+                                                   float& mA, float& mB, float& lA, float& lB, float& alA,
+                                                   float& alB, float (&p)[32]) {
+  constexpr float LOG2_P_SCALE = 8.807354922057604f;  // log2(448)
+  constexpr float MAGIC = 12582912.f;                  // 1.5·2^23: int s <-> float bits of MAGIC + s
+  if (interior) {
+    int imA = s[0], imB = s[2];
 #pragma unroll
     for (int n = 0; n < 8; n++) {
-      sumA += p[4 * n] + p[4 * n + 1];
-      sumB += p[4 * n + 2] + p[4 * n + 3];
+      imA = max(imA, max(s[4 * n], s[4 * n + 1]));
+      imB = max(imB, max(s[4 * n + 2], s[4 * n + 3]));
     }
-    lA = lA * alA + sumA;
-    lB = lB * alB + sumB;
-
-    // ---- P·V into fresh accumulators, then O = alpha·O + tile ----
-    float acc[D / 2];
+    imA = max(imA, __shfl_xor_sync(0xffffffffu, imA, 1));
+    imA = max(imA, __shfl_xor_sync(0xffffffffu, imA, 2));
+    imB = max(imB, __shfl_xor_sync(0xffffffffu, imB, 1));
+    imB = max(imB, __shfl_xor_sync(0xffffffffu, imB, 2));
+    // scale >= 0, so the largest integer score is the largest scaled one; NaN scales give NaN here.
+    const float nmA = mx_attn_nanmax(mA, (float)imA * scA), nmB = mx_attn_nanmax(mB, (float)imB * scB);
+    alA = mA == -INFINITY ? 1.f : mx_attn_exp2(mA - nmA);
+    alB = mB == -INFINITY ? 1.f : mx_attn_exp2(mB - nmB);
+    mA = nmA;
+    mB = nmB;
+    // p = exp2(s·sc - m + log2 448) = exp2(bits(MAGIC + s)·sc - (MAGIC·sc + m - log2 448))
+    const float cA = fmaf(MAGIC, scA, nmA - LOG2_P_SCALE), cB = fmaf(MAGIC, scB, nmB - LOG2_P_SCALE);
 #pragma unroll
-    for (int i = 0; i < D / 2; i++) acc[i] = 0.f;
-    if constexpr (PV16) {
-      // A fragments of m64nDk16: k-step kk covers keys 16kk..16kk+15 = n-tiles 2kk, 2kk+1 (keys in order).
-      uint32_t ph[4][4];
-#pragma unroll
-      for (int kk = 0; kk < 4; kk++) {
-        ph[kk][0] = mx_attn_f16x2(p[8 * kk], p[8 * kk + 1]);
-        ph[kk][1] = mx_attn_f16x2(p[8 * kk + 2], p[8 * kk + 3]);
-        ph[kk][2] = mx_attn_f16x2(p[8 * kk + 4], p[8 * kk + 5]);
-        ph[kk][3] = mx_attn_f16x2(p[8 * kk + 6], p[8 * kk + 7]);
-      }
-      mx_attn_wg_fence();
-#pragma unroll
-      for (int kk = 0; kk < 4; kk++) mx_attn_wg_pv<D, true>(acc, ph[kk], desc(vsm + kk * 256, V_SBO), kk > 0);
-      mx_attn_wg_commit();
-      mx_attn_wg_wait_acc<D>(acc);
-#pragma unroll
-      for (int kk = 0; kk < 4; kk++) mx_attn_keep(ph[kk]);
-    } else {
-      // A fragments of m64nDk32 per 32-key chunk in the permuted key order (see mx_attn_fwd): register
-      // 0/1 = rows A/B, keys {2t, 2t+1} of n-tile 4c and {2t, 2t+1} of n-tile 4c+1; 2/3 the same for n-tiles
-      // 4c+2 and 4c+3.
-      uint32_t pf[2][4];
-#pragma unroll
-      for (int c = 0; c < 2; c++) {
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-          const int n0 = 4 * c + 2 * h;
-          pf[c][2 * h] = mx_attn_fp8x2(p[4 * n0], p[4 * n0 + 1]) | (mx_attn_fp8x2(p[4 * n0 + 4], p[4 * n0 + 5]) << 16);
-          pf[c][2 * h + 1] = mx_attn_fp8x2(p[4 * n0 + 2], p[4 * n0 + 3]) | (mx_attn_fp8x2(p[4 * n0 + 6], p[4 * n0 + 7]) << 16);
-        }
-      }
-      mx_attn_wg_fence();
-#pragma unroll
-      for (int c = 0; c < 2; c++) mx_attn_wg_pv<D, false>(acc, pf[c], desc(vsm + c * 256, V_SBO), c > 0);
-      mx_attn_wg_commit();
-      mx_attn_wg_wait_acc<D>(acc);
-      mx_attn_keep(pf[0]);
-      mx_attn_keep(pf[1]);
+    for (int n = 0; n < 8; n++) {
+      p[4 * n] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n] + 0x4B400000), scA, -cA));
+      p[4 * n + 1] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n + 1] + 0x4B400000), scA, -cA));
+      p[4 * n + 2] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n + 2] + 0x4B400000), scB, -cB));
+      p[4 * n + 3] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n + 3] + 0x4B400000), scB, -cB));
     }
+  } else {
+    float tmA, tmB;
+    mx_attn_tile_scores(s, p, j0, t, sk, causal, rA, rB, scA, scB, mask, maskA, maskB, tmA, tmB);
+    const float nmA = mx_attn_nanmax(mA, tmA), nmB = mx_attn_nanmax(mB, tmB);
+    // Nothing visible yet in a row: its P is zero and its state unchanged.
+    const float offA = (nmA == -INFINITY ? 0.f : nmA) - LOG2_P_SCALE;
+    const float offB = (nmB == -INFINITY ? 0.f : nmB) - LOG2_P_SCALE;
+    alA = nmA == -INFINITY ? 1.f : mx_attn_exp2(mA - nmA);
+    alB = nmB == -INFINITY ? 1.f : mx_attn_exp2(mB - nmB);
+    mA = nmA;
+    mB = nmB;
 #pragma unroll
-    for (int n = 0; n < D / 8; n++) {
-      o[4 * n] = fmaf(o[4 * n], alA, acc[4 * n]);
-      o[4 * n + 1] = fmaf(o[4 * n + 1], alA, acc[4 * n + 1]);
-      o[4 * n + 2] = fmaf(o[4 * n + 2], alB, acc[4 * n + 2]);
-      o[4 * n + 3] = fmaf(o[4 * n + 3], alB, acc[4 * n + 3]);
+    for (int n = 0; n < 8; n++) {
+      p[4 * n] = mx_attn_exp2(p[4 * n] - offA);
+      p[4 * n + 1] = mx_attn_exp2(p[4 * n + 1] - offA);
+      p[4 * n + 2] = mx_attn_exp2(p[4 * n + 2] - offB);
+      p[4 * n + 3] = mx_attn_exp2(p[4 * n + 3] - offB);
     }
   }
-  // ---- normalize and store ----
+  float sumA = 0.f, sumB = 0.f;
+#pragma unroll
+  for (int n = 0; n < 8; n++) {
+    sumA += p[4 * n] + p[4 * n + 1];
+    sumB += p[4 * n + 2] + p[4 * n + 3];
+  }
+  lA = lA * alA + sumA;
+  lB = lB * alB + sumB;
+}
+
+// P (p of mx_attn_wg_softmax) as P·V's A fragments: E4M3 (or FP16) pairs straight from the S layout.
+template <bool PV16>
+__device__ __forceinline__ void mx_attn_wg_pack(const float (&p)[32], uint32_t (&pf)[PV16 ? 4 : 2][4]) {
+  if constexpr (PV16) {
+    // A fragments of m64nDk16: k-step kk covers keys 16kk..16kk+15 = n-tiles 2kk, 2kk+1 (keys in order).
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++) {
+      pf[kk][0] = mx_attn_f16x2(p[8 * kk], p[8 * kk + 1]);
+      pf[kk][1] = mx_attn_f16x2(p[8 * kk + 2], p[8 * kk + 3]);
+      pf[kk][2] = mx_attn_f16x2(p[8 * kk + 4], p[8 * kk + 5]);
+      pf[kk][3] = mx_attn_f16x2(p[8 * kk + 6], p[8 * kk + 7]);
+    }
+  } else {
+    // A fragments of m64nDk32 per 32-key chunk in the permuted key order (see mx_attn_fwd): register
+    // 0/1 = rows A/B, keys {2t, 2t+1} of n-tile 4c and {2t, 2t+1} of n-tile 4c+1; 2/3 the same for n-tiles
+    // 4c+2 and 4c+3.
+#pragma unroll
+    for (int c = 0; c < 2; c++) {
+#pragma unroll
+      for (int h = 0; h < 2; h++) {
+        const int n0 = 4 * c + 2 * h;
+        pf[c][2 * h] = mx_attn_fp8x2(p[4 * n0], p[4 * n0 + 1]) | (mx_attn_fp8x2(p[4 * n0 + 4], p[4 * n0 + 5]) << 16);
+        pf[c][2 * h + 1] = mx_attn_fp8x2(p[4 * n0 + 2], p[4 * n0 + 3]) | (mx_attn_fp8x2(p[4 * n0 + 6], p[4 * n0 + 7]) << 16);
+      }
+    }
+  }
+}
+
+// O = alpha·O + acc (the two-level accumulation: each tile's P·V in fresh accumulators joins O in FP32).
+template <int D>
+__device__ __forceinline__ void mx_attn_wg_join(float (&o)[D / 2], const float (&acc)[D / 2], float alA, float alB) {
+#pragma unroll
+  for (int n = 0; n < D / 8; n++) {
+    o[4 * n] = fmaf(o[4 * n], alA, acc[4 * n]);
+    o[4 * n + 1] = fmaf(o[4 * n + 1], alA, acc[4 * n + 1]);
+    o[4 * n + 2] = fmaf(o[4 * n + 2], alB, acc[4 * n + 2]);
+    o[4 * n + 3] = fmaf(o[4 * n + 3], alB, acc[4 * n + 3]);
+  }
+}
+
+// Normalizes this thread's two output rows (the partial sums l joined over the 4 threads of a row) and
+// stores them with V's per-channel scale applied; rows past sq are not stored.
+template <int D>
+__device__ __forceinline__ void mx_attn_wg_store(const float (&o)[D / 2], float lA, float lB, const float* vs,
+                                                 float* __restrict__ out, long ob, long oh, long os, int bh,
+                                                 int heads, int sq, int rA, int rB, int t) {
   lA += __shfl_xor_sync(0xffffffffu, lA, 1);
   lA += __shfl_xor_sync(0xffffffffu, lA, 2);
   lB += __shfl_xor_sync(0xffffffffu, lB, 1);
   lB += __shfl_xor_sync(0xffffffffu, lB, 2);
-  const float* vs = vscale + (long)bh * D;
   // l == 0: every score of the row was -inf -> zeros (NaN in l stays NaN).
   const float invA = lA == 0.f ? 0.f : 1.f / lA;
   const float invB = lB == 0.f ? 0.f : 1.f / lB;
@@ -853,6 +799,229 @@ __device__ __forceinline__ void mx_attn_fwd_wg(const int8_t* __restrict__ qq, co
   }
 }
 
+// Initializes the stage barriers (one arrival each: the thread that issues the bulk copies).
+template <int STAGES>
+__device__ __forceinline__ void mx_attn_bar_init(uint64_t* fullBar) {
+  if (threadIdx.x == 0) {
+    for (int st = 0; st < STAGES; st++)
+      asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" ::"r"((uint32_t)__cvta_generic_to_shared(&fullBar[st])));
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+}
+
+// The quantization kernels stored each tile as its shared-memory image: two bulk copies by thread 0.
+__device__ __forceinline__ void mx_attn_load_stage(uint8_t* stage, uint64_t* bar, const int8_t* ktile, int kbytes,
+                                                   const uint8_t* vtile, int vbytes) {
+  if (threadIdx.x == 0) {
+    const uint32_t b = (uint32_t)__cvta_generic_to_shared(bar);
+    mx_attn_bar_expect(b, kbytes + vbytes);
+    mx_attn_bulk(stage, ktile, kbytes, b);
+    mx_attn_bulk(stage + kbytes, vtile, vbytes, b);
+  }
+}
+
+template <int D, bool PV16, int WGS>
+__device__ __forceinline__ void mx_attn_fwd_wg(const int8_t* __restrict__ qq, const float* __restrict__ qscale,
+                                               const int8_t* __restrict__ kq, const float* __restrict__ kscale,
+                                               const void* __restrict__ vtRaw, const float* __restrict__ vscale,
+                                               const float* __restrict__ mask, long mb, long mh, long mq,
+                                               float* __restrict__ out, long ob, long oh, long os, int heads,
+                                               int sq, int sk, int sqPad, int skPad, int causal, int posScale) {
+  constexpr int BQ = 64 * WGS;                          // queries per CTA
+  constexpr int KBYTES = MX_ATTN_TILE * D;              // K tile: 64 keys × D int8
+  constexpr int VBYTES = D * MX_ATTN_TILE * (PV16 ? 2 : 1);  // Vᵀ tile: D channels × 64 keys
+  constexpr int STAGE = KBYTES + VBYTES;
+  // Three stages in dynamic shared memory (the launcher sets its size: 3·STAGE + 64 bytes for the barriers).
+  constexpr int STAGES = 3;
+  extern __shared__ __align__(128) uint8_t attnDynSmem[];
+  uint8_t* attnSmem = attnDynSmem;
+  uint64_t* fullBar = reinterpret_cast<uint64_t*>(attnDynSmem + STAGES * STAGE);  // tile landed in stage s
+
+  const int bh = blockIdx.y, tid = threadIdx.x;
+  const int warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3, wg = warp >> 2;
+  const int q0 = blockIdx.x * BQ, wgRow0 = q0 + wg * 64;
+  const int rA = q0 + warp * 16 + g, rB = rA + 8;  // the two rows this thread holds
+  const int8_t* kb = kq + (long)bh * skPad * D;
+  const uint8_t* vg = static_cast<const uint8_t*>(vtRaw) + (long)bh * D * skPad * (PV16 ? 2 : 1);
+  const float* ksb = kscale + (long)bh * (skPad / MX_ATTN_TILE);
+  const float qsA = qscale[(long)bh * sqPad + rA], qsB = qscale[(long)bh * sqPad + rB];
+  const float* maskA;
+  const float* maskB;
+  uint32_t qf[D / 32][4];
+  mx_attn_rows<D>(qq, bh, sqPad, rA, rB, t, qf, mask, mb, mh, mq, heads, sq, maskA, maskB);
+  mx_attn_bar_init<STAGES>(fullBar);
+  auto load = [&](int tl, int stage) {
+    mx_attn_load_stage(attnSmem + stage * STAGE, &fullBar[stage], kb + (long)tl * KBYTES, KBYTES,
+                       vg + (long)tl * VBYTES, VBYTES);
+  };
+
+  float o[D / 2];
+#pragma unroll
+  for (int i = 0; i < D / 2; i++) o[i] = 0.f;
+  float mA = -INFINITY, mB = -INFINITY, lA = 0.f, lB = 0.f;  // l: this thread's partial sums of P·448
+
+  int tiles = skPad / MX_ATTN_TILE;
+  if (causal) tiles = min(tiles, min(q0 + BQ - 1, sq - 1) / MX_ATTN_TILE + 1);
+#pragma unroll
+  for (int s = 0; s < STAGES - 1; s++)
+    if (s < tiles) load(s, s);
+  for (int tile = 0; tile < tiles; tile++) {
+    mx_attn_bar_wait((uint32_t)__cvta_generic_to_shared(&fullBar[tile % STAGES]), (tile / STAGES) & 1);
+    __syncthreads();  // every warpgroup is done with the stage loaded next
+    if (tile + STAGES - 1 < tiles) load(tile + STAGES - 1, (tile + STAGES - 1) % STAGES);
+    const int j0 = tile * MX_ATTN_TILE;
+    if (causal && j0 > wgRow0 + 63) continue;  // every key of the tile is right of every row of this warpgroup
+    const uint8_t* ksm = attnSmem + (tile % STAGES) * STAGE;
+
+    // ---- S = Q·Kᵀ (64 rows × 64 keys per warpgroup) ----
+    int s[32];
+#pragma unroll
+    for (int i = 0; i < 32; i++) s[i] = 0;
+    mx_attn_wg_fence();
+    mx_attn_wg_issue_qk<D>(s, qf, mx_attn_kdesc<D>(ksm));
+    mx_attn_wg_wait_i32(s);
+#pragma unroll
+    for (int ks = 0; ks < D / 32; ks++) mx_attn_keep(qf[ks]);
+
+    // ---- online softmax ----
+    const float ksc = ksb[tile];
+    const bool interior = j0 + MX_ATTN_TILE <= sk && mask == nullptr && posScale &&
+                          (!causal || j0 + MX_ATTN_TILE - 1 <= wgRow0);
+    float alA, alB, p[32];
+    uint32_t pf[PV16 ? 4 : 2][4];
+    mx_attn_wg_softmax(s, interior, j0, t, sk, causal, rA, rB, qsA * ksc, qsB * ksc, mask, maskA, maskB, mA, mB, lA,
+                       lB, alA, alB, p);
+    mx_attn_wg_pack<PV16>(p, pf);
+
+    // ---- P·V into fresh accumulators, then O = alpha·O + tile ----
+    float acc[D / 2];
+#pragma unroll
+    for (int i = 0; i < D / 2; i++) acc[i] = 0.f;
+    mx_attn_wg_fence();
+    mx_attn_wg_issue_pv<D, PV16>(acc, pf, mx_attn_vdesc<PV16>(ksm + KBYTES));
+    mx_attn_wg_wait_acc<D>(acc);
+#pragma unroll
+    for (int kk = 0; kk < (PV16 ? 4 : 2); kk++) mx_attn_keep(pf[kk]);
+    mx_attn_wg_join<D>(o, acc, alA, alB);
+  }
+  mx_attn_wg_store<D>(o, lA, lB, vscale + (long)bh * D, out, ob, oh, os, bh, heads, sq, rA, rB, t);
+}
+
+// 5p. The pipelined Hopper forward pass (one warpgroup, 64 queries per CTA, head dim 128): the same math
+// as mx_attn_fwd_wg, but the tensor cores work during the softmax (FlashAttention-3's intra-warpgroup
+// overlap). Step j (P(j) packed): issue Q·Kᵀ(j+1) and P·V(j) as two wgmma groups; wait for the first only
+// (wait_group 1); tile j+1's softmax while P·V(j) runs; wait for P·V(j), join it into O, then pack P(j+1)
+// into the A-fragment registers (only now: the P·V in flight reads them). One 128-thread barrier per
+// tile, after which the stage of tile j-1 takes tile j+2's bulk copies. Nothing is in flight across the
+// loop's back edge and every issue and wait inside the loop is unconditional (the last tile is peeled):
+// otherwise ptxas serializes every wgmma (warnings C7513/C7514; checked with -Xptxas -v). CTAs take
+// query blocks in reverse order, so under a causal mask the longest ones start first.
+template <int D, bool PV16>
+__device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, const float* __restrict__ qscale,
+                                                const int8_t* __restrict__ kq, const float* __restrict__ kscale,
+                                                const void* __restrict__ vtRaw, const float* __restrict__ vscale,
+                                                const float* __restrict__ mask, long mb, long mh, long mq,
+                                                float* __restrict__ out, long ob, long oh, long os, int heads,
+                                                int sq, int sk, int sqPad, int skPad, int causal, int posScale) {
+  constexpr int KBYTES = MX_ATTN_TILE * D;
+  constexpr int VBYTES = D * MX_ATTN_TILE * (PV16 ? 2 : 1);
+  constexpr int STAGE = KBYTES + VBYTES;
+  constexpr int STAGES = 3;  // tile j+1's K and tile j's V in use, tile j+2 landing
+  constexpr int PSTEPS = PV16 ? 4 : 2;
+  extern __shared__ __align__(128) uint8_t attnDynSmem[];
+  uint8_t* attnSmem = attnDynSmem;
+  uint64_t* fullBar = reinterpret_cast<uint64_t*>(attnDynSmem + STAGES * STAGE);
+
+  const int bh = blockIdx.y, tid = threadIdx.x;
+  const int warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
+  const int q0 = (gridDim.x - 1 - blockIdx.x) * 64;
+  const int rA = q0 + warp * 16 + g, rB = rA + 8;
+  const int8_t* kb = kq + (long)bh * skPad * D;
+  const uint8_t* vg = static_cast<const uint8_t*>(vtRaw) + (long)bh * D * skPad * (PV16 ? 2 : 1);
+  const float* ksb = kscale + (long)bh * (skPad / MX_ATTN_TILE);
+  const float qsA = qscale[(long)bh * sqPad + rA], qsB = qscale[(long)bh * sqPad + rB];
+  const float* maskA;
+  const float* maskB;
+  uint32_t qf[D / 32][4];
+  mx_attn_rows<D>(qq, bh, sqPad, rA, rB, t, qf, mask, mb, mh, mq, heads, sq, maskA, maskB);
+  mx_attn_bar_init<STAGES>(fullBar);
+  auto load = [&](int tl) {
+    const int st = tl % STAGES;
+    mx_attn_load_stage(attnSmem + st * STAGE, &fullBar[st], kb + (long)tl * KBYTES, KBYTES, vg + (long)tl * VBYTES,
+                       VBYTES);
+  };
+  auto landed = [&](int tl) {
+    mx_attn_bar_wait((uint32_t)__cvta_generic_to_shared(&fullBar[tl % STAGES]), (tl / STAGES) & 1);
+  };
+  auto stage = [&](int tl) -> const uint8_t* { return attnSmem + (tl % STAGES) * STAGE; };
+  auto softmax = [&](const int (&s)[32], int tl, float& alA, float& alB, float (&p)[32], float& mA, float& mB,
+                     float& lA, float& lB) {
+    const int j0 = tl * MX_ATTN_TILE;
+    const float ksc = ksb[tl];
+    const bool interior = j0 + MX_ATTN_TILE <= sk && mask == nullptr && posScale &&
+                          (!causal || j0 + MX_ATTN_TILE - 1 <= q0);
+    mx_attn_wg_softmax(s, interior, j0, t, sk, causal, rA, rB, qsA * ksc, qsB * ksc, mask, maskA, maskB, mA, mB, lA,
+                       lB, alA, alB, p);
+  };
+
+  float o[D / 2], acc[D / 2];
+#pragma unroll
+  for (int i = 0; i < D / 2; i++) o[i] = acc[i] = 0.f;
+  float mA = -INFINITY, mB = -INFINITY, lA = 0.f, lB = 0.f;
+
+  int tiles = skPad / MX_ATTN_TILE;
+  if (causal) tiles = min(tiles, min(q0 + 63, sq - 1) / MX_ATTN_TILE + 1);
+  load(0);
+  if (tiles > 1) load(1);
+
+  // Tile 0: scores and P before the loop.
+  int s[32];
+#pragma unroll
+  for (int i = 0; i < 32; i++) s[i] = 0;
+  float alA, alB, p[32];
+  uint32_t pf[PSTEPS][4];
+  landed(0);
+  mx_attn_wg_fence();
+  mx_attn_wg_issue_qk<D>(s, qf, mx_attn_kdesc<D>(stage(0)));
+  mx_attn_wg_wait_i32(s);
+  softmax(s, 0, alA, alB, p, mA, mB, lA, lB);
+  mx_attn_wg_pack<PV16>(p, pf);
+
+  // Branch-free steady state (a conditional wgmma issue or wait makes ptxas serialize every wgmma).
+  for (int tile = 0; tile + 1 < tiles; tile++) {
+    landed(tile + 1);
+    __syncthreads();  // every thread is past P·V(tile-1)'s wait: that stage can be refilled
+    if (tile + 2 < tiles) load(tile + 2);
+    const uint64_t kd = mx_attn_kdesc<D>(stage(tile + 1)), vd = mx_attn_vdesc<PV16>(stage(tile) + KBYTES);
+    mx_attn_wg_fence();
+    mx_attn_wg_issue_qk<D>(s, qf, kd);
+    mx_attn_wg_issue_pv<D, PV16>(acc, pf, vd);
+    float nA, nB;
+    mx_attn_wg_wait1_i32(s);  // Q·Kᵀ(tile+1) done, P·V(tile) may still run
+    softmax(s, tile + 1, nA, nB, p, mA, mB, lA, lB);
+    mx_attn_wg_wait_acc<D>(acc);
+#pragma unroll
+    for (int ks = 0; ks < D / 32; ks++) mx_attn_keep(qf[ks]);
+#pragma unroll
+    for (int kk = 0; kk < PSTEPS; kk++) mx_attn_keep(pf[kk]);
+    mx_attn_wg_join<D>(o, acc, alA, alB);
+    alA = nA;
+    alB = nB;
+    // P's fragments are rewritten only now: P·V(tile) read them until the wait above.
+    mx_attn_wg_pack<PV16>(p, pf);
+  }
+  // The last tile's P·V (its stage landed before its scores were computed).
+  const uint64_t vd = mx_attn_vdesc<PV16>(stage(tiles - 1) + KBYTES);
+  mx_attn_wg_fence();
+  mx_attn_wg_issue_pv<D, PV16>(acc, pf, vd);
+  mx_attn_wg_wait_acc<D>(acc);
+#pragma unroll
+  for (int kk = 0; kk < PSTEPS; kk++) mx_attn_keep(pf[kk]);
+  mx_attn_wg_join<D>(o, acc, alA, alB);
+  mx_attn_wg_store<D>(o, lA, lB, vscale + (long)bh * D, out, ob, oh, os, bh, heads, sq, rA, rB, t);
+}
+
 #define MX_ATTN_FWD_WG(NAME, D, PV16, WGS)                                                                    \
   extern "C" __global__ void __launch_bounds__(128 * WGS, 3 - WGS) NAME(                                     \
       const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt,        \
@@ -861,10 +1030,21 @@ __device__ __forceinline__ void mx_attn_fwd_wg(const int8_t* __restrict__ qq, co
     mx_attn_fwd_wg<D, PV16, WGS>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, \
                                  sq, sk, sqPad, skPad, causal, posScale);                                    \
   }
+#define MX_ATTN_FWD_WGP(NAME, D, PV16)                                                                        \
+  extern "C" __global__ void __launch_bounds__(128, 2) NAME(                                                 \
+      const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt,        \
+      const float* vscale, const float* mask, long mb, long mh, long mq, float* out, long ob, long oh,       \
+      long os, int heads, int sq, int sk, int sqPad, int skPad, int causal, int posScale) {                  \
+    mx_attn_fwd_wgp<D, PV16>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, \
+                             sk, sqPad, skPad, causal, posScale);                                            \
+  }
 // Head dim 128 only: at 64 these kernels gave wrong scores on the H100 (see docs/attention.md), so the
 // launcher sends head dim 64 to the mma.sync kernel. "1": one warpgroup (64 queries) per CTA, two CTAs per
-// SM running out of step; else two warpgroups (128 queries) sharing each K/V tile.
+// SM running out of step; else two warpgroups (128 queries) sharing each K/V tile; "1p": one warpgroup,
+// pipelined (5p).
 MX_ATTN_FWD_WG(mx_attn_wgb_d128, 128, false, 2)
 MX_ATTN_FWD_WG(mx_attn_wgb16_d128, 128, true, 2)
 MX_ATTN_FWD_WG(mx_attn_wg1b_d128, 128, false, 1)
 MX_ATTN_FWD_WG(mx_attn_wg1b16_d128, 128, true, 1)
+MX_ATTN_FWD_WGP(mx_attn_wg1p_d128, 128, false)
+MX_ATTN_FWD_WGP(mx_attn_wg1p16_d128, 128, true)

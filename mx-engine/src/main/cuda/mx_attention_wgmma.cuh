@@ -102,6 +102,16 @@ __device__ __forceinline__ void mx_attn_wg_wait_f64(float (&d)[64]) {
 #endif
 }
 
+// Waits until at most 1 committed wgmma group(s) are still in flight (the newest); the accumulators of
+// an older group are named so that no read moves above the wait.
+__device__ __forceinline__ void mx_attn_wg_wait1_i32(int (&d)[32]) {
+#ifdef MX_ATTN_WG
+  asm volatile("wgmma.wait_group.sync.aligned 1;\n"
+      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31])
+      :: "memory");
+#endif
+}
+
 // P·V dispatch on the head dim (N = D channels).
 template <int D, bool PV16>
 __device__ __forceinline__ void mx_attn_wg_pv(float (&d)[D / 2], const uint32_t (&a)[4], uint64_t db, int accumulate) {

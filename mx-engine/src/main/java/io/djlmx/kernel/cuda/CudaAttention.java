@@ -12,8 +12,8 @@ import java.util.List;
  * accurate (FP8 P·V misses a relative L1 of 0.03 on random-normal data). On Hopper (sm_90) at head
  * dim 128 the fused kernel uses warpgroup MMAs ({@code wgmma}) on K/V tiles that the quantization
  * kernels store pre-tiled for bulk copies; at head dim 64 and elsewhere {@code mma.sync}. The
- * system property {@code mx.cuda.attentionKernel} ({@code mma}, {@code wgmma_bulk} or {@code
- * wgmma_1wg_bulk}) overrides the choice.
+ * system property {@code mx.cuda.attentionKernel} ({@code mma}, {@code wgmma_bulk}, {@code
+ * wgmma_1wg_bulk} or {@code wgmma_1wg_pipe}) overrides the choice.
  *
  * <p>Inputs and output are contiguous FP32 tensors [B, H, S, D] (BHSD) in device memory; head dims
  * 64 and 128. Causal is top-left aligned (key j visible to query i iff j ≤ i). An instance owns the
@@ -47,7 +47,13 @@ public final class CudaAttention implements AutoCloseable {
      */
     WGMMA_BULK,
     /** As {@link #WGMMA_BULK} with one warpgroup (64 queries) per CTA, two CTAs per SM. */
-    WGMMA_1WG_BULK;
+    WGMMA_1WG_BULK,
+    /**
+     * As {@link #WGMMA_1WG_BULK}, software-pipelined within the warpgroup: each step issues the
+     * next tile's Q·Kᵀ and this tile's P·V together and computes the next tile's softmax while P·V
+     * runs.
+     */
+    WGMMA_1WG_PIPE;
 
     boolean hopper() {
       return this != MMA;
@@ -58,7 +64,7 @@ public final class CudaAttention implements AutoCloseable {
     }
 
     /**
-     * The default: {@code mx.cuda.attentionKernel} if set, else {@link #WGMMA_1WG_BULK} on sm_90 at
+     * The default: {@code mx.cuda.attentionKernel} if set, else {@link #WGMMA_1WG_PIPE} on sm_90 at
      * head dim 128 (the fastest variant measured on the H100) and {@link #MMA} otherwise.
      */
     static Kernel byDefault(int computeCapability, int headDim) {
@@ -66,7 +72,7 @@ public final class CudaAttention implements AutoCloseable {
       if (p != null) {
         return Kernel.valueOf(p.trim().toUpperCase(java.util.Locale.ROOT));
       }
-      return computeCapability == 90 && headDim == 128 ? WGMMA_1WG_BULK : MMA;
+      return computeCapability == 90 && headDim == 128 ? WGMMA_1WG_PIPE : MMA;
     }
   }
 
@@ -307,8 +313,8 @@ public final class CudaAttention implements AutoCloseable {
       // needs a non-negative scale.
       a.i32(softmaxScale >= 0 ? 1 : 0);
       int warpgroups = kernel.warpgroups();
-      String name =
-          "mx_attn_wg" + (warpgroups == 2 ? "" : "1") + "b" + (fp16PV ? "16" : "") + "_d" + d;
+      String variant = warpgroups == 2 ? "b" : kernel == Kernel.WGMMA_1WG_PIPE ? "1p" : "1b";
+      String name = "mx_attn_wg" + variant + (fp16PV ? "16" : "") + "_d" + d;
       CudaBackend be = CudaBackend.get();
       // three stages of one K tile (64 keys × D bytes) and one Vᵀ tile, then the stage barriers
       int smem = 3 * (TILE * d + d * TILE * (fp16PV ? 2 : 1)) + 64;

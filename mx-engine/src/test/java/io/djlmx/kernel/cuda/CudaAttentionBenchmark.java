@@ -11,7 +11,9 @@ import jcuda.driver.JCudaDriver;
  * inputs generated on the device, both fused kernels (wgmma where the device is sm_90, mma) and
  * both P·V precisions. Medians of CUDA-event timings after warm-up, for the whole call
  * (quantization + attention) and for the fused attention kernel alone. TOPS = 4·B·H·S²·D / time,
- * halved for causal. Prints one {@code RESULT} line per case (see {@code scripts/gpu-run.sh}).
+ * halved for causal. Prints one {@code RESULT} line per case (see {@code scripts/gpu-run.sh}). With
+ * the argument {@code profile}: one non-causal and one causal forward of the default kernel (pv8)
+ * only, for a profiler (see {@code scripts/gpu-attention-profile.sh}).
  */
 public final class CudaAttentionBenchmark {
 
@@ -62,7 +64,8 @@ public final class CudaAttentionBenchmark {
   /**
    * Runs the benchmark.
    *
-   * @param args unused
+   * @param args {@code profile} for one forward per causal setting of the default kernel, else
+   *     ignored
    */
   public static void main(String[] args) {
     CudaBackend be = CudaBackend.get();
@@ -78,6 +81,14 @@ public final class CudaAttentionBenchmark {
         DeviceBuffer k = random(n, 2);
         DeviceBuffer v = random(n, 3);
         DeviceBuffer out = DeviceBuffer.allocate(4 * n)) {
+      if (args.length > 0 && args[0].equals("profile")) {
+        try (CudaAttention att = CudaAttention.create(shape, false, null)) {
+          att.forward(q, k, v, out, false, null);
+          att.forward(q, k, v, out, true, null);
+          be.synchronize();
+        }
+        return;
+      }
       for (CudaAttention.Kernel kernel : CudaAttention.Kernel.values()) {
         if (kernel.hopper() && be.computeCapability() != 90) {
           continue;
