@@ -115,9 +115,6 @@ public class MxModel extends BaseModel {
           }
           c = MxConfig.resolve(merged);
           config = c;
-          if (!manager.getDevice().isGpu()) {
-            KernelWarmup.start(c.getWeights(), c.getActivations());
-          }
         }
       }
     }
