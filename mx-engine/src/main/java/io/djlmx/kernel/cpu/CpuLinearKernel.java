@@ -7,6 +7,7 @@ import io.djlmx.kernel.LinearKernel;
 import io.djlmx.kernel.PreparedWeight;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import java.util.Objects;
 import jdk.incubator.vector.FloatVector;
 import org.slf4j.Logger;
@@ -174,9 +175,12 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
     long n = pw.rows();
     long k = pw.cols();
     int kpad = pw.blocksPerRow() * CpuPreparedWeight.BLOCK;
-    float[] xp = new float[rows * kpad];
+    float[] xp = Scratch.floats(Scratch.INPUT, rows * kpad);
     for (int r = 0; r < rows; r++) {
       MemorySegment.copy(x, ValueLayout.JAVA_FLOAT_UNALIGNED, 4L * r * k, xp, r * kpad, (int) k);
+      if (kpad > k) {
+        Arrays.fill(xp, r * kpad + (int) k, (r + 1) * kpad, 0f); // the buffer is reused
+      }
     }
     if (activation != null) {
       ScaleMode mode = activationScale == null ? ScaleMode.FLOOR : activationScale;
@@ -226,7 +230,7 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
       long u1) {
     int kb = w.blocksPerRow();
     int n = (int) w.rows();
-    float[] panel = new float[PANEL_BLOCKS * 1024];
+    float[] panel = Scratch.floats(Scratch.PANEL, PANEL_BLOCKS * 1024);
     // Column chunks outside, units inside: the inputs' chunk stays in cache across units.
     for (int c0 = 0; c0 < kb; c0 += PANEL_BLOCKS) {
       int nb = Math.min(PANEL_BLOCKS, kb - c0);
@@ -244,7 +248,7 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
   /** Copies whole blocks of eight rows so that one column's eight values are adjacent. */
   private static float[] interleave8(float[] x, int kpad, int m) {
     int blocks = m / 8;
-    float[] xt = new float[blocks * 8 * kpad];
+    float[] xt = Scratch.floats(Scratch.INTERLEAVED, blocks * 8 * kpad);
     for (int b = 0; b < blocks; b++) {
       int base = b * 8 * kpad;
       for (int r = 0; r < 8; r++) {
