@@ -194,7 +194,7 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
     if (exactOnly) {
       threads.forRange(n, (a, b) -> ExactLinear.rows(pw, xp, kpad, rows, bias, y, a, b));
     } else if (rows == 1 && ByteGemvKernel.handles(pw) && pw.units() >= MIN_GROUPED_UNITS) {
-      // Whole groups of units per thread (the last part takes the remainder).
+      // One group of units per index (the last also takes the remainder).
       long units = pw.units();
       long groups = units / ByteGemvKernel.UNITS;
       threads.forRange(

@@ -1,20 +1,26 @@
 package io.djlmx.kernel.cpu;
 
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
 /**
  * The worker threads a {@link CpuLinearKernel} splits its work over: {@code threads - 1} daemon
- * workers per kernel; the calling thread runs one part itself.
+ * workers per kernel; the calling thread works too.
  *
  * <p>Why not a {@code ForkJoinPool}: a linear layer of a small model at batch 1 takes 20–200 µs,
  * and waking a parked pool thread took tens of microseconds here (8×384→384 ran in 39 µs on one
- * thread and 72 µs on two). These workers spin for {@link #SPIN_NANOS} after each part before they
+ * thread and 72 µs on two). These workers spin for {@link #SPIN_NANOS} after each call before they
  * park, so back-to-back calls (the layers of one forward pass) are handed over in well under a
  * microsecond; an idle kernel costs no CPU once that time has passed.
  *
+ * <p>Work is handed out one index at a time from a shared counter, not in fixed parts: on a loaded
+ * machine a worker may not get a core for milliseconds, and then the caller simply does the rest
+ * itself instead of waiting for a fixed share. Each index is run by exactly one thread, so results
+ * do not depend on who ran what.
+ *
  * <p>One call uses the workers at a time: a call that finds them busy (a concurrent call, or a call
- * made from inside a part) runs its whole range on its own thread.
+ * made from inside a task) runs its whole range on its own thread.
  */
 final class KernelThreads implements AutoCloseable {
 
@@ -22,7 +28,7 @@ final class KernelThreads implements AutoCloseable {
   @FunctionalInterface
   interface RangeTask {
     /**
-     * Runs the part {@code [from, to)}.
+     * Runs the indices {@code [from, to)}.
      *
      * @param from first index
      * @param to one past the last index
@@ -31,13 +37,14 @@ final class KernelThreads implements AutoCloseable {
   }
 
   /**
-   * How long a worker spins for the next part before it parks: long enough to bridge the other ops
-   * between two linear layers of a forward pass (layer norm, activation, attention).
+   * How long a worker spins for the next call before it parks (default 100 µs, system property
+   * {@code mx.cpu.spinMicros}): long enough to bridge the other ops between two linear layers of a
+   * forward pass (layer norm, activation, attention).
    */
-  static final long SPIN_NANOS = Long.getLong("mx.cpu.spinMicros", 200L) * 1000L;
+  static final long SPIN_NANOS = Long.getLong("mx.cpu.spinMicros", 100L) * 1000L;
 
-  /** How long the caller spins for a worker's part before it starts yielding its core. */
-  private static final long WAIT_SPIN_NANOS = 50_000L;
+  /** How long the caller spins for the workers' last indices before it parks. */
+  private static final long WAIT_SPIN_NANOS = 20_000L;
 
   private final int threads;
   private final Worker[] workers;
@@ -74,63 +81,56 @@ final class KernelThreads implements AutoCloseable {
   }
 
   /**
-   * Splits {@code [0, count)} into one contiguous part per thread and runs them, returning when all
-   * are done; the first exception thrown by a part is rethrown.
+   * Runs {@code task} over {@code [0, count)} on all threads, returning when every index is done;
+   * the first exception thrown by the task is rethrown (indices not started by then are skipped).
    *
    * @param count the range size
-   * @param task the work
+   * @param task the work; called with one index at a time ({@code to == from + 1})
    */
   void forRange(long count, RangeTask task) {
     forRange(count, threads, task);
   }
 
   /**
-   * Like {@link #forRange(long, RangeTask)} with at most {@code maxParts} parts (1 runs the whole
-   * range on the calling thread: for work too small to pay for a hand-off).
+   * Like {@link #forRange(long, RangeTask)} on at most {@code maxThreads} threads (1 runs the whole
+   * range on the calling thread in one task call: for work too small to pay for a hand-off).
    *
    * @param count the range size
-   * @param maxParts the most parts to split into, {@code >= 1}
+   * @param maxThreads the most threads to use, {@code >= 1}
    * @param task the work
    */
-  void forRange(long count, int maxParts, RangeTask task) {
-    int parts = (int) Math.min(Math.min(threads, maxParts), count);
+  void forRange(long count, int maxThreads, RangeTask task) {
+    int parts = (int) Math.min(Math.min(threads, maxThreads), count);
     if (parts <= 1 || closed || !busy.compareAndSet(false, true)) {
       if (count > 0) {
         task.run(0, count);
       }
       return;
     }
+    Job job = new Job(task, count);
     try {
       for (int p = 1; p < parts; p++) {
-        workers[p - 1].post(task, count * p / parts, count * (p + 1) / parts);
+        workers[p - 1].post(job);
       }
-      Throwable first = null;
-      try {
-        task.run(0, count / parts);
-      } catch (RuntimeException | Error e) {
-        first = e;
-      }
-      for (int p = 1; p < parts; p++) {
-        Throwable e = workers[p - 1].await();
-        if (first == null) {
-          first = e;
-        }
-      }
-      if (first instanceof RuntimeException re) {
-        throw re;
-      }
-      if (first instanceof Error err) {
-        throw err;
-      }
-      if (first != null) {
-        throw new IllegalStateException("kernel worker failed", first);
-      }
+      job.work();
+      job.awaitAll();
     } finally {
+      job.task = null; // no index is left to claim: a late worker never reads it
       busy.set(false);
+    }
+    Throwable f = job.failure;
+    if (f instanceof RuntimeException re) {
+      throw re;
+    }
+    if (f instanceof Error err) {
+      throw err;
+    }
+    if (f != null) {
+      throw new IllegalStateException("kernel task failed", f);
     }
   }
 
-  /** Stops the workers (each finishes the part it runs). */
+  /** Stops the workers (each finishes the index it runs). */
   @Override
   public void close() {
     closed = true;
@@ -139,81 +139,107 @@ final class KernelThreads implements AutoCloseable {
     }
   }
 
-  /** One worker: waits for a posted part (spinning, then parked), runs it, reports it done. */
+  /** One call's work: indices handed out by a counter, and a count of those finished. */
+  private static final class Job {
+
+    private volatile RangeTask task;
+    private final long count;
+    private final AtomicLong next = new AtomicLong();
+    private final AtomicLong finished = new AtomicLong();
+    private volatile Throwable failure;
+    private volatile Thread waiter;
+
+    Job(RangeTask task, long count) {
+      this.task = task;
+      this.count = count;
+    }
+
+    /** Claims and runs indices until none is left. */
+    void work() {
+      long i;
+      while ((i = next.getAndIncrement()) < count) {
+        try {
+          if (failure == null) {
+            task.run(i, i + 1);
+          }
+        } catch (Throwable t) {
+          synchronized (this) {
+            if (failure == null) {
+              failure = t;
+            }
+          }
+        } finally {
+          // Dekker with awaitAll(): we count then read waiter; it writes waiter then reads count.
+          if (finished.incrementAndGet() == count) {
+            Thread w = waiter;
+            if (w != null) {
+              LockSupport.unpark(w);
+            }
+          }
+        }
+      }
+    }
+
+    /** Waits until every index has finished: spinning briefly, then parked. */
+    void awaitAll() {
+      long start = System.nanoTime();
+      int spins = 0;
+      while (finished.get() < count) {
+        if (++spins < 64 || System.nanoTime() - start < WAIT_SPIN_NANOS) {
+          Thread.onSpinWait();
+        } else {
+          waiter = Thread.currentThread();
+          if (finished.get() < count) {
+            LockSupport.park(this);
+          }
+        }
+      }
+    }
+  }
+
+  /** One worker: waits for a posted job (spinning, then parked) and helps with it. */
   private final class Worker implements Runnable {
 
     private Thread thread;
-    private RangeTask task;
-    private long from;
-    private long to;
-    private Throwable failure;
 
-    /** Bumped by the caller for each part; the worker runs a part when it sees a new value. */
-    private volatile long posted;
-
-    /** The last part finished: equals {@link #posted} when the worker is idle. */
-    private volatile long done;
+    /** The latest job posted; the worker helps with each new one it sees. */
+    private volatile Job job;
 
     /** Set while the worker parks (or is about to), so that the caller unparks it. */
     private volatile boolean parked;
 
-    void post(RangeTask t, long a, long b) {
-      task = t;
-      from = a;
-      to = b;
-      failure = null;
-      posted = posted + 1; // the volatile write publishes the fields above
+    void post(Job j) {
+      job = j;
       if (parked) {
         LockSupport.unpark(thread);
       }
     }
 
-    Throwable await() {
-      long target = posted;
-      long start = System.nanoTime();
-      int spins = 0;
-      while (done != target) {
-        if (++spins < 64 || System.nanoTime() - start < WAIT_SPIN_NANOS) {
-          Thread.onSpinWait();
-        } else {
-          Thread.yield(); // the worker may need this core (an oversubscribed machine)
-        }
-      }
-      Throwable f = failure;
-      task = null;
-      return f;
-    }
-
     @Override
     public void run() {
-      long seen = 0;
+      Job last = null;
       while (true) {
         long idleSince = System.nanoTime();
         int spins = 0;
-        long p;
-        while ((p = posted) == seen) {
+        Job j;
+        while ((j = job) == last) {
           if (closed) {
             return;
           }
           Thread.onSpinWait();
           if ((++spins & 127) == 0 && System.nanoTime() - idleSince > SPIN_NANOS) {
-            // Dekker with post(): we write parked then read posted; the caller writes posted then
-            // reads parked, so either we see the new part or the caller unparks us.
+            // Dekker with post(): we write parked then read job; the caller writes job then reads
+            // parked, so either we see the new job or the caller unparks us.
             parked = true;
-            if (posted == seen && !closed) {
+            if (job == last && !closed) {
               LockSupport.park(this);
             }
             parked = false;
             idleSince = System.nanoTime();
           }
         }
-        seen = p;
-        try {
-          task.run(from, to);
-        } catch (Throwable t) {
-          failure = t;
-        }
-        done = p;
+        last = j;
+        j.work();
       }
     }
   }

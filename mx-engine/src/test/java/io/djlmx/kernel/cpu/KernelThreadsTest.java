@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
@@ -15,7 +17,7 @@ import org.junit.jupiter.api.Test;
 class KernelThreadsTest {
 
   @Test
-  void everyIndexRunsOnceInContiguousParts() {
+  void everyIndexRunsOnce() {
     try (KernelThreads t = new KernelThreads(3)) {
       for (long count : new long[] {1, 2, 3, 7, 1000}) {
         for (int rep = 0; rep < 50; rep++) {
@@ -34,7 +36,10 @@ class KernelThreadsTest {
           for (int i = 0; i < count; i++) {
             assertEquals(1, hits[i], "count " + count + " index " + i);
           }
-          assertEquals(Math.min(3, count), parts.size(), "parts for count " + count);
+          for (long[] part : parts) {
+            assertEquals(part[0] + 1, part[1], "one index per task call, count " + count);
+          }
+          assertEquals(count, parts.size(), "task calls for count " + count);
         }
       }
     }
@@ -44,7 +49,19 @@ class KernelThreadsTest {
   void partsRunOnTheWorkers() {
     try (KernelThreads t = new KernelThreads(2)) {
       ConcurrentHashMap<String, Boolean> names = new ConcurrentHashMap<>();
-      t.forRange(2, (a, b) -> names.put(Thread.currentThread().getName(), true));
+      CountDownLatch both = new CountDownLatch(2);
+      // The caller's index waits for a second thread to take the other one: the worker.
+      t.forRange(
+          2,
+          (a, b) -> {
+            names.put(Thread.currentThread().getName(), true);
+            both.countDown();
+            try {
+              assertTrue(both.await(30, TimeUnit.SECONDS), "a worker took an index");
+            } catch (InterruptedException e) {
+              throw new IllegalStateException(e);
+            }
+          });
       assertTrue(names.containsKey(Thread.currentThread().getName()), names.toString());
       assertTrue(names.keySet().stream().anyMatch(n -> n.startsWith("mx-cpu-kernel-")), "" + names);
     }
