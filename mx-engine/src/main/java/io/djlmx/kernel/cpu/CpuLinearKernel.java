@@ -21,14 +21,17 @@ import org.slf4j.LoggerFactory;
  * {@link CpuPreparedWeight}). A single input row ({@code m == 1}) runs the fused decode-and-FMA
  * kernel, split over rows across threads ({@link ByteGemvKernel} for the 8-bit formats, four 32-row
  * units at a time; {@link GemvKernel} otherwise); several rows decode each weight tile once into
- * FP32 and multiply it with all rows (split over rows too). Results equal the exact FP32 dot
- * products of the dequantized values up to summation order. The kernel owns a small daemon thread
- * pool; {@link #close()} stops it.
+ * FP32 and multiply it with all rows ({@link GemmKernel}: 8 rows × 32 outputs in registers, then 4,
+ * 2 and 1-row tails at full multiply-add rate). Work is split over 32-row units, handed out one at
+ * a time to the calling thread and the kernel's workers ({@link KernelThreads}: daemon threads that
+ * spin briefly between calls, so that the small calls of a forward pass at batch 1 are split too).
+ * Results equal the exact FP32 dot products of the dequantized values up to summation order, and do
+ * not depend on the thread count. {@link #close()} stops the workers.
  *
- * <p>Thread safety: one kernel may serve concurrent calls (they share its pool); a prepared weight
- * may be used by concurrent calls but must not be closed while one runs. The kernels are written
- * for 512-bit vectors (AVX-512); on a CPU without them the Vector API still computes correct
- * results, but slowly, and a warning is logged once.
+ * <p>Thread safety: one kernel may serve concurrent calls (one call at a time uses the workers, the
+ * others run on their own thread); a prepared weight may be used by concurrent calls but must not
+ * be closed while one runs. The kernels are written for 512-bit vectors (AVX-512); on a CPU without
+ * them the Vector API still computes correct results, but slowly, and a warning is logged once.
  */
 public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
 
@@ -45,6 +48,9 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
 
   /** Below this many multiply-adds a call runs on the calling thread alone. */
   private static final double MIN_PARALLEL_MACS = 1 << 18;
+
+  /** Below this many activation elements, W+A quantization runs on the calling thread alone. */
+  private static final long MIN_PARALLEL_QUANTIZE = 1 << 15;
 
   /** A thread that never runs: a segment it may access is accessible to the worker threads. */
   private static final Thread PROBE = new Thread(() -> {});
@@ -184,12 +190,14 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
     }
     if (activation != null) {
       ScaleMode mode = activationScale == null ? ScaleMode.FLOOR : activationScale;
+      // A few rows quantize faster than a hand-off to another thread.
       threads.forRange(
           rows,
+          (long) rows * kpad < MIN_PARALLEL_QUANTIZE ? 1 : threads.threads(),
           (a, b) ->
               ActivationQuantizer.quantize(xp, kpad, (int) a, (int) b, (int) k, activation, mode));
     }
-    // Small products run on the calling thread: a hand-off to the pool costs microseconds.
+    // Small products run on the calling thread: a hand-off costs a microsecond or more.
     int parts = (double) rows * pw.units() * 32 * kpad < MIN_PARALLEL_MACS ? 1 : threads.threads();
     if (exactOnly) {
       threads.forRange(n, (a, b) -> ExactLinear.rows(pw, xp, kpad, rows, bias, y, a, b));
