@@ -10,9 +10,11 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>Why not a {@code ForkJoinPool}: a linear layer of a small model at batch 1 takes 20–200 µs,
  * and waking a parked pool thread took tens of microseconds here (8×384→384 ran in 39 µs on one
- * thread and 72 µs on two). These workers spin for {@link #SPIN_NANOS} after each call before they
- * park, so back-to-back calls (the layers of one forward pass) are handed over in well under a
- * microsecond; an idle kernel costs no CPU once that time has passed.
+ * thread and 72 µs on two). These workers wait for the next call spinning for {@link #SPIN_NANOS}
+ * (yielding their core between checks after the first microseconds, which costs nothing on an idle
+ * machine and gives the core away on a busy one) before they park, so back-to-back calls (the
+ * layers of one forward pass) are handed over in well under a microsecond; an idle kernel costs no
+ * CPU once that time has passed.
  *
  * <p>Work is handed out one index at a time from a shared counter, not in fixed parts: on a loaded
  * machine a worker may not get a core for milliseconds, and then the caller simply does the rest
@@ -42,6 +44,9 @@ final class KernelThreads implements AutoCloseable {
    * forward pass (layer norm, activation, attention).
    */
   static final long SPIN_NANOS = Long.getLong("mx.cpu.spinMicros", 100L) * 1000L;
+
+  /** After this long idle, a spinning worker yields its core between checks. */
+  private static final long YIELD_AFTER_NANOS = 5_000L;
 
   /** How long the caller spins for the workers' last indices before it parks. */
   private static final long WAIT_SPIN_NANOS = 20_000L;
@@ -226,8 +231,17 @@ final class KernelThreads implements AutoCloseable {
           if (closed) {
             return;
           }
-          Thread.onSpinWait();
-          if ((++spins & 127) == 0 && System.nanoTime() - idleSince > SPIN_NANOS) {
+          if ((++spins & 15) != 0) {
+            Thread.onSpinWait();
+            continue;
+          }
+          long idle = System.nanoTime() - idleSince;
+          if (idle > YIELD_AFTER_NANOS) {
+            // On a busy machine this lets other threads (our caller's among them) have the core;
+            // on an idle one it returns at once.
+            Thread.yield();
+          }
+          if (idle > SPIN_NANOS) {
             // Dekker with post(): we write parked then read job; the caller writes job then reads
             // parked, so either we see the new job or the caller unparks us.
             parked = true;
