@@ -221,7 +221,12 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
       threads.forRange(pw.units(), parts, (a, b) -> GemvKernel.run(pw, xp, bias, y, 0, a, b));
     } else {
       float[] xt = interleave8(xp, kpad, rows);
-      threads.forRange(pw.units(), parts, (a, b) -> batched(pw, xt, xp, kpad, rows, bias, y, a, b));
+      // Several units per hand-out once there are many: inside a hand-out the inputs' column chunk
+      // stays in cache across its units.
+      long units = pw.units();
+      long grain = Math.max(1, units / (16L * threads.threads()));
+      threads.forRange(
+          units, parts, grain, (a, b) -> batched(pw, xt, xp, kpad, rows, bias, y, a, b));
     }
     ExactLinear.exactRows(pw, xp, kpad, rows, bias, y);
   }

@@ -90,7 +90,8 @@ final class KernelThreads implements AutoCloseable {
    * the first exception thrown by the task is rethrown (indices not started by then are skipped).
    *
    * @param count the range size
-   * @param task the work; called with one index at a time ({@code to == from + 1})
+   * @param task the work; called with one index at a time ({@code to == from + 1}) unless it all
+   *     runs on the calling thread
    */
   void forRange(long count, RangeTask task) {
     forRange(count, threads, task);
@@ -105,6 +106,20 @@ final class KernelThreads implements AutoCloseable {
    * @param task the work
    */
   void forRange(long count, int maxThreads, RangeTask task) {
+    forRange(count, maxThreads, 1, task);
+  }
+
+  /**
+   * Like {@link #forRange(long, int, RangeTask)}, handing out {@code grain} indices at a time (the
+   * task is called with ranges of up to {@code grain} indices): for work whose inner loops gain
+   * from a few indices together.
+   *
+   * @param count the range size
+   * @param maxThreads the most threads to use, {@code >= 1}
+   * @param grain the indices per hand-out, {@code >= 1}
+   * @param task the work
+   */
+  void forRange(long count, int maxThreads, long grain, RangeTask task) {
     int parts = (int) Math.min(Math.min(threads, maxThreads), count);
     if (parts <= 1 || closed || !busy.compareAndSet(false, true)) {
       if (count > 0) {
@@ -112,7 +127,7 @@ final class KernelThreads implements AutoCloseable {
       }
       return;
     }
-    Job job = new Job(task, count);
+    Job job = new Job(task, count, Math.max(1, grain));
     try {
       for (int p = 1; p < parts; p++) {
         workers[p - 1].post(job);
@@ -149,23 +164,26 @@ final class KernelThreads implements AutoCloseable {
 
     private volatile RangeTask task;
     private final long count;
+    private final long grain;
     private final AtomicLong next = new AtomicLong();
     private final AtomicLong finished = new AtomicLong();
     private volatile Throwable failure;
     private volatile Thread waiter;
 
-    Job(RangeTask task, long count) {
+    Job(RangeTask task, long count, long grain) {
       this.task = task;
       this.count = count;
+      this.grain = grain;
     }
 
     /** Claims and runs indices until none is left. */
     void work() {
       long i;
-      while ((i = next.getAndIncrement()) < count) {
+      while ((i = next.getAndAdd(grain)) < count) {
+        long to = Math.min(count, i + grain);
         try {
           if (failure == null) {
-            task.run(i, i + 1);
+            task.run(i, to);
           }
         } catch (Throwable t) {
           synchronized (this) {
@@ -175,7 +193,7 @@ final class KernelThreads implements AutoCloseable {
           }
         } finally {
           // Dekker with awaitAll(): we count then read waiter; it writes waiter then reads count.
-          if (finished.incrementAndGet() == count) {
+          if (finished.addAndGet(to - i) == count) {
             Thread w = waiter;
             if (w != null) {
               LockSupport.unpark(w);

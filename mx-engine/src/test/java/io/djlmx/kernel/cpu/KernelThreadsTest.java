@@ -46,6 +46,30 @@ class KernelThreadsTest {
   }
 
   @Test
+  void grainsCoverTheRangeOnce() {
+    try (KernelThreads t = new KernelThreads(2)) {
+      for (long count : new long[] {2, 7, 100, 1001}) {
+        int[] hits = new int[(int) count];
+        t.forRange(
+            count,
+            2,
+            7,
+            (a, b) -> {
+              assertTrue(b > a && b - a <= 7 && (b - a == 7 || b == count), a + ".." + b);
+              for (long i = a; i < b; i++) {
+                synchronized (hits) {
+                  hits[(int) i]++;
+                }
+              }
+            });
+        for (int i = 0; i < count; i++) {
+          assertEquals(1, hits[i], "count " + count + " index " + i);
+        }
+      }
+    }
+  }
+
+  @Test
   void partsRunOnTheWorkers() {
     try (KernelThreads t = new KernelThreads(2)) {
       ConcurrentHashMap<String, Boolean> names = new ConcurrentHashMap<>();
