@@ -202,7 +202,7 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
     if (exactOnly) {
       threads.forRange(n, (a, b) -> ExactLinear.rows(pw, xp, kpad, rows, bias, y, a, b));
     } else if (rows == 1 && ByteGemvKernel.handles(pw) && pw.units() >= MIN_GROUPED_UNITS) {
-      // One group of units per index (the last also takes the remainder).
+      // Indices are groups of units (the last group also takes the remainder).
       long units = pw.units();
       long groups = units / ByteGemvKernel.UNITS;
       threads.forRange(
@@ -221,12 +221,8 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
       threads.forRange(pw.units(), parts, (a, b) -> GemvKernel.run(pw, xp, bias, y, 0, a, b));
     } else {
       float[] xt = interleave8(xp, kpad, rows);
-      // Several units per hand-out once there are many: inside a hand-out the inputs' column chunk
-      // stays in cache across its units.
-      long units = pw.units();
-      long grain = Math.max(1, units / (16L * threads.threads()));
-      threads.forRange(
-          units, parts, grain, (a, b) -> batched(pw, xt, xp, kpad, rows, bias, y, a, b));
+      // Inside one claimed run of units the inputs' column chunk stays in cache across the units.
+      threads.forRange(pw.units(), parts, (a, b) -> batched(pw, xt, xp, kpad, rows, bias, y, a, b));
     }
     ExactLinear.exactRows(pw, xp, kpad, rows, bias, y);
   }

@@ -16,10 +16,12 @@ import java.util.concurrent.locks.LockSupport;
  * layers of one forward pass) are handed over in well under a microsecond; an idle kernel costs no
  * CPU once that time has passed.
  *
- * <p>Work is handed out one index at a time from a shared counter, not in fixed parts: on a loaded
- * machine a worker may not get a core for milliseconds, and then the caller simply does the rest
- * itself instead of waiting for a fixed share. Each index is run by exactly one thread, so results
- * do not depend on who ran what.
+ * <p>Work is claimed from a shared counter, not split in fixed parts: on a loaded machine a worker
+ * may not get a core for milliseconds, and then the caller simply does the rest itself instead of
+ * waiting for a fixed share. Claims shrink as the range empties (each takes {@code 1 / (2 ·
+ * threads)} of what is left): long contiguous runs first, whose indices share caches inside one
+ * task call, single indices at the end, so that the threads finish together. Each index is run by
+ * exactly one thread, so results do not depend on who ran what.
  *
  * <p>One call uses the workers at a time: a call that finds them busy (a concurrent call, or a call
  * made from inside a task) runs its whole range on its own thread.
@@ -90,8 +92,7 @@ final class KernelThreads implements AutoCloseable {
    * the first exception thrown by the task is rethrown (indices not started by then are skipped).
    *
    * @param count the range size
-   * @param task the work; called with one index at a time ({@code to == from + 1}) unless it all
-   *     runs on the calling thread
+   * @param task the work; called with contiguous runs of indices
    */
   void forRange(long count, RangeTask task) {
     forRange(count, threads, task);
@@ -110,13 +111,12 @@ final class KernelThreads implements AutoCloseable {
   }
 
   /**
-   * Like {@link #forRange(long, int, RangeTask)}, handing out {@code grain} indices at a time (the
-   * task is called with ranges of up to {@code grain} indices): for work whose inner loops gain
-   * from a few indices together.
+   * Like {@link #forRange(long, int, RangeTask)}, never handing out fewer than {@code grain}
+   * indices at a time (but the last run): for work whose indices are too small to claim one by one.
    *
    * @param count the range size
    * @param maxThreads the most threads to use, {@code >= 1}
-   * @param grain the indices per hand-out, {@code >= 1}
+   * @param grain the fewest indices per claim, {@code >= 1}
    * @param task the work
    */
   void forRange(long count, int maxThreads, long grain, RangeTask task) {
@@ -127,7 +127,7 @@ final class KernelThreads implements AutoCloseable {
       }
       return;
     }
-    Job job = new Job(task, count, Math.max(1, grain));
+    Job job = new Job(task, count, Math.max(1, grain), parts);
     try {
       for (int p = 1; p < parts; p++) {
         workers[p - 1].post(job);
@@ -165,22 +165,35 @@ final class KernelThreads implements AutoCloseable {
     private volatile RangeTask task;
     private final long count;
     private final long grain;
+    private final int parties;
     private final AtomicLong next = new AtomicLong();
     private final AtomicLong finished = new AtomicLong();
     private volatile Throwable failure;
     private volatile Thread waiter;
 
-    Job(RangeTask task, long count, long grain) {
+    Job(RangeTask task, long count, long grain, int parties) {
       this.task = task;
       this.count = count;
       this.grain = grain;
+      this.parties = parties;
     }
 
-    /** Claims and runs indices until none is left. */
+    /**
+     * Claims and runs runs of indices until none is left; each claim takes {@code 1 / (2 ·
+     * parties)} of what is left, at least {@code grain}: long contiguous runs first (what a thread
+     * runs in one task call shares its caches), short ones at the end (the threads finish
+     * together).
+     */
     void work() {
-      long i;
-      while ((i = next.getAndAdd(grain)) < count) {
-        long to = Math.min(count, i + grain);
+      while (true) {
+        long i = next.get();
+        if (i >= count) {
+          return;
+        }
+        long to = Math.min(count, i + Math.max(grain, (count - i) / (2L * parties)));
+        if (!next.compareAndSet(i, to)) {
+          continue;
+        }
         try {
           if (failure == null) {
             task.run(i, to);
