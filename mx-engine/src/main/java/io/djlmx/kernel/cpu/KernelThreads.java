@@ -18,9 +18,9 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>Work is claimed from a shared counter, not split in fixed parts: on a loaded machine a worker
  * may not get a core for milliseconds, and then the caller simply does the rest itself instead of
- * waiting for a fixed share. Claims shrink as the range empties (each takes {@code 1 / (2 ·
- * threads)} of what is left): long contiguous runs first, whose indices share caches inside one
- * task call, single indices at the end, so that the threads finish together. Each index is run by
+ * waiting for a fixed share. A claim takes {@code 1 / (2 · threads)} of what is left, at most
+ * {@link #MAX_CLAIM} indices: short contiguous runs, whose indices share caches inside one task
+ * call, and single indices at the end, so that the threads finish together. Each index is run by
  * exactly one thread, so results do not depend on who ran what.
  *
  * <p>One call uses the workers at a time: a call that finds them busy (a concurrent call, or a call
@@ -46,6 +46,13 @@ final class KernelThreads implements AutoCloseable {
    * forward pass (layer norm, activation, attention).
    */
   static final long SPIN_NANOS = Long.getLong("mx.cpu.spinMicros", 100L) * 1000L;
+
+  /**
+   * The most indices one claim takes (unless {@code grain} says more): enough for the inputs' cache
+   * reuse across units, few enough that the caller never waits long for a worker that lost its core
+   * in the middle of a claim (a loaded machine).
+   */
+  private static final long MAX_CLAIM = 4;
 
   /** After this long idle, a spinning worker yields its core between checks. */
   private static final long YIELD_AFTER_NANOS = 5_000L;
@@ -180,9 +187,7 @@ final class KernelThreads implements AutoCloseable {
 
     /**
      * Claims and runs runs of indices until none is left; each claim takes {@code 1 / (2 ·
-     * parties)} of what is left, at least {@code grain}: long contiguous runs first (what a thread
-     * runs in one task call shares its caches), short ones at the end (the threads finish
-     * together).
+     * parties)} of what is left, at most {@link #MAX_CLAIM} and at least {@code grain}.
      */
     void work() {
       while (true) {
@@ -190,7 +195,8 @@ final class KernelThreads implements AutoCloseable {
         if (i >= count) {
           return;
         }
-        long to = Math.min(count, i + Math.max(grain, (count - i) / (2L * parties)));
+        long size = Math.min(MAX_CLAIM, (count - i) / (2L * parties));
+        long to = Math.min(count, i + Math.max(grain, size));
         if (!next.compareAndSet(i, to)) {
           continue;
         }
