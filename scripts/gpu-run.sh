@@ -20,18 +20,26 @@ FLAGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xm
 
 echo "== GPU tests"
 timeout "${TEST_TIMEOUT:-400}" "$JAVA" "${FLAGS[@]}" -jar "$B/lib/junit-platform-console-standalone.jar" execute \
-  --class-path "$CP" --select-class io.djlmx.kernel.cuda.CudaBackendTest --select-class io.djlmx.kernel.cuda.CudaMxLinearTest \
+  --class-path "$CP" --select-class io.djlmx.kernel.cuda.CudaBackendTest --select-class io.djlmx.kernel.cuda.CudaMemoryPoolTest \
+  --select-class io.djlmx.kernel.cuda.CudaMxLinearTest \
   --select-class io.djlmx.kernel.cuda.CudaCpuAgreementTest --select-class io.djlmx.engine.MxCudaNDArrayTest \
   --select-class io.djlmx.engine.MxCudaModelTest --select-class io.djlmx.zoo.bert.BertEncoderGpuTest \
   --details=tree --disable-banner --disable-ansi-colors \
   --reports-dir "$O/junit" 2>&1 | tee "$O/tests.log" | grep -vE "^\s*$" | tail -60
 TEST_RC=${PIPESTATUS[0]}
 
-echo "== GPU resource test (device memory flat; figures in \$OUT/RELIABILITY-gpu.md, kept as docs/RELIABILITY-gpu.md)"
+echo "== GPU resource tests, kernel then model level (device memory flat; figures in \$OUT/RELIABILITY-gpu.md, kept as docs/RELIABILITY-gpu.md)"
 "$JAVA" "${FLAGS[@]}" -Ddjlmx.gpu.resource.report="$O/RELIABILITY-gpu.md" \
   -jar "$B/lib/junit-platform-console-standalone.jar" execute --class-path "$CP" \
   --select-class io.djlmx.kernel.cuda.CudaResourceTest --details=tree --disable-banner --disable-ansi-colors \
   --reports-dir "$O/junit-resource" 2>&1 | tee "$O/tests-resource.log" | grep -vE "^\s*$" | tail -30
+RESOURCE_RC=${PIPESTATUS[0]}
+if [[ $TEST_RC -eq 0 ]]; then TEST_RC=$RESOURCE_RC; fi
+# Model level (integration-tests): appends its section to the same report; NMT for the host memory figures.
+"$JAVA" "${FLAGS[@]}" -XX:NativeMemoryTracking=summary -Ddjlmx.gpu.resource.report="$O/RELIABILITY-gpu.md" \
+  -jar "$B/lib/junit-platform-console-standalone.jar" execute --class-path "$CP" \
+  --select-class io.djlmx.it.GpuModelResourceTest --details=tree --disable-banner --disable-ansi-colors \
+  --reports-dir "$O/junit-model-resource" 2>&1 | tee "$O/tests-model-resource.log" | grep -vE "^\s*$" | tail -30
 RESOURCE_RC=${PIPESTATUS[0]}
 if [[ $TEST_RC -eq 0 ]]; then TEST_RC=$RESOURCE_RC; fi
 

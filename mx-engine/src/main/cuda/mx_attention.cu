@@ -1,26 +1,34 @@
 // MX attention on Hopper (sm_90a) after SageAttention: K smoothed by its token mean, Q (per token) and K (per
-// 64-key tile) quantized to INT8, S = Q·Kᵀ on INT8 tensor cores (mma.sync m16n8k32 s8, exact s32
-// accumulation), online softmax in FP32 (base 2), P rounded to FP8 E4M3 with the fixed scale 448, V to E4M3
-// with one scale per channel, P·V on FP8 tensor cores (mma.sync m16n8k32 e4m3, f32 accumulation), two-level:
-// each 64-key tile accumulates into fresh registers, then joins the running output in FP32.
+// 64-key tile) quantized to INT8, S = Q·Kᵀ on INT8 tensor cores (exact s32 accumulation), online softmax in
+// FP32 (base 2), P rounded to FP8 E4M3 with the fixed scale 448, V to E4M3 with one scale per channel, P·V on
+// FP8 tensor cores with f32 accumulation, two-level: each 64-key tile accumulates into fresh registers, then
+// joins the running output in FP32. Two fused kernels: mx_attn_fwd_* (mma.sync m16n8k32, head dims 64 and
+// 128) and mx_attn_wg*_d128 (warpgroup MMAs, wgmma, head dim 128; steps 5w and 5p below).
 // Same semantics as the CPU kernel (io.djlmx.attention.CpuSageAttention): causal = key j visible to query i
 // iff j <= i; a row whose every score is -inf gives zeros; NaN in an input propagates (quantization blocks
 // carry a NaN scale).
 //
-// Launch sequence (all on one stream), B·H = bh, tiles of 64 tokens, SqPad/SkPad = lengths rounded up to 64:
-//   1. mx_attn_k_mean      grid (bh), block (D)                 -> kmean[bh][D]            (skip: zeros)
-//   2. mx_attn_quant_k     grid (SkPad/64, bh), block (64)      -> kq[bh][SkPad][D] int8, kscale[bh][SkPad/64]
-//   3. mx_attn_quant_q     grid (SqPad/64, bh), block (64)      -> qq[bh][SqPad][D] int8, qscale[bh][SqPad]
-//   4. mx_attn_quant_v     grid (D, bh), block (128)            -> vt[bh][D][SkPad] e4m3 (transposed), vscale[bh][D]
-//   5. mx_attn_fwd_d64 / mx_attn_fwd_d128  grid (SqPad/64, bh), block (128) -> out (FP32, strided like q)
-// FP16 P·V variant (SageAttention v1 style, more accurate): step 4 is mx_attn_quant_v16 (vt FP16, same
-// scale) and step 5 mx_attn_fwd16_d64 / mx_attn_fwd16_d128 (mma.sync m16n8k16 f16, same grids).
-// Tensors are FP32 with element strides (batch, head, seq) and a contiguous last axis; heads = H, so
-// bh index = b * H + h. Mask: additive FP32 with strides (batch, head, query), key stride 1, stride 0 to
-// broadcast; null for none. Status: run and tested on an H100 through io.djlmx.kernel.cuda.CudaAttention.
+// Launch sequence (all on one stream), B·H = bh, SkPad = key length rounded up to 64, SqPad = query length
+// rounded up to 128; D = 64 or 128 in every kernel name; 256 threads per quantization CTA:
+//   1. mx_attn_kv_stats_dD   grid (bh)                  -> kmean[bh][D], vscale[bh][D]
+//   2. mx_attn_quant_k_dD    grid (SkPad/64, bh)        -> kq int8 (row-major [bh][SkPad][D], or tiled), kscale[bh][SkPad/64]
+//   3. mx_attn_quant_q_dD    grid (SqPad/(1024/D), bh)  -> qq[bh][SqPad][D] int8, qscale[bh][SqPad]
+//   4. mx_attn_quant_v_dD    grid (SkPad/64, bh)        -> vt e4m3 (transposed [bh][D][SkPad], or tiled)
+//   5. mx_attn_fwd_dD        grid (SqPad/64, bh), block (128) -> out (FP32, strided like q)
+//  5w. mx_attn_wg1b_d128 / mx_attn_wgb_d128  grid (SqPad/64 or SqPad/128, bh), block (128 or 256), dynamic
+//      shared memory 3·(64·D + 64·D) + 64 bytes, on the tiled K/Vᵀ of steps 2 and 4 (their last argument 1);
+//  5p. mx_attn_wg1p_d128 (default on Hopper at D = 128): mx_attn_wg1b_d128 software-pipelined (5p below)
+// FP16 P·V variant (SageAttention v1 style, more accurate): step 4 is mx_attn_quant_v16_dD (FP16, same
+// scale) and step 5 mx_attn_fwd16_dD (mma.sync m16n8k16 f16) or mx_attn_wg1b16_d128 / mx_attn_wgb16_d128 /
+// mx_attn_wg1p16_d128.
+// Tensors are FP32 with element strides (batch, head, seq) and a contiguous last axis (16-byte aligned rows:
+// the quantization kernels read float4); heads = H, so bh index = b * H + h. Mask: additive FP32 with
+// strides (batch, head, query), key stride 1, stride 0 to broadcast; null for none. Status: run and tested
+// on an H100 through io.djlmx.kernel.cuda.CudaAttention.
 #include <cstdint>
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
+#include "mx_attention_wgmma.cuh"
 
 #define MX_ATTN_TILE 64
 #define MX_ATTN_LOG2E 1.4426950408889634f
@@ -50,116 +58,217 @@ __device__ __forceinline__ long mx_attn_off(long sb, long sh, long ss, int bh, i
   return (long)(bh / heads) * sb + (long)(bh % heads) * sh + (long)s * ss;
 }
 
-// 1. Mean of K over tokens, per channel.
-extern "C" __global__ void mx_attn_k_mean(const float* __restrict__ k, long sb, long sh, long ss, int heads,
-                                          int sk, int d, float* __restrict__ kmean) {
-  int bh = blockIdx.x, c = threadIdx.x;
-  if (c >= d) return;
-  float sum = 0.f;
-  for (int j = 0; j < sk; j++) sum += k[mx_attn_off(sb, sh, ss, bh, heads, j) + c];
-  kmean[(long)bh * d + c] = sum / (float)sk;
+// Steps 1–4 read the FP32 inputs with 16-byte loads, a group of D/4 threads per token row (whole rows per
+// warp, so every load instruction reads contiguous 512- or 256-byte rows), and write the quantized copies
+// with 4- or 8-byte stores that are contiguous across the warp. Every input is read once, K twice (its mean
+// must be known before any tile is quantized).
+
+// max that lets NaN win over 4 lanes of a float4 of magnitudes.
+__device__ __forceinline__ float mx_attn_amax4(float a, float4 x) {
+  a = mx_attn_nanmax(a, fabsf(x.x));
+  a = mx_attn_nanmax(a, fabsf(x.y));
+  a = mx_attn_nanmax(a, fabsf(x.z));
+  return mx_attn_nanmax(a, fabsf(x.w));
 }
 
-// 2. Smoothed K, INT8 per 64-key tile. One thread per key row; the tile's amax through shared memory.
-extern "C" __global__ void mx_attn_quant_k(const float* __restrict__ k, long sb, long sh, long ss, int heads,
-                                           int sk, int d, int skPad, const float* __restrict__ kmean,
-                                           int8_t* __restrict__ kq, float* __restrict__ kscale) {
-  __shared__ float red[2];
-  int bh = blockIdx.y, tile = blockIdx.x, j = tile * MX_ATTN_TILE + threadIdx.x;
-  const float* mean = kmean + (long)bh * d;
+__device__ __forceinline__ float4 mx_attn_ld4(const float* p) { return __ldg(reinterpret_cast<const float4*>(p)); }
+
+__device__ __forceinline__ uint32_t mx_attn_int8x4(float4 x, float inv) {
+  return (uint32_t)(uint8_t)mx_attn_int8(x.x, inv) | ((uint32_t)(uint8_t)mx_attn_int8(x.y, inv) << 8) |
+         ((uint32_t)(uint8_t)mx_attn_int8(x.z, inv) << 16) | ((uint32_t)(uint8_t)mx_attn_int8(x.w, inv) << 24);
+}
+
+// 1. Per (batch, head): the token mean of K per channel (kmean) and the FP8 scale of V per channel
+// (vscale = amax|V|/448, 1 for an all-zero channel, NaN where V holds a NaN). 256 threads: D/4 channel
+// groups × 256/(D/4) row groups, each walking its rows, then a reduction over the row groups.
+template <int D>
+__device__ __forceinline__ void mx_attn_kv_stats(const float* __restrict__ k, const float* __restrict__ v, long sb,
+                                                 long sh, long ss, int heads, int sk, float* __restrict__ kmean,
+                                                 float* __restrict__ vscale) {
+  constexpr int C4 = D / 4, RG = 256 / C4;
+  __shared__ float4 sum[RG][C4];
+  __shared__ float4 amax[RG][C4];
+  const int bh = blockIdx.x, c4 = threadIdx.x % C4, rg = threadIdx.x / C4;
+  const long base = mx_attn_off(sb, sh, ss, bh, heads, 0) + 4 * c4;
+  float4 s = make_float4(0.f, 0.f, 0.f, 0.f), a = s;
+#pragma unroll 4
+  for (int j = rg; j < sk; j += RG) {
+    const float4 x = mx_attn_ld4(k + base + (long)j * ss);
+    const float4 y = mx_attn_ld4(v + base + (long)j * ss);
+    s.x += x.x; s.y += x.y; s.z += x.z; s.w += x.w;
+    a.x = mx_attn_nanmax(a.x, fabsf(y.x)); a.y = mx_attn_nanmax(a.y, fabsf(y.y));
+    a.z = mx_attn_nanmax(a.z, fabsf(y.z)); a.w = mx_attn_nanmax(a.w, fabsf(y.w));
+  }
+  sum[rg][c4] = s;
+  amax[rg][c4] = a;
+  __syncthreads();
+  if (threadIdx.x >= D) return;
+  const int c = threadIdx.x, q = c / 4, e = c % 4;
+  float t = 0.f, m = 0.f;
+  for (int r = 0; r < RG; r++) {
+    const float* sr = reinterpret_cast<const float*>(&sum[r][q]);
+    const float* ar = reinterpret_cast<const float*>(&amax[r][q]);
+    t += sr[e];
+    m = mx_attn_nanmax(m, ar[e]);
+  }
+  kmean[(long)bh * D + c] = t / (float)sk;
+  vscale[(long)bh * D + c] = m == 0.f ? 1.f : m / 448.f;
+}
+
+// Byte offset of (row, byte b of the row) in a tile stored in the no-swizzle K-major core-matrix layout that
+// wgmma reads (8 rows × 16 bytes per 128-byte core matrix, 16-byte chunks of a row 128 bytes apart, 8-row
+// groups sbo bytes apart).
+__device__ __forceinline__ int mx_attn_core(int row, int b, int sbo) {
+  return (row >> 3) * sbo + (b >> 4) * 128 + (row & 7) * 16 + (b & 15);
+}
+
+// 2. Smoothed K, INT8 per 64-key tile: one CTA per tile holds the tile in registers (D/16 float4 per thread),
+// reduces its amax, then writes the codes (padding keys as 0) and the tile's scale. tiled != 0: each 64-key
+// tile is stored as the core-matrix image the Hopper kernel copies into shared memory in one bulk copy,
+// else row-major [key][D].
+template <int D>
+__device__ __forceinline__ void mx_attn_quant_k(const float* __restrict__ k, long sb, long sh, long ss, int heads,
+                                                int sk, int skPad, const float* __restrict__ kmean,
+                                                int8_t* __restrict__ kq, float* __restrict__ kscale, int tiled) {
+  constexpr int C4 = D / 4, RPP = 256 / C4, PASSES = MX_ATTN_TILE / RPP;
+  __shared__ float red[8];
+  const int bh = blockIdx.y, tile = blockIdx.x, c4 = threadIdx.x % C4, r = threadIdx.x / C4;
+  const float4 mean = *reinterpret_cast<const float4*>(kmean + (long)bh * D + 4 * c4);
+  float4 x[PASSES];
   float amax = 0.f;
-  if (j < sk) {
-    const float* row = k + mx_attn_off(sb, sh, ss, bh, heads, j);
-    for (int c = 0; c < d; c++) amax = mx_attn_nanmax(amax, fabsf(row[c] - mean[c]));
+#pragma unroll
+  for (int p = 0; p < PASSES; p++) {
+    const int j = tile * MX_ATTN_TILE + p * RPP + r;
+    if (j < sk) {
+      const float4 y = mx_attn_ld4(k + mx_attn_off(sb, sh, ss, bh, heads, j) + 4 * c4);
+      x[p] = make_float4(y.x - mean.x, y.y - mean.y, y.z - mean.z, y.w - mean.w);
+    } else {
+      x[p] = make_float4(0.f, 0.f, 0.f, 0.f);
+    }
+    amax = mx_attn_amax4(amax, x[p]);
   }
   amax = mx_attn_warp_nanmax(amax);
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = amax;
   __syncthreads();
-  amax = mx_attn_nanmax(red[0], red[1]);
-  float inv = amax == 0.f ? 0.f : 127.f / amax;
-  int8_t* out = kq + ((long)bh * skPad + j) * d;
-  if (j < sk) {
-    const float* row = k + mx_attn_off(sb, sh, ss, bh, heads, j);
-    for (int c = 0; c < d; c++) out[c] = mx_attn_int8(row[c] - mean[c], inv);
-  } else {
-    for (int c = 0; c < d; c++) out[c] = 0;
+  amax = red[0];
+#pragma unroll
+  for (int w = 1; w < 8; w++) amax = mx_attn_nanmax(amax, red[w]);
+  const float inv = amax == 0.f ? 0.f : 127.f / amax;
+#pragma unroll
+  for (int p = 0; p < PASSES; p++) {
+    const int rt = p * RPP + r, j = tile * MX_ATTN_TILE + rt;
+    const long at = tiled ? ((long)bh * skPad + tile * MX_ATTN_TILE) * D + mx_attn_core(rt, 4 * c4, D * 8)
+                          : ((long)bh * skPad + j) * D + 4 * c4;
+    *reinterpret_cast<uint32_t*>(kq + at) = j < sk ? mx_attn_int8x4(x[p], inv) : 0u;
   }
   if (threadIdx.x == 0) kscale[(long)bh * (skPad / MX_ATTN_TILE) + tile] = amax / 127.f;
 }
 
-// 3. Q, INT8 per token; the stored scale also carries the softmax scale and log2(e).
-extern "C" __global__ void mx_attn_quant_q(const float* __restrict__ q, long sb, long sh, long ss, int heads,
-                                           int sq, int d, int sqPad, float softmaxScale,
-                                           int8_t* __restrict__ qq, float* __restrict__ qscale) {
-  int bh = blockIdx.y, i = blockIdx.x * MX_ATTN_TILE + threadIdx.x;
-  int8_t* out = qq + ((long)bh * sqPad + i) * d;
-  if (i >= sq) {
-    for (int c = 0; c < d; c++) out[c] = 0;
-    qscale[(long)bh * sqPad + i] = 0.f;
-    return;
-  }
-  const float* row = q + mx_attn_off(sb, sh, ss, bh, heads, i);
-  float amax = 0.f;
-  for (int c = 0; c < d; c++) amax = mx_attn_nanmax(amax, fabsf(row[c]));
-  float inv = amax == 0.f ? 0.f : 127.f / amax;
-  for (int c = 0; c < d; c++) out[c] = mx_attn_int8(row[c], inv);
-  qscale[(long)bh * sqPad + i] = amax / 127.f * softmaxScale * MX_ATTN_LOG2E;
+// 3. Q, INT8 per token; the stored scale also carries the softmax scale and log2(e). One group of D/4
+// threads per token (its amax by shuffles within the group), 256/(D/4) tokens per CTA; padding rows get
+// zero codes and scale.
+template <int D>
+__device__ __forceinline__ void mx_attn_quant_q(const float* __restrict__ q, long sb, long sh, long ss, int heads,
+                                                int sq, int sqPad, float softmaxScale, int8_t* __restrict__ qq,
+                                                float* __restrict__ qscale) {
+  constexpr int C4 = D / 4, RPB = 256 / C4;
+  const int bh = blockIdx.y, c4 = threadIdx.x % C4, i = blockIdx.x * RPB + threadIdx.x / C4;
+  float4 x = make_float4(0.f, 0.f, 0.f, 0.f);
+  if (i < sq) x = mx_attn_ld4(q + mx_attn_off(sb, sh, ss, bh, heads, i) + 4 * c4);
+  float amax = mx_attn_amax4(0.f, x);
+#pragma unroll
+  for (int o = C4 / 2; o > 0; o >>= 1) amax = mx_attn_nanmax(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+  const float inv = amax == 0.f ? 0.f : 127.f / amax;
+  *reinterpret_cast<uint32_t*>(qq + ((long)bh * sqPad + i) * D + 4 * c4) = i < sq ? mx_attn_int8x4(x, inv) : 0u;
+  if (c4 == 0) qscale[(long)bh * sqPad + i] = i < sq ? amax / 127.f * softmaxScale * MX_ATTN_LOG2E : 0.f;
 }
 
-// Where key j sits in its channel row of the E4M3 vt: within each 32-key chunk, the keys are stored in the
-// mma order of P·V's key permutation (see mx_attn_fwd: position 4t+{0,1,2,3} holds key {2t, 2t+1, 8+2t,
-// 9+2t}, 16+4t+{..} key {16+2t, ..}), so that each B register of P·V is one aligned 4-byte load.
-__device__ __forceinline__ int mx_attn_v8_slot(int j) {
-  const int r = j & 15;
-  return (j & ~15) + 4 * ((r & 7) >> 1) + (r & 1) + ((r >> 3) << 1);
+// 4. V to E4M3 (or FP16) with the per-channel scale of step 1, stored transposed [channel][key] (the
+// K-major B operand of P·V). One CTA per 64-key tile: thread = (word w of 4 keys, group of 4 channels);
+// each 4-byte E4M3 word holds the keys of one mma slot group in P·V's key order (see mx_attn_fwd: word
+// 4t of a 16-key chunk = keys 2t, 2t+1, 8+2t, 9+2t), so 16 threads write one channel's 64 bytes. The FP16
+// variant keeps the keys in order (words of 4 consecutive keys, 8 bytes). Padding keys are 0 (NaN in a NaN
+// channel, as the scale is). tiled != 0: each 64-key tile of Vᵀ is stored as its shared-memory core-matrix
+// image (see step 2).
+template <int D, bool PV16>
+__device__ __forceinline__ void mx_attn_quant_v(const float* __restrict__ v, long sb, long sh, long ss, int heads,
+                                                int sk, int skPad, const float* __restrict__ vscale,
+                                                void* __restrict__ vtRaw, int tiled) {
+  constexpr int CG = 16, PASSES = D / 4 / CG;
+  const int bh = blockIdx.y, tile = blockIdx.x, w = threadIdx.x & 15, cg = threadIdx.x >> 4;
+  int keys[4];
+  if constexpr (PV16) {
+    for (int u = 0; u < 4; u++) keys[u] = 4 * w + u;
+  } else {
+    const int c16 = (w >> 2) * 16, tq = w & 3;
+    keys[0] = c16 + 2 * tq;
+    keys[1] = c16 + 2 * tq + 1;
+    keys[2] = c16 + 8 + 2 * tq;
+    keys[3] = c16 + 9 + 2 * tq;
+  }
+#pragma unroll
+  for (int p = 0; p < PASSES; p++) {
+    const int c = (p * CG + cg) * 4;
+    const float4 sc = *reinterpret_cast<const float4*>(vscale + (long)bh * D + c);
+    const float inv[4] = {1.f / sc.x, 1.f / sc.y, 1.f / sc.z, 1.f / sc.w};
+    float x[4][4];  // [key][channel]
+#pragma unroll
+    for (int u = 0; u < 4; u++) {
+      const int j = tile * MX_ATTN_TILE + keys[u];
+      const float4 y = j < sk ? mx_attn_ld4(v + mx_attn_off(sb, sh, ss, bh, heads, j) + c) : make_float4(0.f, 0.f, 0.f, 0.f);
+      x[u][0] = y.x * inv[0];
+      x[u][1] = y.y * inv[1];
+      x[u][2] = y.z * inv[2];
+      x[u][3] = y.w * inv[3];
+    }
+#pragma unroll
+    for (int e = 0; e < 4; e++) {
+      // byte offset of this thread's word of channel c + e
+      constexpr int ES = PV16 ? 2 : 1, TB = D * MX_ATTN_TILE * ES;
+      const long at = tiled ? ((long)bh * (skPad / MX_ATTN_TILE) + tile) * TB +
+                                  mx_attn_core(c + e, 4 * ES * w, MX_ATTN_TILE * ES * 8)
+                            : (((long)bh * D + c + e) * skPad + tile * MX_ATTN_TILE + 4 * w) * ES;
+      if constexpr (PV16) {
+        __half2 lo = __floats2half2_rn(x[0][e], x[1][e]), hi = __floats2half2_rn(x[2][e], x[3][e]);
+        uint2 word = make_uint2(*reinterpret_cast<uint32_t*>(&lo), *reinterpret_cast<uint32_t*>(&hi));
+        *reinterpret_cast<uint2*>(static_cast<uint8_t*>(vtRaw) + at) = word;
+      } else {
+        const uint32_t lo = (uint32_t)__nv_cvt_float2_to_fp8x2(make_float2(x[0][e], x[1][e]), __NV_SATFINITE, __NV_E4M3);
+        const uint32_t hi = (uint32_t)__nv_cvt_float2_to_fp8x2(make_float2(x[2][e], x[3][e]), __NV_SATFINITE, __NV_E4M3);
+        *reinterpret_cast<uint32_t*>(static_cast<uint8_t*>(vtRaw) + at) = lo | (hi << 16);
+      }
+    }
+  }
 }
 
-// 4. V to E4M3 with one scale per channel, stored transposed [channel][key] (the col-major B operand of P·V),
-// keys permuted within each 32-key chunk (mx_attn_v8_slot).
-extern "C" __global__ void mx_attn_quant_v(const float* __restrict__ v, long sb, long sh, long ss, int heads,
-                                           int sk, int d, int skPad, uint8_t* __restrict__ vt,
-                                           float* __restrict__ vscale) {
-  __shared__ float red[4];
-  int bh = blockIdx.y, c = blockIdx.x;
-  float amax = 0.f;
-  for (int j = threadIdx.x; j < sk; j += blockDim.x)
-    amax = mx_attn_nanmax(amax, fabsf(v[mx_attn_off(sb, sh, ss, bh, heads, j) + c]));
-  amax = mx_attn_warp_nanmax(amax);
-  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = amax;
-  __syncthreads();
-  amax = mx_attn_nanmax(mx_attn_nanmax(red[0], red[1]), mx_attn_nanmax(red[2], red[3]));
-  float inv = amax == 0.f ? 0.f : 448.f / amax;
-  uint8_t* out = vt + ((long)bh * d + c) * skPad;
-  for (int j = threadIdx.x; j < skPad; j += blockDim.x) {
-    float x = j < sk ? v[mx_attn_off(sb, sh, ss, bh, heads, j) + c] * inv : 0.f;
-    if (isnan(amax)) x = __int_as_float(0x7fc00000);
-    out[mx_attn_v8_slot(j)] = (uint8_t)__nv_cvt_float_to_fp8(x, __NV_SATFINITE, __NV_E4M3);
+#define MX_ATTN_QUANT(D)                                                                                       \
+  extern "C" __global__ void __launch_bounds__(256) mx_attn_kv_stats_d##D(                                   \
+      const float* k, const float* v, long sb, long sh, long ss, int heads, int sk, float* kmean,             \
+      float* vscale) {                                                                                         \
+    mx_attn_kv_stats<D>(k, v, sb, sh, ss, heads, sk, kmean, vscale);                                          \
+  }                                                                                                            \
+  extern "C" __global__ void __launch_bounds__(256) mx_attn_quant_k_d##D(                                    \
+      const float* k, long sb, long sh, long ss, int heads, int sk, int skPad, const float* kmean, int8_t* kq, \
+      float* kscale, int tiled) {                                                                              \
+    mx_attn_quant_k<D>(k, sb, sh, ss, heads, sk, skPad, kmean, kq, kscale, tiled);                             \
+  }                                                                                                            \
+  extern "C" __global__ void __launch_bounds__(256) mx_attn_quant_q_d##D(                                    \
+      const float* q, long sb, long sh, long ss, int heads, int sq, int sqPad, float softmaxScale, int8_t* qq, \
+      float* qscale) {                                                                                         \
+    mx_attn_quant_q<D>(q, sb, sh, ss, heads, sq, sqPad, softmaxScale, qq, qscale);                             \
+  }                                                                                                            \
+  extern "C" __global__ void __launch_bounds__(256) mx_attn_quant_v_d##D(                                    \
+      const float* v, long sb, long sh, long ss, int heads, int sk, int skPad, const float* vscale, void* vt,  \
+      int tiled) {                                                                                             \
+    mx_attn_quant_v<D, false>(v, sb, sh, ss, heads, sk, skPad, vscale, vt, tiled);                             \
+  }                                                                                                            \
+  extern "C" __global__ void __launch_bounds__(256) mx_attn_quant_v16_d##D(                                  \
+      const float* v, long sb, long sh, long ss, int heads, int sk, int skPad, const float* vscale, void* vt,  \
+      int tiled) {                                                                                             \
+    mx_attn_quant_v<D, true>(v, sb, sh, ss, heads, sk, skPad, vscale, vt, tiled);                              \
   }
-  if (threadIdx.x == 0) vscale[(long)bh * d + c] = amax == 0.f ? 1.f : amax / 448.f;
-}
-
-// 4b. The FP16 P·V variant: V to FP16 with the same per-channel scale (amax/448), transposed.
-extern "C" __global__ void mx_attn_quant_v16(const float* __restrict__ v, long sb, long sh, long ss, int heads,
-                                             int sk, int d, int skPad, __half* __restrict__ vt,
-                                             float* __restrict__ vscale) {
-  __shared__ float red[4];
-  int bh = blockIdx.y, c = blockIdx.x;
-  float amax = 0.f;
-  for (int j = threadIdx.x; j < sk; j += blockDim.x)
-    amax = mx_attn_nanmax(amax, fabsf(v[mx_attn_off(sb, sh, ss, bh, heads, j) + c]));
-  amax = mx_attn_warp_nanmax(amax);
-  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = amax;
-  __syncthreads();
-  amax = mx_attn_nanmax(mx_attn_nanmax(red[0], red[1]), mx_attn_nanmax(red[2], red[3]));
-  float inv = amax == 0.f ? 0.f : 448.f / amax;
-  __half* out = vt + ((long)bh * d + c) * skPad;
-  for (int j = threadIdx.x; j < skPad; j += blockDim.x) {
-    float x = j < sk ? v[mx_attn_off(sb, sh, ss, bh, heads, j) + c] * inv : 0.f;
-    if (isnan(amax)) x = __int_as_float(0x7fc00000);
-    out[j] = __float2half_rn(x);
-  }
-  if (threadIdx.x == 0) vscale[(long)bh * d + c] = amax == 0.f ? 1.f : amax / 448.f;
-}
+MX_ATTN_QUANT(64)
+MX_ATTN_QUANT(128)
 
 __device__ __forceinline__ void mx_attn_mma_f16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
                                                 uint32_t b1) {
@@ -207,6 +316,60 @@ __device__ __forceinline__ uint32_t mx_attn_fp8x2(float lo, float hi) {
   return (uint32_t)__nv_cvt_float2_to_fp8x2(make_float2(lo, hi), __NV_SATFINITE, __NV_E4M3);
 }
 
+// Per-thread setup shared by both fused kernels: this thread's rows rA and rB (= rA + 8) of the Q fragments
+// (m16n8k32 / wgmma A layout: row g / g + 8, bytes 4t.. and 16 + 4t.. of each 32-byte k-step) and its two
+// mask rows (null without a mask).
+template <int D>
+__device__ __forceinline__ void mx_attn_rows(const int8_t* __restrict__ qq, int bh, int sqPad, int rA, int rB,
+                                             int t, uint32_t (&qf)[D / 32][4], const float* mask, long mb,
+                                             long mh, long mq, int heads, int sq, const float*& maskA,
+                                             const float*& maskB) {
+  maskA = nullptr;
+  maskB = nullptr;
+  if (mask != nullptr) {
+    long base = (long)(bh / heads) * mb + (long)(bh % heads) * mh;
+    maskA = mask + base + (long)min(rA, sq - 1) * mq;
+    maskB = mask + base + (long)min(rB, sq - 1) * mq;
+  }
+  const int8_t* qb = qq + (long)bh * sqPad * D;
+#pragma unroll
+  for (int ks = 0; ks < D / 32; ks++) {
+    qf[ks][0] = *reinterpret_cast<const uint32_t*>(qb + (long)rA * D + ks * 32 + 4 * t);
+    qf[ks][1] = *reinterpret_cast<const uint32_t*>(qb + (long)rB * D + ks * 32 + 4 * t);
+    qf[ks][2] = *reinterpret_cast<const uint32_t*>(qb + (long)rA * D + ks * 32 + 16 + 4 * t);
+    qf[ks][3] = *reinterpret_cast<const uint32_t*>(qb + (long)rB * D + ks * 32 + 16 + 4 * t);
+  }
+}
+
+// The general score path of one 64-key tile, shared by both fused kernels: s[4n + e] (n-tile n, row A for
+// e < 2, B else, key j0 + 8n + 2t + (e & 1)) scaled, the additive mask added, padding keys and keys right of
+// the causal diagonal set to -inf, into x; tmA / tmB get the tile's row maxima over the 4 threads of a row
+// (NaN wins).
+__device__ __forceinline__ void mx_attn_tile_scores(const int* s, float* x, int j0, int t, int sk, int causal,
+                                                    int rA, int rB, float scA, float scB, const float* mask,
+                                                    const float* maskA, const float* maskB, float& tmA,
+                                                    float& tmB) {
+  tmA = -INFINITY;
+  tmB = -INFINITY;
+#pragma unroll
+  for (int n = 0; n < 8; n++) {
+#pragma unroll
+    for (int e = 0; e < 4; e++) {
+      const int key = j0 + n * 8 + 2 * t + (e & 1);
+      const bool rowB = e >= 2;
+      float v = (float)s[4 * n + e] * (rowB ? scB : scA);
+      if (mask != nullptr && key < sk) v += (rowB ? maskB : maskA)[key] * MX_ATTN_LOG2E;
+      if (key >= sk || (causal && key > (rowB ? rB : rA))) v = -INFINITY;
+      x[4 * n + e] = v;
+      if (rowB) tmB = mx_attn_nanmax(tmB, v); else tmA = mx_attn_nanmax(tmA, v);
+    }
+  }
+  tmA = mx_attn_nanmax(tmA, __shfl_xor_sync(0xffffffffu, tmA, 1));
+  tmA = mx_attn_nanmax(tmA, __shfl_xor_sync(0xffffffffu, tmA, 2));
+  tmB = mx_attn_nanmax(tmB, __shfl_xor_sync(0xffffffffu, tmB, 1));
+  tmB = mx_attn_nanmax(tmB, __shfl_xor_sync(0xffffffffu, tmB, 2));
+}
+
 // 5. The fused forward pass. One CTA = 64 queries of one (batch, head); 4 warps of 16 query rows each.
 // Fragment layouts of mma m16n8k32 (8-bit A/B), lane = 4·g + t: A row g / g+8, bytes k = 4t..4t+3 and
 // 16+4t..; B column g, bytes k = 4t..4t+3 and 16+4t..; C rows g / g+8, columns 2t, 2t+1.
@@ -226,26 +389,13 @@ __device__ __forceinline__ void mx_attn_fwd(const int8_t* __restrict__ qq, const
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int row0 = blockIdx.x * MX_ATTN_TILE + warp * 16;  // first query row of this warp
   const int rA = row0 + g, rB = row0 + g + 8;               // the two rows this thread holds
-  const int8_t* qb = qq + (long)bh * sqPad * D;
   const int8_t* kb = kq + (long)bh * skPad * D;
   const float* ksb = kscale + (long)bh * (skPad / MX_ATTN_TILE);
   const float qsA = qscale[(long)bh * sqPad + rA], qsB = qscale[(long)bh * sqPad + rB];
-  const float* maskA = nullptr;
-  const float* maskB = nullptr;
-  if (mask != nullptr) {
-    long base = (long)(bh / heads) * mb + (long)(bh % heads) * mh;
-    maskA = mask + base + (long)min(rA, sq - 1) * mq;
-    maskB = mask + base + (long)min(rB, sq - 1) * mq;
-  }
-
+  const float* maskA;
+  const float* maskB;
   uint32_t qf[KS][4];
-#pragma unroll
-  for (int ks = 0; ks < KS; ks++) {
-    qf[ks][0] = *reinterpret_cast<const uint32_t*>(qb + (long)rA * D + ks * 32 + 4 * t);
-    qf[ks][1] = *reinterpret_cast<const uint32_t*>(qb + (long)rB * D + ks * 32 + 4 * t);
-    qf[ks][2] = *reinterpret_cast<const uint32_t*>(qb + (long)rA * D + ks * 32 + 16 + 4 * t);
-    qf[ks][3] = *reinterpret_cast<const uint32_t*>(qb + (long)rB * D + ks * 32 + 16 + 4 * t);
-  }
+  mx_attn_rows<D>(qq, bh, sqPad, rA, rB, t, qf, mask, mb, mh, mq, heads, sq, maskA, maskB);
   float o[NT][4];
 #pragma unroll
   for (int n = 0; n < NT; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
@@ -260,10 +410,10 @@ __device__ __forceinline__ void mx_attn_fwd(const int8_t* __restrict__ qq, const
   constexpr int VROW = VKEYB + 16;                    // bytes per channel row of V
   constexpr int KBYTES = MX_ATTN_TILE * KROW, STAGE = KBYTES + D * VROW;
   constexpr int STAGES = 2 * STAGE <= 48 * 1024 ? 2 : 1;
-  __shared__ __align__(16) uint8_t smem[STAGES * STAGE];
+  __shared__ __align__(16) uint8_t attnSmem[STAGES * STAGE];
   const uint8_t* vg = static_cast<const uint8_t*>(vtRaw) + (long)bh * D * skPad * (PV16 ? 2 : 1);
   auto load = [&](int tl, int stage) {
-    uint8_t* ks = smem + stage * STAGE;
+    uint8_t* ks = attnSmem + stage * STAGE;
     uint8_t* vs = ks + KBYTES;
     const int8_t* kg = kb + (long)tl * MX_ATTN_TILE * D;
     constexpr int KCH = D / 16, VCH = VKEYB / 16;
@@ -290,7 +440,7 @@ __device__ __forceinline__ void mx_attn_fwd(const int8_t* __restrict__ qq, const
       mx_attn_cp_wait<0>();
     }
     __syncthreads();
-    const uint8_t* ksm = smem + (STAGES == 2 ? (tile & 1) * STAGE : 0);
+    const uint8_t* ksm = attnSmem + (STAGES == 2 ? (tile & 1) * STAGE : 0);
     const uint8_t* vsm = ksm + KBYTES;
     // ---- S = Q·Kᵀ: 16 rows × 64 keys as 8 n-tiles ----
     int s[8][4];
@@ -309,25 +459,8 @@ __device__ __forceinline__ void mx_attn_fwd(const int8_t* __restrict__ qq, const
     const float ksc = ksb[tile];
     const float scA = qsA * ksc, scB = qsB * ksc;
     float f[8][4];
-    float tmA = -INFINITY, tmB = -INFINITY;
-#pragma unroll
-    for (int n = 0; n < 8; n++) {
-#pragma unroll
-      for (int e = 0; e < 4; e++) {
-        const int key = j0 + n * 8 + 2 * t + (e & 1);
-        const bool rowB = e >= 2;
-        float x = (float)s[n][e] * (rowB ? scB : scA);
-        if (mask != nullptr && key < sk) x += (rowB ? maskB : maskA)[key] * MX_ATTN_LOG2E;
-        if (key >= sk || (causal && key > (rowB ? rB : rA))) x = -INFINITY;
-        f[n][e] = x;
-        if (rowB) tmB = mx_attn_nanmax(tmB, x); else tmA = mx_attn_nanmax(tmA, x);
-      }
-    }
-    // The 4 threads of a group share the rows.
-    tmA = mx_attn_nanmax(tmA, __shfl_xor_sync(0xffffffffu, tmA, 1));
-    tmA = mx_attn_nanmax(tmA, __shfl_xor_sync(0xffffffffu, tmA, 2));
-    tmB = mx_attn_nanmax(tmB, __shfl_xor_sync(0xffffffffu, tmB, 1));
-    tmB = mx_attn_nanmax(tmB, __shfl_xor_sync(0xffffffffu, tmB, 2));
+    float tmA, tmB;
+    mx_attn_tile_scores(&s[0][0], &f[0][0], j0, t, sk, causal, rA, rB, scA, scB, mask, maskA, maskB, tmA, tmB);
     const float nmA = mx_attn_nanmax(mA, tmA), nmB = mx_attn_nanmax(mB, tmB);
     // Nothing visible yet in a row: its P is zero and its state unchanged.
     const float subA = nmA == -INFINITY ? 0.f : nmA, subB = nmB == -INFINITY ? 0.f : nmB;
@@ -401,7 +534,7 @@ __device__ __forceinline__ void mx_attn_fwd(const int8_t* __restrict__ qq, const
 #pragma unroll
       for (int chunk = 0; chunk < 2; chunk++) {
         const uint8_t* v0 = vrow + chunk * 32;
-        // vt holds the keys already in mma order (mx_attn_v8_slot): bytes 4t..4t+3 are keys 2t, 2t+1,
+        // vt holds the keys already in mma order (mx_attn_quant_v): bytes 4t..4t+3 are keys 2t, 2t+1,
         // 8+2t, 9+2t.
         uint32_t b0 = *reinterpret_cast<const uint32_t*>(v0 + 4 * t);
         uint32_t b1 = *reinterpret_cast<const uint32_t*>(v0 + 16 + 4 * t);
@@ -453,3 +586,465 @@ MX_ATTN_FWD(mx_attn_fwd_d64, 64, false)
 MX_ATTN_FWD(mx_attn_fwd_d128, 128, false)
 MX_ATTN_FWD(mx_attn_fwd16_d64, 64, true)
 MX_ATTN_FWD(mx_attn_fwd16_d128, 128, true)
+
+// 5w. The Hopper forward pass (sm_90a, head dim 128): warpgroup MMAs (wgmma) with the A operands in
+// registers and the K/V tiles in shared memory. One CTA = WGS warpgroups of 64 query rows of one (batch,
+// head) that share each 64-key K/V tile. Steps 2 and 4 stored every K tile and Vᵀ tile as the exact image
+// of its shared-memory stage (no-swizzle K-major core matrices, 8 rows × 16 bytes each), so one thread brings
+// a tile in with two bulk copies (cp.async.bulk, the TMA engine) completing on the stage's mbarrier, three
+// stages deep; per-thread cp.async of the same tiles ran 1.5x slower (issue-bound). Per tile and warpgroup:
+//   S = Q·Kᵀ: D/32 × wgmma m64n64k32 s8 (Q fragments loaded once into registers, exact s32 sums);
+//   online softmax in FP32, base 2, P·448 rounded to E4M3 (or FP16) straight from the accumulator layout
+//   (the same key permutation as the mma kernel, so no shuffles);
+//   P·V: wgmma m64nDk32 e4m3 (or m64nDk16 f16) into fresh accumulators, then O = alpha·O + tile (two-level).
+// Interior tiles (every key valid and visible, no mask, positive scale) take a short path: the row max on
+// the integer scores, and each P element costs one integer add (exact int->float via the 2^23 magic), one
+// FMA and one exp2. A warpgroup whose rows are all left of a causal tile skips it.
+// Head dim 64 is not instantiated: the same code at D = 64 gave wrong scores on the H100 (docs/attention.md).
+// Keeps the A fragments of an issued wgmma live and unmodified up to this point (call it after the wait):
+// the asynchronous MMA reads them after the issuing instruction, so their registers must not be reused
+// for other values before the wait.
+__device__ __forceinline__ void mx_attn_keep(const uint32_t (&a)[4]) {
+  asm volatile("" ::"r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]) : "memory");
+}
+
+// Bulk (TMA engine) copy global -> shared of one contiguous block, completing on an mbarrier's
+// transaction count; and the mbarrier operations around it.
+__device__ __forceinline__ void mx_attn_bulk(void* smem, const void* gmem, uint32_t bytes, uint32_t bar) {
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(
+                   (uint32_t)__cvta_generic_to_shared(smem)),
+               "l"(gmem), "r"(bytes), "r"(bar)
+               : "memory");
+}
+__device__ __forceinline__ void mx_attn_bar_expect(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mx_attn_bar_wait(uint32_t bar, uint32_t parity) {
+  uint32_t done;
+  do {
+    asm volatile(
+        "{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+        : "=r"(done)
+        : "r"(bar), "r"(parity)
+        : "memory");
+  } while (!done);
+}
+
+// Shared-memory matrix descriptor of a no-swizzle K-major tile (leading byte offset 128, stride sbo).
+__device__ __forceinline__ uint64_t mx_attn_desc(const uint8_t* p, int sbo) {
+  const uint32_t a = (uint32_t)__cvta_generic_to_shared(p);
+  return (uint64_t)((a & 0x3FFFF) >> 4) | ((uint64_t)(128 >> 4) << 16) | ((uint64_t)(sbo >> 4) << 32);
+}
+
+// S = Q·Kᵀ of one 64-key tile (stage at ksm): D/32 wgmma s8 k-steps, committed as one group (not waited).
+// kd: the descriptor of the K stage; k-step ks starts 256 bytes further (descriptor address field + 16).
+template <int D>
+__device__ __forceinline__ void mx_attn_wg_issue_qk(int (&s)[32], const uint32_t (&qf)[D / 32][4], uint64_t kd) {
+#pragma unroll
+  for (int ks = 0; ks < D / 32; ks++) mx_attn_wg_s8_n64(s, qf[ks], kd + 16 * ks, ks > 0);
+  mx_attn_wg_commit();
+}
+
+// P·V of one 64-key tile (Vᵀ stage at vsm) into fresh accumulators: two k32 e4m3 steps (or four k16 f16
+// steps), committed as one group (not waited).
+// vd: the descriptor of the Vᵀ stage (mx_attn_vdesc); k-step kk starts 256 bytes further.
+template <int D, bool PV16>
+__device__ __forceinline__ void mx_attn_wg_issue_pv(float (&acc)[D / 2], const uint32_t (&pf)[PV16 ? 4 : 2][4],
+                                                    uint64_t vd) {
+#pragma unroll
+  for (int kk = 0; kk < (PV16 ? 4 : 2); kk++) mx_attn_wg_pv<D, PV16>(acc, pf[kk], vd + 16 * kk, kk > 0);
+  mx_attn_wg_commit();
+}
+template <int D>
+__device__ __forceinline__ uint64_t mx_attn_kdesc(const uint8_t* ksm) { return mx_attn_desc(ksm, D * 8); }
+template <bool PV16>
+__device__ __forceinline__ uint64_t mx_attn_vdesc(const uint8_t* vsm) {
+  return mx_attn_desc(vsm, MX_ATTN_TILE * (PV16 ? 2 : 1) * 8);  // 8-channel groups of Vᵀ
+}
+
+// Online softmax of one 64-key tile for the wgmma kernels: s[4n + e] is row (e < 2 ? rA : rB), key
+// j0 + 8n + 2t + (e & 1). Updates the running row maxima m and this thread's partial sums l (of P·448),
+// sets alpha (the factor that rescales the output accumulated so far) and p = P·448 (FP32, the S layout);
+// mx_attn_wg_pack turns p into P·V's A fragments.
+// Interior tiles (every key valid and visible, no mask, scale >= 0) take the short path: the row max on
+// the integer scores, and each P element costs one integer add (exact int->float via the 2^23 magic), one
+// FMA and one exp2; other tiles the general path (masks, causal diagonal, padding keys, NaN).
+__device__ __forceinline__ void mx_attn_wg_softmax(const int (&s)[32], bool interior, int j0, int t, int sk,
+                                                   int causal, int rA, int rB, float scA, float scB,
+                                                   const float* mask, const float* maskA, const float* maskB,
+                                                   float& mA, float& mB, float& lA, float& lB, float& alA,
+                                                   float& alB, float (&p)[32]) {
+  constexpr float LOG2_P_SCALE = 8.807354922057604f;  // log2(448)
+  constexpr float MAGIC = 12582912.f;                  // 1.5·2^23: int s <-> float bits of MAGIC + s
+  if (interior) {
+    int imA = s[0], imB = s[2];
+#pragma unroll
+    for (int n = 0; n < 8; n++) {
+      imA = max(imA, max(s[4 * n], s[4 * n + 1]));
+      imB = max(imB, max(s[4 * n + 2], s[4 * n + 3]));
+    }
+    imA = max(imA, __shfl_xor_sync(0xffffffffu, imA, 1));
+    imA = max(imA, __shfl_xor_sync(0xffffffffu, imA, 2));
+    imB = max(imB, __shfl_xor_sync(0xffffffffu, imB, 1));
+    imB = max(imB, __shfl_xor_sync(0xffffffffu, imB, 2));
+    // scale >= 0, so the largest integer score is the largest scaled one; NaN scales give NaN here.
+    const float nmA = mx_attn_nanmax(mA, (float)imA * scA), nmB = mx_attn_nanmax(mB, (float)imB * scB);
+    alA = mA == -INFINITY ? 1.f : mx_attn_exp2(mA - nmA);
+    alB = mB == -INFINITY ? 1.f : mx_attn_exp2(mB - nmB);
+    mA = nmA;
+    mB = nmB;
+    // p = exp2(s·sc - m + log2 448) = exp2(bits(MAGIC + s)·sc - (MAGIC·sc + m - log2 448))
+    const float cA = fmaf(MAGIC, scA, nmA - LOG2_P_SCALE), cB = fmaf(MAGIC, scB, nmB - LOG2_P_SCALE);
+#pragma unroll
+    for (int n = 0; n < 8; n++) {
+      p[4 * n] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n] + 0x4B400000), scA, -cA));
+      p[4 * n + 1] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n + 1] + 0x4B400000), scA, -cA));
+      p[4 * n + 2] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n + 2] + 0x4B400000), scB, -cB));
+      p[4 * n + 3] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n + 3] + 0x4B400000), scB, -cB));
+    }
+  } else {
+    float tmA, tmB;
+    mx_attn_tile_scores(s, p, j0, t, sk, causal, rA, rB, scA, scB, mask, maskA, maskB, tmA, tmB);
+    const float nmA = mx_attn_nanmax(mA, tmA), nmB = mx_attn_nanmax(mB, tmB);
+    // Nothing visible yet in a row: its P is zero and its state unchanged.
+    const float offA = (nmA == -INFINITY ? 0.f : nmA) - LOG2_P_SCALE;
+    const float offB = (nmB == -INFINITY ? 0.f : nmB) - LOG2_P_SCALE;
+    alA = nmA == -INFINITY ? 1.f : mx_attn_exp2(mA - nmA);
+    alB = nmB == -INFINITY ? 1.f : mx_attn_exp2(mB - nmB);
+    mA = nmA;
+    mB = nmB;
+#pragma unroll
+    for (int n = 0; n < 8; n++) {
+      p[4 * n] = mx_attn_exp2(p[4 * n] - offA);
+      p[4 * n + 1] = mx_attn_exp2(p[4 * n + 1] - offA);
+      p[4 * n + 2] = mx_attn_exp2(p[4 * n + 2] - offB);
+      p[4 * n + 3] = mx_attn_exp2(p[4 * n + 3] - offB);
+    }
+  }
+  float sumA = 0.f, sumB = 0.f;
+#pragma unroll
+  for (int n = 0; n < 8; n++) {
+    sumA += p[4 * n] + p[4 * n + 1];
+    sumB += p[4 * n + 2] + p[4 * n + 3];
+  }
+  lA = lA * alA + sumA;
+  lB = lB * alB + sumB;
+}
+
+// P (p of mx_attn_wg_softmax) as P·V's A fragments: E4M3 (or FP16) pairs straight from the S layout.
+template <bool PV16>
+__device__ __forceinline__ void mx_attn_wg_pack(const float (&p)[32], uint32_t (&pf)[PV16 ? 4 : 2][4]) {
+  if constexpr (PV16) {
+    // A fragments of m64nDk16: k-step kk covers keys 16kk..16kk+15 = n-tiles 2kk, 2kk+1 (keys in order).
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++) {
+      pf[kk][0] = mx_attn_f16x2(p[8 * kk], p[8 * kk + 1]);
+      pf[kk][1] = mx_attn_f16x2(p[8 * kk + 2], p[8 * kk + 3]);
+      pf[kk][2] = mx_attn_f16x2(p[8 * kk + 4], p[8 * kk + 5]);
+      pf[kk][3] = mx_attn_f16x2(p[8 * kk + 6], p[8 * kk + 7]);
+    }
+  } else {
+    // A fragments of m64nDk32 per 32-key chunk in the permuted key order (see mx_attn_fwd): register
+    // 0/1 = rows A/B, keys {2t, 2t+1} of n-tile 4c and {2t, 2t+1} of n-tile 4c+1; 2/3 the same for n-tiles
+    // 4c+2 and 4c+3.
+#pragma unroll
+    for (int c = 0; c < 2; c++) {
+#pragma unroll
+      for (int h = 0; h < 2; h++) {
+        const int n0 = 4 * c + 2 * h;
+        pf[c][2 * h] = mx_attn_fp8x2(p[4 * n0], p[4 * n0 + 1]) | (mx_attn_fp8x2(p[4 * n0 + 4], p[4 * n0 + 5]) << 16);
+        pf[c][2 * h + 1] = mx_attn_fp8x2(p[4 * n0 + 2], p[4 * n0 + 3]) | (mx_attn_fp8x2(p[4 * n0 + 6], p[4 * n0 + 7]) << 16);
+      }
+    }
+  }
+}
+
+// O = alpha·O + acc (the two-level accumulation: each tile's P·V in fresh accumulators joins O in FP32).
+template <int D>
+__device__ __forceinline__ void mx_attn_wg_join(float (&o)[D / 2], const float (&acc)[D / 2], float alA, float alB) {
+#pragma unroll
+  for (int n = 0; n < D / 8; n++) {
+    o[4 * n] = fmaf(o[4 * n], alA, acc[4 * n]);
+    o[4 * n + 1] = fmaf(o[4 * n + 1], alA, acc[4 * n + 1]);
+    o[4 * n + 2] = fmaf(o[4 * n + 2], alB, acc[4 * n + 2]);
+    o[4 * n + 3] = fmaf(o[4 * n + 3], alB, acc[4 * n + 3]);
+  }
+}
+
+// Normalizes this thread's two output rows (the partial sums l joined over the 4 threads of a row) and
+// stores them with V's per-channel scale applied; rows past sq are not stored.
+template <int D>
+__device__ __forceinline__ void mx_attn_wg_store(const float (&o)[D / 2], float lA, float lB, const float* vs,
+                                                 float* __restrict__ out, long ob, long oh, long os, int bh,
+                                                 int heads, int sq, int rA, int rB, int t) {
+  lA += __shfl_xor_sync(0xffffffffu, lA, 1);
+  lA += __shfl_xor_sync(0xffffffffu, lA, 2);
+  lB += __shfl_xor_sync(0xffffffffu, lB, 1);
+  lB += __shfl_xor_sync(0xffffffffu, lB, 2);
+  // l == 0: every score of the row was -inf -> zeros (NaN in l stays NaN).
+  const float invA = lA == 0.f ? 0.f : 1.f / lA;
+  const float invB = lB == 0.f ? 0.f : 1.f / lB;
+  float* outA = rA < sq ? out + mx_attn_off(ob, oh, os, bh, heads, rA) : nullptr;
+  float* outB = rB < sq ? out + mx_attn_off(ob, oh, os, bh, heads, rB) : nullptr;
+#pragma unroll
+  for (int n = 0; n < D / 8; n++) {
+    const int c = n * 8 + 2 * t;
+    const float2 sc = *reinterpret_cast<const float2*>(vs + c);
+    if (outA != nullptr)
+      *reinterpret_cast<float2*>(outA + c) =
+          lA == 0.f ? make_float2(0.f, 0.f) : make_float2(o[4 * n] * invA * sc.x, o[4 * n + 1] * invA * sc.y);
+    if (outB != nullptr)
+      *reinterpret_cast<float2*>(outB + c) =
+          lB == 0.f ? make_float2(0.f, 0.f) : make_float2(o[4 * n + 2] * invB * sc.x, o[4 * n + 3] * invB * sc.y);
+  }
+}
+
+// Initializes the stage barriers (one arrival each: the thread that issues the bulk copies).
+template <int STAGES>
+__device__ __forceinline__ void mx_attn_bar_init(uint64_t* fullBar) {
+  if (threadIdx.x == 0) {
+    for (int st = 0; st < STAGES; st++)
+      asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" ::"r"((uint32_t)__cvta_generic_to_shared(&fullBar[st])));
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+}
+
+// The quantization kernels stored each tile as its shared-memory image: two bulk copies by thread 0.
+__device__ __forceinline__ void mx_attn_load_stage(uint8_t* stage, uint64_t* bar, const int8_t* ktile, int kbytes,
+                                                   const uint8_t* vtile, int vbytes) {
+  if (threadIdx.x == 0) {
+    const uint32_t b = (uint32_t)__cvta_generic_to_shared(bar);
+    mx_attn_bar_expect(b, kbytes + vbytes);
+    mx_attn_bulk(stage, ktile, kbytes, b);
+    mx_attn_bulk(stage + kbytes, vtile, vbytes, b);
+  }
+}
+
+template <int D, bool PV16, int WGS>
+__device__ __forceinline__ void mx_attn_fwd_wg(const int8_t* __restrict__ qq, const float* __restrict__ qscale,
+                                               const int8_t* __restrict__ kq, const float* __restrict__ kscale,
+                                               const void* __restrict__ vtRaw, const float* __restrict__ vscale,
+                                               const float* __restrict__ mask, long mb, long mh, long mq,
+                                               float* __restrict__ out, long ob, long oh, long os, int heads,
+                                               int sq, int sk, int sqPad, int skPad, int causal, int posScale) {
+  constexpr int BQ = 64 * WGS;                          // queries per CTA
+  constexpr int KBYTES = MX_ATTN_TILE * D;              // K tile: 64 keys × D int8
+  constexpr int VBYTES = D * MX_ATTN_TILE * (PV16 ? 2 : 1);  // Vᵀ tile: D channels × 64 keys
+  constexpr int STAGE = KBYTES + VBYTES;
+  // Three stages in dynamic shared memory (the launcher sets its size: 3·STAGE + 64 bytes for the barriers).
+  constexpr int STAGES = 3;
+  extern __shared__ __align__(128) uint8_t attnDynSmem[];
+  uint8_t* attnSmem = attnDynSmem;
+  uint64_t* fullBar = reinterpret_cast<uint64_t*>(attnDynSmem + STAGES * STAGE);  // tile landed in stage s
+
+  const int bh = blockIdx.y, tid = threadIdx.x;
+  const int warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3, wg = warp >> 2;
+  const int q0 = blockIdx.x * BQ, wgRow0 = q0 + wg * 64;
+  const int rA = q0 + warp * 16 + g, rB = rA + 8;  // the two rows this thread holds
+  const int8_t* kb = kq + (long)bh * skPad * D;
+  const uint8_t* vg = static_cast<const uint8_t*>(vtRaw) + (long)bh * D * skPad * (PV16 ? 2 : 1);
+  const float* ksb = kscale + (long)bh * (skPad / MX_ATTN_TILE);
+  const float qsA = qscale[(long)bh * sqPad + rA], qsB = qscale[(long)bh * sqPad + rB];
+  const float* maskA;
+  const float* maskB;
+  uint32_t qf[D / 32][4];
+  mx_attn_rows<D>(qq, bh, sqPad, rA, rB, t, qf, mask, mb, mh, mq, heads, sq, maskA, maskB);
+  mx_attn_bar_init<STAGES>(fullBar);
+  auto load = [&](int tl, int stage) {
+    mx_attn_load_stage(attnSmem + stage * STAGE, &fullBar[stage], kb + (long)tl * KBYTES, KBYTES,
+                       vg + (long)tl * VBYTES, VBYTES);
+  };
+
+  float o[D / 2];
+#pragma unroll
+  for (int i = 0; i < D / 2; i++) o[i] = 0.f;
+  float mA = -INFINITY, mB = -INFINITY, lA = 0.f, lB = 0.f;  // l: this thread's partial sums of P·448
+
+  int tiles = skPad / MX_ATTN_TILE;
+  if (causal) tiles = min(tiles, min(q0 + BQ - 1, sq - 1) / MX_ATTN_TILE + 1);
+#pragma unroll
+  for (int s = 0; s < STAGES - 1; s++)
+    if (s < tiles) load(s, s);
+  for (int tile = 0; tile < tiles; tile++) {
+    mx_attn_bar_wait((uint32_t)__cvta_generic_to_shared(&fullBar[tile % STAGES]), (tile / STAGES) & 1);
+    __syncthreads();  // every warpgroup is done with the stage loaded next
+    if (tile + STAGES - 1 < tiles) load(tile + STAGES - 1, (tile + STAGES - 1) % STAGES);
+    const int j0 = tile * MX_ATTN_TILE;
+    if (causal && j0 > wgRow0 + 63) continue;  // every key of the tile is right of every row of this warpgroup
+    const uint8_t* ksm = attnSmem + (tile % STAGES) * STAGE;
+
+    // ---- S = Q·Kᵀ (64 rows × 64 keys per warpgroup) ----
+    int s[32];
+#pragma unroll
+    for (int i = 0; i < 32; i++) s[i] = 0;
+    mx_attn_wg_fence();
+    mx_attn_wg_issue_qk<D>(s, qf, mx_attn_kdesc<D>(ksm));
+    mx_attn_wg_wait_i32(s);
+#pragma unroll
+    for (int ks = 0; ks < D / 32; ks++) mx_attn_keep(qf[ks]);
+
+    // ---- online softmax ----
+    const float ksc = ksb[tile];
+    const bool interior = j0 + MX_ATTN_TILE <= sk && mask == nullptr && posScale &&
+                          (!causal || j0 + MX_ATTN_TILE - 1 <= wgRow0);
+    float alA, alB, p[32];
+    uint32_t pf[PV16 ? 4 : 2][4];
+    mx_attn_wg_softmax(s, interior, j0, t, sk, causal, rA, rB, qsA * ksc, qsB * ksc, mask, maskA, maskB, mA, mB, lA,
+                       lB, alA, alB, p);
+    mx_attn_wg_pack<PV16>(p, pf);
+
+    // ---- P·V into fresh accumulators, then O = alpha·O + tile ----
+    float acc[D / 2];
+#pragma unroll
+    for (int i = 0; i < D / 2; i++) acc[i] = 0.f;
+    mx_attn_wg_fence();
+    mx_attn_wg_issue_pv<D, PV16>(acc, pf, mx_attn_vdesc<PV16>(ksm + KBYTES));
+    mx_attn_wg_wait_acc<D>(acc);
+#pragma unroll
+    for (int kk = 0; kk < (PV16 ? 4 : 2); kk++) mx_attn_keep(pf[kk]);
+    mx_attn_wg_join<D>(o, acc, alA, alB);
+  }
+  mx_attn_wg_store<D>(o, lA, lB, vscale + (long)bh * D, out, ob, oh, os, bh, heads, sq, rA, rB, t);
+}
+
+// 5p. The pipelined Hopper forward pass (one warpgroup, 64 queries per CTA, head dim 128): the same math
+// as mx_attn_fwd_wg, but the tensor cores work during the softmax (FlashAttention-3's intra-warpgroup
+// overlap). Step j (P(j) packed): issue Q·Kᵀ(j+1) and P·V(j) as two wgmma groups; wait for the first only
+// (wait_group 1); tile j+1's softmax while P·V(j) runs; wait for P·V(j), join it into O, then pack P(j+1)
+// into the A-fragment registers (only now: the P·V in flight reads them). One 128-thread barrier per
+// tile, after which the stage of tile j-1 takes tile j+2's bulk copies. Nothing is in flight across the
+// loop's back edge and every issue and wait inside the loop is unconditional (the last tile is peeled):
+// otherwise ptxas serializes every wgmma (warnings C7513/C7514; checked with -Xptxas -v). CTAs take
+// query blocks in reverse order, so under a causal mask the longest ones start first.
+template <int D, bool PV16>
+__device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, const float* __restrict__ qscale,
+                                                const int8_t* __restrict__ kq, const float* __restrict__ kscale,
+                                                const void* __restrict__ vtRaw, const float* __restrict__ vscale,
+                                                const float* __restrict__ mask, long mb, long mh, long mq,
+                                                float* __restrict__ out, long ob, long oh, long os, int heads,
+                                                int sq, int sk, int sqPad, int skPad, int causal, int posScale) {
+  constexpr int KBYTES = MX_ATTN_TILE * D;
+  constexpr int VBYTES = D * MX_ATTN_TILE * (PV16 ? 2 : 1);
+  constexpr int STAGE = KBYTES + VBYTES;
+  constexpr int STAGES = 3;  // tile j+1's K and tile j's V in use, tile j+2 landing
+  constexpr int PSTEPS = PV16 ? 4 : 2;
+  extern __shared__ __align__(128) uint8_t attnDynSmem[];
+  uint8_t* attnSmem = attnDynSmem;
+  uint64_t* fullBar = reinterpret_cast<uint64_t*>(attnDynSmem + STAGES * STAGE);
+
+  const int bh = blockIdx.y, tid = threadIdx.x;
+  const int warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
+  const int q0 = (gridDim.x - 1 - blockIdx.x) * 64;
+  const int rA = q0 + warp * 16 + g, rB = rA + 8;
+  const int8_t* kb = kq + (long)bh * skPad * D;
+  const uint8_t* vg = static_cast<const uint8_t*>(vtRaw) + (long)bh * D * skPad * (PV16 ? 2 : 1);
+  const float* ksb = kscale + (long)bh * (skPad / MX_ATTN_TILE);
+  const float qsA = qscale[(long)bh * sqPad + rA], qsB = qscale[(long)bh * sqPad + rB];
+  const float* maskA;
+  const float* maskB;
+  uint32_t qf[D / 32][4];
+  mx_attn_rows<D>(qq, bh, sqPad, rA, rB, t, qf, mask, mb, mh, mq, heads, sq, maskA, maskB);
+  mx_attn_bar_init<STAGES>(fullBar);
+  auto load = [&](int tl) {
+    const int st = tl % STAGES;
+    mx_attn_load_stage(attnSmem + st * STAGE, &fullBar[st], kb + (long)tl * KBYTES, KBYTES, vg + (long)tl * VBYTES,
+                       VBYTES);
+  };
+  auto landed = [&](int tl) {
+    mx_attn_bar_wait((uint32_t)__cvta_generic_to_shared(&fullBar[tl % STAGES]), (tl / STAGES) & 1);
+  };
+  auto stage = [&](int tl) -> const uint8_t* { return attnSmem + (tl % STAGES) * STAGE; };
+  auto softmax = [&](const int (&s)[32], int tl, float& alA, float& alB, float (&p)[32], float& mA, float& mB,
+                     float& lA, float& lB) {
+    const int j0 = tl * MX_ATTN_TILE;
+    const float ksc = ksb[tl];
+    const bool interior = j0 + MX_ATTN_TILE <= sk && mask == nullptr && posScale &&
+                          (!causal || j0 + MX_ATTN_TILE - 1 <= q0);
+    mx_attn_wg_softmax(s, interior, j0, t, sk, causal, rA, rB, qsA * ksc, qsB * ksc, mask, maskA, maskB, mA, mB, lA,
+                       lB, alA, alB, p);
+  };
+
+  float o[D / 2], acc[D / 2];
+#pragma unroll
+  for (int i = 0; i < D / 2; i++) o[i] = acc[i] = 0.f;
+  float mA = -INFINITY, mB = -INFINITY, lA = 0.f, lB = 0.f;
+
+  int tiles = skPad / MX_ATTN_TILE;
+  if (causal) tiles = min(tiles, min(q0 + 63, sq - 1) / MX_ATTN_TILE + 1);
+  load(0);
+  if (tiles > 1) load(1);
+
+  // Tile 0: scores and P before the loop.
+  int s[32];
+#pragma unroll
+  for (int i = 0; i < 32; i++) s[i] = 0;
+  float alA, alB, p[32];
+  uint32_t pf[PSTEPS][4];
+  landed(0);
+  mx_attn_wg_fence();
+  mx_attn_wg_issue_qk<D>(s, qf, mx_attn_kdesc<D>(stage(0)));
+  mx_attn_wg_wait_i32(s);
+  softmax(s, 0, alA, alB, p, mA, mB, lA, lB);
+  mx_attn_wg_pack<PV16>(p, pf);
+
+  // Branch-free steady state (a conditional wgmma issue or wait makes ptxas serialize every wgmma).
+  for (int tile = 0; tile + 1 < tiles; tile++) {
+    landed(tile + 1);
+    __syncthreads();  // every thread is past P·V(tile-1)'s wait: that stage can be refilled
+    if (tile + 2 < tiles) load(tile + 2);
+    const uint64_t kd = mx_attn_kdesc<D>(stage(tile + 1)), vd = mx_attn_vdesc<PV16>(stage(tile) + KBYTES);
+    mx_attn_wg_fence();
+    mx_attn_wg_issue_qk<D>(s, qf, kd);
+    mx_attn_wg_issue_pv<D, PV16>(acc, pf, vd);
+    float nA, nB;
+    mx_attn_wg_wait1_i32(s);  // Q·Kᵀ(tile+1) done, P·V(tile) may still run
+    softmax(s, tile + 1, nA, nB, p, mA, mB, lA, lB);
+    mx_attn_wg_wait_acc<D>(acc);
+#pragma unroll
+    for (int ks = 0; ks < D / 32; ks++) mx_attn_keep(qf[ks]);
+#pragma unroll
+    for (int kk = 0; kk < PSTEPS; kk++) mx_attn_keep(pf[kk]);
+    mx_attn_wg_join<D>(o, acc, alA, alB);
+    alA = nA;
+    alB = nB;
+    // P's fragments are rewritten only now: P·V(tile) read them until the wait above.
+    mx_attn_wg_pack<PV16>(p, pf);
+  }
+  // The last tile's P·V (its stage landed before its scores were computed).
+  const uint64_t vd = mx_attn_vdesc<PV16>(stage(tiles - 1) + KBYTES);
+  mx_attn_wg_fence();
+  mx_attn_wg_issue_pv<D, PV16>(acc, pf, vd);
+  mx_attn_wg_wait_acc<D>(acc);
+#pragma unroll
+  for (int kk = 0; kk < PSTEPS; kk++) mx_attn_keep(pf[kk]);
+  mx_attn_wg_join<D>(o, acc, alA, alB);
+  mx_attn_wg_store<D>(o, lA, lB, vscale + (long)bh * D, out, ob, oh, os, bh, heads, sq, rA, rB, t);
+}
+
+#define MX_ATTN_FWD_WG(NAME, D, PV16, WGS)                                                                    \
+  extern "C" __global__ void __launch_bounds__(128 * WGS, 3 - WGS) NAME(                                     \
+      const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt,        \
+      const float* vscale, const float* mask, long mb, long mh, long mq, float* out, long ob, long oh,       \
+      long os, int heads, int sq, int sk, int sqPad, int skPad, int causal, int posScale) {                  \
+    mx_attn_fwd_wg<D, PV16, WGS>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, \
+                                 sq, sk, sqPad, skPad, causal, posScale);                                    \
+  }
+#define MX_ATTN_FWD_WGP(NAME, D, PV16)                                                                        \
+  extern "C" __global__ void __launch_bounds__(128, 2) NAME(                                                 \
+      const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt,        \
+      const float* vscale, const float* mask, long mb, long mh, long mq, float* out, long ob, long oh,       \
+      long os, int heads, int sq, int sk, int sqPad, int skPad, int causal, int posScale) {                  \
+    mx_attn_fwd_wgp<D, PV16>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, \
+                             sk, sqPad, skPad, causal, posScale);                                            \
+  }
+// Head dim 128 only: at 64 these kernels gave wrong scores on the H100 (see docs/attention.md), so the
+// launcher sends head dim 64 to the mma.sync kernel. "1": one warpgroup (64 queries) per CTA, two CTAs per
+// SM running out of step; else two warpgroups (128 queries) sharing each K/V tile; "1p": one warpgroup,
+// pipelined (5p).
+MX_ATTN_FWD_WG(mx_attn_wgb_d128, 128, false, 2)
+MX_ATTN_FWD_WG(mx_attn_wgb16_d128, 128, true, 2)
+MX_ATTN_FWD_WG(mx_attn_wg1b_d128, 128, false, 1)
+MX_ATTN_FWD_WG(mx_attn_wg1b16_d128, 128, true, 1)
+MX_ATTN_FWD_WGP(mx_attn_wg1p_d128, 128, false)
+MX_ATTN_FWD_WGP(mx_attn_wg1p16_d128, 128, true)

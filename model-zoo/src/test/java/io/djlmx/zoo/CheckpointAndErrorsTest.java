@@ -8,7 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.inference.Predictor;
 import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ZooModel;
+import io.djlmx.checkpoint.CheckpointTensor;
+import io.djlmx.checkpoint.ModelCheckpoint;
 import io.djlmx.format.MxFormat;
+import io.djlmx.format.ScaleMode;
 import io.djlmx.zoo.bert.BertWeights;
 import io.djlmx.zoo.checkpoint.MxCheckpoint;
 import io.djlmx.zoo.checkpoint.MxWeight;
@@ -19,9 +22,11 @@ import io.djlmx.zoo.translator.Pooling;
 import io.djlmx.zoo.translator.SentenceSimilarity;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -51,6 +56,42 @@ class CheckpointAndErrorsTest {
     assertArrayEquals(w.get(emb).data(), wb.get(emb).data());
     // MXFP6 file: linear weights at 6.25 bits instead of 32
     assertTrue(Files.size(file) < 70_000_000L, "size " + Files.size(file));
+  }
+
+  @Test
+  void encoderCheckpointIsAModelCheckpointThatKeepsItsScaleRule() throws Exception {
+    BertWeights w = SentenceEncoderLoader.importOnnx(SentenceEncoderSpec.ALL_MINILM_L6_V2);
+    Path file = tmp.resolve("rceil.mxckpt");
+    MxCheckpoint.quantize(w, MxFormat.MXFP8_E4M3, ScaleMode.RCEIL, null).write(file);
+    // one checkpoint format for the project: the engine's reader (and mx inspect) read it
+    try (ModelCheckpoint model = ModelCheckpoint.read(file)) {
+      assertEquals(MxCheckpoint.SOURCE_BERT, model.get(ModelCheckpoint.SOURCE));
+      assertEquals(MxFormat.MXFP8_E4M3, model.weightFormat());
+      assertEquals(ScaleMode.RCEIL, model.scaleMode());
+      assertEquals("384", model.get("bert.hiddenSize"));
+    }
+    MxCheckpoint back = MxCheckpoint.read(file);
+    MxWeight q = back.mxWeights().get("encoder.layer.0.attention.self.query.weight");
+    assertEquals(ScaleMode.RCEIL, q.scaleMode());
+    assertEquals(w.config().layerNormEps(), back.config().layerNormEps());
+  }
+
+  @Test
+  void otherModelCheckpointsAndOldFilesAreRejectedByName() throws Exception {
+    Path other = tmp.resolve("mlp.mxckpt");
+    try (ModelCheckpoint ckpt =
+        new ModelCheckpoint(
+            Map.of(ModelCheckpoint.SOURCE, ModelCheckpoint.SOURCE_PARAMS),
+            List.of(new CheckpointTensor("w", new long[] {2}, new float[] {1, 2}, null)))) {
+      ckpt.write(other);
+    }
+    IOException e = assertThrows(IOException.class, () -> MxCheckpoint.read(other));
+    assertTrue(e.getMessage().contains("mlp.mxckpt"), e.getMessage());
+    assertTrue(e.getMessage().contains("not a BERT encoder checkpoint"), e.getMessage());
+    Path old = tmp.resolve("old.mxckpt");
+    Files.write(old, "DJLMXCK1 and the rest of an old file".getBytes(StandardCharsets.US_ASCII));
+    e = assertThrows(IOException.class, () -> MxCheckpoint.read(old));
+    assertTrue(e.getMessage().contains("older djl-mx (DJLMXCK1)"), e.getMessage());
   }
 
   @Test

@@ -64,12 +64,28 @@ public final class CheckpointFiles {
    */
   public static byte[] readBytes(DataInputStream is, String source, String name)
       throws IOException {
+    return readBytes(is, source, name, 0);
+  }
+
+  /**
+   * Like {@link #readBytes(DataInputStream, String, String)}, with a size bound as for {@link
+   * #readBounded(DataInputStream, int, long)}.
+   *
+   * @param is the stream
+   * @param source the file, for messages
+   * @param name the tensor the bytes belong to, for messages
+   * @param sizeBound bytes known to be available at most (0 when unknown)
+   * @return the bytes
+   * @throws IOException on a negative or absurd count ("Corrupt MX checkpoint ...") or end of data
+   */
+  public static byte[] readBytes(DataInputStream is, String source, String name, long sizeBound)
+      throws IOException {
     int len = is.readInt();
     if (len < 0 || len > Integer.MAX_VALUE - 16) {
       throw new IOException(
           "Corrupt MX checkpoint " + source + ": byte count " + len + " of " + name);
     }
-    return readBounded(is, len);
+    return readBounded(is, len, sizeBound);
   }
 
   /**

@@ -82,6 +82,10 @@ public final class ModelCheckpoint implements AutoCloseable {
   public static final String ARGUMENT_PREFIX = "argument.";
 
   private static final byte[] MAGIC = "DJLMXCK2".getBytes(StandardCharsets.US_ASCII);
+
+  /** The zoo's encoder checkpoints before they became model checkpoints. */
+  private static final byte[] OLD_MAGIC = "DJLMXCK1".getBytes(StandardCharsets.US_ASCII);
+
   private static final byte KIND_FP32 = 0;
   private static final byte KIND_MX = 1;
   private static final int MAX_COUNT = 1_000_000;
@@ -238,6 +242,36 @@ public final class ModelCheckpoint implements AutoCloseable {
   }
 
   /**
+   * Reads only the metadata at the head of a checkpoint file (no tensors, no checksum: for telling
+   * which checkpoint a file is before reading it whole).
+   *
+   * @param file the file
+   * @return the metadata, or null when the file is not a model checkpoint or its head is unreadable
+   * @throws IOException when the file cannot be read
+   */
+  public static Map<String, String> readMetadata(Path file) throws IOException {
+    try (DataInputStream is =
+        new DataInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 16))) {
+      byte[] magic = new byte[MAGIC.length];
+      is.readFully(magic);
+      if (!Arrays.equals(magic, MAGIC)) {
+        return null;
+      }
+      int count = is.readInt();
+      if (count < 0 || count > MAX_COUNT) {
+        return null;
+      }
+      Map<String, String> metadata = new LinkedHashMap<>();
+      for (int i = 0; i < count; i++) {
+        metadata.put(is.readUTF(), is.readUTF());
+      }
+      return metadata;
+    } catch (EOFException | UTFDataFormatException e) {
+      return null;
+    }
+  }
+
+  /**
    * Reads a checkpoint file, verifying its checksum.
    *
    * @param file the file
@@ -248,8 +282,9 @@ public final class ModelCheckpoint implements AutoCloseable {
     if (!Files.isRegularFile(file)) {
       throw new NoSuchFileException(file.toString(), null, "MX checkpoint not found");
     }
+    long size = Files.size(file);
     try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 20)) {
-      return read(in, file.toString());
+      return read(in, file.toString(), size);
     }
   }
 
@@ -262,12 +297,29 @@ public final class ModelCheckpoint implements AutoCloseable {
    * @throws IOException when the data is truncated, corrupt or not a checkpoint
    */
   public static ModelCheckpoint read(InputStream in, String source) throws IOException {
+    return read(in, source, 0);
+  }
+
+  /**
+   * Reads from a stream of a known size: arrays up to that size are read straight into arrays of
+   * their final length (a corrupt length beyond it is read in chunks, so it fails at the end of the
+   * stream instead of allocating what the file cannot hold).
+   */
+  private static ModelCheckpoint read(InputStream in, String source, long sizeBound)
+      throws IOException {
     CRC32 crc = new CRC32();
     DataInputStream is = new DataInputStream(new CheckedInputStream(in, crc));
     Map<String, CheckpointTensor> read = new LinkedHashMap<>();
     try {
       byte[] magic = new byte[MAGIC.length];
       is.readFully(magic);
+      if (Arrays.equals(magic, OLD_MAGIC)) {
+        throw new IOException(
+            "MX checkpoint "
+                + source
+                + " is in the format of an older djl-mx (DJLMXCK1): convert it again (the zoo"
+                + " does so by itself)");
+      }
       if (!Arrays.equals(magic, MAGIC)) {
         throw new IOException(
             "Not an MX model checkpoint (bad magic, expected DJLMXCK2): " + source);
@@ -279,7 +331,7 @@ public final class ModelCheckpoint implements AutoCloseable {
       }
       int count = readCount(is, source, "tensor count");
       for (int i = 0; i < count; i++) {
-        CheckpointTensor t = readTensor(is, source);
+        CheckpointTensor t = readTensor(is, source, sizeBound);
         if (read.put(t.name(), t) != null) {
           throw corrupt(source, "tensor " + t.name() + " appears twice");
         }
@@ -309,7 +361,8 @@ public final class ModelCheckpoint implements AutoCloseable {
     }
   }
 
-  private static CheckpointTensor readTensor(DataInputStream is, String source) throws IOException {
+  private static CheckpointTensor readTensor(DataInputStream is, String source, long sizeBound)
+      throws IOException {
     String name = is.readUTF();
     byte kind = is.readByte();
     int rank = is.readInt();
@@ -326,7 +379,7 @@ public final class ModelCheckpoint implements AutoCloseable {
       n *= shape[d];
     }
     if (kind == KIND_FP32) {
-      byte[] raw = CheckpointFiles.readBounded(is, (int) n * Float.BYTES);
+      byte[] raw = CheckpointFiles.readBounded(is, (int) n * Float.BYTES, sizeBound);
       float[] data = new float[(int) n];
       ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(data);
       return new CheckpointTensor(name, shape, data, null);
@@ -348,8 +401,8 @@ public final class ModelCheckpoint implements AutoCloseable {
     if (block < 1 || block > 1 << 16) {
       throw corrupt(source, "block size " + block + " of " + name);
     }
-    byte[] scales = CheckpointFiles.readBytes(is, source, name);
-    byte[] codes = CheckpointFiles.readBytes(is, source, name);
+    byte[] scales = CheckpointFiles.readBytes(is, source, name, sizeBound);
+    byte[] codes = CheckpointFiles.readBytes(is, source, name, sizeBound);
     MxTensor t;
     try {
       t = MxTensor.allocate(shape, format, scale, block);

@@ -27,13 +27,17 @@ final class CheckpointLoader {
   /** The checkpoint file extension. */
   static final String EXTENSION = ".mxckpt";
 
+  private static final Set<String> LOADABLE_SOURCES =
+      Set.of(ModelCheckpoint.SOURCE_PARAMS, ModelCheckpoint.SOURCE_TORCHSCRIPT);
+
   private CheckpointLoader() {}
 
   /**
    * Finds the checkpoint of a model: {@code modelPath} itself if it is a {@code .mxckpt} file; next
    * to a model file, the file of the same name with the extension {@code .mxckpt}; in a directory,
    * {@code PREFIX.mxckpt}, {@code DIRNAME.mxckpt} or {@code model.mxckpt}; a file found (not named)
-   * counts only if it is a model checkpoint ({@code DJLMXCK2}).
+   * counts only if it is a model checkpoint ({@code DJLMXCK2}) of a source the engine loads (a
+   * {@code .params} block model or a TorchScript module; a zoo encoder's cache is not one).
    *
    * @return the file, or null when there is none
    */
@@ -57,9 +61,13 @@ final class CheckpointLoader {
     return null;
   }
 
-  /** A found file counts only with the model checkpoint magic (a zoo encoder's has another). */
+  /** A found file counts only as a model checkpoint of a source the engine loads. */
   private static boolean isModelCheckpoint(Path file) throws IOException {
-    return Files.isRegularFile(file) && ModelCheckpoint.isModelCheckpoint(file);
+    if (!Files.isRegularFile(file)) {
+      return false;
+    }
+    Map<String, String> meta = ModelCheckpoint.readMetadata(file);
+    return meta != null && LOADABLE_SOURCES.contains(meta.get(ModelCheckpoint.SOURCE));
   }
 
   /**

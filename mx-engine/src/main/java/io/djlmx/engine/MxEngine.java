@@ -9,6 +9,7 @@ import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import io.djlmx.kernel.cuda.CudaBackend;
 import java.util.Locale;
+import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -69,6 +70,7 @@ public final class MxEngine extends Engine {
             PYTORCH,
             pt.getVersion(),
             JniUtils.getNumThreads());
+        warmUpEngineWideFormats();
         return new MxEngine();
       }
       if (CudaBackend.isAvailable()) {
@@ -88,6 +90,16 @@ public final class MxEngine extends Engine {
       throw e;
     } catch (RuntimeException | LinkageError e) {
       throw new EngineException("Failed to start the MX engine: " + e.getMessage(), e);
+    }
+  }
+
+  /** Starts compiling the CPU kernel for the formats set for the whole JVM (or the defaults). */
+  private static void warmUpEngineWideFormats() {
+    try {
+      MxConfig c = MxConfig.resolve(Map.of());
+      KernelWarmup.start(c.getWeights(), c.getActivations());
+    } catch (IllegalArgumentException e) {
+      // an invalid engine-wide setting is reported, with the valid values, when a model loads
     }
   }
 

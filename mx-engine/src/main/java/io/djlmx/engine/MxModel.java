@@ -115,6 +115,9 @@ public class MxModel extends BaseModel {
           }
           c = MxConfig.resolve(merged);
           config = c;
+          if (!manager.getDevice().isGpu()) {
+            KernelWarmup.start(c.getWeights(), c.getActivations());
+          }
         }
       }
     }

@@ -20,6 +20,7 @@ import ai.djl.ndarray.types.SparseFormat;
 import io.djlmx.format.MxFormat;
 import io.djlmx.format.MxTensor;
 import io.djlmx.kernel.cuda.CudaBackend;
+import io.djlmx.kernel.cuda.CudaMemoryPool;
 import io.djlmx.kernel.cuda.CudaOutOfMemoryException;
 import io.djlmx.kernel.cuda.DeviceBuffer;
 import java.util.Arrays;
@@ -577,6 +578,8 @@ class MxCudaNDArrayTest {
   @Test
   void memoryIsFreedWithManagersAndScopes() {
     CudaBackend be = CudaBackend.get();
+    // Freed blocks stay in the stream-ordered pool until released: start from an empty pool.
+    CudaMemoryPool.release();
     long freeBefore = be.memoryInfo()[0];
     long live = DeviceBuffer.liveBuffers();
     MxNDManager sub = manager.newSubManager(manager.getDevice());
@@ -587,6 +590,8 @@ class MxCudaNDArrayTest {
     sub.close();
     assertTrue(big.isReleased());
     assertEquals(live, DeviceBuffer.liveBuffers(), "manager close frees its arrays");
+    assertTrue(CudaMemoryPool.usedBytes() < (256L << 20), "the pool no longer counts it as used");
+    CudaMemoryPool.release();
     assertTrue(
         be.memoryInfo()[0] >= freeBefore - (8L << 20),
         "free memory back after close: " + be.memoryInfo()[0] + " vs " + freeBefore);

@@ -5,9 +5,6 @@ import io.djlmx.checkpoint.ModelCheckpoint;
 import io.djlmx.examples.TextTable;
 import io.djlmx.format.MxFormat;
 import io.djlmx.format.MxTensor;
-import io.djlmx.zoo.checkpoint.MxCheckpoint;
-import io.djlmx.zoo.checkpoint.MxWeight;
-import io.djlmx.zoo.onnx.NamedTensor;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -40,8 +37,6 @@ import picocli.CommandLine.Spec;
             + " histogram of the E8M0 block scales.")
 public final class InspectCommand implements Callable<Integer> {
 
-  private static final byte[] CHECKPOINT_MAGIC = "DJLMXCK1".getBytes(StandardCharsets.US_ASCII);
-
   @Spec CommandSpec spec;
 
   @Mixin VerboseOption verbose;
@@ -63,9 +58,7 @@ public final class InspectCommand implements Callable<Integer> {
       throw new UserException("No file at " + file + ": give a .mxckpt or an MX tensor file");
     }
     PrintWriter out = spec.commandLine().getOut();
-    if (isCheckpoint(file)) {
-      inspectCheckpoint(MxCheckpoint.read(file), out);
-    } else if (ModelCheckpoint.isModelCheckpoint(file)) {
+    if (ModelCheckpoint.isModelCheckpoint(file) || startsWithCheckpointPrefix(file)) {
       try (ModelCheckpoint ckpt = ModelCheckpoint.read(file)) {
         inspectModelCheckpoint(ckpt, out);
       }
@@ -85,79 +78,16 @@ public final class InspectCommand implements Callable<Integer> {
     return 0;
   }
 
-  private static boolean isCheckpoint(Path file) throws IOException {
+  /** Older checkpoints share the prefix: reading one says what it is. */
+  private static boolean startsWithCheckpointPrefix(Path file) throws IOException {
     try (InputStream in = Files.newInputStream(file)) {
-      return Arrays.equals(in.readNBytes(CHECKPOINT_MAGIC.length), CHECKPOINT_MAGIC);
+      return new String(in.readNBytes(7), StandardCharsets.US_ASCII).equals("DJLMXCK");
     }
   }
 
-  private void inspectCheckpoint(MxCheckpoint ckpt, PrintWriter out) throws IOException {
-    out.printf(
-        Locale.ROOT,
-        "MX checkpoint %s (%.1f MB)%nencoder: %s%nlinear weights: %s%n%n",
-        file,
-        Files.size(file) / 1e6,
-        ckpt.config(),
-        ckpt.format() == null ? "FP32" : ckpt.format());
-    TextTable t = new TextTable("tensor", "format", "shape", " bytes", " bits/element");
-    long mxBytes = 0;
-    long mxFp32 = 0;
-    long otherBytes = 0;
-    long[] histogram = new long[256];
-    int listed = 0;
-    int total = 0;
-    // MX weights first: they are what the checkpoint is about
-    java.util.List<Map.Entry<String, NamedTensor>> entries =
-        new java.util.ArrayList<>(ckpt.toBertWeights().tensors().entrySet());
-    entries.sort(
-        java.util.Comparator.comparing(e -> ckpt.mxWeights().containsKey(e.getKey()) ? 0 : 1));
-    for (Map.Entry<String, NamedTensor> e : entries) {
-      total++;
-      MxWeight w = ckpt.mxWeights().get(e.getKey());
-      long elements = e.getValue().data().length;
-      long bytes;
-      String format;
-      if (w != null) {
-        bytes = w.codes().length + (long) w.scales().length;
-        mxBytes += bytes;
-        mxFp32 += 4 * elements;
-        format = w.format().name();
-        for (byte s : w.scales()) {
-          histogram[s & 0xFF]++;
-        }
-      } else {
-        bytes = 4 * elements;
-        otherBytes += bytes;
-        format = "FP32";
-      }
-      if (maxLayers < 0 || listed < maxLayers) {
-        t.addRow(
-            e.getKey(),
-            format,
-            Arrays.toString(e.getValue().shape()),
-            bytes,
-            String.format(Locale.ROOT, "%.2f", 8.0 * bytes / elements));
-        listed++;
-      }
-    }
-    out.print(t.render());
-    if (listed < total) {
-      out.printf(Locale.ROOT, "... %d more (use --layers)%n", total - listed);
-    }
-    out.printf(
-        Locale.ROOT,
-        "%n%d MX weights: %.2f MB (%.2f MB in FP32, %.2fx smaller); other tensors (FP32): %.2f MB%n",
-        ckpt.mxWeights().size(),
-        mxBytes / 1e6,
-        mxFp32 / 1e6,
-        mxBytes == 0 ? 0 : mxFp32 / (double) mxBytes,
-        otherBytes / 1e6);
-    if (!ckpt.mxWeights().isEmpty()) {
-      printHistogram(histogram, out);
-    }
-  }
-
-  /** A model checkpoint from {@code mx convert --params / --torchscript}. */
+  /**
+   * A model checkpoint: from {@code mx convert --params / --torchscript}, or a zoo encoder cache.
+   */
   private void inspectModelCheckpoint(ModelCheckpoint ckpt, PrintWriter out) throws IOException {
     out.printf(Locale.ROOT, "MX model checkpoint %s (%.1f MB)%n", file, Files.size(file) / 1e6);
     for (Map.Entry<String, String> e : ckpt.metadata().entrySet()) {

@@ -138,7 +138,10 @@ class CliTest {
 
     Run r = run("inspect", out.toString(), "--layers", "3");
     assertEquals(0, r.rc(), r.err());
-    assertTrue(r.out().contains("linear weights: MXFP4_E2M1"), r.out());
+    // a zoo encoder checkpoint is a model checkpoint: its metadata carries the encoder's shape
+    assertTrue(r.out().contains("source: bert-onnx"), r.out());
+    assertTrue(r.out().contains("weights: MXFP4_E2M1"), r.out());
+    assertTrue(r.out().contains("bert.numLayers: 6"), r.out());
     // 4 bits per element + one 8-bit scale per 32 elements
     assertTrue(
         r.out().contains("encoder.layer.0.attention.self.query.weight  MXFP4_E2M1"), r.out());

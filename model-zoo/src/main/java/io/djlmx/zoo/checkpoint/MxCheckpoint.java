@@ -2,60 +2,48 @@ package io.djlmx.zoo.checkpoint;
 
 import ai.djl.util.Progress;
 import io.djlmx.checkpoint.CheckpointFiles;
+import io.djlmx.checkpoint.CheckpointTensor;
+import io.djlmx.checkpoint.ModelCheckpoint;
 import io.djlmx.format.MxFormat;
+import io.djlmx.format.MxTensor;
 import io.djlmx.format.ScaleMode;
 import io.djlmx.zoo.bert.BertConfig;
 import io.djlmx.zoo.bert.BertWeights;
 import io.djlmx.zoo.onnx.NamedTensor;
-import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
-import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
-import java.util.zip.CRC32;
-import java.util.zip.CheckedInputStream;
-import java.util.zip.CheckedOutputStream;
 
 /**
  * A BERT encoder checkpoint with its linear weights in an MX format ({@code .mxckpt}).
  *
- * <p>Layout (big-endian, as {@link DataOutputStream} writes it):
+ * <p>The file is a {@link ModelCheckpoint} (format {@code DJLMXCK2}, checksummed), the one
+ * checkpoint format of the project, with the encoder's shape in its metadata:
  *
  * <pre>
- * magic      8 bytes  "DJLMXCK1"
- * config     8 ints + 1 float: vocab, hidden, layers, heads, intermediate, maxPositions,
- *            typeVocab, (reserved 0), layerNormEps
- * weights    UTF string: the MX format name of the linear weights, or "FP32"
- * count      int: number of tensors
- * tensors    count times:
- *              name UTF, kind byte (0 = FP32, 1 = MX), rank int, shape long[rank],
- *              FP32: product(shape) floats, little-endian
- *              MX:   format UTF, block size int, scale count int + E8M0 bytes,
- *                    code byte count int + packed codes (layout of {@link MxWeight})
- * checksum   long: CRC-32 of every byte before it
+ * source          "bert-onnx"
+ * weights, scale  the MX format of the linear weights ("FP32" for none) and its scale rule
+ * bert.*          vocabSize, hiddenSize, numLayers, numHeads, intermediateSize, maxPositions,
+ *                 typeVocabSize, layerNormEps
  * </pre>
  *
- * <p>Linear weights ({@code encoder.layer.N.*.weight}) are stored in MX unless the checkpoint is
- * FP32; embeddings, biases and layer norms stay FP32.
+ * <p>Tensors carry their Hugging Face names. Linear weights ({@code encoder.layer.N.*.weight}) are
+ * stored in MX unless the checkpoint is FP32; embeddings, biases and layer norms stay FP32. {@code
+ * mx inspect} reads it like any model checkpoint.
  */
 public final class MxCheckpoint {
 
-  private static final byte[] MAGIC =
-      "DJLMXCK1".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-  private static final byte KIND_FP32 = 0;
-  private static final byte KIND_MX = 1;
+  /** The {@link ModelCheckpoint#SOURCE} of an encoder checkpoint. */
+  public static final String SOURCE_BERT = "bert-onnx";
+
+  private static final String CONFIG_PREFIX = "bert.";
 
   private final BertConfig config;
   private final MxFormat format;
@@ -172,69 +160,52 @@ public final class MxCheckpoint {
    * @throws IOException on write failure
    */
   public void write(Path file) throws IOException {
-    Path dir = file.toAbsolutePath().getParent();
-    Files.createDirectories(dir);
-    Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
-    try {
-      try (OutputStream os = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
-        write(os);
-      }
-      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    } finally {
-      Files.deleteIfExists(tmp);
-    }
+    CheckpointFiles.writeAtomically(file, this::write);
   }
 
   /**
-   * Writes the checkpoint to a stream.
+   * Writes the checkpoint to a stream, in the {@link ModelCheckpoint} format.
    *
    * @param out the stream, not closed here
    * @throws IOException on write failure
    */
   public void write(OutputStream out) throws IOException {
-    CRC32 crc = new CRC32();
-    DataOutputStream os = new DataOutputStream(new CheckedOutputStream(out, crc));
-    os.write(MAGIC);
-    os.writeInt(config.vocabSize());
-    os.writeInt(config.hiddenSize());
-    os.writeInt(config.numLayers());
-    os.writeInt(config.numHeads());
-    os.writeInt(config.intermediateSize());
-    os.writeInt(config.maxPositions());
-    os.writeInt(config.typeVocabSize());
-    os.writeInt(0);
-    os.writeFloat(config.layerNormEps());
-    os.writeUTF(format == null ? "FP32" : format.name());
-    os.writeInt(fp32.size() + mx.size());
+    List<CheckpointTensor> tensors = new ArrayList<>(fp32.size() + mx.size());
     for (NamedTensor t : fp32.values()) {
-      writeHeader(os, t.name(), KIND_FP32, t.shape());
-      ByteBuffer bb =
-          ByteBuffer.allocate(t.data().length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-      bb.asFloatBuffer().put(t.data());
-      os.write(bb.array());
+      tensors.add(new CheckpointTensor(t.name(), t.shape(), t.data(), null));
     }
-    for (MxWeight w : mx.values()) {
-      writeHeader(os, w.name(), KIND_MX, new long[] {w.rows(), w.cols()});
-      os.writeUTF(w.format().name());
-      os.writeInt(MxWeight.BLOCK);
-      os.writeInt(w.scales().length);
-      os.write(w.scales());
-      os.writeInt(w.codes().length);
-      os.write(w.codes());
+    try {
+      for (MxWeight w : mx.values()) {
+        long[] shape = {w.rows(), w.cols()};
+        tensors.add(new CheckpointTensor(w.name(), shape, null, w.toTensor()));
+      }
+      new ModelCheckpoint(metadata(), tensors).write(out);
+    } finally {
+      for (CheckpointTensor t : tensors) {
+        if (t.mx() != null) {
+          t.mx().close();
+        }
+      }
     }
-    os.flush();
-    new DataOutputStream(out).writeLong(crc.getValue());
-    out.flush();
   }
 
-  private static void writeHeader(DataOutputStream os, String name, byte kind, long[] shape)
-      throws IOException {
-    os.writeUTF(name);
-    os.writeByte(kind);
-    os.writeInt(shape.length);
-    for (long d : shape) {
-      os.writeLong(d);
-    }
+  private Map<String, String> metadata() {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put(ModelCheckpoint.SOURCE, SOURCE_BERT);
+    m.put(ModelCheckpoint.WEIGHTS, format == null ? "FP32" : format.name());
+    ScaleMode scale =
+        mx.values().stream().findFirst().map(MxWeight::scaleMode).orElse(ScaleMode.FLOOR);
+    m.put(ModelCheckpoint.SCALE, scale.name().toLowerCase(java.util.Locale.ROOT));
+    m.put(CONFIG_PREFIX + "vocabSize", Integer.toString(config.vocabSize()));
+    m.put(CONFIG_PREFIX + "hiddenSize", Integer.toString(config.hiddenSize()));
+    m.put(CONFIG_PREFIX + "numLayers", Integer.toString(config.numLayers()));
+    m.put(CONFIG_PREFIX + "numHeads", Integer.toString(config.numHeads()));
+    m.put(CONFIG_PREFIX + "intermediateSize", Integer.toString(config.intermediateSize()));
+    m.put(CONFIG_PREFIX + "maxPositions", Integer.toString(config.maxPositions()));
+    m.put(CONFIG_PREFIX + "typeVocabSize", Integer.toString(config.typeVocabSize()));
+    // Float.toString round-trips a float exactly
+    m.put(CONFIG_PREFIX + "layerNormEps", Float.toString(config.layerNormEps()));
+    return m;
   }
 
   /**
@@ -242,15 +213,12 @@ public final class MxCheckpoint {
    *
    * @param file the file
    * @return the checkpoint
-   * @throws IOException naming the file when it is missing, truncated, corrupt or not a checkpoint
+   * @throws IOException naming the file when it is missing, truncated, corrupt, not a checkpoint,
+   *     or the checkpoint of something other than a BERT encoder
    */
   public static MxCheckpoint read(Path file) throws IOException {
-    if (!Files.isRegularFile(file)) {
-      throw new NoSuchFileException(file.toString(), null, "MX checkpoint not found");
-    }
-    long size = Files.size(file);
-    try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 20)) {
-      return read(in, file.toString(), size);
+    try (ModelCheckpoint ckpt = ModelCheckpoint.read(file)) {
+      return from(ckpt, file.toString());
     }
   }
 
@@ -260,126 +228,109 @@ public final class MxCheckpoint {
    * @param in the stream, not closed here
    * @param source a name for error messages
    * @return the checkpoint
-   * @throws IOException when the data is truncated, corrupt or not a checkpoint
+   * @throws IOException when the data is truncated, corrupt, not a checkpoint, or the checkpoint of
+   *     something other than a BERT encoder
    */
   public static MxCheckpoint read(InputStream in, String source) throws IOException {
-    return read(in, source, 1 << 20);
+    try (ModelCheckpoint ckpt = ModelCheckpoint.read(in, source)) {
+      return from(ckpt, source);
+    }
   }
 
   /**
-   * Reads a checkpoint from a stream of a known size: arrays up to that size are read straight into
-   * arrays of their final length (a corrupt length beyond it is read in chunks, so it fails at the
-   * end of the stream instead of allocating what the file cannot hold).
+   * Takes an encoder checkpoint out of a model checkpoint (copying the packed weights on-heap).
+   *
+   * @param ckpt the model checkpoint, still owned by the caller
+   * @param source a name for error messages
+   * @return the encoder checkpoint
+   * @throws IOException when the checkpoint is not a complete BERT encoder checkpoint
    */
-  private static MxCheckpoint read(InputStream in, String source, long sizeBound)
-      throws IOException {
-    CRC32 crc = new CRC32();
-    DataInputStream is = new DataInputStream(new CheckedInputStream(in, crc));
+  public static MxCheckpoint from(ModelCheckpoint ckpt, String source) throws IOException {
+    if (!SOURCE_BERT.equals(ckpt.get(ModelCheckpoint.SOURCE))) {
+      throw new IOException(
+          "MX checkpoint "
+              + source
+              + " is not a BERT encoder checkpoint (source '"
+              + ckpt.get(ModelCheckpoint.SOURCE)
+              + "', expected '"
+              + SOURCE_BERT
+              + "')");
+    }
+    BertConfig config;
+    MxFormat format;
     try {
-      byte[] magic = new byte[MAGIC.length];
-      is.readFully(magic);
-      if (!Arrays.equals(magic, MAGIC)) {
-        throw new IOException("Not an MX checkpoint (bad magic): " + source);
-      }
-      int[] c = new int[8];
-      for (int i = 0; i < c.length; i++) {
-        c[i] = is.readInt();
-      }
-      float eps = is.readFloat();
-      BertConfig config;
+      config =
+          new BertConfig(
+              configInt(ckpt, "vocabSize"),
+              configInt(ckpt, "hiddenSize"),
+              configInt(ckpt, "numLayers"),
+              configInt(ckpt, "numHeads"),
+              configInt(ckpt, "intermediateSize"),
+              configInt(ckpt, "maxPositions"),
+              configInt(ckpt, "typeVocabSize"),
+              Float.parseFloat(configValue(ckpt, "layerNormEps")));
+      format = ckpt.weightFormat();
+    } catch (IllegalArgumentException e) {
+      throw new IOException("Corrupt MX checkpoint " + source + ": " + e.getMessage(), e);
+    }
+    Map<String, NamedTensor> fp32 = new LinkedHashMap<>();
+    Map<String, MxWeight> mx = new LinkedHashMap<>();
+    for (CheckpointTensor t : ckpt.tensors().values()) {
       try {
-        config = new BertConfig(c[0], c[1], c[2], c[3], c[4], c[5], c[6], eps);
-      } catch (IllegalArgumentException e) {
-        throw new IOException("Corrupt MX checkpoint " + source + ": " + e.getMessage(), e);
-      }
-      String fmt = is.readUTF();
-      MxFormat format = fmt.equals("FP32") ? null : parseFormat(fmt, source);
-      int count = is.readInt();
-      if (count < 0 || count > 100_000) {
-        throw new IOException("Corrupt MX checkpoint " + source + ": tensor count " + count);
-      }
-      Map<String, NamedTensor> fp32 = new LinkedHashMap<>();
-      Map<String, MxWeight> mx = new LinkedHashMap<>();
-      for (int i = 0; i < count; i++) {
-        String name = is.readUTF();
-        byte kind = is.readByte();
-        int rank = is.readInt();
-        if (rank < 0 || rank > 8) {
-          throw new IOException(
-              "Corrupt MX checkpoint " + source + ": rank " + rank + " of " + name);
-        }
-        long[] shape = new long[rank];
-        long n = 1;
-        for (int d = 0; d < rank; d++) {
-          shape[d] = is.readLong();
-          n = shape[d] < 0 ? -1 : multiplyOrMax(n, shape[d]);
-          if (n < 0 || n > Integer.MAX_VALUE / 4) {
-            throw new IOException(
-                "Corrupt MX checkpoint "
-                    + source
-                    + ": shape "
-                    + Arrays.toString(shape)
-                    + " of "
-                    + name);
-          }
-        }
-        if (kind == KIND_FP32) {
-          byte[] raw = CheckpointFiles.readBounded(is, (int) n * Float.BYTES, sizeBound);
-          float[] data = new float[(int) n];
-          ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(data);
-          try {
-            fp32.put(name, new NamedTensor(name, shape, data));
-          } catch (IllegalArgumentException e) {
-            throw new IOException("Corrupt MX checkpoint " + source + ": " + e.getMessage(), e);
-          }
-        } else if (kind == KIND_MX && rank == 2) {
-          MxFormat wf = parseFormat(is.readUTF(), source);
-          int block = is.readInt();
-          if (block != MxWeight.BLOCK) {
-            throw new IOException(
-                "MX checkpoint "
-                    + source
-                    + ": block size "
-                    + block
-                    + " of "
-                    + name
-                    + " unsupported");
-          }
-          byte[] scales = readBytes(is, source, name, sizeBound);
-          byte[] codes = readBytes(is, source, name, sizeBound);
-          try {
-            mx.put(name, new MxWeight(name, wf, (int) shape[0], (int) shape[1], codes, scales));
-          } catch (IllegalArgumentException e) {
-            throw new IOException("Corrupt MX checkpoint " + source + ": " + e.getMessage(), e);
-          }
+        if (!t.isMx()) {
+          fp32.put(t.name(), new NamedTensor(t.name(), t.shape(), t.fp32()));
+        } else if (t.shape().length == 2 && t.mx().blockSize() == MxWeight.BLOCK) {
+          MxTensor m = t.mx();
+          mx.put(
+              t.name(),
+              new MxWeight(
+                  t.name(),
+                  m.format(),
+                  Math.toIntExact(m.rows()),
+                  Math.toIntExact(m.cols()),
+                  m.codes().toArray(ValueLayout.JAVA_BYTE),
+                  m.scales().toArray(ValueLayout.JAVA_BYTE),
+                  m.scaleMode()));
         } else {
           throw new IOException(
-              "Corrupt MX checkpoint " + source + ": tensor " + name + " has kind " + kind);
+              "MX checkpoint "
+                  + source
+                  + ": MX tensor "
+                  + t.name()
+                  + " must be 2-D in blocks of "
+                  + MxWeight.BLOCK
+                  + ", is "
+                  + Arrays.toString(t.shape())
+                  + " in blocks of "
+                  + t.mx().blockSize());
         }
+      } catch (IllegalArgumentException | ArithmeticException e) {
+        throw new IOException("Corrupt MX checkpoint " + source + ": " + e.getMessage(), e);
       }
-      long expected = crc.getValue();
-      long stored = new DataInputStream(in).readLong();
-      if (stored != expected) {
-        throw new IOException(
-            "MX checkpoint "
-                + source
-                + " is corrupt: checksum mismatch (stored "
-                + Long.toHexString(stored)
-                + ", computed "
-                + Long.toHexString(expected)
-                + ")");
-      }
-      MxCheckpoint ckpt = new MxCheckpoint(config, format, fp32, mx);
-      try {
-        ckpt.toBertWeightsShapesCheck();
-      } catch (IllegalArgumentException e) {
-        throw new IOException("Incomplete MX checkpoint " + source + ": " + e.getMessage(), e);
-      }
-      return ckpt;
-    } catch (java.io.UTFDataFormatException e) {
-      throw new IOException("Corrupt MX checkpoint " + source + ": bad name, " + e.getMessage(), e);
-    } catch (EOFException e) {
-      throw new IOException("MX checkpoint " + source + " is truncated", e);
+    }
+    MxCheckpoint result = new MxCheckpoint(config, format, fp32, mx);
+    try {
+      result.toBertWeightsShapesCheck();
+    } catch (IllegalArgumentException e) {
+      throw new IOException("Incomplete MX checkpoint " + source + ": " + e.getMessage(), e);
+    }
+    return result;
+  }
+
+  private static String configValue(ModelCheckpoint ckpt, String key) {
+    String v = ckpt.get(CONFIG_PREFIX + key);
+    if (v == null) {
+      throw new IllegalArgumentException("metadata " + CONFIG_PREFIX + key + " is missing");
+    }
+    return v;
+  }
+
+  private static int configInt(ModelCheckpoint ckpt, String key) {
+    try {
+      return Integer.parseInt(configValue(ckpt, key));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(
+          "metadata " + CONFIG_PREFIX + key + " is not a whole number: " + e.getMessage(), e);
     }
   }
 
@@ -416,32 +367,6 @@ public final class MxCheckpoint {
                 + " but the config needs "
                 + Arrays.toString(e.getValue()));
       }
-    }
-  }
-
-  private static byte[] readBytes(DataInputStream is, String source, String name, long sizeBound)
-      throws IOException {
-    int len = is.readInt();
-    if (len < 0 || len > Integer.MAX_VALUE - 16) {
-      throw new IOException(
-          "Corrupt MX checkpoint " + source + ": byte count " + len + " of " + name);
-    }
-    return CheckpointFiles.readBounded(is, len, sizeBound);
-  }
-
-  private static long multiplyOrMax(long a, long b) {
-    try {
-      return Math.multiplyExact(a, b);
-    } catch (ArithmeticException e) {
-      return Long.MAX_VALUE;
-    }
-  }
-
-  private static MxFormat parseFormat(String name, String source) throws IOException {
-    try {
-      return MxFormat.valueOf(name);
-    } catch (IllegalArgumentException e) {
-      throw new IOException("MX checkpoint " + source + " names an unknown format: " + name, e);
     }
   }
 }

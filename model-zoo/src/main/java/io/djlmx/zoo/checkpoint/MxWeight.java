@@ -12,8 +12,7 @@ import java.util.Arrays;
  * A weight matrix {@code [rows, cols]} in an MX format, blocked along {@code cols} in blocks of 32,
  * in the project's canonical layout: codes packed row by row ({@code codeBytesPerRow} bytes each;
  * 8-bit one per byte, E2M1 two per byte low nibble first, FP6 four in three bytes little-endian),
- * scales one E8M0 byte per block, row-major {@code [rows, blocksPerRow]}. Scales follow the spec's
- * FLOOR rule.
+ * scales one E8M0 byte per block, row-major {@code [rows, blocksPerRow]}.
  *
  * @param name the parameter name
  * @param format the element format
@@ -21,15 +20,23 @@ import java.util.Arrays;
  * @param cols the number of columns (input features, the reduction axis)
  * @param codes the packed element codes
  * @param scales the E8M0 block scales
+ * @param scaleMode the shared-scale rule the scales were chosen by
  */
 public record MxWeight(
-    String name, MxFormat format, int rows, int cols, byte[] codes, byte[] scales) {
+    String name,
+    MxFormat format,
+    int rows,
+    int cols,
+    byte[] codes,
+    byte[] scales,
+    ScaleMode scaleMode) {
 
   /** The MX block size. */
   public static final int BLOCK = MxFormat.DEFAULT_BLOCK_SIZE;
 
   /** Checks the array sizes match the shape. */
   public MxWeight {
+    java.util.Objects.requireNonNull(scaleMode, "scaleMode");
     int bpr = blocksPerRow(cols);
     if (scales.length != (long) rows * bpr
         || codes.length != (long) rows * format.packedBytes((long) bpr * BLOCK)) {
@@ -105,7 +112,8 @@ public record MxWeight(
           rows,
           cols,
           q.codes().toArray(ValueLayout.JAVA_BYTE),
-          q.scales().toArray(ValueLayout.JAVA_BYTE));
+          q.scales().toArray(ValueLayout.JAVA_BYTE),
+          scale);
     }
   }
 
@@ -116,7 +124,7 @@ public record MxWeight(
    * @return a new tensor {@code [rows, cols]}, blocks of {@link #BLOCK}
    */
   public MxTensor toTensor() {
-    MxTensor q = MxTensor.allocate(new long[] {rows, cols}, format, ScaleMode.FLOOR, BLOCK);
+    MxTensor q = MxTensor.allocate(new long[] {rows, cols}, format, scaleMode, BLOCK);
     MemorySegment.copy(MemorySegment.ofArray(codes), 0, q.codes(), 0, codes.length);
     MemorySegment.copy(MemorySegment.ofArray(scales), 0, q.scales(), 0, scales.length);
     return q;

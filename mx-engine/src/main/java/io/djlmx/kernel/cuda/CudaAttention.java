@@ -8,8 +8,12 @@ import java.util.List;
  * SageAttention-style attention on the GPU ({@code mx_attention.cu}): K smoothed by its token mean,
  * Q (per token) and K (per 64-key tile) quantized to INT8 for Q·Kᵀ on the INT8 tensor cores, online
  * softmax in FP32, P and V (per channel) rounded to FP8 E4M3 for P·V with two-level FP32
- * accumulation. With {@code fp16PV} P and V are FP16 instead (SageAttention v1 style, {@code
- * mma.sync m16n8k16}): more accurate (FP8 P·V misses a relative L1 of 0.03 on random-normal data).
+ * accumulation. With {@code fp16PV} P and V are FP16 instead (SageAttention v1 style): more
+ * accurate (FP8 P·V misses a relative L1 of 0.03 on random-normal data). On Hopper (sm_90) at head
+ * dim 128 the fused kernel uses warpgroup MMAs ({@code wgmma}) on K/V tiles that the quantization
+ * kernels store pre-tiled for bulk copies; at head dim 64 and elsewhere {@code mma.sync}. The
+ * system property {@code mx.cuda.attentionKernel} ({@code mma}, {@code wgmma_bulk}, {@code
+ * wgmma_1wg_bulk} or {@code wgmma_1wg_pipe}) overrides the choice.
  *
  * <p>Inputs and output are contiguous FP32 tensors [B, H, S, D] (BHSD) in device memory; head dims
  * 64 and 128. Causal is top-left aligned (key j visible to query i iff j ≤ i). An instance owns the
@@ -20,8 +24,61 @@ public final class CudaAttention implements AutoCloseable {
 
   private static final int TILE = 64;
 
+  /**
+   * Queries per CTA of the Hopper kernel; Q is padded to a multiple of it (the mma kernel's 64
+   * divides it).
+   */
+  private static final int Q_TILE = 128;
+
+  /** Threads per CTA of the quantization kernels. */
+  private static final int QUANT_THREADS = 256;
+
+  /** Which fused attention kernel {@link #attend} launches. */
+  enum Kernel {
+    /**
+     * {@code mma.sync} (m16n8k32 INT8 / E4M3, m16n8k16 FP16), 64 queries per CTA, K/V tiles staged
+     * by {@code cp.async}; any sm_90 build, head dims 64 and 128.
+     */
+    MMA,
+    /**
+     * Hopper warpgroup MMA ({@code wgmma}), 128 queries per CTA in two warpgroups sharing each K/V
+     * tile; the quantization kernels store K and Vᵀ pre-tiled and each tile arrives in shared
+     * memory by two bulk copies (the TMA engine). sm_90, head dim 128 only.
+     */
+    WGMMA_BULK,
+    /** As {@link #WGMMA_BULK} with one warpgroup (64 queries) per CTA, two CTAs per SM. */
+    WGMMA_1WG_BULK,
+    /**
+     * As {@link #WGMMA_1WG_BULK}, software-pipelined within the warpgroup: each step issues the
+     * next tile's Q·Kᵀ and this tile's P·V together and computes the next tile's softmax while P·V
+     * runs.
+     */
+    WGMMA_1WG_PIPE;
+
+    boolean hopper() {
+      return this != MMA;
+    }
+
+    int warpgroups() {
+      return this == WGMMA_BULK ? 2 : 1;
+    }
+
+    /**
+     * The default: {@code mx.cuda.attentionKernel} if set, else {@link #WGMMA_1WG_PIPE} on sm_90 at
+     * head dim 128 (the fastest variant measured on the H100) and {@link #MMA} otherwise.
+     */
+    static Kernel byDefault(int computeCapability, int headDim) {
+      String p = System.getProperty("mx.cuda.attentionKernel");
+      if (p != null) {
+        return Kernel.valueOf(p.trim().toUpperCase(java.util.Locale.ROOT));
+      }
+      return computeCapability == 90 && headDim == 128 ? WGMMA_1WG_PIPE : MMA;
+    }
+  }
+
   private final AttentionShape shape;
   private final boolean fp16PV;
+  private final Kernel kernel;
   private final int sqPad;
   private final int skPad;
   private final List<DeviceBuffer> owned = new ArrayList<>();
@@ -32,12 +89,14 @@ public final class CudaAttention implements AutoCloseable {
   private final DeviceBuffer qscale;
   private final DeviceBuffer vt;
   private final DeviceBuffer vscale;
+  private float softmaxScale = Float.NaN;
 
-  private CudaAttention(AttentionShape shape, boolean fp16PV) {
+  private CudaAttention(AttentionShape shape, boolean fp16PV, Kernel kernel) {
     this.shape = shape;
     this.fp16PV = fp16PV;
-    this.sqPad = pad(shape.queryLength());
-    this.skPad = pad(shape.keyLength());
+    this.kernel = kernel;
+    this.sqPad = pad(shape.queryLength(), Q_TILE);
+    this.skPad = pad(shape.keyLength(), TILE);
     long bh = (long) shape.batch() * shape.heads();
     int d = shape.headDim();
     try {
@@ -60,8 +119,8 @@ public final class CudaAttention implements AutoCloseable {
     return b;
   }
 
-  private static int pad(int n) {
-    return (int) (((long) n + TILE - 1) / TILE * TILE);
+  private static int pad(int n, int tile) {
+    return (int) (((long) n + tile - 1) / tile * tile);
   }
 
   /**
@@ -84,6 +143,14 @@ public final class CudaAttention implements AutoCloseable {
    * @throws IllegalArgumentException when the head dim is not 64 or 128 or the grid is too large
    */
   public static CudaAttention create(AttentionShape shape, boolean fp16PV) {
+    return create(shape, fp16PV, null);
+  }
+
+  /**
+   * As {@link #create(AttentionShape, boolean)}, choosing the fused kernel (tests, benchmarks);
+   * null for {@link Kernel#byDefault}.
+   */
+  static CudaAttention create(AttentionShape shape, boolean fp16PV, Kernel kernel) {
     if (shape.headDim() != 64 && shape.headDim() != 128) {
       throw new IllegalArgumentException(
           "CUDA attention supports head dim 64 or 128, got " + shape.headDim());
@@ -93,10 +160,27 @@ public final class CudaAttention implements AutoCloseable {
       throw new IllegalArgumentException(
           "CUDA attention: batch·heads = " + bh + " exceeds the grid limit 65535");
     }
-    if ((long) pad(shape.keyLength()) * shape.headDim() * bh > Integer.MAX_VALUE * 4L) {
+    if ((long) pad(shape.keyLength(), TILE) * shape.headDim() * bh > Integer.MAX_VALUE * 4L
+        || (long) pad(shape.queryLength(), Q_TILE) * shape.headDim() * bh
+            > Integer.MAX_VALUE * 4L) {
       throw new IllegalArgumentException("CUDA attention: " + shape + " is too large");
     }
-    return new CudaAttention(shape, fp16PV);
+    int cc = CudaBackend.get().computeCapability();
+    if (kernel == null) {
+      kernel = Kernel.byDefault(cc, shape.headDim());
+    }
+    if (kernel.hopper() && cc != 90) {
+      throw new IllegalArgumentException(
+          "CUDA attention: the wgmma kernel needs an sm_90 device, this one is sm_" + cc);
+    }
+    if (kernel.hopper() && shape.headDim() != 128) {
+      // At head dim 64 the wgmma kernels gave wrong scores on the H100 (2026-11-27); not shipped.
+      throw new IllegalArgumentException(
+          "CUDA attention: the wgmma kernels support head dim 128 only, got "
+              + shape.headDim()
+              + " (use the MMA kernel)");
+    }
+    return new CudaAttention(shape, fp16PV, kernel);
   }
 
   /**
@@ -129,7 +213,10 @@ public final class CudaAttention implements AutoCloseable {
     attend(out, causal);
   }
 
-  /** Steps 1–4: K mean, INT8 K and Q, E4M3 Vᵀ (package-private so the benchmark can time them). */
+  /**
+   * Steps 1–4: K mean and V scales, INT8 K and Q, E4M3 (or FP16) Vᵀ (package-private so the
+   * benchmark can time them).
+   */
   void quantize(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, Float scale) {
     int d = shape.headDim();
     int h = shape.heads();
@@ -143,58 +230,66 @@ public final class CudaAttention implements AutoCloseable {
     requireSize("q", q, sq);
     requireSize("k", k, sk);
     requireSize("v", v, sk);
+    softmaxScale = sc;
     CudaBackend be = CudaBackend.get();
+    int[] block = {QUANT_THREADS, 1, 1};
     be.launch(
-        "mx_attn_k_mean",
+        "mx_attn_kv_stats_d" + d,
         new int[] {bh, 1, 1},
-        new int[] {d, 1, 1},
+        block,
         0,
-        strided(new KernelArgs().ptr(k), sk).i32(h).i32(sk).i32(d).ptr(kmean).build());
+        strided(new KernelArgs().ptr(k).ptr(v), sk).i32(h).i32(sk).ptr(kmean).ptr(vscale).build());
     be.launch(
-        "mx_attn_quant_k",
+        "mx_attn_quant_k_d" + d,
         new int[] {skPad / TILE, bh, 1},
-        new int[] {TILE, 1, 1},
+        block,
         0,
         strided(new KernelArgs().ptr(k), sk)
             .i32(h)
             .i32(sk)
-            .i32(d)
             .i32(skPad)
             .ptr(kmean)
             .ptr(kq)
             .ptr(kscale)
+            .i32(kernel.hopper() ? 1 : 0)
             .build());
+    int rowsPerBlock = QUANT_THREADS / (d / 4);
     be.launch(
-        "mx_attn_quant_q",
-        new int[] {sqPad / TILE, bh, 1},
-        new int[] {TILE, 1, 1},
+        "mx_attn_quant_q_d" + d,
+        new int[] {sqPad / rowsPerBlock, bh, 1},
+        block,
         0,
         strided(new KernelArgs().ptr(q), sq)
             .i32(h)
             .i32(sq)
-            .i32(d)
             .i32(sqPad)
             .f32(sc)
             .ptr(qq)
             .ptr(qscale)
             .build());
     be.launch(
-        fp16PV ? "mx_attn_quant_v16" : "mx_attn_quant_v",
-        new int[] {d, bh, 1},
-        new int[] {128, 1, 1},
+        (fp16PV ? "mx_attn_quant_v16_d" : "mx_attn_quant_v_d") + d,
+        new int[] {skPad / TILE, bh, 1},
+        block,
         0,
         strided(new KernelArgs().ptr(v), sk)
             .i32(h)
             .i32(sk)
-            .i32(d)
             .i32(skPad)
-            .ptr(vt)
             .ptr(vscale)
+            .ptr(vt)
+            .i32(kernel.hopper() ? 1 : 0)
             .build());
   }
 
-  /** Step 5: the fused INT8 Q·Kᵀ, softmax, FP8 P·V kernel on the quantized buffers. */
+  /**
+   * Step 5: the fused INT8 Q·Kᵀ, softmax, FP8 (or FP16) P·V kernel on the buffers the last {@link
+   * #quantize} filled.
+   */
   void attend(DeviceBuffer out, boolean causal) {
+    if (Float.isNaN(softmaxScale)) {
+      throw new IllegalStateException("CUDA attention: attend before quantize");
+    }
     int d = shape.headDim();
     int h = shape.heads();
     int sq = shape.queryLength();
@@ -213,6 +308,25 @@ public final class CudaAttention implements AutoCloseable {
             .i64(0)
             .ptr(out);
     strided(a, sq).i32(h).i32(sq).i32(shape.keyLength()).i32(sqPad).i32(skPad).i32(causal ? 1 : 0);
+    if (kernel.hopper()) {
+      // The kernel's short path for interior tiles takes the row max on the integer scores, which
+      // needs a non-negative scale.
+      a.i32(softmaxScale >= 0 ? 1 : 0);
+      int warpgroups = kernel.warpgroups();
+      String variant = warpgroups == 2 ? "b" : kernel == Kernel.WGMMA_1WG_PIPE ? "1p" : "1b";
+      String name = "mx_attn_wg" + variant + (fp16PV ? "16" : "") + "_d" + d;
+      CudaBackend be = CudaBackend.get();
+      // three stages of one K tile (64 keys × D bytes) and one Vᵀ tile, then the stage barriers
+      int smem = 3 * (TILE * d + d * TILE * (fp16PV ? 2 : 1)) + 64;
+      be.allowDynamicSharedMemory(name, smem);
+      be.launch(
+          name,
+          new int[] {sqPad / (64 * warpgroups), shape.batch() * h, 1},
+          new int[] {128 * warpgroups, 1, 1},
+          smem,
+          a.build());
+      return;
+    }
     CudaBackend.get()
         .launch(
             (fp16PV ? "mx_attn_fwd16_d" : "mx_attn_fwd_d") + d,
@@ -281,12 +395,25 @@ public final class CudaAttention implements AutoCloseable {
       boolean causal,
       Float scale,
       boolean fp16PV) {
+    return compute(shape, q, k, v, causal, scale, fp16PV, null);
+  }
+
+  /** As the public {@code compute}, choosing the fused kernel (tests); null for the default. */
+  static float[] compute(
+      AttentionShape shape,
+      float[] q,
+      float[] k,
+      float[] v,
+      boolean causal,
+      Float scale,
+      boolean fp16PV,
+      Kernel kernel) {
     long bhd = (long) shape.batch() * shape.heads() * shape.headDim();
     requireLength("q", q, bhd * shape.queryLength());
     requireLength("k", k, bhd * shape.keyLength());
     requireLength("v", v, bhd * shape.keyLength());
     float[] result = new float[q.length];
-    try (CudaAttention att = create(shape, fp16PV);
+    try (CudaAttention att = create(shape, fp16PV, kernel);
         DeviceBuffer dq = DeviceBuffer.of(q);
         DeviceBuffer dk = DeviceBuffer.of(k);
         DeviceBuffer dv = DeviceBuffer.of(v);

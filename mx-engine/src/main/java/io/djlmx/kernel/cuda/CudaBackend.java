@@ -45,6 +45,7 @@ public final class CudaBackend {
   private final int multiprocessors;
   private final int computeCapability;
   private final Map<String, CUfunction> functions = new ConcurrentHashMap<>();
+  private volatile long totalMemory;
   private volatile boolean synchronousChecks =
       Boolean.parseBoolean(System.getProperty("mx.cuda.syncChecks", "false"));
 
@@ -231,6 +232,20 @@ public final class CudaBackend {
     long[] total = new long[1];
     check(JCudaDriver.cuMemGetInfo(free, total), "cuMemGetInfo");
     return new long[] {free[0], total[0]};
+  }
+
+  /**
+   * Returns the device's total memory in bytes (read once).
+   *
+   * @return total bytes
+   */
+  public long totalMemory() {
+    long t = totalMemory;
+    if (t == 0) {
+      t = memoryInfo()[1];
+      totalMemory = t;
+    }
+    return t;
   }
 
   /**

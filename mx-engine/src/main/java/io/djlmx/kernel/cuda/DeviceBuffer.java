@@ -5,12 +5,12 @@ import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicLong;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
-import jcuda.driver.CUresult;
 import jcuda.driver.JCudaDriver;
 
 /**
  * A block of device memory owned by this object and freed by {@link #close()} (idempotent). Use
- * after close throws {@link IllegalStateException}.
+ * after close throws {@link IllegalStateException}. The memory comes from {@link CudaMemoryPool}
+ * (stream-ordered, reused after close) unless that is switched off.
  */
 public final class DeviceBuffer implements AutoCloseable {
 
@@ -38,14 +38,8 @@ public final class DeviceBuffer implements AutoCloseable {
     if (bytes <= 0) {
       throw new IllegalArgumentException("device buffer size must be positive, got " + bytes);
     }
-    CudaBackend b = CudaBackend.get().makeCurrent();
-    CUdeviceptr p = new CUdeviceptr();
-    int r = JCudaDriver.cuMemAlloc(p, bytes);
-    if (r == CUresult.CUDA_ERROR_OUT_OF_MEMORY) {
-      long[] info = b.memoryInfo();
-      throw new CudaOutOfMemoryException(bytes, info[0], info[1], b.deviceName());
-    }
-    CudaBackend.check(r, "cuMemAlloc(" + bytes + " bytes)");
+    CudaBackend b = CudaBackend.get();
+    CUdeviceptr p = CudaMemoryPool.allocate(bytes);
     LIVE.incrementAndGet();
     return new DeviceBuffer(b, p, bytes);
   }
@@ -251,8 +245,7 @@ public final class DeviceBuffer implements AutoCloseable {
     if (p != null) {
       ptr = null;
       LIVE.decrementAndGet();
-      backend.makeCurrent();
-      CudaBackend.check(JCudaDriver.cuMemFree(p), "cuMemFree(" + byteSize + " bytes)");
+      CudaMemoryPool.free(p, byteSize);
     }
   }
 }

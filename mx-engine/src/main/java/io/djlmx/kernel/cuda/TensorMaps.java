@@ -144,7 +144,7 @@ final class TensorMaps {
   }
 
   /** Reads the address held by a JCuda device pointer (JCuda keeps the getter protected). */
-  private static final class DeviceAddress extends CUdeviceptr {
+  static final class DeviceAddress extends CUdeviceptr {
     private DeviceAddress(CUdeviceptr p) {
       super(p);
     }

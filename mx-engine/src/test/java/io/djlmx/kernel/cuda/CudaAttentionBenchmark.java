@@ -8,9 +8,12 @@ import jcuda.driver.JCudaDriver;
 
 /**
  * GPU benchmark of {@link CudaAttention}: B = 4, H = 32, S = 4096, D = 128, causal and not, random
- * inputs generated on the device. Medians of CUDA-event timings after warm-up, for the whole call
+ * inputs generated on the device, both fused kernels (wgmma where the device is sm_90, mma) and
+ * both P·V precisions. Medians of CUDA-event timings after warm-up, for the whole call
  * (quantization + attention) and for the fused attention kernel alone. TOPS = 4·B·H·S²·D / time,
- * halved for causal. Prints one {@code RESULT} line per case (see {@code scripts/gpu-run.sh}).
+ * halved for causal. Prints one {@code RESULT} line per case (see {@code scripts/gpu-run.sh}). With
+ * the argument {@code profile}: one non-causal and one causal forward of the default kernel (pv8)
+ * only, for a profiler (see {@code scripts/gpu-attention-profile.sh}).
  */
 public final class CudaAttentionBenchmark {
 
@@ -61,7 +64,8 @@ public final class CudaAttentionBenchmark {
   /**
    * Runs the benchmark.
    *
-   * @param args unused
+   * @param args {@code profile} for one forward per causal setting of the default kernel, else
+   *     ignored
    */
   public static void main(String[] args) {
     CudaBackend be = CudaBackend.get();
@@ -77,9 +81,28 @@ public final class CudaAttentionBenchmark {
         DeviceBuffer k = random(n, 2);
         DeviceBuffer v = random(n, 3);
         DeviceBuffer out = DeviceBuffer.allocate(4 * n)) {
-      for (boolean fp16PV : new boolean[] {false, true}) {
-        try (CudaAttention att = CudaAttention.create(shape, fp16PV)) {
-          run(att, q, k, v, out, fp16PV ? "pv16" : "pv8");
+      if (args.length > 0 && args[0].equals("profile")) {
+        try (CudaAttention att = CudaAttention.create(shape, false, null)) {
+          att.forward(q, k, v, out, false, null);
+          att.forward(q, k, v, out, true, null);
+          be.synchronize();
+        }
+        return;
+      }
+      for (CudaAttention.Kernel kernel : CudaAttention.Kernel.values()) {
+        if (kernel.hopper() && be.computeCapability() != 90) {
+          continue;
+        }
+        for (boolean fp16PV : new boolean[] {false, true}) {
+          try (CudaAttention att = CudaAttention.create(shape, fp16PV, kernel)) {
+            run(
+                att,
+                q,
+                k,
+                v,
+                out,
+                kernel.name().toLowerCase(Locale.ROOT) + "_" + (fp16PV ? "pv16" : "pv8"));
+          }
         }
       }
     }
@@ -91,13 +114,13 @@ public final class CudaAttentionBenchmark {
       DeviceBuffer k,
       DeviceBuffer v,
       DeviceBuffer out,
-      String pv) {
+      String variant) {
     int reps = 15;
     CudaBackend be = CudaBackend.get();
     AttentionShape shape = att.shape();
     for (boolean causal : new boolean[] {false, true}) {
       double ops = shape.operations() / (causal ? 2 : 1);
-      String tag = "mx_attn_" + pv + "_b4h32s4096d128_" + (causal ? "causal" : "full");
+      String tag = "mx_attn_" + variant + "_b4h32s4096d128_" + (causal ? "causal" : "full");
       float full = medianMillis(() -> att.forward(q, k, v, out, causal, null), 3, reps);
       be.synchronize();
       att.quantize(q, k, v, null);

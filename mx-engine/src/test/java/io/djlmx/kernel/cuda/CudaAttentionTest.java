@@ -20,7 +20,9 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The CUDA SageAttention kernel against FP64 {@link ReferenceAttention} on fresh random-normal
@@ -67,12 +69,40 @@ class CudaAttentionTest {
 
   private static AccuracyMetrics run(
       int b, int h, int sq, int sk, int d, boolean causal, Float scale, long seed, boolean fp16PV) {
+    return run(b, h, sq, sk, d, causal, scale, seed, fp16PV, null, 0f);
+  }
+
+  /**
+   * One random-normal case against the FP64 reference; {@code kOffset} adds a per-channel offset of
+   * up to that size to K (where the smoothing matters); kernel null for the default.
+   */
+  private static AccuracyMetrics run(
+      int b,
+      int h,
+      int sq,
+      int sk,
+      int d,
+      boolean causal,
+      Float scale,
+      long seed,
+      boolean fp16PV,
+      CudaAttention.Kernel kernel,
+      float kOffset) {
     AttentionShape shape = new AttentionShape(b, h, sq, sk, d);
     Random r = new Random(seed);
     float[] q = normal(r, (long) b * h * sq * d);
     float[] k = normal(r, (long) b * h * sk * d);
     float[] v = normal(r, (long) b * h * sk * d);
-    float[] out = CudaAttention.compute(shape, q, k, v, causal, scale, fp16PV);
+    if (kOffset != 0f) {
+      float[] off = new float[d];
+      for (int c = 0; c < d; c++) {
+        off[c] = kOffset * (2 * r.nextFloat() - 1);
+      }
+      for (int i = 0; i < k.length; i++) {
+        k[i] += off[i % d];
+      }
+    }
+    float[] out = CudaAttention.compute(shape, q, k, v, causal, scale, fp16PV, kernel);
     double[] ref =
         ReferenceAttention.compute(
             shape,
@@ -85,8 +115,10 @@ class CudaAttentionTest {
     AccuracyMetrics m = AccuracyMetrics.of(out, ref);
     System.out.printf(
         Locale.ROOT,
-        "ATTN %s b=%d h=%d sq=%d sk=%d d=%d causal=%b scale=%s: cosine %.6f relL1 %.4f maxAbs %.4f%n",
+        "ATTN %s %s b=%d h=%d sq=%d sk=%d d=%d causal=%b scale=%s kOffset=%s: cosine %.6f relL1 %.4f"
+            + " maxAbs %.4f%n",
         fp16PV ? "pv16" : "pv8 ",
+        kernel == null ? "default" : kernel.name().toLowerCase(Locale.ROOT),
         b,
         h,
         sq,
@@ -94,6 +126,7 @@ class CudaAttentionTest {
         d,
         causal,
         scale,
+        kOffset,
         m.cosine(),
         m.relativeL1(),
         m.maxAbsError());
@@ -137,6 +170,113 @@ class CudaAttentionTest {
     assertTrue(
         m.relativeL1() <= TARGET_REL_L1,
         () -> "relative L1 " + m.relativeL1() + " > " + TARGET_REL_L1);
+  }
+
+  /**
+   * Every fused kernel by name (the default one is covered above) on the same cases; the wgmma
+   * kernels at head dim 128 only (they refuse 64, see {@link #wgmmaKernelsRefuseHeadDim64}).
+   */
+  static Stream<Arguments> kernelsAndShapes() {
+    return Stream.of(CudaAttention.Kernel.values())
+        .flatMap(
+            kern ->
+                shapes()
+                    .map(Arguments::get)
+                    .filter(x -> !kern.hopper() || (int) x[4] == 128)
+                    .map(x -> Arguments.of(kern, x[0], x[1], x[2], x[3], x[4], x[5])));
+  }
+
+  @Test
+  void wgmmaKernelsRefuseHeadDim64() {
+    Assumptions.assumeTrue(CudaBackend.get().computeCapability() == 90, "wgmma needs sm_90");
+    AttentionShape s = new AttentionShape(1, 1, 8, 8, 64);
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> CudaAttention.create(s, false, CudaAttention.Kernel.WGMMA_1WG_BULK));
+    assertTrue(e.getMessage().contains("head dim 128 only"), e.getMessage());
+  }
+
+  @ParameterizedTest(name = "{0} B={1} H={2} Sq={3} Sk={4} D={5} causal={6}")
+  @MethodSource("kernelsAndShapes")
+  void eachKernelMatchesFp64Reference(
+      CudaAttention.Kernel kernel, int b, int h, int sq, int sk, int d, boolean causal) {
+    Assumptions.assumeTrue(
+        !kernel.hopper() || CudaBackend.get().computeCapability() == 90, "wgmma needs sm_90");
+    long seed = 31L * sq + 7L * d + (causal ? 1 : 0);
+    AccuracyMetrics m = run(b, h, sq, sk, d, causal, null, seed, false, kernel, 0f);
+    assertTrue(m.cosine() >= MIN_COSINE, () -> "cosine " + m.cosine() + " < " + MIN_COSINE);
+    assertTrue(m.relativeL1() <= MAX_REL_L1_FP8_PV, () -> "relative L1 " + m.relativeL1());
+    AccuracyMetrics m16 = run(b, h, sq, sk, d, causal, null, seed, true, kernel, 0f);
+    assertTrue(m16.cosine() >= MIN_COSINE, () -> "cosine " + m16.cosine());
+    assertTrue(m16.relativeL1() <= TARGET_REL_L1, () -> "relative L1 " + m16.relativeL1());
+  }
+
+  /** A large per-channel K offset (±20 on unit-normal K): the token-mean smoothing removes it. */
+  @ParameterizedTest(name = "K offset, causal={0}")
+  @ValueSource(booleans = {false, true})
+  void largeKOffset(boolean causal) {
+    AccuracyMetrics m = run(1, 2, 300, 300, 128, causal, null, 5, false, null, 20f);
+    assertTrue(m.cosine() >= MIN_COSINE, () -> "cosine " + m.cosine());
+    assertTrue(m.relativeL1() <= MAX_REL_L1_FP8_PV, () -> "relative L1 " + m.relativeL1());
+    AccuracyMetrics m16 = run(1, 2, 300, 300, 64, causal, null, 6, true, null, 20f);
+    assertTrue(m16.cosine() >= MIN_COSINE, () -> "cosine " + m16.cosine());
+    assertTrue(m16.relativeL1() <= TARGET_REL_L1, () -> "relative L1 " + m16.relativeL1());
+  }
+
+  /** A negative scale takes the kernels' general path (no integer row max). */
+  @Test
+  void negativeScale() {
+    AccuracyMetrics m = run(1, 2, 200, 200, 128, false, -0.06f, 13, false);
+    assertTrue(m.cosine() >= MIN_COSINE, () -> "cosine " + m.cosine());
+    assertTrue(m.relativeL1() <= MAX_REL_L1_FP8_PV, () -> "relative L1 " + m.relativeL1());
+    AccuracyMetrics m16 = run(1, 2, 200, 200, 128, true, -0.06f, 13, true);
+    assertTrue(m16.cosine() >= MIN_COSINE, () -> "cosine " + m16.cosine());
+    assertTrue(m16.relativeL1() <= TARGET_REL_L1, () -> "relative L1 " + m16.relativeL1());
+  }
+
+  /**
+   * A NaN in one head's K makes that head's whole output NaN (its K mean and tile scales are NaN)
+   * and leaves the other head finite and accurate; the call returns (no hang). Both kernels.
+   */
+  @ParameterizedTest(name = "NaN in K, kernel {0}")
+  @EnumSource(CudaAttention.Kernel.class)
+  void nanInKPropagates(CudaAttention.Kernel kernel) {
+    Assumptions.assumeTrue(
+        !kernel.hopper() || CudaBackend.get().computeCapability() == 90, "wgmma needs sm_90");
+    int h = 2;
+    int s = 150;
+    int d = kernel.hopper() ? 128 : 64;
+    AttentionShape shape = new AttentionShape(1, h, s, s, d);
+    Random r = new Random(17);
+    float[] q = normal(r, (long) h * s * d);
+    float[] k = normal(r, (long) h * s * d);
+    float[] v = normal(r, (long) h * s * d);
+    k[77 * d + 5] = Float.NaN; // head 0, key 77, channel 5
+    for (boolean fp16PV : new boolean[] {false, true}) {
+      float[] out = CudaAttention.compute(shape, q, k, v, true, null, fp16PV, kernel);
+      int perHead = s * d;
+      for (int i = 0; i < perHead; i++) {
+        int at = i;
+        assertTrue(Float.isNaN(out[i]), () -> "head 0 element " + at + " is " + out[at]);
+      }
+      float[] q1 = java.util.Arrays.copyOfRange(q, perHead, 2 * perHead);
+      float[] k1 = java.util.Arrays.copyOfRange(k, perHead, 2 * perHead);
+      float[] v1 = java.util.Arrays.copyOfRange(v, perHead, 2 * perHead);
+      AttentionShape one = new AttentionShape(1, 1, s, s, d);
+      double[] ref =
+          ReferenceAttention.compute(
+              one,
+              TensorView.of(MemorySegment.ofArray(q1), TensorLayout.BHSD, 1, 1, s, d),
+              TensorView.of(MemorySegment.ofArray(k1), TensorLayout.BHSD, 1, 1, s, d),
+              TensorView.of(MemorySegment.ofArray(v1), TensorLayout.BHSD, 1, 1, s, d),
+              null,
+              true,
+              null);
+      AccuracyMetrics m =
+          AccuracyMetrics.of(java.util.Arrays.copyOfRange(out, perHead, 2 * perHead), ref);
+      assertTrue(m.cosine() >= MIN_COSINE, () -> "head 1 cosine " + m.cosine());
+    }
   }
 
   @Test

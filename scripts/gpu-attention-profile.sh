@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine from the folder above the bundle: profiles one non-causal and one causal forward
+# of the default attention kernel at B=4, H=32, S=4096, D=128 (the quantization launches and the fused
+# kernel) with Nsight Compute, when the machine has ncu; the report goes to $OUT/ncu-attention.txt.
+# Usage: bash .bundle/gpu-attention-profile.sh
+set -uo pipefail
+B="$(cd "$(dirname "$0")" && pwd)"
+O="${OUT:-$PWD/gpu-out}"
+mkdir -p "$O"
+NCU="$(command -v ncu || ls /usr/local/cuda*/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)"
+if [[ -z "$NCU" ]]; then echo "gpu-attention-profile: no ncu on this machine"; exit 0; fi
+JAVA="$B/jre/bin/java"
+CP="$B/lib/mx-engine.jar:$B/lib/mx-engine-tests.jar:$(ls "$B"/lib/jcuda-[0-9]*.jar)"
+CP="$CP:$(ls "$B"/lib/jcuda-natives-driver-*.jar):$(ls "$B"/lib/slf4j-api-*.jar):$(ls "$B"/lib/slf4j-simple-*.jar)"
+timeout "${PROFILE_TIMEOUT:-150}" "$NCU" --target-processes all -k "regex:mx_attn_" --launch-count 10 \
+  --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section ComputeWorkloadAnalysis \
+  --section LaunchStats --section Occupancy \
+  "$JAVA" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g -cp "$CP" \
+  io.djlmx.kernel.cuda.CudaAttentionBenchmark profile > "$O/ncu-attention.txt" 2>&1
+echo "gpu-attention-profile: rc $? (report in ncu-attention.txt)"
