@@ -7,6 +7,7 @@ import io.djlmx.kernel.LinearKernel;
 import io.djlmx.kernel.PreparedWeight;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import java.util.Objects;
 import jdk.incubator.vector.FloatVector;
 import org.slf4j.Logger;
@@ -20,14 +21,17 @@ import org.slf4j.LoggerFactory;
  * {@link CpuPreparedWeight}). A single input row ({@code m == 1}) runs the fused decode-and-FMA
  * kernel, split over rows across threads ({@link ByteGemvKernel} for the 8-bit formats, four 32-row
  * units at a time; {@link GemvKernel} otherwise); several rows decode each weight tile once into
- * FP32 and multiply it with all rows (split over rows too). Results equal the exact FP32 dot
- * products of the dequantized values up to summation order. The kernel owns a small daemon thread
- * pool; {@link #close()} stops it.
+ * FP32 and multiply it with all rows ({@link GemmKernel}: 8 rows × 32 outputs in registers, then 4,
+ * 2 and 1-row tails at full multiply-add rate). Work is split over 32-row units, handed out one at
+ * a time to the calling thread and the kernel's workers ({@link KernelThreads}: daemon threads that
+ * spin briefly between calls, so that the small calls of a forward pass at batch 1 are split too).
+ * Results equal the exact FP32 dot products of the dequantized values up to summation order, and do
+ * not depend on the thread count. {@link #close()} stops the workers.
  *
- * <p>Thread safety: one kernel may serve concurrent calls (they share its pool); a prepared weight
- * may be used by concurrent calls but must not be closed while one runs. The kernels are written
- * for 512-bit vectors (AVX-512); on a CPU without them the Vector API still computes correct
- * results, but slowly, and a warning is logged once.
+ * <p>Thread safety: one kernel may serve concurrent calls (one call at a time uses the workers, the
+ * others run on their own thread); a prepared weight may be used by concurrent calls but must not
+ * be closed while one runs. The kernels are written for 512-bit vectors (AVX-512); on a CPU without
+ * them the Vector API still computes correct results, but slowly, and a warning is logged once.
  */
 public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
 
@@ -44,6 +48,9 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
 
   /** Below this many multiply-adds a call runs on the calling thread alone. */
   private static final double MIN_PARALLEL_MACS = 1 << 18;
+
+  /** Below this many activation elements, W+A quantization runs on the calling thread alone. */
+  private static final long MIN_PARALLEL_QUANTIZE = 1 << 15;
 
   /** A thread that never runs: a segment it may access is accessible to the worker threads. */
   private static final Thread PROBE = new Thread(() -> {});
@@ -174,23 +181,28 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
     long n = pw.rows();
     long k = pw.cols();
     int kpad = pw.blocksPerRow() * CpuPreparedWeight.BLOCK;
-    float[] xp = new float[rows * kpad];
+    float[] xp = Scratch.floats(Scratch.INPUT, rows * kpad);
     for (int r = 0; r < rows; r++) {
       MemorySegment.copy(x, ValueLayout.JAVA_FLOAT_UNALIGNED, 4L * r * k, xp, r * kpad, (int) k);
+      if (kpad > k) {
+        Arrays.fill(xp, r * kpad + (int) k, (r + 1) * kpad, 0f); // the buffer is reused
+      }
     }
     if (activation != null) {
       ScaleMode mode = activationScale == null ? ScaleMode.FLOOR : activationScale;
+      // A few rows quantize faster than a hand-off to another thread.
       threads.forRange(
           rows,
+          (long) rows * kpad < MIN_PARALLEL_QUANTIZE ? 1 : threads.threads(),
           (a, b) ->
               ActivationQuantizer.quantize(xp, kpad, (int) a, (int) b, (int) k, activation, mode));
     }
-    // Small products run on the calling thread: a hand-off to the pool costs microseconds.
+    // Small products run on the calling thread: a hand-off costs a microsecond or more.
     int parts = (double) rows * pw.units() * 32 * kpad < MIN_PARALLEL_MACS ? 1 : threads.threads();
     if (exactOnly) {
       threads.forRange(n, (a, b) -> ExactLinear.rows(pw, xp, kpad, rows, bias, y, a, b));
     } else if (rows == 1 && ByteGemvKernel.handles(pw) && pw.units() >= MIN_GROUPED_UNITS) {
-      // Whole groups of units per thread (the last part takes the remainder).
+      // Indices are groups of units (the last group also takes the remainder).
       long units = pw.units();
       long groups = units / ByteGemvKernel.UNITS;
       threads.forRange(
@@ -209,6 +221,7 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
       threads.forRange(pw.units(), parts, (a, b) -> GemvKernel.run(pw, xp, bias, y, 0, a, b));
     } else {
       float[] xt = interleave8(xp, kpad, rows);
+      // Inside one claimed run of units the inputs' column chunk stays in cache across the units.
       threads.forRange(pw.units(), parts, (a, b) -> batched(pw, xt, xp, kpad, rows, bias, y, a, b));
     }
     ExactLinear.exactRows(pw, xp, kpad, rows, bias, y);
@@ -226,7 +239,7 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
       long u1) {
     int kb = w.blocksPerRow();
     int n = (int) w.rows();
-    float[] panel = new float[PANEL_BLOCKS * 1024];
+    float[] panel = Scratch.floats(Scratch.PANEL, PANEL_BLOCKS * 1024);
     // Column chunks outside, units inside: the inputs' chunk stays in cache across units.
     for (int c0 = 0; c0 < kb; c0 += PANEL_BLOCKS) {
       int nb = Math.min(PANEL_BLOCKS, kb - c0);
@@ -244,7 +257,7 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
   /** Copies whole blocks of eight rows so that one column's eight values are adjacent. */
   private static float[] interleave8(float[] x, int kpad, int m) {
     int blocks = m / 8;
-    float[] xt = new float[blocks * 8 * kpad];
+    float[] xt = Scratch.floats(Scratch.INTERLEAVED, blocks * 8 * kpad);
     for (int b = 0; b < blocks; b++) {
       int base = b * 8 * kpad;
       for (int r = 0; r < 8; r++) {

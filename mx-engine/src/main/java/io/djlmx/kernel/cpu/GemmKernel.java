@@ -7,7 +7,7 @@ import jdk.incubator.vector.VectorMask;
 /**
  * Batched kernel: multiplies a decoded FP32 panel of one 32-row unit ({@code kLen} columns, {@code
  * panel[32 kk + lane]}) with {@code m} input rows, accumulating into {@code y}. Eight input rows at
- * a time (then four, then one): sixteen 16-lane accumulators, two panel loads and eight broadcasts
+ * a time (then four, two, one): sixteen 16-lane accumulators, two panel loads and eight broadcasts
  * per step, so the fused multiply-adds, not the loads, set the pace.
  */
 final class GemmKernel {
@@ -225,7 +225,45 @@ final class GemmKernel {
       c3a.add(biasA).intoMemorySegment(y, y3, Vec.LE, ma);
       c3b.add(biasB).intoMemorySegment(y, y3 + 64, Vec.LE, mb);
     }
-    for (; i < m; i++) {
+    if (i + 2 <= m) {
+      // Two rows: four independent chains, enough to keep the multiply-add unit busy.
+      long y0 = 4L * ((long) i * n + r0);
+      long y1 = y0 + 4L * n;
+      FloatVector c0a;
+      FloatVector c0b;
+      FloatVector c1a;
+      FloatVector c1b;
+      if (first) {
+        c0a = FloatVector.zero(Vec.F);
+        c0b = FloatVector.zero(Vec.F);
+        c1a = FloatVector.zero(Vec.F);
+        c1b = FloatVector.zero(Vec.F);
+      } else {
+        c0a = FloatVector.fromMemorySegment(Vec.F, y, y0, Vec.LE, ma);
+        c0b = FloatVector.fromMemorySegment(Vec.F, y, y0 + 64, Vec.LE, mb);
+        c1a = FloatVector.fromMemorySegment(Vec.F, y, y1, Vec.LE, ma);
+        c1b = FloatVector.fromMemorySegment(Vec.F, y, y1 + 64, Vec.LE, mb);
+      }
+      int x0 = i * xStride + k0;
+      int x1 = x0 + xStride;
+      for (int kk = 0; kk < kLen; kk++) {
+        FloatVector wa = FloatVector.fromArray(Vec.F, panel, 32 * kk);
+        FloatVector wb = FloatVector.fromArray(Vec.F, panel, 32 * kk + 16);
+        FloatVector v0 = FloatVector.broadcast(Vec.F, x[x0 + kk]);
+        FloatVector v1 = FloatVector.broadcast(Vec.F, x[x1 + kk]);
+        c0a = wa.fma(v0, c0a);
+        c0b = wb.fma(v0, c0b);
+        c1a = wa.fma(v1, c1a);
+        c1b = wb.fma(v1, c1b);
+      }
+      c0a.add(biasA).intoMemorySegment(y, y0, Vec.LE, ma);
+      c0b.add(biasB).intoMemorySegment(y, y0 + 64, Vec.LE, mb);
+      c1a.add(biasA).intoMemorySegment(y, y1, Vec.LE, ma);
+      c1b.add(biasB).intoMemorySegment(y, y1 + 64, Vec.LE, mb);
+      i += 2;
+    }
+    if (i < m) {
+      // One row: even and odd columns in separate chains (two chains would wait on latency).
       long y0 = 4L * ((long) i * n + r0);
       FloatVector ca =
           first ? FloatVector.zero(Vec.F) : FloatVector.fromMemorySegment(Vec.F, y, y0, Vec.LE, ma);
@@ -233,14 +271,19 @@ final class GemmKernel {
           first
               ? FloatVector.zero(Vec.F)
               : FloatVector.fromMemorySegment(Vec.F, y, y0 + 64, Vec.LE, mb);
+      FloatVector da = FloatVector.zero(Vec.F);
+      FloatVector db = FloatVector.zero(Vec.F);
       int x0 = i * xStride + k0;
-      for (int kk = 0; kk < kLen; kk++) {
+      for (int kk = 0; kk < kLen; kk += 2) {
         FloatVector v0 = FloatVector.broadcast(Vec.F, x[x0 + kk]);
+        FloatVector v1 = FloatVector.broadcast(Vec.F, x[x0 + kk + 1]);
         ca = FloatVector.fromArray(Vec.F, panel, 32 * kk).fma(v0, ca);
         cb = FloatVector.fromArray(Vec.F, panel, 32 * kk + 16).fma(v0, cb);
+        da = FloatVector.fromArray(Vec.F, panel, 32 * kk + 32).fma(v1, da);
+        db = FloatVector.fromArray(Vec.F, panel, 32 * kk + 48).fma(v1, db);
       }
-      ca.add(biasA).intoMemorySegment(y, y0, Vec.LE, ma);
-      cb.add(biasB).intoMemorySegment(y, y0 + 64, Vec.LE, mb);
+      ca.add(da).add(biasA).intoMemorySegment(y, y0, Vec.LE, ma);
+      cb.add(db).add(biasB).intoMemorySegment(y, y0 + 64, Vec.LE, mb);
     }
   }
 }

@@ -534,6 +534,42 @@ class CpuLinearKernelTest {
     }
   }
 
+  /**
+   * Small and medium batches: every remainder of the eight-row tile (the four-, two- and one-row
+   * tails), M = 15, 17, 33 and 1000, K not a multiple of 32, weight-only and W+A, all six formats;
+   * FP8 weights with rare zero/subnormal codes, so tiles mix the bit-built and the exact decode.
+   */
+  @Test
+  void smallAndMediumBatchesAllFormats() {
+    Random rnd = new Random(SEED + 13);
+    int[] ms = {2, 3, 5, 6, 7, 9, 13, 15, 17, 33};
+    int[][] kn = {{33, 45}, {200, 70}, {391, 33}};
+    int ci = 0;
+    for (MxFormat f : MxFormat.values()) {
+      for (int[] shape : kn) {
+        int k = shape[0];
+        int n = shape[1];
+        try (MxTensor w = fewSmallCodes(rnd, f, n, k)) {
+          for (int m : ms) {
+            ci++;
+            float[] b = (ci & 1) == 0 ? gaussian(rnd, n) : null;
+            String what = f + " m=" + m + " k=" + k + " n=" + n;
+            if (ci % 3 == 0) {
+              MxFormat act = MxFormat.values()[ci % MxFormat.values().length];
+              ScaleMode mode = (ci & 2) == 0 ? ScaleMode.FLOOR : ScaleMode.RCEIL;
+              check(what + " W+A " + act, kernel, w, gaussian(rnd, m * k), m, b, act, mode);
+            } else {
+              check(what, kernel, w, gaussian(rnd, m * k), m, b, null, null);
+            }
+          }
+        }
+      }
+      try (MxTensor w = fewSmallCodes(rnd, f, 70, 100)) {
+        check(f + " m=1000", kernel, w, gaussian(rnd, 1000 * 100), 1000, null, null, null);
+      }
+    }
+  }
+
   /** The grouped 8-bit batch-1 kernel gives the same bits whatever the thread count. */
   @Test
   void groupedBatchOneDoesNotDependOnThreadCount() {
