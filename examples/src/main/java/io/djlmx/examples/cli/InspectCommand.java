@@ -58,7 +58,7 @@ public final class InspectCommand implements Callable<Integer> {
       throw new UserException("No file at " + file + ": give a .mxckpt or an MX tensor file");
     }
     PrintWriter out = spec.commandLine().getOut();
-    if (ModelCheckpoint.isModelCheckpoint(file) || startsWithCheckpointPrefix(file)) {
+    if (startsWithCheckpointPrefix(file)) {
       try (ModelCheckpoint ckpt = ModelCheckpoint.read(file)) {
         inspectModelCheckpoint(ckpt, out);
       }
@@ -78,7 +78,10 @@ public final class InspectCommand implements Callable<Integer> {
     return 0;
   }
 
-  /** Older checkpoints share the prefix: reading one says what it is. */
+  /**
+   * Whether the file starts like a checkpoint ("DJLMXCK" and a version): the reader then accepts
+   * the current version and names an older one.
+   */
   private static boolean startsWithCheckpointPrefix(Path file) throws IOException {
     try (InputStream in = Files.newInputStream(file)) {
       return new String(in.readNBytes(7), StandardCharsets.US_ASCII).equals("DJLMXCK");
