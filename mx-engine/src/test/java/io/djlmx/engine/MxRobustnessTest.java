@@ -236,11 +236,34 @@ class MxRobustnessTest {
    * and the collector's own native structures grow with uncollected garbage.
    */
   private static long settledMallocBytes() throws Throwable {
+    awaitJitIdle();
     for (int i = 0; i < 3; i++) {
       System.gc();
       Thread.sleep(100); // let the Cleaner thread free the direct buffers found unreachable
     }
     return mallocBytes();
+  }
+
+  /**
+   * Waits (up to 10 s) until the JIT has compiled nothing for 300 ms: its compiler threads take
+   * megabytes of native arena memory while they compile the kernels, which malloc counts too.
+   */
+  private static void awaitJitIdle() throws InterruptedException {
+    java.lang.management.CompilationMXBean jit =
+        java.lang.management.ManagementFactory.getCompilationMXBean();
+    if (jit == null || !jit.isCompilationTimeMonitoringSupported()) {
+      return;
+    }
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    long last = jit.getTotalCompilationTime();
+    while (System.nanoTime() < deadline) {
+      Thread.sleep(300);
+      long now = jit.getTotalCompilationTime();
+      if (now == last) {
+        return;
+      }
+      last = now;
+    }
   }
 
   /** Bytes allocated from glibc malloc, small blocks and mmapped ones: mallinfo2 via FFM. */
