@@ -147,37 +147,29 @@ class MxFp32ReleaseTest {
       ws.forEach(w -> w.getDelegate());
       mx.getMemoryReport();
       long packsBefore = MxLinear.getPackCount();
-      // malloc counts the whole process: other threads (cleaners, the collector, leftovers of
-      // earlier tests) allocate and free beside the measurement. A failure to allocate or release
-      // is the same on every attempt; noise is not: the best of three attempts is asserted.
-      long grew = 0;
-      long shrank = 0;
-      float[] again = null;
-      for (int attempt = 0;
-          attempt < 3 && (grew <= 90_000_000L || shrank <= 90_000_000L);
-          attempt++) {
-        long releasedBytes = mallocBytes();
-        long releasedRss = rssKb();
-        ws.forEach(w -> w.getDelegate()); // read back, without a report
-        long heldBytes = mallocBytes();
-        long heldRss = rssKb();
-        again = predict(model, x);
-        long afterBytes = mallocBytes();
-        long afterRss = rssKb();
-        logger.info(
-            "glibc malloc: {} B released, {} B with FP32 read back, {} B after a prediction;"
-                + " RSS {} / {} / {} KB",
-            releasedBytes,
-            heldBytes,
-            afterBytes,
-            releasedRss,
-            heldRss,
-            afterRss);
-        grew = Math.max(grew, heldBytes - releasedBytes);
-        shrank = Math.max(shrank, heldBytes - afterBytes);
-      }
-      assertTrue(grew > 90_000_000L, "reading back 100.7 MB of FP32 grew malloc by " + grew);
-      assertTrue(shrank > 90_000_000L, "releasing 100.7 MB of FP32 shrank malloc by " + shrank);
+      long releasedBytes = mallocBytes();
+      long releasedRss = rssKb();
+      ws.forEach(w -> w.getDelegate()); // read back, without a report
+      long heldBytes = mallocBytes();
+      long heldRss = rssKb();
+      float[] again = predict(model, x);
+      long afterBytes = mallocBytes();
+      long afterRss = rssKb();
+      logger.info(
+          "glibc malloc: {} B released, {} B with FP32 read back, {} B after a prediction;"
+              + " RSS {} / {} / {} KB",
+          releasedBytes,
+          heldBytes,
+          afterBytes,
+          releasedRss,
+          heldRss,
+          afterRss);
+      assertTrue(
+          heldBytes - releasedBytes > 90_000_000L,
+          "reading back 100.7 MB of FP32 grew malloc by " + (heldBytes - releasedBytes));
+      assertTrue(
+          heldBytes - afterBytes > 90_000_000L,
+          "releasing 100.7 MB of FP32 shrank malloc by " + (heldBytes - afterBytes));
       assertArrayEquals(first, again, "a prediction after read-back and release is unchanged");
       ws.forEach(w -> assertTrue(w.isFp32Released()));
 
@@ -317,7 +309,8 @@ class MxFp32ReleaseTest {
   /** glibc's malloc bytes (mallinfo2) after a GC, so that freed direct buffers do not count. */
   private static long mallocBytes() throws Throwable {
     // Direct buffers (toFloatArray copies through them) are freed by the Cleaner after a GC:
-    // collect until the count settles.
+    // collect until the count settles, with the JIT idle (its compiler arenas are malloc'ed too).
+    MxRobustnessTest.awaitJitIdle();
     long last = Long.MAX_VALUE;
     for (int i = 0; i < 10; i++) {
       System.gc();

@@ -197,17 +197,14 @@ class MxRobustnessTest {
       long rssGrown = rssKb() - rssBefore;
       assertSame(packed, w0.getWeight(), "the packed weight is reused, never rebuilt per call");
       // Calibration: what leaking one 10-float output tensor per call costs in the native heap.
-      // malloc counts the whole process, so frees elsewhere can hide part of it: the largest of
-      // three tries (a smaller cost would only make the check below stricter).
-      long leakCost = 0;
-      for (int attempt = 0; attempt < 3; attempt++) {
-        try (NDManager probe = Engine.getEngine("PyTorch").newBaseManager()) {
-          long base = mallocBytes();
-          for (int i = 0; i < 5_000; i++) {
-            probe.zeros(new Shape(1, 10));
-          }
-          leakCost = Math.max(leakCost, mallocBytes() - base);
+      long leakCost;
+      try (NDManager probe = Engine.getEngine("PyTorch").newBaseManager()) {
+        awaitJitIdle();
+        long base = mallocBytes();
+        for (int i = 0; i < 5_000; i++) {
+          probe.zeros(new Shape(1, 10));
         }
+        leakCost = mallocBytes() - base;
       }
       LoggerFactory.getLogger(MxRobustnessTest.class)
           .info(
@@ -248,7 +245,7 @@ class MxRobustnessTest {
    * Waits (up to 10 s) until the JIT has compiled nothing for 300 ms: its compiler threads take
    * megabytes of native arena memory while they compile the kernels, which malloc counts too.
    */
-  private static void awaitJitIdle() throws InterruptedException {
+  static void awaitJitIdle() throws InterruptedException {
     java.lang.management.CompilationMXBean jit =
         java.lang.management.ManagementFactory.getCompilationMXBean();
     if (jit == null || !jit.isCompilationTimeMonitoringSupported()) {
