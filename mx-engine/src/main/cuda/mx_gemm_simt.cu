@@ -37,9 +37,10 @@ __device__ __forceinline__ void gemm_simt_body(const float* __restrict__ x, int 
       int n = n0 + r;
       if (n < N) {
         const uint8_t* row = codes + (long long)n * cbpr;
-        float s = shiftf * mx_scale(scales[(long long)n * bpr + kb]);
+        // (decoded * 2^shift) * scale: 2^shift * scale alone overflows for scales near 2^127
+        float s = mx_scale(scales[(long long)n * bpr + kb]);
 #pragma unroll
-        for (int j = 0; j < 8; j++) ws[kq + j][r] = mx_decode_elem<F>(row, k0 + kq + j) * s;
+        for (int j = 0; j < 8; j++) ws[kq + j][r] = (mx_decode_elem<F>(row, k0 + kq + j) * shiftf) * s;
       } else {
 #pragma unroll
         for (int j = 0; j < 8; j++) ws[kq + j][r] = 0.0f;

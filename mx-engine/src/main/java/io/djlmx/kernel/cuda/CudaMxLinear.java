@@ -7,12 +7,15 @@ import io.djlmx.format.ScaleMode;
  * MX linear on the GPU: {@code y[m, n] = x[m, k] · Wᵀ (+ bias[n])} with W an MX matrix {@code [n,
  * k]} in device memory and x, y, bias FP32 row-major device buffers.
  *
- * <p>Weight-only ({@code activation == null}): up to 8 rows of x go through the GEMV kernels (each
- * weight decoded once in registers and used for every row), more through a tiled FP32 GEMM that
- * decodes weight tiles into shared memory. Weight + activation: x is quantized per 32-block on the
- * device; MXFP8 x MXFP8 with at least {@link #TENSOR_CORE_MIN_ROWS} rows runs on the FP8 tensor
- * cores with the block scales applied per 32-wide K slice; other pairs multiply the dequantized
- * activation (exact MX values) by the weight kernels, which is the spec's Dot in FP32.
+ * <p>Weight-only ({@code activation == null}): up to {@link #TENSOR_CORE_WEIGHT_ONLY_MIN_ROWS} - 1
+ * rows of x go through the GEMV kernels (each weight decoded once in registers and used for every
+ * row); more run on the BF16 tensor cores with x split into BF16 pieces (exact to FP32, see {@code
+ * mx_gemm_tc.cu}) when every weight value times its scale is a BF16 value, else through a tiled
+ * FP32 GEMM on the CUDA cores that decodes weight tiles into shared memory. Weight + activation: x
+ * is quantized per 32-block on the device; MXFP8 x MXFP8 with at least {@link
+ * #TENSOR_CORE_MIN_ROWS} rows runs on the FP8 tensor cores with the block scales applied per
+ * 32-wide K slice; other pairs multiply the dequantized activation (exact MX values) by the weight
+ * kernels, which is the spec's Dot in FP32.
  */
 public final class CudaMxLinear {
 
@@ -79,8 +82,30 @@ public final class CudaMxLinear {
   /** Whether batch 1 stages x in shared memory (benchmarks turn it off to compare). */
   static volatile boolean stageActivationInSharedMemory = true;
 
-  /** From this many rows of x, weight-only runs the tiled GEMM instead of GEMV passes of 8 rows. */
-  private static final int SIMT_MIN_ROWS = 32;
+  /**
+   * From this many rows of x, weight-only runs a tiled GEMM (split-BF16 tensor cores, or SIMT)
+   * instead of GEMV passes of 8 rows.
+   */
+  public static final int TENSOR_CORE_WEIGHT_ONLY_MIN_ROWS = 32;
+
+  /** The kernels of weight-only MX linear. */
+  enum WeightOnlyPath {
+    /** GEMV passes of up to 8 rows (mx_gemv.cu). */
+    GEMV,
+    /** Split-BF16 tensor-core GEMM (mx_gemm_tc.cu). */
+    TENSOR_CORE,
+    /** Register-blocked FP32 GEMM on the CUDA cores (mx_gemm_simt.cu). */
+    SIMT
+  }
+
+  /**
+   * BF16 pieces each FP32 activation is split into on the tensor-core path: 3 hold all 24
+   * significand bits (the default); 2 and 1 exist for the error and speed measurements.
+   */
+  static volatile int tensorCorePieces = 3;
+
+  /** Rows per CTA of the tensor-core GEMM: 32 or 64, or 0 to choose by the grid size. */
+  static volatile int tensorCoreRowTile = 0;
 
   private CudaMxLinear() {}
 
@@ -160,8 +185,39 @@ public final class CudaMxLinear {
     long n = w.rows();
     long k = w.cols();
     checkArgs(x, m, n, k, bias, y);
+    weightOnly(x, m, w, bias, y, weightOnlyPath(m, w));
+  }
+
+  /**
+   * Which kernel weight-only linear runs for m rows of x and this weight.
+   *
+   * @param m rows of x
+   * @param w the weight
+   * @return the path
+   */
+  static WeightOnlyPath weightOnlyPath(long m, CudaMxMatrix w) {
+    if (m < TENSOR_CORE_WEIGHT_ONLY_MIN_ROWS) {
+      return WeightOnlyPath.GEMV;
+    }
+    return w.bf16Exact() ? WeightOnlyPath.TENSOR_CORE : WeightOnlyPath.SIMT;
+  }
+
+  /**
+   * Weight-only linear on a chosen kernel (tests and benchmarks compare them; each is correct for
+   * any shape, the tensor-core path exactly so only where {@link CudaMxMatrix#bf16Exact()}).
+   */
+  static void weightOnly(
+      DeviceBuffer x,
+      long m,
+      CudaMxMatrix w,
+      DeviceBuffer bias,
+      DeviceBuffer y,
+      WeightOnlyPath path) {
+    long n = w.rows();
+    long k = w.cols();
+    checkArgs(x, m, n, k, bias, y);
     int f = w.format().ordinal();
-    boolean gemv = m < SIMT_MIN_ROWS;
+    boolean gemv = path == WeightOnlyPath.GEMV;
     KernelArgs args =
         new KernelArgs()
             .ptr(x)
@@ -196,6 +252,20 @@ public final class CudaMxLinear {
             0,
             args.build());
       }
+    } else if (path == WeightOnlyPath.TENSOR_CORE) {
+      int bm = tensorCoreRowTile;
+      if (bm != 32 && bm != 64) {
+        // 64-row tiles once they alone fill the multiprocessors, else 32 for twice the CTAs
+        long tiles64 = ((m + 63) / 64) * ((n + 63) / 64);
+        bm = tiles64 >= b.multiprocessors() ? 64 : 32;
+      }
+      int pieces = tensorCorePieces;
+      b.launch(
+          "mx_gemm_tc_f" + f + "_p" + pieces + "_m" + bm,
+          new int[] {(int) ((m + bm - 1) / bm), (int) ((n + 63) / 64), 1},
+          new int[] {128, 1, 1},
+          0,
+          args.build());
     } else {
       int gx = (int) ((n + 63) / 64);
       int gy = (int) ((m + 63) / 64);

@@ -2,6 +2,7 @@ package io.djlmx.kernel.cuda;
 
 import io.djlmx.format.MxFormat;
 import io.djlmx.format.ScaleMode;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -23,6 +24,8 @@ public final class CudaMxMatrix implements AutoCloseable {
   private DeviceBuffer
       gemmScales; // floats, K-slice-major [blocksPerRow, paddedRows]; made on demand
   private DeviceBuffer fp6Planes; // FP6 codes in the GEMV plane layout; made on demand
+  private Boolean
+      bf16Exact; // every element times its scale a BF16 value (see bf16Exact()); made on demand
 
   private CudaMxMatrix(
       MxFormat format, long rows, long cols, DeviceBuffer codes, DeviceBuffer scales) {
@@ -86,7 +89,9 @@ public final class CudaMxMatrix implements AutoCloseable {
       s = DeviceBuffer.allocate(rows * bpr);
       c.copyFrom(hostCodes);
       s.copyFrom(hostScales);
-      return new CudaMxMatrix(format, rows, cols, c, s);
+      CudaMxMatrix mat = new CudaMxMatrix(format, rows, cols, c, s);
+      mat.bf16Exact = Bf16Exactness.holds(format, rows, cols, hostCodes, hostScales);
+      return mat;
     } catch (RuntimeException e) {
       c.close();
       if (s != null) {
@@ -266,6 +271,30 @@ public final class CudaMxMatrix implements AutoCloseable {
       gemmScales = g;
     }
     return gemmScales;
+  }
+
+  /**
+   * Whether every element times its block scale is exactly a BF16 value (no scale so small that a
+   * value falls below BF16's subnormals, none so large that it overflows, no MXFP8 E5M2 Inf or NaN
+   * code), so the split-BF16 tensor-core kernel computes what FP32 would. Checked on the host at
+   * upload; for a matrix quantized on the device, checked once on first use (a copy of its scales,
+   * and of its codes where the scales alone do not decide).
+   */
+  synchronized boolean bf16Exact() {
+    if (bf16Exact == null) {
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment hs = arena.allocate(scales.byteSize());
+        scales.copyTo(hs);
+        if (format != MxFormat.MXFP8_E5M2 && Bf16Exactness.scalesInRange(format, hs)) {
+          bf16Exact = true;
+        } else { // E5M2 Inf codes, or blocks of extreme scale that may be all zeros: read the codes
+          MemorySegment hc = arena.allocate(codes.byteSize());
+          codes.copyTo(hc);
+          bf16Exact = Bf16Exactness.holds(format, rows, cols, hc, hs);
+        }
+      }
+    }
+    return bf16Exact;
   }
 
   /**

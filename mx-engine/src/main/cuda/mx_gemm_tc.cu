@@ -1,0 +1,304 @@
+// Weight-only MX linear with FP32 activations on the BF16 tensor cores (mma.sync m16n8k16, FP32 accumulate):
+// y[m, n] = sum_k x[m, k] * W[n, k] + bias[n], to FP32 accuracy.
+//
+// Why it is exact: every MX element times its E8M0 scale has at most 4 significant bits (7 for MXINT8), so it is
+// a BF16 value exactly, unless the scale pushes it below BF16's smallest subnormal or above its largest value
+// (the host checks the scales once per weight and keeps such weights on the SIMT kernel: Bf16Exactness; it also
+// keeps weights whose smallest values would be BF16 subnormals there).
+// Each FP32 activation is split into P BF16 pieces, x = x1 + x2 (+ x3): x1 and x2 are truncations (so no piece
+// overflows), the last piece is the rounded rest. Three pieces hold all 24 significand bits of a normal FP32,
+// two hold 16-17. Every piece times W is an exact product inside the tensor core, so A·W = sum_p piece_p·W.
+// Each 32-wide K tile (one MX block) is summed on the tensor cores into a fresh accumulator (smallest piece
+// first) and then added to the FP32 total with an ordinary FADD, so the tensor cores never carry a long sum.
+//
+// Tiles: BM (32 or 64) rows x 64 columns x 32 K per CTA of 4 warps (2 x 2, each (BM/2) x 32). Per K tile each
+// thread loads its share of x (FP32) and of the weight codes into registers for the next tile while the warps
+// multiply the current one from shared memory (two stages, one barrier per tile); x is split and the weight
+// decoded (scale folded in) on the way into shared memory, both as BF16 rows of 32 (+8 padding, so the
+// ldmatrix rows of 80 bytes land in distinct bank groups).
+#include <cuda_bf16.h>
+#include "mx_common.cuh"
+
+namespace {
+constexpr int TC_BN = 64, TC_BK = 32, TC_ROW = TC_BK + 8;  // BF16 per shared row
+
+__device__ __forceinline__ void tc_ldmatrix_x4(uint32_t (&r)[4], const void* p) {
+  uint32_t s = (uint32_t)__cvta_generic_to_shared(p);
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(s));
+}
+
+// d = a * b + d, BF16 in, FP32 accumulate.
+__device__ __forceinline__ void tc_mma_bf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+               "{%0,%1,%2,%3};\n"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Two floats to a BF16 pair (lo in the low half), round to nearest even; exact for BF16-representable inputs.
+__device__ __forceinline__ uint32_t tc_pack_bf16(float lo, float hi) {
+  uint32_t r;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+
+// Splits v into P BF16 pieces (bits in out[p], p = 0 the largest): the first P-1 are truncations of what is
+// left (never Inf for finite v), the last is rounded to nearest. Inf / NaN: the first piece carries it, the
+// others are zero (so Inf * W stays Inf, as in FP32).
+template <int P> __device__ __forceinline__ void tc_split(float v, uint32_t (&out)[P]) {
+  float r = v;
+#pragma unroll
+  for (int p = 0; p < P - 1; p++) {
+    uint32_t b = __float_as_uint(r);
+    uint32_t t = b & 0xFFFF0000u;
+    if (p == 0 && (b & 0x7F800000u) == 0x7F800000u) {  // Inf stays Inf; NaN becomes a quiet NaN
+      out[0] = (b & 0x007FFFFFu) ? 0x7FC0u : (b >> 16);
+#pragma unroll
+      for (int q = 1; q < P; q++) out[q] = 0u;
+      return;
+    }
+    out[p] = t >> 16;
+    r = r - __uint_as_float(t);  // exact
+  }
+  out[P - 1] = (uint32_t)__bfloat16_as_ushort(__float2bfloat16_rn(r));
+}
+
+// Raw codes of one half block (16 elements) of a weight row: 16 bytes (8-bit formats), 12 (FP6) or 8 (FP4).
+struct TcCodes {
+  uint32_t v[4];
+};
+
+// Loads the codes of half h (0: elements 0..15, 1: 16..31) of block kb of a weight row.
+template <int F>
+__device__ __forceinline__ void tc_load16(const uint8_t* __restrict__ row, int kb, int h, TcCodes& c) {
+  if constexpr (F == MX_E4M3 || F == MX_E5M2 || F == MX_INT8) {
+    const uint4 q = *reinterpret_cast<const uint4*>(row + (long long)kb * 32 + h * 16);
+    c.v[0] = q.x; c.v[1] = q.y; c.v[2] = q.z; c.v[3] = q.w;
+  } else if constexpr (F == MX_E2M1) {
+    const uint2 q = *reinterpret_cast<const uint2*>(row + (long long)kb * 16 + h * 8);
+    c.v[0] = q.x; c.v[1] = q.y; c.v[2] = 0u; c.v[3] = 0u;
+  } else {  // 4-byte aligned: rows hold 24 bytes per block
+    const uint32_t* q = reinterpret_cast<const uint32_t*>(row + (long long)kb * 24 + h * 12);
+    c.v[0] = q[0]; c.v[1] = q[1]; c.v[2] = q[2]; c.v[3] = 0u;
+  }
+}
+
+// Decodes 16 loaded elements into floats times the block scale (exact), zeroing elements at or beyond K
+// (kLeft: valid elements of this block counted from its start).
+template <int F>
+__device__ __forceinline__ void tc_decode16(const TcCodes& c, uint32_t scaleByte, int h, int kLeft, float (&w)[16]) {
+  // value = (decoded * 2^shift) * scale: the first product is exact and in range, the second is the element's
+  // true value (Inf only where the true value overflows; the host keeps such weights off this kernel).
+  const float shiftf = mx_pow2(MxShift<F>::value);
+  const float s = mx_scale(scaleByte);
+  if constexpr (F == MX_E4M3 || F == MX_E5M2 || F == MX_INT8) {
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      if constexpr (F == MX_INT8) {
+#pragma unroll
+        for (int j = 0; j < 4; j++) w[4 * i + j] = mx_int8_byte(c.v[i], j) * shiftf;
+      } else {
+        float2 a = mx_fp8x2_to_float2<F>(c.v[i]);
+        float2 b = mx_fp8x2_to_float2<F>(c.v[i] >> 16);
+        w[4 * i] = a.x; w[4 * i + 1] = a.y; w[4 * i + 2] = b.x; w[4 * i + 3] = b.y;
+      }
+    }
+  } else if constexpr (F == MX_E2M1) {  // element i in nibble i (low nibble first)
+#pragma unroll
+    for (int i = 0; i < 16; i++) {
+      uint32_t e = (c.v[i >> 3] >> (4 * (i & 7))) & 0xFu;
+      w[i] = __half2float(__ushort_as_half((unsigned short)mx_half_bits<F>(e))) * shiftf;
+    }
+  } else {  // FP6: element i at bits [6i, 6i + 6) of the little-endian 96 bits
+#pragma unroll
+    for (int i = 0; i < 16; i++) {
+      const int bit = 6 * i;
+      uint32_t e = __funnelshift_r(c.v[bit >> 5], c.v[(bit >> 5) + 1], bit & 31) & 0x3Fu;
+      w[i] = __half2float(__ushort_as_half((unsigned short)mx_half_bits<F>(e))) * shiftf;
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < 16; i++) w[i] = (h * 16 + i < kLeft) ? w[i] * s : 0.0f;
+}
+
+template <int F, int P, int BM>
+__device__ __forceinline__ void gemm_tc_body(const float* __restrict__ x, int M, const uint8_t* __restrict__ codes,
+                                             long long cbpr, const uint8_t* __restrict__ scales, int bpr,
+                                             const float* __restrict__ bias, float* __restrict__ y, int N, int K) {
+  constexpr int MI = BM / 32;        // m16 fragments per warp
+  constexpr int NI = 4;              // n8 fragments per warp (warp tile 32 wide)
+  constexpr int EPT = BM * TC_BK / 128;  // x elements per thread per tile: 16 (BM 64) or 8 (BM 32)
+  constexpr int TPR = TC_BK / EPT;       // threads per x row
+  __shared__ __align__(16) __nv_bfloat16 xs[2][P][BM][TC_ROW];
+  __shared__ __align__(16) __nv_bfloat16 ws[2][TC_BN][TC_ROW];
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int wm = warp >> 1, wn = warp & 1;
+  const int m0 = blockIdx.x * BM, n0 = blockIdx.y * TC_BN;
+  // x share: row xr, columns xc .. xc + EPT of each tile
+  const int xr = tid / TPR, xc = (tid % TPR) * EPT;
+  const int xm = m0 + xr;
+  const bool xrow = xm < M;
+  const float* xrowp = x + (long long)(xrow ? xm : 0) * K;
+  const bool vec = ((K & 3) == 0) && ((reinterpret_cast<uintptr_t>(x) & 15u) == 0);
+  // weight share: row wr, half block wh
+  const int wr = tid >> 1, wh = tid & 1;
+  const int wn_ = n0 + wr;
+  const bool wrow = wn_ < N;
+  const uint8_t* wrowp = codes + (long long)(wrow ? wn_ : 0) * cbpr;
+  const uint8_t* srowp = scales + (long long)(wrow ? wn_ : 0) * bpr;
+
+  float xv[EPT];
+  TcCodes wc;
+  uint32_t wsc = 0u;
+
+  auto load_x = [&](int kt) {
+    const int k0 = kt * TC_BK + xc;
+    if (vec) {
+#pragma unroll
+      for (int i = 0; i < EPT; i += 4) {
+        float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+        if (xrow && k0 + i < K) v = *reinterpret_cast<const float4*>(xrowp + k0 + i);
+        xv[i] = v.x; xv[i + 1] = v.y; xv[i + 2] = v.z; xv[i + 3] = v.w;
+      }
+    } else {
+#pragma unroll
+      for (int i = 0; i < EPT; i++) xv[i] = (xrow && k0 + i < K) ? xrowp[k0 + i] : 0.0f;
+    }
+  };
+  auto load_w = [&](int kt) {
+    if (wrow) {
+      tc_load16<F>(wrowp, kt, wh, wc);
+      wsc = srowp[kt];
+    }
+  };
+  auto store = [&](int st, int kt) {
+    float wv[16];
+    if (wrow) {
+      tc_decode16<F>(wc, wsc, wh, K - kt * TC_BK, wv);
+    } else {
+#pragma unroll
+      for (int i = 0; i < 16; i++) wv[i] = 0.0f;
+    }
+    uint32_t pc[EPT / 2][P];
+#pragma unroll
+    for (int i = 0; i < EPT; i += 2) {
+      uint32_t a[P], b[P];
+      tc_split<P>(xv[i], a);
+      tc_split<P>(xv[i + 1], b);
+#pragma unroll
+      for (int p = 0; p < P; p++) pc[i / 2][p] = a[p] | (b[p] << 16);
+    }
+#pragma unroll
+    for (int p = 0; p < P; p++) {
+      uint4* dst = reinterpret_cast<uint4*>(&xs[st][p][xr][xc]);
+#pragma unroll
+      for (int j = 0; j < EPT / 8; j++)
+        dst[j] = make_uint4(pc[4 * j][p], pc[4 * j + 1][p], pc[4 * j + 2][p], pc[4 * j + 3][p]);
+    }
+    uint4* wd = reinterpret_cast<uint4*>(&ws[st][wr][wh * 16]);
+    wd[0] = make_uint4(tc_pack_bf16(wv[0], wv[1]), tc_pack_bf16(wv[2], wv[3]), tc_pack_bf16(wv[4], wv[5]),
+                       tc_pack_bf16(wv[6], wv[7]));
+    wd[1] = make_uint4(tc_pack_bf16(wv[8], wv[9]), tc_pack_bf16(wv[10], wv[11]), tc_pack_bf16(wv[12], wv[13]),
+                       tc_pack_bf16(wv[14], wv[15]));
+  };
+
+  float acc[MI][NI][4];
+#pragma unroll
+  for (int i = 0; i < MI; i++)
+#pragma unroll
+    for (int j = 0; j < NI; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) acc[i][j][e] = 0.0f;
+
+  load_x(0);
+  load_w(0);
+  store(0, 0);
+  __syncthreads();
+  for (int kt = 0; kt < bpr; kt++) {
+    const int st = kt & 1;
+    const bool more = kt + 1 < bpr;
+    if (more) {  // next tile's global loads in flight while this tile multiplies
+      load_x(kt + 1);
+      load_w(kt + 1);
+    }
+    float t[MI][NI][4];
+#pragma unroll
+    for (int i = 0; i < MI; i++)
+#pragma unroll
+      for (int j = 0; j < NI; j++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) t[i][j][e] = 0.0f;
+#pragma unroll
+    for (int ks = 0; ks < TC_BK / 16; ks++) {
+      uint32_t b[NI][2];
+#pragma unroll
+      for (int nj = 0; nj < NI / 2; nj++) {
+        uint32_t r4[4];
+        const int nrow = wn * 32 + nj * 16 + (lane & 7) + ((lane >> 4) & 1) * 8;
+        tc_ldmatrix_x4(r4, &ws[st][nrow][ks * 16 + ((lane >> 3) & 1) * 8]);
+        b[2 * nj][0] = r4[0]; b[2 * nj][1] = r4[1];
+        b[2 * nj + 1][0] = r4[2]; b[2 * nj + 1][1] = r4[3];
+      }
+#pragma unroll
+      for (int p = P - 1; p >= 0; p--) {  // smallest piece first
+#pragma unroll
+        for (int mi = 0; mi < MI; mi++) {
+          uint32_t a[4];
+          const int arow = wm * (BM / 2) + mi * 16 + (lane & 15);
+          tc_ldmatrix_x4(a, &xs[st][p][arow][ks * 16 + (lane >> 4) * 8]);
+#pragma unroll
+          for (int ni = 0; ni < NI; ni++) tc_mma_bf16(t[mi][ni], a, b[ni][0], b[ni][1]);
+        }
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < MI; i++)
+#pragma unroll
+      for (int j = 0; j < NI; j++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) acc[i][j][e] += t[i][j][e];
+    if (more) store(st ^ 1, kt + 1);
+    __syncthreads();
+  }
+
+  const int g = lane >> 2, t4 = lane & 3;
+#pragma unroll
+  for (int mi = 0; mi < MI; mi++)
+#pragma unroll
+    for (int ni = 0; ni < NI; ni++) {
+      const int n = n0 + wn * 32 + ni * 8 + 2 * t4;
+#pragma unroll
+      for (int hh = 0; hh < 2; hh++) {
+        const int m = m0 + wm * (BM / 2) + mi * 16 + g + hh * 8;
+        if (m >= M) continue;
+        float* yr = y + (long long)m * N;
+        if (n < N) yr[n] = acc[mi][ni][2 * hh] + (bias != nullptr ? bias[n] : 0.0f);
+        if (n + 1 < N) yr[n + 1] = acc[mi][ni][2 * hh + 1] + (bias != nullptr ? bias[n + 1] : 0.0f);
+      }
+    }
+}
+}  // namespace
+
+// Grid: (ceil(M / BM), ceil(N / 64)), 128 threads. Same parameters as mx_gemm_simt_f*.
+#define MX_GEMM_TC(F, P, BM)                                                                                  \
+  extern "C" __global__ void __launch_bounds__(128) mx_gemm_tc_f##F##_p##P##_m##BM(                         \
+      const float* x, int M, const uint8_t* codes, long long cbpr, const uint8_t* scales, int bpr,           \
+      const float* bias, float* y, int N, int K) {                                                           \
+    gemm_tc_body<F, P, BM>(x, M, codes, cbpr, scales, bpr, bias, y, N, K);                                   \
+  }
+#define MX_GEMM_TC_F(F) \
+  MX_GEMM_TC(F, 1, 32)  \
+  MX_GEMM_TC(F, 1, 64)  \
+  MX_GEMM_TC(F, 2, 32)  \
+  MX_GEMM_TC(F, 2, 64)  \
+  MX_GEMM_TC(F, 3, 32)  \
+  MX_GEMM_TC(F, 3, 64)
+MX_GEMM_TC_F(0)
+MX_GEMM_TC_F(1)
+MX_GEMM_TC_F(2)
+MX_GEMM_TC_F(3)
+MX_GEMM_TC_F(4)
+MX_GEMM_TC_F(5)
