@@ -99,6 +99,13 @@ public final class CudaMxLinear {
   }
 
   /**
+   * Whether weight-only linear may use the tensor-core kernel (system property {@code
+   * mx.cuda.tensorCoreLinear}, default true; false keeps the SIMT GEMM, for comparisons).
+   */
+  static volatile boolean tensorCoreLinear =
+      Boolean.parseBoolean(System.getProperty("mx.cuda.tensorCoreLinear", "true"));
+
+  /**
    * BF16 pieces each FP32 activation is split into on the tensor-core path: 3 hold all 24
    * significand bits (the default); 2 and 1 exist for the error and speed measurements.
    */
@@ -199,7 +206,7 @@ public final class CudaMxLinear {
     if (m < TENSOR_CORE_WEIGHT_ONLY_MIN_ROWS) {
       return WeightOnlyPath.GEMV;
     }
-    return w.bf16Exact() ? WeightOnlyPath.TENSOR_CORE : WeightOnlyPath.SIMT;
+    return tensorCoreLinear && w.bf16Exact() ? WeightOnlyPath.TENSOR_CORE : WeightOnlyPath.SIMT;
   }
 
   /**
@@ -255,9 +262,10 @@ public final class CudaMxLinear {
     } else if (path == WeightOnlyPath.TENSOR_CORE) {
       int bm = tensorCoreRowTile;
       if (bm != 32 && bm != 64) {
-        // 64-row tiles once they alone fill the multiprocessors, else 32 for twice the CTAs
+        // 64-row tiles once they give two CTAs per multiprocessor, else 32 for twice the CTAs (the
+        // K loop is latency-bound at these sizes: measured at MiniLM's shapes, docs/bench/gputc.md)
         long tiles64 = ((m + 63) / 64) * ((n + 63) / 64);
-        bm = tiles64 >= b.multiprocessors() ? 64 : 32;
+        bm = tiles64 >= 2L * b.multiprocessors() ? 64 : 32;
       }
       int pieces = tensorCorePieces;
       b.launch(

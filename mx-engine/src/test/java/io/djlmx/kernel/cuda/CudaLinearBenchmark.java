@@ -2,6 +2,7 @@ package io.djlmx.kernel.cuda;
 
 import io.djlmx.format.MxFormat;
 import io.djlmx.format.ScaleMode;
+import io.djlmx.kernel.cuda.CudaMxLinear.WeightOnlyPath;
 import java.util.Arrays;
 import java.util.Locale;
 import jcuda.driver.CUevent;
@@ -76,6 +77,10 @@ public final class CudaLinearBenchmark {
   public static void main(String[] args) {
     boolean quick = args.length > 0 && args[0].equals("quick");
     boolean gemmOnly = args.length > 0 && args[0].equals("gemm");
+    if (args.length > 0 && args[0].equals("tc")) {
+      tensorCoreSuite();
+      return;
+    }
     if (args.length > 0 && args[0].equals("profile")) {
       profileOnce(8192, 8192, 8192);
       return;
@@ -153,6 +158,102 @@ public final class CudaLinearBenchmark {
         }
       }
     }
+  }
+
+  /**
+   * Weight-only MX linear at all-MiniLM-L6-v2's shapes (K x N = 384x384, 384x1536, 1536x384; M =
+   * tokens of a batch) on each kernel: split-BF16 tensor cores (3 pieces, both row tiles, and 2 or
+   * 1 pieces as diagnostics), the SIMT FP32 GEMM and the GEMV passes; then the FP32 batched matMul
+   * of MiniLM's attention (12 heads of 32 per sentence). Prints what the dispatch chose.
+   */
+  private static void tensorCoreSuite() {
+    CudaBackend b = CudaBackend.get();
+    b.setSynchronousChecks(false);
+    System.out.println(
+        "device: "
+            + b.deviceName()
+            + ", sm_"
+            + b.computeCapability()
+            + ", SMs "
+            + b.multiprocessors());
+    int[][] kn = {{384, 384}, {384, 1536}, {1536, 384}};
+    int[] ms = {8, 16, 24, 32, 64, 128, 256, 512, 1024, 2048};
+    for (int[] s : kn) {
+      int k = s[0];
+      int n = s[1];
+      try (DeviceBuffer wf = random((long) n * k, 7, 0.05f);
+          DeviceBuffer x = random(2048L * k, 8, 1f);
+          DeviceBuffer y = DeviceBuffer.allocate(4L * 2048 * n)) {
+        for (MxFormat f :
+            new MxFormat[] {MxFormat.MXFP6_E2M3, MxFormat.MXFP4_E2M1, MxFormat.MXFP8_E4M3}) {
+          try (CudaMxMatrix w = CudaMxMatrix.quantize(wf, n, k, f, ScaleMode.FLOOR)) {
+            w.gemvCodes();
+            for (int m : ms) {
+              if (f != MxFormat.MXFP6_E2M3 && m != 512) {
+                continue; // the other formats at MiniLM's typical batch-32 row count only
+              }
+              String dims = "_" + m + "x" + k + "x" + n + "_" + f;
+              double flops = 2.0 * m * n * k;
+              tcCase("tc_p3_auto" + dims, flops, () -> CudaMxLinear.weightOnly(x, m, w, null, y));
+              for (int tile : new int[] {32, 64}) {
+                CudaMxLinear.tensorCoreRowTile = tile;
+                tcCase(
+                    "tc_p3_m" + tile + dims,
+                    flops,
+                    () -> CudaMxLinear.weightOnly(x, m, w, null, y, WeightOnlyPath.TENSOR_CORE));
+              }
+              CudaMxLinear.tensorCoreRowTile = 0;
+              for (int p = 1; p <= 2; p++) {
+                CudaMxLinear.tensorCorePieces = p;
+                tcCase(
+                    "tc_p" + p + "_auto" + dims,
+                    flops,
+                    () -> CudaMxLinear.weightOnly(x, m, w, null, y, WeightOnlyPath.TENSOR_CORE));
+              }
+              CudaMxLinear.tensorCorePieces = 3;
+              tcCase(
+                  "simt" + dims,
+                  flops,
+                  () -> CudaMxLinear.weightOnly(x, m, w, null, y, WeightOnlyPath.SIMT));
+              if (m <= 64) {
+                tcCase(
+                    "gemv" + dims,
+                    flops,
+                    () -> CudaMxLinear.weightOnly(x, m, w, null, y, WeightOnlyPath.GEMV));
+              }
+              System.out.println("dispatch" + dims + ": " + CudaMxLinear.weightOnlyPath(m, w));
+            }
+          }
+        }
+      }
+    }
+    // attention scores and context of MiniLM at batch 32: 384 (sentence, head) pairs, head dim 32
+    for (int len : new int[] {16, 32, 64}) {
+      int batch = 32 * 12;
+      int d = 32;
+      try (DeviceBuffer q = random((long) batch * len * d, 9, 1f);
+          DeviceBuffer kt = random((long) batch * d * len, 10, 1f);
+          DeviceBuffer sc = DeviceBuffer.allocate(4L * batch * len * len);
+          DeviceBuffer ctx = DeviceBuffer.allocate(4L * batch * len * d)) {
+        tcCase(
+            "attn_scores_matmul_" + batch + "x" + len + "x" + d + "x" + len,
+            2.0 * batch * len * len * d,
+            () -> CudaOps.matMul(sc, q, kt, batch, len, len, d, (long) len * d, (long) d * len));
+        tcCase(
+            "attn_context_matmul_" + batch + "x" + len + "x" + len + "x" + d,
+            2.0 * batch * len * len * d,
+            () -> CudaOps.matMul(ctx, sc, q, batch, len, d, len, (long) len * len, (long) len * d));
+      }
+    }
+  }
+
+  private static void tcCase(String name, double flops, Body body) {
+    float ms = medianMillis(body, 20, 30);
+    result(
+        name,
+        ms * 1000,
+        "us",
+        String.format(Locale.ROOT, "%.2f TFLOP/s", flops / (ms * 1e-3) / 1e12));
   }
 
   /** The device inputs of an MXFP8 GEMM benchmark. */

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine from the folder above a bundle made with GPU_BUNDLE_MINILM=1 scripts/gpu-bundle.sh:
+# the split-BF16 tensor-core linear in one call: its SASS, its GPU tests (with the other MX linear, agreement
+# and model tests), all-MiniLM-L6-v2 at batch 1 and 32 with the tensor-core kernel and without it (SIMT GEMM,
+# -Dmx.cuda.tensorCoreLinear=false), PyTorch FP32/BF16 on the same weights and ids, then the kernel benchmark at
+# MiniLM's shapes beside torch's linear and bmm. Logs under $OUT (or ./gpu-out), packed into one archive.
+# Usage: bash .bundle-gputc/gputc-run.sh
+set -uo pipefail
+B="$(cd "$(dirname "$0")" && pwd)"
+O="${OUT:-$PWD/gpu-out}"
+mkdir -p "$O"
+JAVA="$B/jre/bin/java"
+if [[ ! -x "$JAVA" ]]; then
+  mkdir -p /tmp/gputc-rt
+  tar xJf "$B/jre.tar.xz" -C /tmp/gputc-rt 2>/dev/null ||
+    python3 -c "import tarfile,sys; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$B/jre.tar.xz" /tmp/gputc-rt
+  JAVA=/tmp/gputc-rt/jre/bin/java
+fi
+CP="$(ls "$B"/lib/*.jar | grep -v junit-platform-console | tr '\n' ':')"
+FLAGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g
+  -Dai.djl.offline=true -Dai.djl.default_engine=MX -Dmx.engine.host=none -Dmx.gpu.encoderReference="$B/encoder-cpu-mx.f32")
+START=$SECONDS
+BUDGET="${RUN_BUDGET:-440}"
+# limit N: N seconds, or what is left of the run's budget (1 when nothing is)
+limit() { local left=$((BUDGET - (SECONDS - START))); if ((left < 10)); then echo 1; elif ((left < $1)); then echo $left; else echo $1; fi; }
+junit() { # junit LOG TIMEOUT -- classes...
+  local log="$1" limit; limit="$(limit "$2")"; shift 3
+  local sel=()
+  for c in "$@"; do sel+=(--select-class "$c"); done
+  timeout "$limit" "$JAVA" "${FLAGS[@]}" -jar "$B/lib/junit-platform-console-standalone.jar" execute \
+    --class-path "$CP" "${sel[@]}" --details=tree --disable-banner --disable-ansi-colors > "$O/$log" 2>&1
+  echo "[$log] rc=$? $(grep -E 'tests (successful|failed|aborted|skipped)' "$O/$log" | tr -s ' ' | tr '\n' ' ')"
+}
+{ date -u; nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv; } 2>&1 | tee "$O/device.txt"
+
+echo "== SASS of the tensor-core kernel"
+python3 -c "import zipfile,sys; open('/tmp/mx.fatbin','wb').write(zipfile.ZipFile(sys.argv[1]).read('io/djlmx/kernel/cuda/mx-kernels.fatbin'))" "$B/lib/mx-engine.jar"
+for fn in mx_gemm_tc_f3_p3_m64 mx_gemm_tc_f3_p3_m32; do
+  cuobjdump --dump-sass --function "$fn" /tmp/mx.fatbin 2>/dev/null |
+    grep -oE "^ +/\*[0-9a-f]{4}\*/ +[A-Z][A-Z0-9._]*" | awk '{print $2}' | sort | uniq -c | sort -rn | head -14 | sed "s/^/$fn /"
+done | tee "$O/sass.txt" | grep -E "HMMA|LDSM|LDL|STL" 
+
+echo "== tensor-core linear tests"
+junit tests-tc.log 150 -- io.djlmx.kernel.cuda.CudaTensorCoreLinearTest io.djlmx.kernel.cuda.CudaMxLinearTest
+grep -E "^TCERR|✘|Failed|expected" "$O/tests-tc.log" | head -60
+
+echo "== MiniLM (real weights) on MX GPU arrays: tensor cores, then SIMT"
+timeout "$(limit 60)" "$JAVA" "${FLAGS[@]}" -cp "$CP" io.djlmx.zoo.bert.MiniLmGpuBenchmark "$B/minilm" "$O" tc > "$O/minilm-java-tc.log" 2>&1
+grep -hE "^RESULT|Exception" "$O/minilm-java-tc.log" | head -8
+timeout "$(limit 60)" "$JAVA" "${FLAGS[@]}" -Dmx.cuda.tensorCoreLinear=false -cp "$CP" io.djlmx.zoo.bert.MiniLmGpuBenchmark "$B/minilm" "$O" simt > "$O/minilm-java-simt.log" 2>&1
+grep -hE "^RESULT|Exception" "$O/minilm-java-simt.log" | head -8
+echo "== PyTorch on the same weights and ids"
+PYTHONUNBUFFERED=1 timeout "$(limit 70)" python3 "$B/minilm_torch_ref.py" "$B/minilm" "$O" > "$O/minilm-torch.log" 2>&1
+grep -hE "^RESULT|Error|torch " "$O/minilm-torch.log" | head -16
+
+echo "== kernel benchmark at MiniLM's shapes"
+timeout "$(limit 100)" "$JAVA" "${FLAGS[@]}" -cp "$CP" io.djlmx.kernel.cuda.CudaLinearBenchmark tc > "$O/bench-tc.log" 2>&1
+grep -hE "^RESULT|^dispatch|Exception|device" "$O/bench-tc.log"
+PYTHONUNBUFFERED=1 timeout "$(limit 80)" python3 "$B/gputc_torch_ref.py" > "$O/bench-torch-tc.log" 2>&1
+grep -hE "^RESULT|Error|torch " "$O/bench-torch-tc.log"
+
+echo "== other GPU tests (agreement, arrays, model, encoder)"
+junit tests-other.log 90 -- io.djlmx.kernel.cuda.CudaCpuAgreementTest io.djlmx.engine.MxCudaNDArrayTest \
+  io.djlmx.engine.MxCudaModelTest io.djlmx.zoo.bert.BertEncoderGpuTest io.djlmx.kernel.cuda.CudaBackendTest
+date -u
+(cd "$O" && rm -f ./*.f32 && tar czf logs.tar.gz --exclude=logs.tar.gz ./*.log ./*.txt &&
+  find . -maxdepth 1 -type f ! -name logs.tar.gz -delete)
