@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine from the folder above a bundle made with GPU_BUNDLE_MINILM=1 scripts/gpu-bundle.sh:
-# the split-BF16 tensor-core linear in one call: its SASS, its GPU tests (with the other MX linear, agreement
-# and model tests), all-MiniLM-L6-v2 at batch 1 and 32 with the tensor-core kernel and without it (SIMT GEMM,
-# -Dmx.cuda.tensorCoreLinear=false), PyTorch FP32/BF16 on the same weights and ids, then the kernel benchmark at
-# MiniLM's shapes beside torch's linear and bmm. Logs under $OUT (or ./gpu-out), packed into one archive.
+# the split-BF16 tensor-core linear and the driver (FFM) launch path in one call: host time per launch (JCuda vs
+# driver), the kernel's SASS, its GPU tests, all-MiniLM-L6-v2 at batch 1 and 32 with the tensor-core kernel and
+# driver launches (default), with JCuda launches (-Dmx.cuda.launcher=jcuda) and with the SIMT GEMM
+# (-Dmx.cuda.tensorCoreLinear=false), PyTorch FP32/BF16 on the same weights and ids, the kernel benchmark at
+# MiniLM's shapes beside torch's linear and bmm, then the other GPU tests (agreement, arrays, model, encoder,
+# attention, pool). Logs under $OUT (or ./gpu-out), packed into one archive.
 # Usage: bash .bundle-gputc/gputc-run.sh
 set -uo pipefail
 B="$(cd "$(dirname "$0")" && pwd)"
@@ -40,15 +42,23 @@ for fn in mx_gemm_tc_f3_p3_m64 mx_gemm_tc_f3_p3_m32; do
     grep -oE "^ +/\*[0-9a-f]{4}\*/ +[A-Z][A-Z0-9._]*" | awk '{print $2}' | sort | uniq -c | sort -rn | head -14 | sed "s/^/$fn /"
 done | tee "$O/sass.txt" | grep -E "HMMA|LDSM|LDL|STL" 
 
+echo "== host time per kernel launch: JCuda vs straight to the driver (FFM)"
+timeout "$(limit 60)" "$JAVA" "${FLAGS[@]}" -cp "$CP" io.djlmx.kernel.cuda.CudaLinearBenchmark launch > "$O/bench-launch.log" 2>&1
+grep -hE "^RESULT|Exception" "$O/bench-launch.log"
+
 echo "== tensor-core linear tests"
 junit tests-tc.log 150 -- io.djlmx.kernel.cuda.CudaTensorCoreLinearTest io.djlmx.kernel.cuda.CudaMxLinearTest
 grep -E "^TCERR|✘|Failed|expected" "$O/tests-tc.log" | head -60
 
-echo "== MiniLM (real weights) on MX GPU arrays: tensor cores, then SIMT"
-timeout "$(limit 60)" "$JAVA" "${FLAGS[@]}" -cp "$CP" io.djlmx.zoo.bert.MiniLmGpuBenchmark "$B/minilm" "$O" tc > "$O/minilm-java-tc.log" 2>&1
-grep -hE "^RESULT|Exception" "$O/minilm-java-tc.log" | head -8
-timeout "$(limit 60)" "$JAVA" "${FLAGS[@]}" -Dmx.cuda.tensorCoreLinear=false -cp "$CP" io.djlmx.zoo.bert.MiniLmGpuBenchmark "$B/minilm" "$O" simt > "$O/minilm-java-simt.log" 2>&1
-grep -hE "^RESULT|Exception" "$O/minilm-java-simt.log" | head -8
+echo "== MiniLM (real weights) on MX GPU arrays: tensor cores + driver launches (default), JCuda launches, SIMT GEMM"
+minilm() { # minilm LABEL [java flags...]
+  local label="$1"; shift
+  timeout "$(limit 60)" "$JAVA" "${FLAGS[@]}" "$@" -cp "$CP" io.djlmx.zoo.bert.MiniLmGpuBenchmark "$B/minilm" "$O" "$label" > "$O/minilm-java-$label.log" 2>&1
+  grep -hE "^RESULT|Exception" "$O/minilm-java-$label.log" | head -8
+}
+minilm tc
+minilm tc-jcuda -Dmx.cuda.launcher=jcuda
+minilm simt -Dmx.cuda.tensorCoreLinear=false
 echo "== PyTorch on the same weights and ids"
 PYTHONUNBUFFERED=1 timeout "$(limit 70)" python3 "$B/minilm_torch_ref.py" "$B/minilm" "$O" > "$O/minilm-torch.log" 2>&1
 grep -hE "^RESULT|Error|torch " "$O/minilm-torch.log" | head -16
@@ -61,7 +71,8 @@ grep -hE "^RESULT|Error|torch " "$O/bench-torch-tc.log"
 
 echo "== other GPU tests (agreement, arrays, model, encoder)"
 junit tests-other.log 90 -- io.djlmx.kernel.cuda.CudaCpuAgreementTest io.djlmx.engine.MxCudaNDArrayTest \
-  io.djlmx.engine.MxCudaModelTest io.djlmx.zoo.bert.BertEncoderGpuTest io.djlmx.kernel.cuda.CudaBackendTest
+  io.djlmx.engine.MxCudaModelTest io.djlmx.zoo.bert.BertEncoderGpuTest io.djlmx.kernel.cuda.CudaBackendTest \
+  io.djlmx.kernel.cuda.CudaAttentionTest io.djlmx.kernel.cuda.CudaMemoryPoolTest
 date -u
 (cd "$O" && rm -f ./*.f32 && tar czf logs.tar.gz --exclude=logs.tar.gz ./*.log ./*.txt &&
   find . -maxdepth 1 -type f ! -name logs.tar.gz -delete)

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import jcuda.Pointer;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
@@ -44,15 +43,32 @@ public final class CudaBackend {
   private final String deviceName;
   private final int multiprocessors;
   private final int computeCapability;
-  private final Map<String, CUfunction> functions = new ConcurrentHashMap<>();
+  private final Map<String, DriverLaunch.FunctionRef> functions = new ConcurrentHashMap<>();
+  private final long contextHandle;
   private volatile long totalMemory;
+
+  /**
+   * Whether launches go straight to the driver through FFM ({@link DriverLaunch}) rather than
+   * through JCuda: system property {@code mx.cuda.launcher} = {@code driver} (default, where the
+   * driver's entry points are found) or {@code jcuda}.
+   */
+  static volatile boolean driverLaunch =
+      DriverLaunch.isAvailable()
+          && !"jcuda".equalsIgnoreCase(System.getProperty("mx.cuda.launcher", "driver"));
+
   private volatile boolean synchronousChecks =
       Boolean.parseBoolean(System.getProperty("mx.cuda.syncChecks", "false"));
 
   private CudaBackend(
-      CUdevice device, CUcontext context, CUmodule module, String name, int sms, int cc) {
+      CUdevice device,
+      DriverLaunch.ContextRef context,
+      CUmodule module,
+      String name,
+      int sms,
+      int cc) {
     this.device = device;
     this.context = context;
+    this.contextHandle = context.handle();
     this.module = module;
     this.deviceName = name;
     this.multiprocessors = sms;
@@ -158,7 +174,7 @@ public final class CudaBackend {
       throw new IllegalStateException(
           name + " has compute capability " + major + "." + minor + "; the MX kernels need 9.0");
     }
-    CUcontext ctx = new CUcontext();
+    DriverLaunch.ContextRef ctx = new DriverLaunch.ContextRef();
     check(JCudaDriver.cuDevicePrimaryCtxRetain(ctx, dev), "cuDevicePrimaryCtxRetain");
     check(JCudaDriver.cuCtxSetCurrent(ctx), "cuCtxSetCurrent");
     CUmodule mod = new CUmodule();
@@ -266,10 +282,14 @@ public final class CudaBackend {
   }
 
   CUfunction function(String name) {
+    return functionRef(name);
+  }
+
+  private DriverLaunch.FunctionRef functionRef(String name) {
     return functions.computeIfAbsent(
         name,
         n -> {
-          CUfunction f = new CUfunction();
+          DriverLaunch.FunctionRef f = new DriverLaunch.FunctionRef();
           check(JCudaDriver.cuModuleGetFunction(f, module, n), "cuModuleGetFunction(" + n + ")");
           return f;
         });
@@ -297,26 +317,34 @@ public final class CudaBackend {
    * @param grid grid size {x, y, z}
    * @param block block size {x, y, z}
    * @param sharedBytes dynamic shared memory
-   * @param params the kernel parameters, each a {@link Pointer} to the argument value
+   * @param params the kernel parameters
    */
-  void launch(String kernel, int[] grid, int[] block, int sharedBytes, Pointer params) {
-    makeCurrent();
-    CUfunction f = function(kernel);
-    check(
-        JCudaDriver.cuLaunchKernel(
-            f,
-            grid[0],
-            grid[1],
-            grid[2],
-            block[0],
-            block[1],
-            block[2],
-            sharedBytes,
-            null,
-            params,
-            null),
-        "cuLaunchKernel(" + kernel + ")");
-    int q = JCudaDriver.cuStreamQuery(new CUstream());
+  void launch(String kernel, int[] grid, int[] block, int sharedBytes, KernelArgs params) {
+    int q;
+    if (driverLaunch) {
+      check(DriverLaunch.setCurrent(contextHandle), "cuCtxSetCurrent");
+      check(
+          DriverLaunch.launch(functionRef(kernel).handle(), grid, block, sharedBytes, params),
+          "cuLaunchKernel(" + kernel + ")");
+      q = DriverLaunch.queryDefaultStream();
+    } else {
+      makeCurrent();
+      check(
+          JCudaDriver.cuLaunchKernel(
+              function(kernel),
+              grid[0],
+              grid[1],
+              grid[2],
+              block[0],
+              block[1],
+              block[2],
+              sharedBytes,
+              null,
+              params.toPointer(),
+              null),
+          "cuLaunchKernel(" + kernel + ")");
+      q = JCudaDriver.cuStreamQuery(new CUstream());
+    }
     if (q != CUresult.CUDA_SUCCESS && q != CUresult.CUDA_ERROR_NOT_READY) {
       throw new CudaException("after launching " + kernel, q);
     }

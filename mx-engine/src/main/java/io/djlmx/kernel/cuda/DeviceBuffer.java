@@ -91,6 +91,15 @@ public final class DeviceBuffer implements AutoCloseable {
     return ptr;
   }
 
+  /**
+   * Returns the device address; valid until {@link #close()}.
+   *
+   * @return the device address
+   */
+  long address() {
+    return TensorMaps.DeviceAddress.of(pointer());
+  }
+
   private void checkRange(long offset, long bytes, String what) {
     if (offset < 0 || bytes < 0 || offset + bytes > byteSize) {
       throw new IndexOutOfBoundsException(

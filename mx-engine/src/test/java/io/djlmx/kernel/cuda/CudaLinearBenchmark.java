@@ -77,6 +77,10 @@ public final class CudaLinearBenchmark {
   public static void main(String[] args) {
     boolean quick = args.length > 0 && args[0].equals("quick");
     boolean gemmOnly = args.length > 0 && args[0].equals("gemm");
+    if (args.length > 0 && args[0].equals("launch")) {
+      launchOverhead();
+      return;
+    }
     if (args.length > 0 && args[0].equals("tc")) {
       tensorCoreSuite();
       return;
@@ -244,6 +248,44 @@ public final class CudaLinearBenchmark {
             2.0 * batch * len * len * d,
             () -> CudaOps.matMul(ctx, sc, q, batch, len, d, len, (long) len * len, (long) len * d));
       }
+    }
+  }
+
+  /**
+   * Host time per kernel launch (wall clock over 20,000 launches of a one-block kernel, then a
+   * synchronisation), through JCuda and straight through the driver (FFM), alternating, 3 rounds
+   * each: what an eager model pays per op before any GPU work.
+   */
+  private static void launchOverhead() {
+    CudaBackend b = CudaBackend.get();
+    b.setSynchronousChecks(false);
+    boolean initial = CudaBackend.driverLaunch;
+    int n = 20_000;
+    try (DeviceBuffer buf = DeviceBuffer.allocate(4 * 256)) {
+      for (int round = 0; round < 3; round++) {
+        for (boolean driver : new boolean[] {false, true}) {
+          CudaBackend.driverLaunch = driver;
+          for (int i = 0; i < 2000; i++) { // warm-up (JIT)
+            Kernels.launch1d(
+                "mx_fill_random", 256, new KernelArgs().ptr(buf).i64(256).i32(i).f32(1f));
+          }
+          b.synchronize();
+          long t0 = System.nanoTime();
+          for (int i = 0; i < n; i++) {
+            Kernels.launch1d(
+                "mx_fill_random", 256, new KernelArgs().ptr(buf).i64(256).i32(i).f32(1f));
+          }
+          b.synchronize();
+          double us = (System.nanoTime() - t0) / 1e3 / n;
+          result(
+              "launch_" + (driver ? "driver_ffm" : "jcuda") + "_round" + round,
+              us,
+              "us",
+              "host wall time per launch of a 1-block kernel (4 parameters)");
+        }
+      }
+    } finally {
+      CudaBackend.driverLaunch = initial;
     }
   }
 
