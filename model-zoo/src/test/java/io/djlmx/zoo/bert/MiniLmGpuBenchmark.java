@@ -10,6 +10,7 @@ import io.djlmx.engine.MxConfig;
 import io.djlmx.engine.MxFallbacks;
 import io.djlmx.engine.MxNDManager;
 import io.djlmx.kernel.cuda.CudaMemoryPool;
+import io.djlmx.kernel.cuda.KernelProfile;
 import io.djlmx.zoo.checkpoint.MxCheckpoint;
 import io.djlmx.zoo.translator.SentenceSimilarity;
 import java.io.IOException;
@@ -83,6 +84,15 @@ public final class MiniLmGpuBenchmark {
             n * 1000.0 / med,
             MxFallbacks.total(),
             CudaMemoryPool.reservedBytes() / 1048576.0);
+        if (Boolean.getBoolean("mx.cuda.profile")) { // one more, untimed pass with kernel events
+          KernelProfile.start();
+          long t0 = System.nanoTime();
+          run(m, encoder, set, batch);
+          double wall = (System.nanoTime() - t0) / 1e6;
+          System.out.printf(
+              "PROFILE %s batch=%d: one pass %.2f ms wall (with event overhead); %s",
+              label, batch, wall, KernelProfile.stop());
+        }
         if (batch == 32) {
           writeFloats(out.resolve("minilm-gpu-emb-" + label + ".f32"), emb);
           Path cpu = fixture.resolve("minilm-cpu-emb.f32");

@@ -320,6 +320,7 @@ public final class CudaBackend {
    * @param params the kernel parameters
    */
   void launch(String kernel, int[] grid, int[] block, int sharedBytes, KernelArgs params) {
+    jcuda.driver.CUevent profiled = KernelProfile.active() ? KernelProfile.before(kernel) : null;
     int q;
     if (driverLaunch) {
       check(DriverLaunch.setCurrent(contextHandle), "cuCtxSetCurrent");
@@ -344,6 +345,9 @@ public final class CudaBackend {
               null),
           "cuLaunchKernel(" + kernel + ")");
       q = JCudaDriver.cuStreamQuery(new CUstream());
+    }
+    if (profiled != null) {
+      KernelProfile.after(profiled);
     }
     if (q != CUresult.CUDA_SUCCESS && q != CUresult.CUDA_ERROR_NOT_READY) {
       throw new CudaException("after launching " + kernel, q);
