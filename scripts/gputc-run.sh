@@ -2,8 +2,9 @@
 # Runs on the GPU machine from the folder above a bundle made with GPU_BUNDLE_MINILM=1 scripts/gpu-bundle.sh:
 # the split-BF16 tensor-core linear and the driver (FFM) launch path in one call: host time per launch (JCuda vs
 # driver), the kernel's SASS, its GPU tests, all-MiniLM-L6-v2 at batch 1 and 32 with the tensor-core kernel and
-# driver launches (default), with JCuda launches (-Dmx.cuda.launcher=jcuda) and with the SIMT GEMM
-# (-Dmx.cuda.tensorCoreLinear=false), PyTorch FP32/BF16 on the same weights and ids, the kernel benchmark at
+# driver launches (default), with one K group per CTA (-Dmx.cuda.tcKSplit=1), with JCuda launches
+# (-Dmx.cuda.launcher=jcuda) and with the SIMT GEMM (-Dmx.cuda.tensorCoreLinear=false), a run with per-kernel
+# CUDA-event profiling (-Dmx.cuda.profile=true), PyTorch FP32/BF16 on the same weights and ids, the kernel benchmark at
 # MiniLM's shapes beside torch's linear and bmm, then the other GPU tests (agreement, arrays, model, encoder,
 # attention, pool). Logs under $OUT (or ./gpu-out), packed into one archive.
 # Usage: bash .bundle-gputc/gputc-run.sh
@@ -37,7 +38,7 @@ junit() { # junit LOG TIMEOUT -- classes...
 
 echo "== SASS of the tensor-core kernel"
 python3 -c "import zipfile,sys; open('/tmp/mx.fatbin','wb').write(zipfile.ZipFile(sys.argv[1]).read('io/djlmx/kernel/cuda/mx-kernels.fatbin'))" "$B/lib/mx-engine.jar"
-for fn in mx_gemm_tc_f3_p3_m64 mx_gemm_tc_f3_p3_m32; do
+for fn in mx_gemm_tc_f3_p3_m64_k2 mx_gemm_tc_f3_p3_m32_k2; do
   cuobjdump --dump-sass --function "$fn" /tmp/mx.fatbin 2>/dev/null |
     grep -oE "^ +/\*[0-9a-f]{4}\*/ +[A-Z][A-Z0-9._]*" | awk '{print $2}' | sort | uniq -c | sort -rn | head -14 | sed "s/^/$fn /"
 done | tee "$O/sass.txt" | grep -E "HMMA|LDSM|LDL|STL" 
@@ -50,15 +51,18 @@ echo "== tensor-core linear tests"
 junit tests-tc.log 150 -- io.djlmx.kernel.cuda.CudaTensorCoreLinearTest io.djlmx.kernel.cuda.CudaMxLinearTest
 grep -E "^TCERR|✘|Failed|expected" "$O/tests-tc.log" | head -60
 
-echo "== MiniLM (real weights) on MX GPU arrays: tensor cores + driver launches (default), JCuda launches, SIMT GEMM"
+echo "== MiniLM (real weights) on MX GPU arrays: tensor cores (2 K groups) + driver launches (default), 1 K group, JCuda launches, SIMT GEMM; then a profiled run"
 minilm() { # minilm LABEL [java flags...]
   local label="$1"; shift
   timeout "$(limit 60)" "$JAVA" "${FLAGS[@]}" "$@" -cp "$CP" io.djlmx.zoo.bert.MiniLmGpuBenchmark "$B/minilm" "$O" "$label" > "$O/minilm-java-$label.log" 2>&1
   grep -hE "^RESULT|Exception" "$O/minilm-java-$label.log" | head -8
 }
 minilm tc
+minilm tc-k1 -Dmx.cuda.tcKSplit=1
 minilm tc-jcuda -Dmx.cuda.launcher=jcuda
 minilm simt -Dmx.cuda.tensorCoreLinear=false
+minilm tc-profile -Dmx.cuda.profile=true
+grep -hA14 "^PROFILE" "$O/minilm-java-tc-profile.log"
 echo "== PyTorch on the same weights and ids"
 PYTHONUNBUFFERED=1 timeout "$(limit 70)" python3 "$B/minilm_torch_ref.py" "$B/minilm" "$O" > "$O/minilm-torch.log" 2>&1
 grep -hE "^RESULT|Error|torch " "$O/minilm-torch.log" | head -16

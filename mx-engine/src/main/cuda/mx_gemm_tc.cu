@@ -44,25 +44,37 @@ __device__ __forceinline__ uint32_t tc_pack_bf16(float lo, float hi) {
   return r;
 }
 
-// Splits v into P BF16 pieces (bits in out[p], p = 0 the largest): the first P-1 are truncations of what is
-// left (never Inf for finite v), the last is rounded to nearest. Inf / NaN: the first piece carries it, the
-// others are zero (so Inf * W stays Inf, as in FP32).
-template <int P> __device__ __forceinline__ void tc_split(float v, uint32_t (&out)[P]) {
-  float r = v;
+// Splits two floats into P BF16 pieces each, packed in pairs (out[p]: piece p of v0 in the low half, of v1 in
+// the high half; p = 0 the largest). The first P-1 pieces are truncations of what is left (so none overflows), the
+// last is the rest rounded to nearest: one mask, one FADD per element and one byte permute per pair for each
+// truncated piece, one paired conversion for the last. NaN propagates through the pieces by itself; Inf, whose
+// rest would be Inf - Inf = NaN, is fixed up by the caller (tc_split_inf).
+template <int P> __device__ __forceinline__ void tc_split2(float v0, float v1, uint32_t (&out)[P]) {
+  float r0 = v0, r1 = v1;
 #pragma unroll
   for (int p = 0; p < P - 1; p++) {
-    uint32_t b = __float_as_uint(r);
-    uint32_t t = b & 0xFFFF0000u;
-    if (p == 0 && (b & 0x7F800000u) == 0x7F800000u) {  // Inf stays Inf; NaN becomes a quiet NaN
-      out[0] = (b & 0x007FFFFFu) ? 0x7FC0u : (b >> 16);
-#pragma unroll
-      for (int q = 1; q < P; q++) out[q] = 0u;
-      return;
-    }
-    out[p] = t >> 16;
-    r = r - __uint_as_float(t);  // exact
+    const uint32_t t0 = __float_as_uint(r0) & 0xFFFF0000u, t1 = __float_as_uint(r1) & 0xFFFF0000u;
+    out[p] = __byte_perm(t0, t1, 0x7632u);
+    r0 = r0 - __uint_as_float(t0);  // exact
+    r1 = r1 - __uint_as_float(t1);
   }
-  out[P - 1] = (uint32_t)__bfloat16_as_ushort(__float2bfloat16_rn(r));
+  out[P - 1] = tc_pack_bf16(r0, r1);
+}
+
+// Pieces of a pair where an element may be +-Inf: an infinite element's first piece is its Inf, the others zero
+// (so Inf * W stays Inf, as in FP32); finite elements and NaN as tc_split2.
+template <int P> __device__ __forceinline__ void tc_split_inf(float v0, float v1, uint32_t (&out)[P]) {
+  tc_split2<P>(v0, v1, out);
+  if (isinf(v0)) {
+    out[0] = (out[0] & 0xFFFF0000u) | (__float_as_uint(v0) >> 16);
+#pragma unroll
+    for (int p = 1; p < P; p++) out[p] &= 0xFFFF0000u;
+  }
+  if (isinf(v1)) {
+    out[0] = (out[0] & 0x0000FFFFu) | (__float_as_uint(v1) & 0xFFFF0000u);
+#pragma unroll
+    for (int p = 1; p < P; p++) out[p] &= 0x0000FFFFu;
+  }
 }
 
 // Raw codes of one half block (16 elements) of a weight row: 16 bytes (8-bit formats), 12 (FP6) or 8 (FP4).
@@ -123,7 +135,12 @@ __device__ __forceinline__ void tc_decode16(const TcCodes& c, uint32_t scaleByte
   for (int i = 0; i < 16; i++) w[i] = (h * 16 + i < kLeft) ? w[i] * s : 0.0f;
 }
 
-template <int F, int P, int BM>
+// Shared memory of one K group: two stages of the split x (P pieces) and of the decoded weight.
+template <int P, int BM> struct TcGroupSmem {
+  static constexpr int BYTES = 2 * (P * BM + TC_BN) * TC_ROW * 2;
+};
+
+template <int F, int P, int BM, int KS>
 __device__ __forceinline__ void gemm_tc_body(const float* __restrict__ x, int M, const uint8_t* __restrict__ codes,
                                              long long cbpr, const uint8_t* __restrict__ scales, int bpr,
                                              const float* __restrict__ bias, float* __restrict__ y, int N, int K) {
@@ -131,10 +148,21 @@ __device__ __forceinline__ void gemm_tc_body(const float* __restrict__ x, int M,
   constexpr int NI = 4;              // n8 fragments per warp (warp tile 32 wide)
   constexpr int EPT = BM * TC_BK / 128;  // x elements per thread per tile: 16 (BM 64) or 8 (BM 32)
   constexpr int TPR = TC_BK / EPT;       // threads per x row
-  __shared__ __align__(16) __nv_bfloat16 xs[2][P][BM][TC_ROW];
-  __shared__ __align__(16) __nv_bfloat16 ws[2][TC_BN][TC_ROW];
+  extern __shared__ __align__(16) uint8_t tc_smem[];
+  // KS groups of 4 warps each take every KS-th K tile with their own buffers and barrier (named barrier
+  // 1 + group), so a CTA keeps KS independent K loops in flight; the partial sums meet at the end.
+  const int grp = threadIdx.x >> 7;
+  const int tid = threadIdx.x & 127, lane = tid & 31, warp = tid >> 5;
+  typedef __nv_bfloat16 XsT[P][BM][TC_ROW];
+  typedef __nv_bfloat16 WsT[TC_BN][TC_ROW];
+  uint8_t* gbase = tc_smem + grp * TcGroupSmem<P, BM>::BYTES;
+  XsT* xs = reinterpret_cast<XsT*>(gbase);                        // [2]
+  WsT* ws = reinterpret_cast<WsT*>(gbase + 2 * sizeof(XsT));     // [2]
+  auto group_sync = [&]() {
+    if constexpr (KS == 1) __syncthreads();
+    else asm volatile("bar.sync %0, 128;" ::"r"(1 + grp) : "memory");
+  };
 
-  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int wm = warp >> 1, wn = warp & 1;
   const int m0 = blockIdx.x * BM, n0 = blockIdx.y * TC_BN;
   // x share: row xr, columns xc .. xc + EPT of each tile
@@ -182,14 +210,16 @@ __device__ __forceinline__ void gemm_tc_body(const float* __restrict__ x, int M,
 #pragma unroll
       for (int i = 0; i < 16; i++) wv[i] = 0.0f;
     }
+    float amax = 0.0f;  // Inf check for the whole share: one FMNMX per element
+#pragma unroll
+    for (int i = 0; i < EPT; i++) amax = fmaxf(amax, fabsf(xv[i]));
     uint32_t pc[EPT / 2][P];
+    if (amax == INFINITY) {
 #pragma unroll
-    for (int i = 0; i < EPT; i += 2) {
-      uint32_t a[P], b[P];
-      tc_split<P>(xv[i], a);
-      tc_split<P>(xv[i + 1], b);
+      for (int i = 0; i < EPT; i += 2) tc_split_inf<P>(xv[i], xv[i + 1], pc[i / 2]);
+    } else {
 #pragma unroll
-      for (int p = 0; p < P; p++) pc[i / 2][p] = a[p] | (b[p] << 16);
+      for (int i = 0; i < EPT; i += 2) tc_split2<P>(xv[i], xv[i + 1], pc[i / 2]);
     }
 #pragma unroll
     for (int p = 0; p < P; p++) {
@@ -213,16 +243,18 @@ __device__ __forceinline__ void gemm_tc_body(const float* __restrict__ x, int M,
 #pragma unroll
       for (int e = 0; e < 4; e++) acc[i][j][e] = 0.0f;
 
-  load_x(0);
-  load_w(0);
-  store(0, 0);
-  __syncthreads();
-  for (int kt = 0; kt < bpr; kt++) {
-    const int st = kt & 1;
-    const bool more = kt + 1 < bpr;
+  if (grp < bpr) {
+    load_x(grp);
+    load_w(grp);
+    store(0, grp);
+  }
+  group_sync();
+  int st = 0;
+  for (int kt = grp; kt < bpr; kt += KS) {
+    const bool more = kt + KS < bpr;
     if (more) {  // next tile's global loads in flight while this tile multiplies
-      load_x(kt + 1);
-      load_w(kt + 1);
+      load_x(kt + KS);
+      load_w(kt + KS);
     }
     float t[MI][NI][4];
 #pragma unroll
@@ -260,8 +292,35 @@ __device__ __forceinline__ void gemm_tc_body(const float* __restrict__ x, int M,
       for (int j = 0; j < NI; j++)
 #pragma unroll
         for (int e = 0; e < 4; e++) acc[i][j][e] += t[i][j][e];
-    if (more) store(st ^ 1, kt + 1);
+    if (more) store(st ^ 1, kt + KS);
+    group_sync();
+    st ^= 1;
+  }
+
+  if constexpr (KS > 1) {
+    // groups 1.. hand their partial sums to group 0 through their own (now idle) shared memory; group 0 adds
+    // them in group order (deterministic)
+    float* red = reinterpret_cast<float*>(gbase);
+    if (grp > 0) {
+#pragma unroll
+      for (int i = 0; i < MI; i++)
+#pragma unroll
+        for (int j = 0; j < NI; j++)
+#pragma unroll
+          for (int e = 0; e < 4; e++) red[((warp * MI + i) * NI * 4 + j * 4 + e) * 32 + lane] = acc[i][j][e];
+    }
     __syncthreads();
+    if (grp > 0) return;
+#pragma unroll
+    for (int g2 = 1; g2 < KS; g2++) {
+      const float* r2 = reinterpret_cast<const float*>(tc_smem + g2 * TcGroupSmem<P, BM>::BYTES);
+#pragma unroll
+      for (int i = 0; i < MI; i++)
+#pragma unroll
+        for (int j = 0; j < NI; j++)
+#pragma unroll
+          for (int e = 0; e < 4; e++) acc[i][j][e] += r2[((warp * MI + i) * NI * 4 + j * 4 + e) * 32 + lane];
+    }
   }
 
   const int g = lane >> 2, t4 = lane & 3;
@@ -282,20 +341,23 @@ __device__ __forceinline__ void gemm_tc_body(const float* __restrict__ x, int M,
 }
 }  // namespace
 
-// Grid: (ceil(M / BM), ceil(N / 64)), 128 threads. Same parameters as mx_gemm_simt_f*.
-#define MX_GEMM_TC(F, P, BM)                                                                                  \
-  extern "C" __global__ void __launch_bounds__(128) mx_gemm_tc_f##F##_p##P##_m##BM(                         \
+// Grid: (ceil(M / BM), ceil(N / 64)), 128 * KS threads, dynamic shared memory KS * TcGroupSmem<P, BM>::BYTES
+// (above 48 KiB for KS 2: the host raises the limit). Same parameters as mx_gemm_simt_f*.
+#define MX_GEMM_TC(F, P, BM, KS)                                                                              \
+  extern "C" __global__ void __launch_bounds__(128 * KS) mx_gemm_tc_f##F##_p##P##_m##BM##_k##KS(            \
       const float* x, int M, const uint8_t* codes, long long cbpr, const uint8_t* scales, int bpr,           \
       const float* bias, float* y, int N, int K) {                                                           \
-    gemm_tc_body<F, P, BM>(x, M, codes, cbpr, scales, bpr, bias, y, N, K);                                   \
+    gemm_tc_body<F, P, BM, KS>(x, M, codes, cbpr, scales, bpr, bias, y, N, K);                               \
   }
-#define MX_GEMM_TC_F(F) \
-  MX_GEMM_TC(F, 1, 32)  \
-  MX_GEMM_TC(F, 1, 64)  \
-  MX_GEMM_TC(F, 2, 32)  \
-  MX_GEMM_TC(F, 2, 64)  \
-  MX_GEMM_TC(F, 3, 32)  \
-  MX_GEMM_TC(F, 3, 64)
+#define MX_GEMM_TC_F(F)   \
+  MX_GEMM_TC(F, 1, 32, 1) \
+  MX_GEMM_TC(F, 1, 64, 1) \
+  MX_GEMM_TC(F, 2, 32, 1) \
+  MX_GEMM_TC(F, 2, 64, 1) \
+  MX_GEMM_TC(F, 3, 32, 1) \
+  MX_GEMM_TC(F, 3, 64, 1) \
+  MX_GEMM_TC(F, 3, 32, 2) \
+  MX_GEMM_TC(F, 3, 64, 2)
 MX_GEMM_TC_F(0)
 MX_GEMM_TC_F(1)
 MX_GEMM_TC_F(2)

@@ -8,14 +8,14 @@ import io.djlmx.format.ScaleMode;
  * k]} in device memory and x, y, bias FP32 row-major device buffers.
  *
  * <p>Weight-only ({@code activation == null}): up to {@link #TENSOR_CORE_WEIGHT_ONLY_MIN_ROWS} - 1
- * rows of x go through the GEMV kernels (each weight decoded once in registers and used for every
- * row); more run on the BF16 tensor cores with x split into BF16 pieces (exact to FP32, see {@code
- * mx_gemm_tc.cu}) when every weight value times its scale is a BF16 value, else through a tiled
- * FP32 GEMM on the CUDA cores that decodes weight tiles into shared memory. Weight + activation: x
- * is quantized per 32-block on the device; MXFP8 x MXFP8 with at least {@link
- * #TENSOR_CORE_MIN_ROWS} rows runs on the FP8 tensor cores with the block scales applied per
- * 32-wide K slice; other pairs multiply the dequantized activation (exact MX values) by the weight
- * kernels, which is the spec's Dot in FP32.
+ * rows of x (up to 64 where K is at least 1024) go through the GEMV kernels (each weight decoded
+ * once in registers and used for every row); more run on the BF16 tensor cores with x split into
+ * BF16 pieces (exact to FP32, see {@code mx_gemm_tc.cu}) when every weight value times its scale is
+ * a BF16 value, else through a tiled FP32 GEMM on the CUDA cores that decodes weight tiles into
+ * shared memory. Weight + activation: x is quantized per 32-block on the device; MXFP8 x MXFP8 with
+ * at least {@link #TENSOR_CORE_MIN_ROWS} rows runs on the FP8 tensor cores with the block scales
+ * applied per 32-wide K slice; other pairs multiply the dequantized activation (exact MX values) by
+ * the weight kernels, which is the spec's Dot in FP32.
  */
 public final class CudaMxLinear {
 
@@ -88,6 +88,16 @@ public final class CudaMxLinear {
    */
   public static final int TENSOR_CORE_WEIGHT_ONLY_MIN_ROWS = 32;
 
+  /**
+   * Reduction length from which the GEMV passes still beat the tensor-core GEMM up to {@link
+   * #LONG_K_GEMV_MAX_ROWS} rows (its K loop is latency-bound there: at 1536x384, 32 and 64 rows,
+   * GEMV 18.9/18.7 us vs 29.8/31.6 us on the H100, docs/bench/gputc.md).
+   */
+  static final long LONG_K = 1024;
+
+  /** Rows up to which long-K weight-only linear stays on the GEMV passes. */
+  static final long LONG_K_GEMV_MAX_ROWS = 64;
+
   /** The kernels of weight-only MX linear. */
   enum WeightOnlyPath {
     /** GEMV passes of up to 8 rows (mx_gemv.cu). */
@@ -113,6 +123,16 @@ public final class CudaMxLinear {
 
   /** Rows per CTA of the tensor-core GEMM: 32 or 64, or 0 to choose by the grid size. */
   static volatile int tensorCoreRowTile = 0;
+
+  /**
+   * K groups per CTA of the 3-piece tensor-core GEMM (system property {@code mx.cuda.tcKSplit}, 1
+   * or 2): with 2, two groups of 4 warps take alternate 32-wide K tiles with their own buffers and
+   * add their sums at the end, so each CTA keeps two K loops in flight.
+   */
+  static volatile int tensorCoreKSplit = Integer.getInteger("mx.cuda.tcKSplit", 2) == 1 ? 1 : 2;
+
+  private static final java.util.Set<String> SHARED_MEMORY_RAISED =
+      java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   private CudaMxLinear() {}
 
@@ -203,7 +223,7 @@ public final class CudaMxLinear {
    * @return the path
    */
   static WeightOnlyPath weightOnlyPath(long m, CudaMxMatrix w) {
-    if (m < TENSOR_CORE_WEIGHT_ONLY_MIN_ROWS) {
+    if (m < TENSOR_CORE_WEIGHT_ONLY_MIN_ROWS || (m <= LONG_K_GEMV_MAX_ROWS && w.cols() >= LONG_K)) {
       return WeightOnlyPath.GEMV;
     }
     return tensorCoreLinear && w.bf16Exact() ? WeightOnlyPath.TENSOR_CORE : WeightOnlyPath.SIMT;
@@ -268,11 +288,20 @@ public final class CudaMxLinear {
         bm = tiles64 >= 2L * b.multiprocessors() ? 64 : 32;
       }
       int pieces = tensorCorePieces;
+      int ks = pieces == 3 ? tensorCoreKSplit : 1;
+      // per K group: two stages of the split x (pieces x bm rows) and of the decoded weight (64
+      // rows),
+      // rows of 40 BF16 (mx_gemm_tc.cu, TcGroupSmem)
+      int smem = ks * 2 * (pieces * bm + 64) * 40 * 2;
+      String name = "mx_gemm_tc_f" + f + "_p" + pieces + "_m" + bm + "_k" + ks;
+      if (smem > 48 * 1024 && SHARED_MEMORY_RAISED.add(name)) {
+        b.allowDynamicSharedMemory(name, smem);
+      }
       b.launch(
-          "mx_gemm_tc_f" + f + "_p" + pieces + "_m" + bm,
+          name,
           new int[] {(int) ((m + bm - 1) / bm), (int) ((n + 63) / 64), 1},
-          new int[] {128, 1, 1},
-          0,
+          new int[] {128 * ks, 1, 1},
+          smem,
           args.build());
     } else {
       int gx = (int) ((n + 63) / 64);

@@ -166,9 +166,10 @@ public final class CudaLinearBenchmark {
 
   /**
    * Weight-only MX linear at all-MiniLM-L6-v2's shapes (K x N = 384x384, 384x1536, 1536x384; M =
-   * tokens of a batch) on each kernel: split-BF16 tensor cores (3 pieces, both row tiles, and 2 or
-   * 1 pieces as diagnostics), the SIMT FP32 GEMM and the GEMV passes; then the FP32 batched matMul
-   * of MiniLM's attention (12 heads of 32 per sentence). Prints what the dispatch chose.
+   * tokens of a batch) on each kernel: split-BF16 tensor cores (3 pieces with 2 K groups per CTA,
+   * the default, and with 1; both row tiles; 2 or 1 pieces as diagnostics), the SIMT FP32 GEMM and
+   * the GEMV passes; then the FP32 batched matMul of MiniLM's attention (12 heads of 32 per
+   * sentence). Prints what the dispatch chose.
    */
   private static void tensorCoreSuite() {
     CudaBackend b = CudaBackend.get();
@@ -199,6 +200,12 @@ public final class CudaLinearBenchmark {
               String dims = "_" + m + "x" + k + "x" + n + "_" + f;
               double flops = 2.0 * m * n * k;
               tcCase("tc_p3_auto" + dims, flops, () -> CudaMxLinear.weightOnly(x, m, w, null, y));
+              CudaMxLinear.tensorCoreKSplit = 1;
+              tcCase(
+                  "tc_p3_auto_k1" + dims,
+                  flops,
+                  () -> CudaMxLinear.weightOnly(x, m, w, null, y, WeightOnlyPath.TENSOR_CORE));
+              CudaMxLinear.tensorCoreKSplit = 2;
               for (int tile : new int[] {32, 64}) {
                 CudaMxLinear.tensorCoreRowTile = tile;
                 tcCase(

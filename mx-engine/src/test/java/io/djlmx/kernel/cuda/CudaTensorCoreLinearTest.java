@@ -62,6 +62,7 @@ class CudaTensorCoreLinearTest {
   void restore() {
     CudaMxLinear.tensorCorePieces = 3;
     CudaMxLinear.tensorCoreRowTile = 0;
+    CudaMxLinear.tensorCoreKSplit = 2;
     assertEquals(liveBefore, DeviceBuffer.liveBuffers(), "device buffers leaked");
   }
 
@@ -137,11 +138,14 @@ class CudaTensorCoreLinearTest {
         double[] byPieces = new double[4];
         for (int pieces = 1; pieces <= 3; pieces++) {
           for (int tile : new int[] {32, 64}) {
-            CudaMxLinear.tensorCorePieces = pieces;
-            CudaMxLinear.tensorCoreRowTile = tile;
-            float[] y = run(x, m, dw, bias, WeightOnlyPath.TENSOR_CORE);
-            double e = ref.maxRelError(y);
-            byPieces[pieces] = Math.max(byPieces[pieces], e);
+            for (int ks = 1; ks <= (pieces == 3 ? 2 : 1); ks++) {
+              CudaMxLinear.tensorCorePieces = pieces;
+              CudaMxLinear.tensorCoreRowTile = tile;
+              CudaMxLinear.tensorCoreKSplit = ks;
+              float[] y = run(x, m, dw, bias, WeightOnlyPath.TENSOR_CORE);
+              double e = ref.maxRelError(y);
+              byPieces[pieces] = Math.max(byPieces[pieces], e);
+            }
           }
         }
         // measured errors, for docs/gpu.md (the run scripts keep the test log)
@@ -209,8 +213,10 @@ class CudaTensorCoreLinearTest {
         assertEquals(0.25, w.value(j, perm[j]), f + ": 0.25 is an exact MX value");
       }
       try (CudaMxMatrix dw = upload(w)) {
-        for (int tile : new int[] {32, 64}) {
+        for (int variant = 0; variant < 4; variant++) {
+          int tile = variant % 2 == 0 ? 32 : 64;
           CudaMxLinear.tensorCoreRowTile = tile;
+          CudaMxLinear.tensorCoreKSplit = 1 + variant / 2;
           float[] y = run(x, m, dw, null, WeightOnlyPath.TENSOR_CORE);
           for (int i = 0; i < m; i++) {
             for (int j = 0; j < n; j++) {
@@ -237,7 +243,7 @@ class CudaTensorCoreLinearTest {
   }
 
   @Test
-  void dispatchTakesTensorCoresFromThirtyTwoRows() {
+  void dispatchTakesTensorCoresFromThirtyTwoRowsOrSixtyFiveAtLongK() {
     HostMx w =
         HostMx.quantize(
             HostMx.random(new Random(2), 64 * 96, 0.05f),
@@ -249,6 +255,45 @@ class CudaTensorCoreLinearTest {
       assertEquals(WeightOnlyPath.GEMV, CudaMxLinear.weightOnlyPath(31, dw));
       assertEquals(WeightOnlyPath.TENSOR_CORE, CudaMxLinear.weightOnlyPath(32, dw));
       assertEquals(WeightOnlyPath.TENSOR_CORE, CudaMxLinear.weightOnlyPath(1000, dw));
+    }
+    HostMx longK =
+        HostMx.quantize(
+            HostMx.random(new Random(3), 8 * 1536, 0.05f),
+            8,
+            1536,
+            MxFormat.MXFP6_E2M3,
+            ScaleMode.FLOOR);
+    try (CudaMxMatrix dw = upload(longK)) {
+      assertEquals(WeightOnlyPath.GEMV, CudaMxLinear.weightOnlyPath(64, dw), "K 1536, 64 rows");
+      assertEquals(WeightOnlyPath.TENSOR_CORE, CudaMxLinear.weightOnlyPath(65, dw));
+    }
+  }
+
+  /** Long-K weight-only with 33-64 rows stays on the GEMV passes and matches the reference. */
+  @Test
+  void longKMidRowsOnGemvMatchReference() {
+    Random rnd = new Random(12);
+    int m = 48;
+    int n = 37;
+    int k = 1100;
+    HostMx w =
+        HostMx.quantize(
+            HostMx.random(rnd, n * k, 0.05f), n, k, MxFormat.MXFP6_E2M3, ScaleMode.FLOOR);
+    float[] x = HostMx.random(rnd, m * k, 1f);
+    float[] bias = HostMx.random(rnd, n, 0.1f);
+    try (CudaMxMatrix dw = upload(w)) {
+      assertEquals(WeightOnlyPath.GEMV, CudaMxLinear.weightOnlyPath(m, dw));
+      float[] y;
+      try (DeviceBuffer dx = DeviceBuffer.of(x);
+          DeviceBuffer db = DeviceBuffer.of(bias);
+          DeviceBuffer dy = DeviceBuffer.allocate(4L * m * n)) {
+        dy.fill32(NAN_BITS);
+        CudaMxLinear.weightOnly(dx, m, dw, db, dy);
+        y = new float[m * n];
+        dy.copyTo(y);
+      }
+      double e = Reference.of(x, w.values(), bias, m, n, k).maxRelError(y);
+      assertTrue(e <= 3e-5, "GEMV error " + e);
     }
   }
 
@@ -312,6 +357,42 @@ class CudaTensorCoreLinearTest {
       }
       double e = Reference.of(x, w.values(), null, m, w.rows, w.cols).maxRelError(y);
       assertTrue(e <= TOL_SPLIT3, what + ": error " + e);
+    }
+  }
+
+  /**
+   * An infinite activation gives ±Inf (the sign of its weight) in every output of its row, and NaN
+   * where that weight is zero, as FP32 does: the split must not turn Inf into Inf - Inf = NaN.
+   */
+  @Test
+  void infiniteActivationGivesSignedInfinityAsInFp32() {
+    Random rnd = new Random(6);
+    int m = 40;
+    int n = 70;
+    int k = 100;
+    HostMx w =
+        HostMx.quantize(HostMx.random(rnd, n * k, 0.05f), n, k, MxFormat.MXINT8, ScaleMode.FLOOR);
+    float[] x = HostMx.random(rnd, m * k, 1f);
+    int row = 7;
+    int col = 45;
+    x[row * k + col] = Float.NEGATIVE_INFINITY;
+    try (CudaMxMatrix dw = upload(w)) {
+      for (int variant = 0; variant < 3; variant++) {
+        CudaMxLinear.tensorCoreKSplit = 1 + variant % 2;
+        WeightOnlyPath path = variant < 2 ? WeightOnlyPath.TENSOR_CORE : WeightOnlyPath.SIMT;
+        float[] y = run(x, m, dw, null, path);
+        for (int j = 0; j < n; j++) {
+          double wv = w.value(j, col);
+          float got = y[row * n + j];
+          float want =
+              wv > 0 ? Float.NEGATIVE_INFINITY : wv < 0 ? Float.POSITIVE_INFINITY : Float.NaN;
+          assertEquals(
+              want,
+              got,
+              path + " ks " + CudaMxLinear.tensorCoreKSplit + " y[" + row + "," + j + "]");
+          assertTrue(Float.isFinite(y[(row + 1) * n + j]), "other rows stay finite");
+        }
+      }
     }
   }
 
