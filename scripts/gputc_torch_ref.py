@@ -3,29 +3,14 @@
 all-MiniLM-L6-v2's shapes in FP32 (TF32 off, as the MiniLM comparison runs it), FP32 with TF32, and BF16,
 and the attention matmuls (batched, 12 heads of 32 per sentence, batch 32), measured as the Java harness
 does: CUDA events around batches of 10 calls after warm-up, median of 30, random (never zero) data."""
-import statistics
-
 import torch
 import torch.nn.functional as F
 
-PER_BATCH = 10
+import gpu_torch_ref  # same folder: the shared CUDA-event timer
 
 
 def median_ms(fn, warmup=20, reps=30):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(reps):
-        s = torch.cuda.Event(enable_timing=True)
-        e = torch.cuda.Event(enable_timing=True)
-        s.record()
-        for _ in range(PER_BATCH):
-            fn()
-        e.record()
-        e.synchronize()
-        times.append(s.elapsed_time(e) / PER_BATCH)
-    return statistics.median(times)
+    return gpu_torch_ref.median_ms(fn, warmup, reps)
 
 
 def result(name, us, flops):

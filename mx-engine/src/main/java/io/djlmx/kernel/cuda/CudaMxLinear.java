@@ -209,10 +209,7 @@ public final class CudaMxLinear {
    */
   public static void weightOnly(
       DeviceBuffer x, long m, CudaMxMatrix w, DeviceBuffer bias, DeviceBuffer y) {
-    long n = w.rows();
-    long k = w.cols();
-    checkArgs(x, m, n, k, bias, y);
-    weightOnly(x, m, w, bias, y, weightOnlyPath(m, w));
+    weightOnly(x, m, w, bias, y, weightOnlyPath(m, w)); // checks the arguments
   }
 
   /**

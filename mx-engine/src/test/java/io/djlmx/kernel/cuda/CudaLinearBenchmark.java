@@ -92,13 +92,7 @@ public final class CudaLinearBenchmark {
     int reps = quick ? 10 : 30;
     CudaBackend b = CudaBackend.get();
     b.setSynchronousChecks(false);
-    System.out.println(
-        "device: "
-            + b.deviceName()
-            + ", sm_"
-            + b.computeCapability()
-            + ", SMs "
-            + b.multiprocessors());
+    printDevice(b);
     if (gemmOnly) {
       mxfp8Gemm(8192, 8192, 8192, 10);
       mxfp8Gemm(4096, 4096, 4096, 10);
@@ -111,6 +105,16 @@ public final class CudaLinearBenchmark {
     batched(512, 4096, 4096, Math.max(5, reps / 3));
     mxfp8Gemm(8192, 8192, 8192, quick ? 3 : 5);
     mxfp8Gemm(4096, 4096, 4096, quick ? 3 : 10);
+  }
+
+  private static void printDevice(CudaBackend b) {
+    System.out.println(
+        "device: "
+            + b.deviceName()
+            + ", sm_"
+            + b.computeCapability()
+            + ", SMs "
+            + b.multiprocessors());
   }
 
   private static void gemv(int n, int k, int reps) {
@@ -174,13 +178,7 @@ public final class CudaLinearBenchmark {
   private static void tensorCoreSuite() {
     CudaBackend b = CudaBackend.get();
     b.setSynchronousChecks(false);
-    System.out.println(
-        "device: "
-            + b.deviceName()
-            + ", sm_"
-            + b.computeCapability()
-            + ", SMs "
-            + b.multiprocessors());
+    printDevice(b);
     int[][] kn = {{384, 384}, {384, 1536}, {1536, 384}};
     int[] ms = {8, 16, 24, 32, 64, 128, 256, 512, 1024, 2048};
     for (int[] s : kn) {

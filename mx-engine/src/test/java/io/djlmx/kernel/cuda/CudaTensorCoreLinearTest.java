@@ -71,6 +71,22 @@ class CudaTensorCoreLinearTest {
         q.format, q.rows, q.cols, MemorySegment.ofArray(q.codes), MemorySegment.ofArray(q.scales));
   }
 
+  /**
+   * Runs weight-only linear on the path the dispatch picks, through the public entry; returns y.
+   */
+  private static float[] runDispatched(float[] x, int m, CudaMxMatrix w, float[] bias) {
+    int n = (int) w.rows();
+    float[] y = new float[m * n];
+    try (DeviceBuffer dx = DeviceBuffer.of(x);
+        DeviceBuffer db = bias == null ? null : DeviceBuffer.of(bias);
+        DeviceBuffer dy = DeviceBuffer.allocate(4L * m * n)) {
+      dy.fill32(NAN_BITS);
+      CudaMxLinear.weightOnly(dx, m, w, db, dy);
+      dy.copyTo(y);
+    }
+    return y;
+  }
+
   /** Runs weight-only linear on the given path; returns y. */
   private static float[] run(float[] x, int m, CudaMxMatrix w, float[] bias, WeightOnlyPath path) {
     int n = (int) w.rows();
@@ -283,15 +299,7 @@ class CudaTensorCoreLinearTest {
     float[] bias = HostMx.random(rnd, n, 0.1f);
     try (CudaMxMatrix dw = upload(w)) {
       assertEquals(WeightOnlyPath.GEMV, CudaMxLinear.weightOnlyPath(m, dw));
-      float[] y;
-      try (DeviceBuffer dx = DeviceBuffer.of(x);
-          DeviceBuffer db = DeviceBuffer.of(bias);
-          DeviceBuffer dy = DeviceBuffer.allocate(4L * m * n)) {
-        dy.fill32(NAN_BITS);
-        CudaMxLinear.weightOnly(dx, m, dw, db, dy);
-        y = new float[m * n];
-        dy.copyTo(y);
-      }
+      float[] y = runDispatched(x, m, dw, bias);
       double e = Reference.of(x, w.values(), bias, m, n, k).maxRelError(y);
       assertTrue(e <= 3e-5, "GEMV error " + e);
     }
@@ -347,14 +355,7 @@ class CudaTensorCoreLinearTest {
   private static void checkPath(String what, float[] x, int m, HostMx w, WeightOnlyPath want) {
     try (CudaMxMatrix dw = upload(w)) {
       assertEquals(want, CudaMxLinear.weightOnlyPath(m, dw), what);
-      float[] y;
-      try (DeviceBuffer dx = DeviceBuffer.of(x);
-          DeviceBuffer dy = DeviceBuffer.allocate(4L * m * w.rows)) {
-        dy.fill32(NAN_BITS);
-        CudaMxLinear.weightOnly(dx, m, dw, null, dy);
-        y = new float[m * w.rows];
-        dy.copyTo(y);
-      }
+      float[] y = runDispatched(x, m, dw, null);
       double e = Reference.of(x, w.values(), null, m, w.rows, w.cols).maxRelError(y);
       assertTrue(e <= TOL_SPLIT3, what + ": error " + e);
     }
