@@ -50,7 +50,7 @@ grep -hE "^RESULT|Error|torch " "$O/minilm-torch.log" | head -14
 echo "== GPU tests (pool, arrays, model, encoder, MX linear kernels, CPU/GPU agreement)"
 junit tests.log 150 -- io.djlmx.kernel.cuda.CudaMemoryPoolTest io.djlmx.kernel.cuda.CudaBackendTest \
   io.djlmx.engine.MxCudaNDArrayTest io.djlmx.engine.MxCudaModelTest io.djlmx.zoo.bert.BertEncoderGpuTest \
-  io.djlmx.kernel.cuda.CudaMxLinearTest io.djlmx.kernel.cuda.CudaCpuAgreementTest
+  io.djlmx.kernel.cuda.CudaMxLinearTest io.djlmx.kernel.cuda.CudaTensorCoreLinearTest io.djlmx.kernel.cuda.CudaCpuAgreementTest
 echo "== MiniLM with cuMemAlloc per buffer; random-weight encoder, both allocators"
 timeout "$(limit 30)" "$JAVA" "${FLAGS[@]}" -Dmx.cuda.allocator=direct -cp "$CP" io.djlmx.zoo.bert.MiniLmGpuBenchmark "$B/minilm" "$O" direct > "$O/minilm-java-direct.log" 2>&1
 grep -hE "^RESULT|Exception" "$O/minilm-java-direct.log" | head -4

@@ -21,7 +21,7 @@ FLAGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xm
 echo "== GPU tests"
 timeout "${TEST_TIMEOUT:-400}" "$JAVA" "${FLAGS[@]}" -jar "$B/lib/junit-platform-console-standalone.jar" execute \
   --class-path "$CP" --select-class io.djlmx.kernel.cuda.CudaBackendTest --select-class io.djlmx.kernel.cuda.CudaMemoryPoolTest \
-  --select-class io.djlmx.kernel.cuda.CudaMxLinearTest \
+  --select-class io.djlmx.kernel.cuda.CudaMxLinearTest --select-class io.djlmx.kernel.cuda.CudaTensorCoreLinearTest \
   --select-class io.djlmx.kernel.cuda.CudaCpuAgreementTest --select-class io.djlmx.engine.MxCudaNDArrayTest \
   --select-class io.djlmx.engine.MxCudaModelTest --select-class io.djlmx.zoo.bert.BertEncoderGpuTest \
   --details=tree --disable-banner --disable-ansi-colors \
