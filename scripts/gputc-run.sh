@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine from the folder above a bundle made with GPU_BUNDLE_MINILM=1 scripts/gpu-bundle.sh:
-# the split-BF16 tensor-core linear and the driver (FFM) launch path in one call: host time per launch (JCuda vs
+# the split-BF16 tensor-core linear and both launch paths in one call: host time per launch (JCuda vs
 # driver), the kernel's SASS, its GPU tests, all-MiniLM-L6-v2 at batch 1 and 32 with the tensor-core kernel and
-# driver launches (default), with one K group per CTA (-Dmx.cuda.tcKSplit=1), with JCuda launches
-# (-Dmx.cuda.launcher=jcuda) and with the SIMT GEMM (-Dmx.cuda.tensorCoreLinear=false), a run with per-kernel
+# JCuda launches (default), with one K group per CTA (-Dmx.cuda.tcKSplit=1), with FFM driver launches
+# (-Dmx.cuda.launcher=driver) and with the SIMT GEMM (-Dmx.cuda.tensorCoreLinear=false), a run with per-kernel
 # CUDA-event profiling (-Dmx.cuda.profile=true), PyTorch FP32/BF16 on the same weights and ids, the kernel benchmark at
 # MiniLM's shapes beside torch's linear and bmm, then the other GPU tests (agreement, arrays, model, encoder,
 # attention, pool). Logs under $OUT (or ./gpu-out), packed into one archive.
@@ -51,7 +51,7 @@ echo "== tensor-core linear tests"
 junit tests-tc.log 150 -- io.djlmx.kernel.cuda.CudaTensorCoreLinearTest io.djlmx.kernel.cuda.CudaMxLinearTest
 grep -E "^TCERR|✘|Failed|expected" "$O/tests-tc.log" | head -60
 
-echo "== MiniLM (real weights) on MX GPU arrays: tensor cores (2 K groups) + driver launches (default), 1 K group, JCuda launches, SIMT GEMM; then a profiled run"
+echo "== MiniLM (real weights) on MX GPU arrays: tensor cores (2 K groups) + JCuda launches (default), 1 K group, FFM driver launches, SIMT GEMM; then a profiled run"
 minilm() { # minilm LABEL [java flags...]
   local label="$1"; shift
   timeout "$(limit 60)" "$JAVA" "${FLAGS[@]}" "$@" -cp "$CP" io.djlmx.zoo.bert.MiniLmGpuBenchmark "$B/minilm" "$O" "$label" > "$O/minilm-java-$label.log" 2>&1
@@ -59,7 +59,7 @@ minilm() { # minilm LABEL [java flags...]
 }
 minilm tc
 minilm tc-k1 -Dmx.cuda.tcKSplit=1
-minilm tc-jcuda -Dmx.cuda.launcher=jcuda
+minilm tc-driver -Dmx.cuda.launcher=driver
 minilm simt -Dmx.cuda.tensorCoreLinear=false
 minilm tc-profile -Dmx.cuda.profile=true
 grep -hA14 "^PROFILE" "$O/minilm-java-tc-profile.log"

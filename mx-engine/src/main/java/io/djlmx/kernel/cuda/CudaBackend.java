@@ -49,12 +49,15 @@ public final class CudaBackend {
 
   /**
    * Whether launches go straight to the driver through FFM ({@link DriverLaunch}) rather than
-   * through JCuda: system property {@code mx.cuda.launcher} = {@code driver} (default, where the
-   * driver's entry points are found) or {@code jcuda}.
+   * through JCuda: system property {@code mx.cuda.launcher} = {@code jcuda} (default: JCuda's
+   * driver API, as the project's stack prescribes) or {@code driver} (opt-in, where the driver's
+   * entry points are found). Both hand the driver one native parameter block.
    */
   static volatile boolean driverLaunch =
       DriverLaunch.isAvailable()
-          && !"jcuda".equalsIgnoreCase(System.getProperty("mx.cuda.launcher", "driver"));
+          && "driver".equalsIgnoreCase(System.getProperty("mx.cuda.launcher", "jcuda"));
+
+  private static final CUstream DEFAULT_STREAM = new CUstream();
 
   private volatile boolean synchronousChecks =
       Boolean.parseBoolean(System.getProperty("mx.cuda.syncChecks", "false"));
@@ -321,16 +324,16 @@ public final class CudaBackend {
    */
   void launch(String kernel, int[] grid, int[] block, int sharedBytes, KernelArgs params) {
     jcuda.driver.CUevent profiled = KernelProfile.active() ? KernelProfile.before(kernel) : null;
+    int launched;
     int q;
     if (driverLaunch) {
       check(DriverLaunch.setCurrent(contextHandle), "cuCtxSetCurrent");
-      check(
-          DriverLaunch.launch(functionRef(kernel).handle(), grid, block, sharedBytes, params),
-          "cuLaunchKernel(" + kernel + ")");
+      launched =
+          DriverLaunch.launch(functionRef(kernel).handle(), grid, block, sharedBytes, params);
       q = DriverLaunch.queryDefaultStream();
     } else {
       makeCurrent();
-      check(
+      launched =
           JCudaDriver.cuLaunchKernel(
               function(kernel),
               grid[0],
@@ -341,10 +344,12 @@ public final class CudaBackend {
               block[2],
               sharedBytes,
               null,
-              params.toPointer(),
-              null),
-          "cuLaunchKernel(" + kernel + ")");
-      q = JCudaDriver.cuStreamQuery(new CUstream());
+              params.toNativePointer(),
+              null);
+      q = JCudaDriver.cuStreamQuery(DEFAULT_STREAM);
+    }
+    if (launched != CUresult.CUDA_SUCCESS) {
+      throw new CudaException("cuLaunchKernel(" + kernel + ")", launched);
     }
     if (profiled != null) {
       KernelProfile.after(profiled);

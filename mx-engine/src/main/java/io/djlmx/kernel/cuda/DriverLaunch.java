@@ -24,9 +24,6 @@ final class DriverLaunch {
   private static final MethodHandle QUERY;
   private static final String UNAVAILABLE;
 
-  private static final ThreadLocal<MemorySegment> SCRATCH =
-      ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(8192, 64));
-
   static {
     MethodHandle set = null;
     MethodHandle launch = null;
@@ -102,7 +99,7 @@ final class DriverLaunch {
    * @return the driver's result
    */
   static int launch(long function, int[] grid, int[] block, int sharedBytes, KernelArgs args) {
-    MemorySegment params = args.writeTo(SCRATCH.get());
+    MemorySegment params = args.writeTo(KernelArgs.scratch());
     try {
       return (int)
           LAUNCH.invokeExact(

@@ -1,9 +1,9 @@
 package io.djlmx.kernel.cuda;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
-import jcuda.NativePointerObject;
 import jcuda.Pointer;
 
 /**
@@ -101,13 +101,31 @@ final class KernelArgs {
     return this;
   }
 
-  /** The parameters as JCuda's {@code kernelParams}: one pointer per value. */
-  Pointer toPointer() {
-    NativePointerObject[] p = new NativePointerObject[count];
-    for (int i = 0; i < count; i++) {
-      p[i] = Pointer.to(Arrays.copyOfRange(data, offsets[i], offsets[i] + lengths[i]));
+  /**
+   * Writes the parameters into the calling thread's launch scratch and returns them as JCuda's
+   * {@code kernelParams}: a pointer to the native {@code void*} array, which JCuda passes to the
+   * driver as it is (no Java object or JNI copy per parameter). The driver copies the values during
+   * {@code cuLaunchKernel}, so the scratch is reused by the thread's next launch.
+   *
+   * @return the native parameter array as a JCuda pointer
+   */
+  Pointer toNativePointer() {
+    return new NativeAddress(writeTo(SCRATCH.get()).address());
+  }
+
+  /** The calling thread's native block for launch parameters (pointer array, then the values). */
+  static MemorySegment scratch() {
+    return SCRATCH.get();
+  }
+
+  private static final ThreadLocal<MemorySegment> SCRATCH =
+      ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(8192, 64));
+
+  /** A JCuda pointer to a native address that JCuda hands to the driver unchanged. */
+  private static final class NativeAddress extends Pointer {
+    NativeAddress(long address) {
+      super(address);
     }
-    return Pointer.to(p);
   }
 
   /**
