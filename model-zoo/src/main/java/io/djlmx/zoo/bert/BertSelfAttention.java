@@ -101,10 +101,24 @@ public final class BertSelfAttention extends AbstractBlock {
    */
   NDArray forwardPacked(ParameterStore ps, NDArray x, NDArray maskBias, TokenPacking packing) {
     NDArray xq = activations.apply(x);
-    NDArray q = packing.spread(project(ps, query, xq, false));
-    NDArray k = packing.spread(project(ps, key, xq, false));
-    NDArray v = packing.spread(project(ps, value, xq, false));
-    NDArray merged = packing.pack(core.attendMerged(q, k, v, maskBias, config.numHeads()));
+    NDArray q = project(ps, query, xq, false);
+    NDArray k = project(ps, key, xq, false);
+    NDArray v = project(ps, value, xq, false);
+    NDArray merged = null;
+    if (core instanceof MxAttentionCore mx) {
+      // each sequence's attention on its own packed rows: no padding to attend or skip
+      merged = mx.attendPacked(q, k, v, packing.starts(), packing.lengths(), config.numHeads());
+    }
+    if (merged == null) {
+      merged =
+          packing.pack(
+              core.attendMerged(
+                  packing.spread(q),
+                  packing.spread(k),
+                  packing.spread(v),
+                  maskBias,
+                  config.numHeads()));
+    }
     return project(ps, output, activations.apply(merged), false);
   }
 

@@ -25,12 +25,23 @@ final class TokenPacking {
   private final NDArray spread;
   private final NDArray spreadZero;
   private final int tokens;
+  private final int[] starts;
+  private final int[] lengths;
 
   private TokenPacking(
-      int batch, int seq, int tokens, NDArray rows, NDArray spread, NDArray spreadZero) {
+      int batch,
+      int seq,
+      int tokens,
+      int[] starts,
+      int[] lengths,
+      NDArray rows,
+      NDArray spread,
+      NDArray spreadZero) {
     this.batch = batch;
     this.seq = seq;
     this.tokens = tokens;
+    this.starts = starts;
+    this.lengths = lengths;
     this.rows = rows;
     this.spread = spread;
     this.spreadZero = spreadZero;
@@ -72,9 +83,12 @@ final class TokenPacking {
     long[] rows = new long[tokens];
     long[] spread = new long[m.length];
     long[] spreadZero = new long[m.length];
+    int[] starts = new int[batch];
+    int[] lengths = new int[batch];
     int t = 0;
     for (int b = 0; b < batch; b++) {
       int first = -1;
+      starts[b] = t;
       for (int j = 0; j < seq; j++) {
         int p = b * seq + j;
         if (m[p] == 1) {
@@ -92,6 +106,7 @@ final class TokenPacking {
       if (first < 0) {
         return null; // a sequence of padding only: nothing to stand in for its positions
       }
+      lengths[b] = t - first;
       for (int j = 0; j < seq; j++) {
         int p = b * seq + j;
         if (m[p] == 0) {
@@ -103,6 +118,8 @@ final class TokenPacking {
         batch,
         seq,
         tokens,
+        starts,
+        lengths,
         manager.create(rows),
         manager.create(spread),
         manager.create(spreadZero));
@@ -153,6 +170,24 @@ final class TokenPacking {
    */
   int tokens() {
     return tokens;
+  }
+
+  /**
+   * Returns the first packed row of each sequence.
+   *
+   * @return one entry per sequence of the batch
+   */
+  int[] starts() {
+    return starts.clone();
+  }
+
+  /**
+   * Returns the number of real tokens of each sequence.
+   *
+   * @return one entry per sequence of the batch
+   */
+  int[] lengths() {
+    return lengths.clone();
   }
 
   private static NDArray gather(NDArray index, NDArray table) {

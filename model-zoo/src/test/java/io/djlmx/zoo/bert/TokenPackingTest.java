@@ -48,6 +48,85 @@ class TokenPackingTest {
     }
   }
 
+  /**
+   * With MX attention each packed sequence attends to its own rows, as it would alone: a padded
+   * batch (large enough to spread the sequences over threads) gives every sentence what a batch of
+   * one gives it, up to the linear layers' summation order (other row counts).
+   */
+  @Test
+  void mxAttentionPackedBatchMatchesEachSentenceAlone() {
+    int[] lengths = {19, 3, 11, 19, 1, 7, 16, 19, 2, 13, 18, 9};
+    try (NDManager m = Engine.getEngine("MX").newBaseManager()) {
+      ((MxNDManager) m)
+          .setConfig(MxConfig.resolve(Map.of(MxConfig.WEIGHTS, EncoderFixture.FORMAT.name())));
+      BertEncoder encoder = new BertEncoder(EncoderFixture.CONFIG);
+      encoder.setAttentionCore(new MxAttentionCore());
+      encoder.setWeights(EncoderFixture.weights(SEED), m);
+      Inputs batch = inputs(lengths, SEQ, new Random(SEED + 3));
+      float[] all;
+      try (NDManager sub = m.newSubManager()) {
+        all = run(encoder, sub, batch.toList(sub));
+      }
+      int h = EncoderFixture.CONFIG.hiddenSize();
+      for (int b = 0; b < lengths.length; b++) {
+        int len = lengths[b];
+        Inputs one = batch.row(b, len);
+        float[] alone;
+        try (NDManager sub = m.newSubManager()) {
+          alone = run(encoder, sub, one.toList(sub), len);
+        }
+        for (int j = 0; j < len; j++) {
+          double scale = 0;
+          for (int c = 0; c < h; c++) {
+            scale = Math.max(scale, Math.abs(alone[j * h + c]));
+          }
+          for (int c = 0; c < h; c++) {
+            float got = all[(b * SEQ + j) * h + c];
+            float want = alone[j * h + c];
+            assertTrue(
+                Math.abs(got - want) <= 5e-3 * scale,
+                "sentence " + b + " token " + j + " channel " + c + ": " + got + " vs " + want);
+          }
+        }
+      }
+    }
+  }
+
+  /** Token ids, types and mask of a batch, row-major {@code [batch, seq]}. */
+  private record Inputs(long[] ids, long[] types, long[] mask, int batch, int seq) {
+
+    NDList toList(NDManager m) {
+      Shape s = new Shape(batch, seq);
+      return new NDList(m.create(ids, s), m.create(types, s), m.create(mask, s));
+    }
+
+    /** Row {@code b}'s first {@code len} tokens as a batch of one without padding. */
+    Inputs row(int b, int len) {
+      long[] i = new long[len];
+      long[] t = new long[len];
+      long[] k = new long[len];
+      System.arraycopy(ids, b * seq, i, 0, len);
+      System.arraycopy(types, b * seq, t, 0, len);
+      System.arraycopy(mask, b * seq, k, 0, len);
+      return new Inputs(i, t, k, 1, len);
+    }
+  }
+
+  private static Inputs inputs(int[] lengths, int seq, Random r) {
+    int batch = lengths.length;
+    long[] ids = new long[batch * seq];
+    long[] types = new long[batch * seq];
+    long[] mask = new long[batch * seq];
+    for (int b = 0; b < batch; b++) {
+      for (int j = 0; j < seq; j++) {
+        ids[b * seq + j] = j < lengths[b] ? r.nextInt(EncoderFixture.CONFIG.vocabSize()) : 0;
+        types[b * seq + j] = j < lengths[b] / 2 ? 0 : 1;
+        mask[b * seq + j] = j < lengths[b] ? 1 : 0;
+      }
+    }
+    return new Inputs(ids, types, mask, batch, seq);
+  }
+
   @Test
   void batchesWithoutPaddingOrWithAnEmptySequenceRunUnpacked() {
     try (NDManager m = Engine.getEngine("PyTorch").newBaseManager()) {
@@ -69,24 +148,16 @@ class TokenPackingTest {
     encoder.setWeights(w, m);
     int batch = lengths.length;
     int seq = SEQ;
-    Random r = new Random(SEED + batch);
-    long[] ids = new long[batch * seq];
-    long[] types = new long[batch * seq];
-    long[] mask = new long[batch * seq];
+    Inputs inputs = inputs(lengths, seq, new Random(SEED + batch));
+    long[] mask = inputs.mask();
     boolean emptyRow = false;
-    for (int b = 0; b < batch; b++) {
-      emptyRow |= lengths[b] == 0;
-      for (int j = 0; j < seq; j++) {
-        ids[b * seq + j] = j < lengths[b] ? r.nextInt(EncoderFixture.CONFIG.vocabSize()) : 0;
-        types[b * seq + j] = j < lengths[b] / 2 ? 0 : 1;
-        mask[b * seq + j] = j < lengths[b] ? 1 : 0;
-      }
+    for (int len : lengths) {
+      emptyRow |= len == 0;
     }
     float[] packed;
     float[] padded;
     try (NDManager sub = m.newSubManager()) {
-      Shape s = new Shape(batch, seq);
-      NDList in = new NDList(sub.create(ids, s), sub.create(types, s), sub.create(mask, s));
+      NDList in = inputs.toList(sub);
       encoder.setTokenPacking(true);
       packed = run(encoder, sub, in);
       encoder.setTokenPacking(false);
@@ -119,8 +190,12 @@ class TokenPackingTest {
   }
 
   private static float[] run(BertEncoder encoder, NDManager m, NDList in) {
+    return run(encoder, m, in, SEQ);
+  }
+
+  private static float[] run(BertEncoder encoder, NDManager m, NDList in, int seq) {
     NDArray hidden = encoder.forward(new ParameterStore(m, false), in, false).singletonOrThrow();
-    assertEquals(new Shape(in.get(0).getShape().get(0), SEQ, 384), hidden.getShape());
+    assertEquals(new Shape(in.get(0).getShape().get(0), seq, 384), hidden.getShape());
     return hidden.toFloatArray();
   }
 }
