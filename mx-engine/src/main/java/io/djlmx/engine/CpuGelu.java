@@ -5,7 +5,6 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.stream.LongStream;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -19,15 +18,14 @@ import jdk.incubator.vector.VectorSpecies;
  * for every {@code z ≥ 0} (Numerical Recipes' {@code erfcc}). {@code Φ(x)} is {@code erfc(z)/2} for
  * negative {@code x} and {@code 1 - erfc(z)/2} otherwise, so the result keeps its relative
  * precision in the negative tail, where {@code (1 + erf)} in float cancels. {@code z²} is split
- * exactly into a float and its rounding error ({@code a·a} and {@code fma(a, a, -a·a)}), and the
- * exponential takes the large part and the small remainder apart, so the rounding of the exponent's
- * argument does not cost relative precision at large {@code |x|}. Measured against an FP64
- * reference (the unit test: every 1/4096 of [-13, 20], and random inputs), the relative error stays
- * within 4.4e-7 for {@code |x| <= 13} (6e-7 asserted); below {@code x = -13} the result is under
- * 1e-36 and {@code exp(-z²)} leaves the normal floats, so only absolute precision remains (results
- * under the smallest normal float are flushed to zero). Special values follow PyTorch's GELU: NaN
- * and both infinities give NaN; above {@code Float.MAX_VALUE / 2} the result is exact where
- * PyTorch's {@code x·(1 + erf)} overflows.
+ * exactly into a float and its rounding error ({@code a·a} and {@code fma(a, a, -a·a)}) and the
+ * large part goes through its own {@code exp}, so the rounding of the exponent's argument does not
+ * cost relative precision at large {@code |x|}. Measured against an FP64 reference (the unit test:
+ * every 1/4096 of [-13, 20], and random inputs), the relative error stays within 4.4e-7 for {@code
+ * |x| <= 13} (6e-7 asserted); below {@code x = -13} the result is under 1e-36 and {@code exp(-z²)}
+ * leaves the normal floats, so only absolute precision remains. Special values follow PyTorch's
+ * GELU: NaN and both infinities give NaN; above {@code Float.MAX_VALUE / 2} the result is exact
+ * where PyTorch's {@code x·(1 + erf)} overflows.
  */
 final class CpuGelu {
 
@@ -58,17 +56,6 @@ final class CpuGelu {
   private static final float C7 = 1.48851587f;
   private static final float C8 = -0.82215223f;
   private static final float C9 = 0.17087277f;
-
-  private static final float LOG2E = 1.44269504088896341f;
-  private static final float ROUND_MAGIC = 12582912f; // 1.5·2^23: adding it rounds to an integer
-  private static final float LN2_HI = 0.693359375f;
-  private static final float LN2_LO = -2.12194440e-4f;
-  private static final float E2 = 0.5f;
-  private static final float E3 = 1f / 6;
-  private static final float E4 = 1f / 24;
-  private static final float E5 = 1f / 120;
-  private static final float E6 = 1f / 720;
-  private static final float E7 = 1f / 5040;
 
   private CpuGelu() {}
 
@@ -115,45 +102,17 @@ final class CpuGelu {
     p = p.fma(t, FloatVector.broadcast(F, C2));
     p = p.fma(t, FloatVector.broadcast(F, C1));
     p = p.fma(t, FloatVector.broadcast(F, C0));
-    // -z² = -a²/2 = (hi + lo)·(-1/2) exactly: the exponent's large part and a small remainder
+    // z² = a²/2 = (hi + lo)/2 exactly; exp(-hi/2) alone, the small remainder with P
     FloatVector hi = a.mul(a);
     FloatVector lo = a.fma(a, hi.neg());
     FloatVector minusHalf = FloatVector.broadcast(F, -0.5f);
-    FloatVector tail = t.mul(0.5f).mul(exp(hi.mul(minusHalf), lo.fma(minusHalf, p)));
+    FloatVector big = hi.mul(minusHalf).lanewise(VectorOperators.EXP);
+    FloatVector small = lo.fma(minusHalf, p).lanewise(VectorOperators.EXP);
+    FloatVector tail = t.mul(0.5f).mul(big).mul(small); // Φ(-|x|) = erfc(|x|/√2) / 2
     VectorMask<Float> positive = x.compare(VectorOperators.GE, 0f);
     FloatVector y = x.mul(tail.blend(one.sub(tail), positive));
     // ±∞ give NaN, as PyTorch's GELU does (-∞ on its own: -∞·0)
     return y.blend(Float.NaN, x.compare(VectorOperators.EQ, Float.POSITIVE_INFINITY));
-  }
-
-  /**
-   * {@code exp(big + small)} for {@code big <= 0} exact and {@code |small| < 2}, without rounding
-   * their sum: {@code n = round((big + small)/ln 2)}, {@code r = (big - n·C1) + (small - n·C2)}
-   * with {@code C1 + C2 = ln 2} and {@code C1} of 9 bits (so {@code big - n·C1} is exact), then
-   * {@code 2^n · e^r} with the degree-7 Taylor polynomial of {@code e^r} on {@code |r| <= ln 2 / 2}
-   * (truncation error below 1e-8; the Vector API's own {@code EXP} ran per lane here, slower than
-   * PyTorch's GELU). Results under the smallest normal float are flushed to 0 (the GELU tail there
-   * is below 1e-38).
-   */
-  private static FloatVector exp(FloatVector big, FloatVector small) {
-    FloatVector magic = FloatVector.broadcast(F, ROUND_MAGIC);
-    FloatVector n = big.add(small).fma(FloatVector.broadcast(F, LOG2E), magic).sub(magic);
-    FloatVector r = n.fma(FloatVector.broadcast(F, -LN2_HI), big);
-    r = r.add(n.fma(FloatVector.broadcast(F, -LN2_LO), small));
-    FloatVector e = r.fma(FloatVector.broadcast(F, E7), FloatVector.broadcast(F, E6));
-    e = e.fma(r, FloatVector.broadcast(F, E5));
-    e = e.fma(r, FloatVector.broadcast(F, E4));
-    e = e.fma(r, FloatVector.broadcast(F, E3));
-    e = e.fma(r, FloatVector.broadcast(F, E2));
-    e = e.fma(r, FloatVector.broadcast(F, 1f));
-    e = e.fma(r, FloatVector.broadcast(F, 1f));
-    VectorMask<Float> normal = n.compare(VectorOperators.GE, -125f);
-    FloatVector scale =
-        ((IntVector) n.max(-125f).convert(VectorOperators.F2I, 0))
-            .add(127)
-            .lanewise(VectorOperators.LSHL, 23)
-            .reinterpretAsFloats();
-    return e.mul(scale).blend(0f, normal.not());
   }
 
   /** The same arithmetic on one float (tails shorter than a vector). */
