@@ -78,40 +78,6 @@ public final class MxFusedOps {
   }
 
   /**
-   * Returns the exact (erf-based) GELU of {@code x}, {@code x·Φ(x)}: what DJL's {@code
-   * Activation.gelu} computes, within float rounding (see {@code CpuGelu} for the approximation of
-   * {@code Φ} and its error).
-   *
-   * <p>{@code x} is consumed: on FP32 MX host arrays that own fresh dense storage (the output of
-   * the MX {@code linear}), while no gradient is recorded, the values are replaced in place (no
-   * PyTorch call, no new tensor; large arrays are split over the common fork-join pool) and {@code
-   * x} itself is returned. Any other array (views, GPU arrays, other engines, other data types)
-   * runs as DJL's {@code gelu}, leaving {@code x} untouched.
-   *
-   * @param x the input
-   * @return the GELU of {@code x}, the shape of {@code x}
-   */
-  public static NDArray gelu(NDArray x) {
-    if (x instanceof MxNDArray mx
-        && isMxFp32(x)
-        && mx.hasFreshStorage()
-        && Device.Type.CPU.equals(x.getDevice().getDeviceType())) {
-      long n = x.getShape().size();
-      if (n > 0) {
-        MemorySegment data = MemorySegment.ofBuffer(x.toByteBuffer(true));
-        if (data.byteSize() == n * Float.BYTES && !data.isReadOnly()) {
-          CpuGelu.gelu(data, data, n);
-          mx.markModified();
-          return x;
-        }
-      } else {
-        return x;
-      }
-    }
-    return x.getNDArrayInternal().gelu();
-  }
-
-  /**
    * Whether the Java path applies: MX FP32 arrays, no gradient recorded. The device is checked only
    * where it matters (an in-place write); reading an array through {@code toByteBuffer(true)} gives
    * its values from any device.
@@ -170,7 +136,7 @@ public final class MxFusedOps {
 
   private static boolean vectorApiPresent() {
     try {
-      return CpuLayerNorm.LANES > 0 && CpuGelu.LANES > 0;
+      return CpuLayerNorm.LANES > 0;
     } catch (LinkageError e) {
       // the JVM runs without --add-modules jdk.incubator.vector: PyTorch does these ops
       return false;

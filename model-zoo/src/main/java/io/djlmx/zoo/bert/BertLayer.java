@@ -9,7 +9,6 @@ import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
-import io.djlmx.engine.MxFusedOps;
 import java.util.Map;
 
 /**
@@ -97,8 +96,7 @@ public final class BertLayer extends AbstractBlock {
   private NDArray feedForward(ParameterStore ps, NDArray h, boolean training) {
     NDArray f =
         intermediate.forward(ps, new NDList(activations.apply(h)), training).singletonOrThrow();
-    // in inference the MX engine replaces the linear output's values in place (no tensor, no JNI)
-    f = training ? Activation.gelu(f) : MxFusedOps.gelu(f);
+    f = Activation.gelu(f);
     NDArray o = output.forward(ps, new NDList(activations.apply(f)), training).singletonOrThrow();
     return outputNorm.forwardResidual(ps, o, h, training);
   }
