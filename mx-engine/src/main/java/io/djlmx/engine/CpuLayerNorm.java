@@ -3,6 +3,7 @@ package io.djlmx.engine;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.stream.LongStream;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -16,6 +17,9 @@ final class CpuLayerNorm {
 
   /** Vector lanes; read once so that a JVM without the Vector API fails here, not mid-op. */
   static final int LANES = F.length();
+
+  /** Elements from which one call is split over the common fork-join pool. */
+  private static final long PARALLEL_ELEMENTS = 1L << 16;
 
   private CpuLayerNorm() {}
 
@@ -33,9 +37,44 @@ final class CpuLayerNorm {
       long rows,
       int width,
       MemorySegment dst) {
+    if (rows * width < PARALLEL_ELEMENTS || rows < 2) {
+      rows(x, res, gamma, beta, eps, 0, rows, width, dst);
+      return;
+    }
+    // rows are independent: chunks of rows over the common fork-join pool (a packed batch of
+    // sentences is hundreds of rows; the caller's thread would otherwise do them alone)
+    long chunk = Math.max(1, PARALLEL_ELEMENTS / 4 / width);
+    long chunks = (rows + chunk - 1) / chunk;
+    LongStream.range(0, chunks)
+        .parallel()
+        .forEach(
+            c ->
+                rows(
+                    x,
+                    res,
+                    gamma,
+                    beta,
+                    eps,
+                    c * chunk,
+                    Math.min(rows, (c + 1) * chunk),
+                    width,
+                    dst));
+  }
+
+  /** Rows {@code [from, to)} of {@link #addLayerNorm}. */
+  private static void rows(
+      MemorySegment x,
+      MemorySegment res,
+      MemorySegment gamma,
+      MemorySegment beta,
+      float eps,
+      long from,
+      long to,
+      int width,
+      MemorySegment dst) {
     float[] s = new float[width];
     int bound = F.loopBound(width);
-    for (long r = 0; r < rows; r++) {
+    for (long r = from; r < to; r++) {
       long base = r * width * (long) Float.BYTES;
       FloatVector acc = FloatVector.zero(F);
       int i = 0;

@@ -52,8 +52,11 @@ class MxFusedOpsTest {
   @Test
   void addLayerNormMatchesPyTorchOnFreshArraysInPlace() {
     Random r = new Random(7);
-    // widths below, at and off the vector length; rows from 1; an offset mean (variance cancels)
-    long[][] shapes = {{1, 15, 384}, {3, 7, 50}, {2, 33}, {5}, {4, 1, 1}, {2, 3, 17}};
+    // widths below, at and off the vector length; rows from 1; an offset mean (variance cancels);
+    // the last two are large enough to split their rows over threads
+    long[][] shapes = {
+      {1, 15, 384}, {3, 7, 50}, {2, 33}, {5}, {4, 1, 1}, {2, 3, 17}, {2, 400, 384}, {3, 700, 33}
+    };
     try (NDManager m = Engine.getEngine("MX").newBaseManager()) {
       for (long[] dims : shapes) {
         Shape shape = new Shape(dims);

@@ -22,7 +22,8 @@ import java.util.Map;
  * {@link Linear}, so an engine that overrides {@code linear} (the MX engine) runs it.
  *
  * <p>Input: {@code inputIds}, {@code tokenTypeIds}, {@code attentionMask}, each {@code [batch,
- * seq]} INT64. Output: the last hidden states {@code [batch, seq, hidden]}.
+ * seq]} INT64. Output: the last hidden states {@code [batch, seq, hidden]}; in inference on a
+ * padded batch they are zero at padded positions (see {@link #setTokenPacking}).
  */
 public final class BertEncoder extends AbstractBlock {
 
@@ -32,6 +33,7 @@ public final class BertEncoder extends AbstractBlock {
   private final BertConfig config;
   private final BertEmbeddings embeddings;
   private final List<BertLayer> layers = new ArrayList<>();
+  private boolean tokenPacking = true;
 
   /**
    * Creates an encoder with the reference attention core and FP32 activations.
@@ -85,6 +87,19 @@ public final class BertEncoder extends AbstractBlock {
     for (BertLayer l : layers) {
       l.getAttention().setAttentionCore(core);
     }
+  }
+
+  /**
+   * Sets whether inference on a padded batch runs the per-token work on the real tokens only
+   * (default true): the projections, feed-forward layers and layer norms skip the padding, and the
+   * output is zero at padded positions. False runs every position, padding included, as training
+   * always does; the real tokens' outputs are the same up to float rounding (and, with MX
+   * attention, up to its quantization, whose statistics then include the padding).
+   *
+   * @param tokenPacking whether to pack the real tokens
+   */
+  public void setTokenPacking(boolean tokenPacking) {
+    this.tokenPacking = tokenPacking;
   }
 
   /**
@@ -150,10 +165,20 @@ public final class BertEncoder extends AbstractBlock {
         embeddings
             .forward(ps, new NDList(inputs.get(0), inputs.get(1)), training)
             .singletonOrThrow();
-    for (BertLayer layer : layers) {
-      x = layer.forward(ps, new NDList(x, maskBias), training).singletonOrThrow();
+    // Inference skips the padding in everything but attention (a padded batch of real sentences
+    // is half padding or more); training keeps the plain layout.
+    TokenPacking packing = training || !tokenPacking ? null : TokenPacking.of(mask, x.getManager());
+    if (packing == null) {
+      for (BertLayer layer : layers) {
+        x = layer.forward(ps, new NDList(x, maskBias), training).singletonOrThrow();
+      }
+      return new NDList(x);
     }
-    return new NDList(x);
+    NDArray h = packing.pack(x);
+    for (BertLayer layer : layers) {
+      h = layer.forwardPacked(ps, h, maskBias, packing);
+    }
+    return new NDList(packing.unpack(h));
   }
 
   /** {@inheritDoc} */

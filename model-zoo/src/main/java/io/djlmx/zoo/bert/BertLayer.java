@@ -75,12 +75,30 @@ public final class BertLayer extends AbstractBlock {
       ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
     NDArray x = inputs.get(0);
     NDArray a = attention.forward(ps, inputs, training).singletonOrThrow();
-    NDArray h = attentionNorm.forwardResidual(ps, a, x, training);
+    return new NDList(feedForward(ps, attentionNorm.forwardResidual(ps, a, x, training), training));
+  }
+
+  /**
+   * Runs the layer for inference on the packed real tokens of a padded batch: attention sees them
+   * spread to the padded layout, everything else works on the packed rows only.
+   *
+   * @param ps the parameter store
+   * @param x the packed hidden states {@code [tokens, hidden]}
+   * @param maskBias the additive mask {@code [batch, 1, 1, seq]}
+   * @param packing where the packed rows sit in the padded batch
+   * @return the new packed hidden states
+   */
+  NDArray forwardPacked(ParameterStore ps, NDArray x, NDArray maskBias, TokenPacking packing) {
+    NDArray a = attention.forwardPacked(ps, x, maskBias, packing);
+    return feedForward(ps, attentionNorm.forwardResidual(ps, a, x, false), false);
+  }
+
+  private NDArray feedForward(ParameterStore ps, NDArray h, boolean training) {
     NDArray f =
         intermediate.forward(ps, new NDList(activations.apply(h)), training).singletonOrThrow();
     f = Activation.gelu(f);
     NDArray o = output.forward(ps, new NDList(activations.apply(f)), training).singletonOrThrow();
-    return new NDList(outputNorm.forwardResidual(ps, o, h, training));
+    return outputNorm.forwardResidual(ps, o, h, training);
   }
 
   /** {@inheritDoc} */

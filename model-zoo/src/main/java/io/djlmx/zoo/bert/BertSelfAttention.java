@@ -89,6 +89,39 @@ public final class BertSelfAttention extends AbstractBlock {
     return output.forward(ps, new NDList(activations.apply(merged)), training);
   }
 
+  /**
+   * Runs self-attention for inference on the packed real tokens of a padded batch: the projections
+   * on the packed rows, the attention core on them spread to the padded layout.
+   *
+   * @param ps the parameter store
+   * @param x the packed hidden states {@code [tokens, hidden]}
+   * @param maskBias the additive mask {@code [batch, 1, 1, seq]}
+   * @param packing where the packed rows sit in the padded batch
+   * @return the projected attention output, packed {@code [tokens, hidden]}
+   */
+  NDArray forwardPacked(ParameterStore ps, NDArray x, NDArray maskBias, TokenPacking packing) {
+    NDArray xq = activations.apply(x);
+    NDArray q = project(ps, query, xq, false);
+    NDArray k = project(ps, key, xq, false);
+    NDArray v = project(ps, value, xq, false);
+    NDArray merged = null;
+    if (core instanceof MxAttentionCore mx) {
+      // each sequence's attention on its own packed rows: no padding to attend or skip
+      merged = mx.attendPacked(q, k, v, packing.starts(), packing.lengths(), config.numHeads());
+    }
+    if (merged == null) {
+      merged =
+          packing.pack(
+              core.attendMerged(
+                  packing.spread(q),
+                  packing.spread(k),
+                  packing.spread(v),
+                  maskBias,
+                  config.numHeads()));
+    }
+    return project(ps, output, activations.apply(merged), false);
+  }
+
   private static NDArray project(ParameterStore ps, Linear l, NDArray x, boolean training) {
     return l.forward(ps, new NDList(x), training).singletonOrThrow();
   }

@@ -315,11 +315,18 @@ final class EncoderFixture {
     return x;
   }
 
-  /** Smallest cosine similarity over the tokens (rows of {@code hidden} floats). */
+  /**
+   * Smallest cosine similarity over the real tokens (rows of {@code hidden} floats; padding
+   * skipped).
+   */
   static double minTokenCosine(float[] actual, double[] expected) {
     int h = CONFIG.hiddenSize();
+    long[] mask = mask();
     double min = 1;
     for (int r = 0; r < actual.length / h; r++) {
+      if (mask[r] == 0) {
+        continue; // padding: the encoder leaves it zero in inference (it packs the real tokens)
+      }
       double dot = 0;
       double na = 0;
       double ne = 0;

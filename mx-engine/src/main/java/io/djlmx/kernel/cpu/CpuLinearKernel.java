@@ -46,6 +46,18 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
    */
   private static final long MIN_GROUPED_UNITS = 16;
 
+  /** From this many input rows on, the batched path decodes the whole weight first. */
+  private static final int MIN_BLOCKED_ROWS = 64;
+
+  /** Input rows per block of the large-batch path (a multiple of eight). */
+  private static final int ROW_BLOCK = 64;
+
+  /**
+   * The largest decoded weight (floats) the large-batch path makes: 64 MiB, far beyond any weight
+   * whose multiply-adds at {@link #MIN_BLOCKED_ROWS} rows would not dwarf its decoding.
+   */
+  private static final long MAX_DECODED_FLOATS = 1L << 24;
+
   /** Below this many multiply-adds a call runs on the calling thread alone. */
   private static final double MIN_PARALLEL_MACS = 1 << 18;
 
@@ -219,6 +231,9 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
                   b == groups ? units : b * ByteGemvKernel.UNITS));
     } else if (rows == 1) {
       threads.forRange(pw.units(), parts, (a, b) -> GemvKernel.run(pw, xp, bias, y, 0, a, b));
+    } else if (rows >= MIN_BLOCKED_ROWS
+        && pw.units() * pw.blocksPerRow() * 1024L <= MAX_DECODED_FLOATS) {
+      blocked(pw, interleave8(xp, kpad, rows), xp, kpad, rows, bias, y, parts);
     } else {
       float[] xt = interleave8(xp, kpad, rows);
       // Inside one claimed run of units the inputs' column chunk stays in cache across the units.
@@ -249,9 +264,70 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
           TileDecoder.decode(w, tile + b, panel, b * 1024);
         }
         GemmKernel.run(
-            panel, nb * 32, xt, x, kpad, c0 * 32, m, y, n, u, c0 == 0, bias, c0 + nb >= kb);
+            panel, 0, nb * 32, xt, x, kpad, c0 * 32, 0, m, y, n, u, c0 == 0, bias, c0 + nb >= kb);
       }
     }
+  }
+
+  /**
+   * The large-batch path: decodes the whole weight once (in parallel, by units), then multiplies
+   * blocks of {@link #ROW_BLOCK} input rows with one unit's full-depth panel at a time, so every
+   * output element is accumulated in registers over all of {@code k} and stored once (the chunked
+   * path reloads and stores the outputs once per 128 columns, which at thousands of rows costs more
+   * than its multiply-adds: the output rows are far apart in memory).
+   */
+  private void blocked(
+      CpuPreparedWeight w,
+      float[] xt,
+      float[] x,
+      int kpad,
+      int m,
+      MemorySegment bias,
+      MemorySegment y,
+      int parts) {
+    int kb = w.blocksPerRow();
+    int n = (int) w.rows();
+    long units = w.units();
+    int unitFloats = kb * 1024;
+    float[] decoded = Scratch.floats(Scratch.DECODED, (int) (units * unitFloats));
+    threads.forRange(
+        units,
+        parts,
+        (a, b) -> {
+          for (long u = a; u < b; u++) {
+            for (int c = 0; c < kb; c++) {
+              TileDecoder.decode(w, u * kb + c, decoded, (int) (u * unitFloats + c * 1024L));
+            }
+          }
+        });
+    long rowBlocks = (m + ROW_BLOCK - 1) / ROW_BLOCK;
+    // Index = row block · units + unit: a claimed run walks the units of one row block, whose
+    // interleaved inputs stay in cache.
+    threads.forRange(
+        rowBlocks * units,
+        parts,
+        (a, b) -> {
+          for (long t = a; t < b; t++) {
+            int i0 = (int) (t / units) * ROW_BLOCK;
+            long u = t % units;
+            GemmKernel.run(
+                decoded,
+                (int) (u * unitFloats),
+                kpad,
+                xt,
+                x,
+                kpad,
+                0,
+                i0,
+                Math.min(m, i0 + ROW_BLOCK),
+                y,
+                n,
+                u,
+                true,
+                bias,
+                true);
+          }
+        });
   }
 
   /** Copies whole blocks of eight rows so that one column's eight values are adjacent. */

@@ -15,16 +15,19 @@ final class GemmKernel {
   private GemmKernel() {}
 
   /**
-   * Accumulates {@code y[i, unit rows] += Σ_kk x[i, k0 + kk] · panel[kk]} for all {@code m} rows.
+   * Accumulates {@code y[i, unit rows] += Σ_kk x[i, k0 + kk] · panel[kk]} for rows {@code i0 <= i <
+   * m}.
    *
    * @param panel the decoded panel
+   * @param pOff the panel's first float in {@code panel}
    * @param kLen the panel's columns
    * @param xt the inputs in blocks of eight rows interleaved: row {@code 8 b + r}, column {@code c}
    *     at {@code b * 8 * xStride + 8 c + r} (rows past a multiple of eight are not there)
    * @param x the inputs, row stride {@code xStride}
    * @param xStride the row stride of {@code x}
    * @param k0 the first column of the panel in {@code x}
-   * @param m the input rows
+   * @param i0 the first input row, a multiple of eight
+   * @param m the end of the input rows (exclusive)
    * @param y the output segment, row stride {@code n} floats
    * @param n the output features
    * @param u the unit
@@ -34,11 +37,13 @@ final class GemmKernel {
    */
   static void run(
       float[] panel,
+      int pOff,
       int kLen,
       float[] xt,
       float[] x,
       int xStride,
       int k0,
+      int i0,
       int m,
       MemorySegment y,
       int n,
@@ -56,7 +61,7 @@ final class GemmKernel {
       biasA = FloatVector.fromMemorySegment(Vec.F, bias, 4L * r0, Vec.LE, ma);
       biasB = FloatVector.fromMemorySegment(Vec.F, bias, 4L * r0 + 64, Vec.LE, mb);
     }
-    int i = 0;
+    int i = i0;
     for (; i + 8 <= m; i += 8) {
       long y0 = 4L * ((long) i * n + r0);
       long y1 = y0 + 4L * n;
@@ -120,8 +125,8 @@ final class GemmKernel {
       // Eight rows interleaved (xt[8 kk + r]): one base address, constant offsets.
       int xo = (i >> 3) * xtStride8 + 8 * k0;
       for (int kk = 0; kk < kLen; kk++) {
-        FloatVector wa = FloatVector.fromArray(Vec.F, panel, 32 * kk);
-        FloatVector wb = FloatVector.fromArray(Vec.F, panel, 32 * kk + 16);
+        FloatVector wa = FloatVector.fromArray(Vec.F, panel, pOff + 32 * kk);
+        FloatVector wb = FloatVector.fromArray(Vec.F, panel, pOff + 32 * kk + 16);
         FloatVector v0 = FloatVector.broadcast(Vec.F, xt[xo + 8 * kk + 0]);
         c0a = wa.fma(v0, c0a);
         c0b = wb.fma(v0, c0b);
@@ -201,8 +206,8 @@ final class GemmKernel {
       int x2 = x1 + xStride;
       int x3 = x2 + xStride;
       for (int kk = 0; kk < kLen; kk++) {
-        FloatVector wa = FloatVector.fromArray(Vec.F, panel, 32 * kk);
-        FloatVector wb = FloatVector.fromArray(Vec.F, panel, 32 * kk + 16);
+        FloatVector wa = FloatVector.fromArray(Vec.F, panel, pOff + 32 * kk);
+        FloatVector wb = FloatVector.fromArray(Vec.F, panel, pOff + 32 * kk + 16);
         FloatVector v0 = FloatVector.broadcast(Vec.F, x[x0 + kk]);
         FloatVector v1 = FloatVector.broadcast(Vec.F, x[x1 + kk]);
         FloatVector v2 = FloatVector.broadcast(Vec.F, x[x2 + kk]);
@@ -247,8 +252,8 @@ final class GemmKernel {
       int x0 = i * xStride + k0;
       int x1 = x0 + xStride;
       for (int kk = 0; kk < kLen; kk++) {
-        FloatVector wa = FloatVector.fromArray(Vec.F, panel, 32 * kk);
-        FloatVector wb = FloatVector.fromArray(Vec.F, panel, 32 * kk + 16);
+        FloatVector wa = FloatVector.fromArray(Vec.F, panel, pOff + 32 * kk);
+        FloatVector wb = FloatVector.fromArray(Vec.F, panel, pOff + 32 * kk + 16);
         FloatVector v0 = FloatVector.broadcast(Vec.F, x[x0 + kk]);
         FloatVector v1 = FloatVector.broadcast(Vec.F, x[x1 + kk]);
         c0a = wa.fma(v0, c0a);
@@ -277,10 +282,10 @@ final class GemmKernel {
       for (int kk = 0; kk < kLen; kk += 2) {
         FloatVector v0 = FloatVector.broadcast(Vec.F, x[x0 + kk]);
         FloatVector v1 = FloatVector.broadcast(Vec.F, x[x0 + kk + 1]);
-        ca = FloatVector.fromArray(Vec.F, panel, 32 * kk).fma(v0, ca);
-        cb = FloatVector.fromArray(Vec.F, panel, 32 * kk + 16).fma(v0, cb);
-        da = FloatVector.fromArray(Vec.F, panel, 32 * kk + 32).fma(v1, da);
-        db = FloatVector.fromArray(Vec.F, panel, 32 * kk + 48).fma(v1, db);
+        ca = FloatVector.fromArray(Vec.F, panel, pOff + 32 * kk).fma(v0, ca);
+        cb = FloatVector.fromArray(Vec.F, panel, pOff + 32 * kk + 16).fma(v0, cb);
+        da = FloatVector.fromArray(Vec.F, panel, pOff + 32 * kk + 32).fma(v1, da);
+        db = FloatVector.fromArray(Vec.F, panel, pOff + 32 * kk + 48).fma(v1, db);
       }
       ca.add(da).add(biasA).intoMemorySegment(y, y0, Vec.LE, ma);
       cb.add(db).add(biasB).intoMemorySegment(y, y0 + 64, Vec.LE, mb);

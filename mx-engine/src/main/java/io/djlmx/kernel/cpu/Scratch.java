@@ -16,11 +16,14 @@ final class Scratch {
   /** One thread's decoded weight panel. */
   static final int PANEL = 2;
 
+  /** The whole decoded weight of the large-batch path. */
+  static final int DECODED = 3;
+
   /** Arrays larger than this (floats) are not kept: one big batch should not pin its memory. */
   private static final int MAX_KEPT = 1 << 20;
 
   private static final ThreadLocal<float[][]> BUFFERS =
-      ThreadLocal.withInitial(() -> new float[3][]);
+      ThreadLocal.withInitial(() -> new float[4][]);
 
   private Scratch() {}
 
@@ -28,7 +31,7 @@ final class Scratch {
    * Returns an array of at least {@code size} floats for the given use on this thread; its contents
    * are whatever the last user left.
    *
-   * @param use {@link #INPUT}, {@link #INTERLEAVED} or {@link #PANEL}
+   * @param use {@link #INPUT}, {@link #INTERLEAVED}, {@link #PANEL} or {@link #DECODED}
    * @param size the floats needed
    * @return the array
    */

@@ -1,5 +1,6 @@
 package io.djlmx.kernel.cpu;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -566,6 +567,53 @@ class CpuLinearKernelTest {
       }
       try (MxTensor w = fewSmallCodes(rnd, f, 70, 100)) {
         check(f + " m=1000", kernel, w, gaussian(rnd, 1000 * 100), 1000, null, null, null);
+      }
+    }
+  }
+
+  /**
+   * The large-batch path (whole weight decoded, blocks of 64 rows): row counts that end a block in
+   * every tail (8, 4, 2 and 1 rows), a partial last block, k off the block size, bias or none, W+A;
+   * and the same bits on one thread and on three.
+   */
+  @Test
+  void largeBatchesAllFormatsAndThreadCounts() {
+    Random rnd = new Random(SEED + 14);
+    int[] ms = {64, 71, 77, 130, 199};
+    int ci = 0;
+    try (CpuLinearKernel single = CpuLinearKernel.builder().optThreads(1).build();
+        CpuLinearKernel three = CpuLinearKernel.builder().optThreads(3).build();
+        Arena arena = Arena.ofShared()) {
+      for (MxFormat f : MxFormat.values()) {
+        int k = 72 + 33 * (ci % 3);
+        int n = 50 + 7 * (ci % 5);
+        try (MxTensor w = fewSmallCodes(rnd, f, n, k)) {
+          for (int m : ms) {
+            ci++;
+            float[] b = (ci & 1) == 0 ? gaussian(rnd, n) : null;
+            float[] x = gaussian(rnd, m * k);
+            String what = f + " large m=" + m + " k=" + k + " n=" + n;
+            MxFormat act = ci % 4 == 0 ? MxFormat.MXFP8_E4M3 : null;
+            check(what, kernel, w, x, m, b, act, act == null ? null : ScaleMode.FLOOR);
+            try (PreparedWeight pw = kernel.prepare(w)) {
+              MemorySegment xs = arena.allocate(4L * m * k);
+              MemorySegment.copy(x, 0, xs, ValueLayout.JAVA_FLOAT, 0, m * k);
+              MemorySegment bs = null;
+              if (b != null) {
+                bs = arena.allocate(4L * n);
+                MemorySegment.copy(b, 0, bs, ValueLayout.JAVA_FLOAT, 0, n);
+              }
+              MemorySegment y1 = arena.allocate(4L * m * n);
+              MemorySegment y3 = arena.allocate(4L * m * n);
+              single.linear(xs, m, pw, bs, y1, act, ScaleMode.FLOOR);
+              three.linear(xs, m, pw, bs, y3, act, ScaleMode.FLOOR);
+              assertArrayEquals(
+                  y1.toArray(ValueLayout.JAVA_FLOAT),
+                  y3.toArray(ValueLayout.JAVA_FLOAT),
+                  what + ": 1 vs 3 threads (seed " + SEED + ")");
+            }
+          }
+        }
       }
     }
   }
