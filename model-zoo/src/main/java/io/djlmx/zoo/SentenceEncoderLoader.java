@@ -43,7 +43,6 @@ import io.djlmx.zoo.translator.SentenceBatchCodec;
 import io.djlmx.zoo.translator.SentenceEmbeddingTranslator;
 import java.io.IOException;
 import java.io.InputStream;
-import java.lang.ref.SoftReference;
 import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -54,7 +53,6 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -82,10 +80,6 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
   public static final WeightRounding DEFAULT_ROUNDING = WeightRounding.RTN;
 
   private static final Logger logger = LoggerFactory.getLogger(SentenceEncoderLoader.class);
-
-  /** Calibration statistics recorded in this JVM, reused across formats (soft: memory first). */
-  private static final Map<String, SoftReference<CalibrationData>> CALIBRATIONS =
-      new ConcurrentHashMap<>();
 
   private final SentenceEncoderSpec spec;
 
@@ -371,7 +365,9 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
     long start = System.nanoTime();
     BertWeights fp32 = importOnnx(spec);
     CalibrationData calibration =
-        r == WeightRounding.GPTQ ? calibration(spec, fp32, progress) : null;
+        r == WeightRounding.GPTQ
+            ? EncoderCalibration.record(spec, fp32, weights, scale, progress)
+            : null;
     MxCheckpoint ckpt = MxCheckpoint.quantize(fp32, weights, scale, calibration, progress);
     ckpt.write(file);
     logger.info(
@@ -380,17 +376,6 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
         file,
         (System.nanoTime() - start) / 1_000_000);
     return ckpt;
-  }
-
-  private static CalibrationData calibration(
-      SentenceEncoderSpec spec, BertWeights fp32, Progress progress) throws IOException {
-    SoftReference<CalibrationData> ref = CALIBRATIONS.get(spec.artifactId());
-    CalibrationData data = ref == null ? null : ref.get();
-    if (data == null) {
-      data = EncoderCalibration.record(spec, fp32, progress);
-      CALIBRATIONS.put(spec.artifactId(), new SoftReference<>(data));
-    }
-    return data;
   }
 
   /**

@@ -85,8 +85,27 @@ public final class MxCalibration {
    */
   public Map<String, LinearInputStatistics> record(MxModel model, CalibrationRun run)
       throws TranslateException {
+    return record(model, w -> true, run);
+  }
+
+  /**
+   * Runs {@code run} with the model's {@code linear} weights in FP32 and returns the input
+   * statistics of the weights {@code include} accepts (e.g. one layer at a time, for calibrating
+   * layer by layer on the inputs of the already quantized layers before it).
+   *
+   * @param model a CPU model with its block and FP32 weights
+   * @param include which weight arrays to record
+   * @param run feeds the calibration inputs
+   * @return statistics by parameter name, in block order
+   * @throws TranslateException when {@code run} does
+   * @throws IllegalStateException as {@link #record(MxModel, CalibrationRun)} does
+   */
+  public Map<String, LinearInputStatistics> record(
+      MxModel model, java.util.function.Predicate<NDArray> include, CalibrationRun run)
+      throws TranslateException {
     Objects.requireNonNull(run, "run");
     Map<String, NDArray> weights = linearWeights(model);
+    weights.values().removeIf(w -> !include.test(w));
     try (GramRecorder recorder = new GramRecorder(weights)) {
       MxLinear.startRecording(recorder);
       try {

@@ -16,7 +16,8 @@ import java.util.stream.IntStream;
  * rounded to nearest in that scale, and its rounding error, divided by the diagonal of the upper
  * Cholesky factor {@code U} of {@code H⁻¹}, is subtracted from the columns not yet rounded in
  * proportion to {@code U}'s row. Updates past the current block are batched per block (one
- * rank-{@code blockSize} update). Rows are independent and run in parallel; the result does not
+ * rank-{@code blockSize} update). Blocks are walked in activation order by default ({@link
+ * Builder#optActivationOrder}). Rows are independent and run in parallel; the result does not
  * depend on the thread count.
  *
  * <p>The output is an ordinary {@link MxTensor} in the canonical layout: same packing, same scale
@@ -52,8 +53,10 @@ public final class CalibratedMxQuantizer {
   private final ScaleMode scaleMode;
   private final int blockSize;
   private final double damping;
+  private final boolean activationOrder;
 
   private CalibratedMxQuantizer(Builder b) {
+    this.activationOrder = b.activationOrder;
     this.format = b.format;
     this.scaleMode = b.scaleMode;
     this.blockSize = b.blockSize;
@@ -175,7 +178,32 @@ public final class CalibratedMxQuantizer {
         }
       }
     }
-    InverseGramFactor u = InverseGramFactor.of(gram, cols, damping, what);
+    int blocks = (cols + blockSize - 1) / blockSize;
+    int[] order = blockOrder(gram, cols, blocks);
+    // perm[p]: the original column at walk position p; starts[i]: where the i-th block walked
+    // starts
+    int[] perm = new int[cols];
+    int[] starts = new int[blocks + 1];
+    int p = 0;
+    for (int i = 0; i < blocks; i++) {
+      starts[i] = p;
+      for (int c = order[i] * blockSize; c < Math.min(cols, (order[i] + 1) * blockSize); c++) {
+        perm[p++] = c;
+      }
+    }
+    starts[blocks] = cols;
+    double[] walked = new double[gram.length];
+    for (int i = 0; i < cols; i++) {
+      for (int j = 0; j <= i; j++) {
+        int a = Math.max(perm[i], perm[j]);
+        int b = Math.min(perm[i], perm[j]);
+        double v = gram[a * cols + b]; // the lower triangle of H
+        walked[i * cols + j] = v;
+        walked[j * cols + i] = v;
+      }
+    }
+    InverseGramFactor u = InverseGramFactor.of(walked, cols, damping, what);
+    Walk walk = new Walk(order, perm, starts);
     MxTensor t = MxTensor.allocate(new long[] {rows, cols}, format, scaleMode, blockSize);
     try {
       int tiles = (rows + ROW_TILE - 1) / ROW_TILE;
@@ -184,7 +212,7 @@ public final class CalibratedMxQuantizer {
           .forEach(
               tile -> {
                 int r0 = tile * ROW_TILE;
-                quantizeRows(weight, r0, Math.min(rows, r0 + ROW_TILE), cols, gram, u, t);
+                quantizeRows(weight, r0, Math.min(rows, r0 + ROW_TILE), cols, gram, u, walk, t);
               });
       return t;
     } catch (RuntimeException e) {
@@ -193,21 +221,56 @@ public final class CalibratedMxQuantizer {
     }
   }
 
+  /** The order blocks are walked in, and the column permutation it makes. */
+  private record Walk(int[] blocks, int[] perm, int[] starts) {}
+
+  /**
+   * Returns the order to walk the blocks in: with activation order, the blocks holding the inputs
+   * of largest energy ({@code max H[j][j]}) first, ties in natural order; else natural order.
+   */
+  private int[] blockOrder(double[] gram, int cols, int blocks) {
+    Integer[] order = new Integer[blocks];
+    double[] energy = new double[blocks];
+    for (int b = 0; b < blocks; b++) {
+      order[b] = b;
+      for (int c = b * blockSize; c < Math.min(cols, (b + 1) * blockSize); c++) {
+        energy[b] = Math.max(energy[b], gram[c * cols + c]);
+      }
+    }
+    if (activationOrder) {
+      java.util.Arrays.sort(order, (x, y) -> Double.compare(energy[y], energy[x]));
+    }
+    int[] out = new int[blocks];
+    for (int b = 0; b < blocks; b++) {
+      out[b] = order[b];
+    }
+    return out;
+  }
+
   /**
    * Runs the error-feedback walk over rows {@code [r0, r1)}, keeps per row the better of it and
    * round-to-nearest by the output error on the calibration statistics, and writes the codes and
    * scales.
    */
   private void quantizeRows(
-      float[] weight, int r0, int r1, int k, double[] gram, InverseGramFactor factor, MxTensor t) {
+      float[] weight,
+      int r0,
+      int r1,
+      int k,
+      double[] gram,
+      InverseGramFactor factor,
+      Walk walk,
+      MxTensor t) {
     int n = r1 - r0;
     int blocks = (int) t.blocksPerRow();
     int padded = blocks * blockSize;
+    int[] perm = walk.perm();
     double[] hu = factor.values();
+    // w: the rows in walk order
     double[][] w = new double[n][k];
     for (int r = 0; r < n; r++) {
       for (int c = 0; c < k; c++) {
-        w[r][c] = weight[(r0 + r) * k + c];
+        w[r][c] = weight[(r0 + r) * k + perm[c]];
       }
     }
     int[][] codes = new int[n][padded];
@@ -215,9 +278,10 @@ public final class CalibratedMxQuantizer {
     double[][] deq = new double[n][k];
     double[][] err = new double[n][blockSize];
     int[] exps = new int[n];
-    for (int b = 0; b < blocks; b++) {
-      int s = b * blockSize;
-      int e = Math.min(k, s + blockSize);
+    for (int i = 0; i < blocks; i++) {
+      int b = walk.blocks()[i];
+      int s = walk.starts()[i];
+      int e = walk.starts()[i + 1];
       for (int r = 0; r < n; r++) {
         double max = 0;
         for (int c = s; c < e; c++) {
@@ -233,13 +297,14 @@ public final class CalibratedMxQuantizer {
       for (int c = s; c < e; c++) {
         int uc = c * k;
         double d = hu[uc + c];
+        int col = perm[c];
         for (int r = 0; r < n; r++) {
           double[] wr = w[r];
           // Scaling by a power of two as the round-to-nearest codec does, so H = λI reproduces it.
           int code = format.encode(Math.scalb((float) wr[c], -exps[r]));
-          codes[r][c] = code;
+          codes[r][col] = code;
           double q = Math.scalb((double) format.decode(code), exps[r]);
-          deq[r][c] = q;
+          deq[r][col] = q;
           double ec = (wr[c] - q) / d;
           err[r][c - s] = ec;
           for (int j = c + 1; j < e; j++) {
@@ -316,8 +381,24 @@ public final class CalibratedMxQuantizer {
     private ScaleMode scaleMode = ScaleMode.FLOOR;
     private int blockSize = MxFormat.DEFAULT_BLOCK_SIZE;
     private double damping = DEFAULT_DAMPING;
+    private boolean activationOrder = true;
 
     private Builder() {}
+
+    /**
+     * Sets whether blocks are walked in activation order (default true): the blocks holding the
+     * inputs of largest energy ({@code max H[j][j]}) first, so that no error is pushed into the
+     * weights of the few inputs with large, steady activations (transformers' outlier features),
+     * where a small change moves every output. False walks the blocks left to right. Columns within
+     * a block keep their order; the packed layout never changes.
+     *
+     * @param activationOrder whether to walk blocks in activation order
+     * @return this builder
+     */
+    public Builder optActivationOrder(boolean activationOrder) {
+      this.activationOrder = activationOrder;
+      return this;
+    }
 
     /**
      * Sets the element type (required).

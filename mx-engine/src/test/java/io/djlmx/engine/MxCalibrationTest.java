@@ -60,6 +60,29 @@ class MxCalibrationTest {
           assertEquals(512, s.samples(), s.name());
           assertEquals((long) s.inputs() * s.inputs(), s.gram().length);
         }
+        // the projections that read the block's input record exactly Σ xᵀx of the inputs fed
+        double[] direct = new double[64 * 64];
+        for (int seed = 100; seed < 132; seed++) {
+          float[] in = ModelFixtures.randomInput(IN, seed);
+          for (int r = 0; r < 16; r++) {
+            for (int a = 0; a < 64; a++) {
+              for (int b = 0; b < 64; b++) {
+                direct[a * 64 + b] += (double) in[r * 64 + a] * in[r * 64 + b];
+              }
+            }
+          }
+        }
+        int exact = 0;
+        for (LinearInputStatistics s : stats.values()) {
+          double worst = 0;
+          for (int j = 0; j < direct.length && s.gram().length == direct.length; j++) {
+            worst = Math.max(worst, Math.abs(s.gram()[j] - direct[j]));
+          }
+          if (s.gram().length == direct.length && worst < 1e-9 * 512) {
+            exact++;
+          }
+        }
+        assertEquals(3, exact, "query, key and value see the block input");
         assertEquals(6, calibration.apply(mx, stats));
         long kernel = MxLinear.getCallCount(MxLinear.Path.KERNEL);
         cos[i][1] = ModelFixtures.cosine(reference, predictor.predict(x));

@@ -91,6 +91,7 @@ class CalibratedMxQuantizerTest {
                 .setFormat(f)
                 .optBlockSize(block)
                 .optScaleMode(ScaleMode.RCEIL)
+                .optActivationOrder(false)
                 .build();
         try (MxTensor got = q.quantize("w", w, n, k, gram)) {
           double[] ref = referenceQuantize(w, n, k, gram, f, ScaleMode.RCEIL, block, 0.01);

@@ -120,7 +120,9 @@ public final class EmbeddingEvaluator {
     // quantized in memory from one import per encoder: no checkpoint files written
     io.djlmx.zoo.bert.BertWeights fp32 = fp32Weights(spec);
     CalibrationData calibration =
-        weights != null && rounding == WeightRounding.GPTQ ? calibration(spec, fp32) : null;
+        weights != null && rounding == WeightRounding.GPTQ
+            ? calibration(spec, fp32, weights, scale)
+            : null;
     MxCheckpoint ckpt = MxCheckpoint.quantize(fp32, weights, scale, calibration, null);
     SentenceBatchCodec codec = SentenceEncoderLoader.newCodec(spec);
     ActivationQuantizer aq =
@@ -160,18 +162,23 @@ public final class EmbeddingEvaluator {
 
   /** The calibration statistics of an encoder, recorded once per evaluator. */
   private synchronized CalibrationData calibration(
-      SentenceEncoderSpec spec, io.djlmx.zoo.bert.BertWeights fp32) throws IOException {
-    CalibrationData c = calibrations.get(spec.artifactId());
+      SentenceEncoderSpec spec,
+      io.djlmx.zoo.bert.BertWeights fp32,
+      MxFormat format,
+      ScaleMode scale)
+      throws IOException {
+    String key = spec.artifactId() + "-" + format + "-" + scale;
+    CalibrationData c = calibrations.get(key);
     if (c == null) {
-      calibrations.clear(); // one model's statistics at a time
+      calibrations.clear(); // one model and format at a time
       long start = System.nanoTime();
-      c = EncoderCalibration.record(spec, fp32, null);
+      c = EncoderCalibration.record(spec, fp32, format, scale, null);
       logger.info(
           "Recorded calibration statistics of {} in {} ms ({})",
           spec.artifactId(),
           (System.nanoTime() - start) / 1_000_000,
           c.description());
-      calibrations.put(spec.artifactId(), c);
+      calibrations.put(key, c);
     }
     return c;
   }
