@@ -124,6 +124,23 @@ public final class EmbeddingEvaluator {
             ? calibration(spec, fp32, weights, scale)
             : null;
     MxCheckpoint ckpt = MxCheckpoint.quantize(fp32, weights, scale, calibration, null);
+    return embedCheckpoint(spec, ckpt, activations);
+  }
+
+  /**
+   * Embeds every sentence with an encoder made from a given checkpoint (e.g. a calibrated one).
+   *
+   * @param spec the encoder (tokenizer, pooling)
+   * @param ckpt the checkpoint of that encoder
+   * @return the embeddings and the time taken
+   * @throws IOException if the tokenizer is missing
+   */
+  public Run embed(SentenceEncoderSpec spec, MxCheckpoint ckpt) throws IOException {
+    return embedCheckpoint(spec, ckpt, null);
+  }
+
+  private Run embedCheckpoint(SentenceEncoderSpec spec, MxCheckpoint ckpt, MxFormat activations)
+      throws IOException {
     SentenceBatchCodec codec = SentenceEncoderLoader.newCodec(spec);
     ActivationQuantizer aq =
         activations == null ? ActivationQuantizer.NONE : new MxActivationQuantizer(activations);
