@@ -250,9 +250,7 @@ public final class MxCalibration {
      * @return this builder
      */
     public Builder optDamping(double damping) {
-      if (!(damping >= 0) || Double.isInfinite(damping)) {
-        throw new IllegalArgumentException("damping must be finite and >= 0, got " + damping);
-      }
+      CalibratedMxQuantizer.builder().optDamping(damping); // the quantizer's own check
       this.damping = damping;
       return this;
     }

@@ -105,6 +105,59 @@ class CalibratedMxQuantizerTest {
   }
 
   @Test
+  void activationOrderIsTheNaturalWalkOfTheBlockPermutedProblem() {
+    Random rnd = new Random(31);
+    int n = 5;
+    int block = 4;
+    int blocks = 4;
+    int k = block * blocks;
+    float[] x = correlatedInputs(rnd, 3 * k, k);
+    double[] gram = gram(x, 3 * k, k);
+    float[] w = randomWeights(rnd, n, k);
+    // the order activation order walks: blocks by their largest diagonal entry, descending
+    Integer[] order = {0, 1, 2, 3};
+    double[] energy = new double[blocks];
+    for (int b = 0; b < blocks; b++) {
+      for (int c = b * block; c < (b + 1) * block; c++) {
+        energy[b] = Math.max(energy[b], gram[c * k + c]);
+      }
+    }
+    java.util.Arrays.sort(order, (p, q) -> Double.compare(energy[q], energy[p]));
+    int[] perm = new int[k];
+    for (int i = 0; i < blocks; i++) {
+      for (int j = 0; j < block; j++) {
+        perm[i * block + j] = order[i] * block + j;
+      }
+    }
+    float[] wp = new float[n * k];
+    double[] gp = new double[k * k];
+    for (int r = 0; r < n; r++) {
+      for (int c = 0; c < k; c++) {
+        wp[r * k + c] = w[r * k + perm[c]];
+      }
+    }
+    for (int i = 0; i < k; i++) {
+      for (int j = 0; j < k; j++) {
+        gp[i * k + j] = gram[perm[i] * k + perm[j]];
+      }
+    }
+    for (MxFormat f : MxFormat.values()) {
+      CalibratedMxQuantizer.Builder b =
+          CalibratedMxQuantizer.builder().setFormat(f).optBlockSize(block);
+      try (MxTensor ordered = b.optActivationOrder(true).build().quantize("w", w, n, k, gram);
+          MxTensor natural = b.optActivationOrder(false).build().quantize("w", wp, n, k, gp)) {
+        float[] a = ordered.dequantize();
+        float[] z = natural.dequantize();
+        for (int r = 0; r < n; r++) {
+          for (int c = 0; c < k; c++) {
+            assertEquals(z[r * k + c], a[r * k + perm[c]], 0f, f + " row " + r + " col " + perm[c]);
+          }
+        }
+      }
+    }
+  }
+
+  @Test
   void deadInputsAndRaggedBlocksWork() {
     Random rnd = new Random(8);
     int n = 6;
