@@ -65,9 +65,9 @@ import org.slf4j.LoggerFactory;
  * filter {@code format} is accepted too; default {@code MXFP6_E2M3}), {@code mx.activations}
  * ({@code none} or a format), {@code mx.scale} ({@code floor}, the default, or {@code rceil}: the
  * scale rule the checkpoint is made with, cached in its own file), {@code mx.attention} ({@code
- * mx}, the default under the MX engine, or {@code off}), {@code mx.rounding} ({@code rtn}: round
- * each weight to nearest; {@code gptq}: calibrated rounding on the zoo's calibration text, see
- * {@link EncoderCalibration}; the filter {@code rounding} is accepted too; default {@link
+ * mx}, the default under the MX engine, or {@code off}), {@code mx.zoo.rounding} ({@code rtn}:
+ * round each weight to nearest; {@code gptq}: calibrated rounding on the zoo's calibration text,
+ * see {@link EncoderCalibration}; the filter {@code rounding} is accepted too; default {@link
  * #DEFAULT_ROUNDING}; each rounding is cached in its own file), {@code mx.zoo.cache} (the
  * checkpoint directory; default {@code <DJL cache>/mx-zoo}).
  */
@@ -76,7 +76,7 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
   /** The default weight format of zoo models. */
   public static final MxFormat DEFAULT_WEIGHTS = MxFormat.MXFP6_E2M3;
 
-  /** The default rounding of zoo checkpoints (option {@code mx.rounding}). */
+  /** The default rounding of zoo checkpoints (option {@code mx.zoo.rounding}). */
   public static final WeightRounding DEFAULT_ROUNDING = WeightRounding.RTN;
 
   private static final Logger logger = LoggerFactory.getLogger(SentenceEncoderLoader.class);
@@ -145,7 +145,7 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
       installWeights(block, ckpt, model);
       model.setProperty("mx.weights", weights == null ? "FP32" : weights.name());
       model.setProperty("mx.activations", activations == null ? "none" : activations.name());
-      model.setProperty("mx.rounding", ckpt.rounding().key());
+      model.setProperty("mx.zoo.rounding", ckpt.rounding().key());
       if (options != null) {
         for (Map.Entry<String, String> e : options.entrySet()) {
           model.setProperty(e.getKey(), e.getValue());
@@ -446,12 +446,13 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
   }
 
   /**
-   * The {@code mx.rounding} option (or filter {@code rounding}); default {@link #DEFAULT_ROUNDING}.
+   * The {@code mx.zoo.rounding} option (or filter {@code rounding}); default {@link
+   * #DEFAULT_ROUNDING}.
    */
   static WeightRounding rounding(Map<String, String> filters, Map<String, String> options) {
     String v = filters == null ? null : filters.get("rounding");
     if (v == null) {
-      v = option(options, "mx.rounding");
+      v = option(options, "mx.zoo.rounding");
     }
     return v == null ? DEFAULT_ROUNDING : WeightRounding.parse(v);
   }

@@ -63,7 +63,7 @@ class CalibratedCheckpointTest {
     assertTrue(gptq.getFileName().toString().endsWith("-MXFP8_E4M3-GPTQ.mxckpt"), gptq.toString());
     assertEquals(
         WeightRounding.GPTQ,
-        SentenceEncoderLoader.rounding(null, java.util.Map.of("mx.rounding", "GPTQ")));
+        SentenceEncoderLoader.rounding(null, java.util.Map.of("mx.zoo.rounding", "GPTQ")));
     assertEquals(
         SentenceEncoderLoader.DEFAULT_ROUNDING, SentenceEncoderLoader.rounding(null, null));
     IllegalArgumentException e =
@@ -92,7 +92,8 @@ class CalibratedCheckpointTest {
     assertTrue(
         !Arrays.equals(c.codes(), rtn.mxWeights().get(name).codes()), "calibration chose codes");
 
-    // cached where mx.rounding=gptq looks for it, read back with its metadata, loaded by Criteria
+    // cached where mx.zoo.rounding=gptq looks for it, read back with its metadata, loaded by
+    // Criteria
     Path file =
         SentenceEncoderLoader.checkpointFile(
             spec, format, ScaleMode.FLOOR, WeightRounding.GPTQ, tmp);
@@ -108,13 +109,13 @@ class CalibratedCheckpointTest {
             .optArtifactId(spec.artifactId())
             .optEngine("MX")
             .optOption("mx.zoo.cache", tmp.toString())
-            .optOption("mx.rounding", "gptq")
+            .optOption("mx.zoo.rounding", "gptq")
             .optOption("mx.weights", format.name())
             .build();
     long before = Files.getLastModifiedTime(file).toMillis();
     try (ZooModel<String, float[]> model = criteria.loadModel();
         Predictor<String, float[]> p = model.newPredictor()) {
-      assertEquals("gptq", model.getProperty("mx.rounding"));
+      assertEquals("gptq", model.getProperty("mx.zoo.rounding"));
       assertEquals(384, p.predict("A calibrated sentence encoder.").length);
     }
     assertEquals(before, Files.getLastModifiedTime(file).toMillis(), "the cached file was used");

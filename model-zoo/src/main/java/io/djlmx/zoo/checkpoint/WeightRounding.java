@@ -3,7 +3,7 @@ package io.djlmx.zoo.checkpoint;
 import java.util.Arrays;
 import java.util.Locale;
 
-/** How a checkpoint's MX codes were chosen (zoo option {@code mx.rounding}). */
+/** How a checkpoint's MX codes were chosen (zoo option {@code mx.zoo.rounding}). */
 public enum WeightRounding {
   /** Each weight rounded to nearest in its block's scale, independently. */
   RTN,
@@ -36,7 +36,7 @@ public enum WeightRounding {
       }
     }
     throw new IllegalArgumentException(
-        "Invalid mx.rounding '"
+        "Invalid mx.zoo.rounding '"
             + value
             + "': use one of "
             + Arrays.stream(values()).map(WeightRounding::key).toList());
