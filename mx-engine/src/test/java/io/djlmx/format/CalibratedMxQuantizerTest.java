@@ -32,11 +32,8 @@ class CalibratedMxQuantizerTest {
           for (int i = 0; i < k; i++) {
             gram[i * k + i] = diagonal ? 0.1 + rnd.nextDouble() * 10 : 3.5;
           }
-          CalibratedMxQuantizer q =
-              CalibratedMxQuantizer.builder().setFormat(f).optScaleMode(mode).build();
-          try (MxTensor got = q.quantize("w", w, n, k, gram);
-              MxTensor rtn =
-                  MxTensor.quantize(MemorySegment.ofArray(w), new long[] {n, k}, f, mode, 32)) {
+          try (MxTensor got = calibrated(w, n, k, gram, f, mode);
+              MxTensor rtn = roundToNearest(w, n, k, f, mode)) {
             String what = f + " " + mode + " [" + n + ", " + k + "]";
             assertArrayEquals(bytes(rtn.codes()), bytes(got.codes()), what);
             assertArrayEquals(bytes(rtn.scales()), bytes(got.scales()), what);
@@ -59,11 +56,8 @@ class CalibratedMxQuantizerTest {
       double[] gram = gram(x, m, k);
       for (MxFormat f : MxFormat.values()) {
         for (ScaleMode mode : ScaleMode.values()) {
-          CalibratedMxQuantizer q =
-              CalibratedMxQuantizer.builder().setFormat(f).optScaleMode(mode).build();
-          try (MxTensor got = q.quantize("w", w, n, k, gram);
-              MxTensor rtn =
-                  MxTensor.quantize(MemorySegment.ofArray(w), new long[] {n, k}, f, mode, 32)) {
+          try (MxTensor got = calibrated(w, n, k, gram, f, mode);
+              MxTensor rtn = roundToNearest(w, n, k, f, mode)) {
             String what = f + " " + mode + " [" + n + ", " + k + "]";
             assertValid(got, what);
             double eCal = outputError(x, m, k, w, got.dequantize(), n);
@@ -224,6 +218,19 @@ class CalibratedMxQuantizerTest {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  private static MxTensor calibrated(
+      float[] w, int n, int k, double[] gram, MxFormat f, ScaleMode mode) {
+    return CalibratedMxQuantizer.builder()
+        .setFormat(f)
+        .optScaleMode(mode)
+        .build()
+        .quantize("w", w, n, k, gram);
+  }
+
+  private static MxTensor roundToNearest(float[] w, int n, int k, MxFormat f, ScaleMode mode) {
+    return MxTensor.quantize(MemorySegment.ofArray(w), new long[] {n, k}, f, mode, 32);
+  }
 
   /**
    * The textbook form of the same algorithm, in FP64 with no factorization tricks: after each
