@@ -30,7 +30,9 @@ import io.djlmx.zoo.bert.BertEncoder;
 import io.djlmx.zoo.bert.BertWeights;
 import io.djlmx.zoo.bert.MxAttentionCore;
 import io.djlmx.zoo.bert.SoftmaxAttentionCore;
+import io.djlmx.zoo.checkpoint.CalibrationData;
 import io.djlmx.zoo.checkpoint.MxCheckpoint;
+import io.djlmx.zoo.checkpoint.WeightRounding;
 import io.djlmx.zoo.emulation.MxActivationQuantizer;
 import io.djlmx.zoo.onnx.BertOnnxImporter;
 import io.djlmx.zoo.onnx.NamedTensor;
@@ -63,13 +65,19 @@ import org.slf4j.LoggerFactory;
  * filter {@code format} is accepted too; default {@code MXFP6_E2M3}), {@code mx.activations}
  * ({@code none} or a format), {@code mx.scale} ({@code floor}, the default, or {@code rceil}: the
  * scale rule the checkpoint is made with, cached in its own file), {@code mx.attention} ({@code
- * mx}, the default under the MX engine, or {@code off}), {@code mx.zoo.cache} (the checkpoint
- * directory; default {@code <DJL cache>/mx-zoo}).
+ * mx}, the default under the MX engine, or {@code off}), {@code mx.zoo.rounding} ({@code rtn}:
+ * round each weight to nearest; {@code gptq}: calibrated rounding on the zoo's calibration text,
+ * see {@link EncoderCalibration}; the filter {@code rounding} is accepted too; default {@link
+ * #DEFAULT_ROUNDING}; each rounding is cached in its own file), {@code mx.zoo.cache} (the
+ * checkpoint directory; default {@code <DJL cache>/mx-zoo}).
  */
 public final class SentenceEncoderLoader extends ClassPathModelLoader {
 
   /** The default weight format of zoo models. */
   public static final MxFormat DEFAULT_WEIGHTS = MxFormat.MXFP6_E2M3;
+
+  /** The default rounding of zoo checkpoints (option {@code mx.zoo.rounding}). */
+  public static final WeightRounding DEFAULT_ROUNDING = WeightRounding.RTN;
 
   private static final Logger logger = LoggerFactory.getLogger(SentenceEncoderLoader.class);
 
@@ -111,7 +119,8 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
     Progress progress = criteria.getProgress() != null ? criteria.getProgress() : new ProgressBar();
     long start = System.nanoTime();
     ScaleMode scale = scaleMode(options);
-    MxCheckpoint ckpt = loadOrConvert(spec, weights, scale, cacheDir, progress);
+    WeightRounding rounding = rounding(criteria.getFilters(), options);
+    MxCheckpoint ckpt = loadOrConvert(spec, weights, scale, rounding, cacheDir, progress);
 
     ActivationQuantizer aq = ActivationQuantizer.NONE;
     if (activations != null) {
@@ -136,6 +145,7 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
       installWeights(block, ckpt, model);
       model.setProperty("mx.weights", weights == null ? "FP32" : weights.name());
       model.setProperty("mx.activations", activations == null ? "none" : activations.name());
+      model.setProperty("mx.zoo.rounding", ckpt.rounding().key());
       if (options != null) {
         for (Map.Entry<String, String> e : options.entrySet()) {
           model.setProperty(e.getKey(), e.getValue());
@@ -146,9 +156,10 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
       throw e;
     }
     logger.info(
-        "Loaded {} ({} weights, {} activations, {} attention) on engine {} in {} ms",
+        "Loaded {} ({} weights{}, {} activations, {} attention) on engine {} in {} ms",
         spec.artifactId(),
         weights == null ? "FP32" : weights,
+        weights != null && ckpt.rounding() == WeightRounding.GPTQ ? " calibrated" : "",
         activations == null ? "FP32" : activations,
         mxAttention ? "MX" : "FP32",
         engineName,
@@ -303,22 +314,67 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
   public static MxCheckpoint loadOrConvert(
       SentenceEncoderSpec spec, MxFormat weights, ScaleMode scale, Path cacheDir, Progress progress)
       throws IOException {
-    Path file = checkpointFile(spec, weights, scale, cacheDir);
+    return loadOrConvert(spec, weights, scale, WeightRounding.RTN, cacheDir, progress);
+  }
+
+  /**
+   * Returns the checkpoint of an encoder in a format, scale rule and rounding, reading the cached
+   * one or converting the ONNX weights (and caching the result) on first use. Calibrated rounding
+   * first runs the FP32 encoder over the calibration text ({@link EncoderCalibration}).
+   *
+   * @param spec the encoder
+   * @param weights the format of the linear weights, or null for FP32
+   * @param scale the shared-scale rule of the linear weights
+   * @param rounding how the codes are chosen (ignored for FP32)
+   * @param cacheDir the checkpoint directory
+   * @param progress reports the conversion, or null
+   * @return the checkpoint
+   * @throws IOException if the model files are missing or corrupt
+   */
+  public static MxCheckpoint loadOrConvert(
+      SentenceEncoderSpec spec,
+      MxFormat weights,
+      ScaleMode scale,
+      WeightRounding rounding,
+      Path cacheDir,
+      Progress progress)
+      throws IOException {
+    WeightRounding r = weights == null ? WeightRounding.RTN : rounding;
+    Path file = checkpointFile(spec, weights, scale, r, cacheDir);
     if (Files.isRegularFile(file)) {
       try {
-        return MxCheckpoint.read(file);
+        MxCheckpoint cached = MxCheckpoint.read(file);
+        if (cached.rounding() == r) {
+          return cached;
+        }
+        logger.warn(
+            "Discarding cached checkpoint {}: its rounding is {}, not {}",
+            file,
+            cached.rounding().key(),
+            r.key());
       } catch (IOException e) {
         logger.warn("Discarding unreadable cached checkpoint {}: {}", file, e.getMessage());
       }
     }
     logger.info(
-        "Converting {} to {} (first use; cached as {})",
+        "Converting {} to {}{} (first use; cached as {})",
         spec.artifactId(),
         weights == null ? "FP32" : weights,
+        r == WeightRounding.GPTQ ? " with calibrated rounding" : "",
         file);
+    long start = System.nanoTime();
     BertWeights fp32 = importOnnx(spec);
-    MxCheckpoint ckpt = MxCheckpoint.quantize(fp32, weights, scale, progress);
+    CalibrationData calibration =
+        r == WeightRounding.GPTQ
+            ? EncoderCalibration.record(spec, fp32, weights, scale, progress)
+            : null;
+    MxCheckpoint ckpt = MxCheckpoint.quantize(fp32, weights, scale, calibration, progress);
     ckpt.write(file);
+    logger.info(
+        "Converted {} to {} in {} ms",
+        spec.artifactId(),
+        file,
+        (System.nanoTime() - start) / 1_000_000);
     return ckpt;
   }
 
@@ -359,9 +415,46 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
    */
   public static Path checkpointFile(
       SentenceEncoderSpec spec, MxFormat weights, ScaleMode scale, Path cacheDir) {
-    String suffix = weights == null || scale == ScaleMode.FLOOR ? "" : "-" + scale.name();
+    return checkpointFile(spec, weights, scale, WeightRounding.RTN, cacheDir);
+  }
+
+  /**
+   * Returns where an encoder's checkpoint in a format, scale rule and rounding is cached: FLOOR and
+   * round-to-nearest add no suffix, other choices add theirs (e.g. {@code -RCEIL}, {@code -GPTQ}),
+   * so checkpoints made differently never share a file.
+   *
+   * @param spec the encoder
+   * @param weights the format, or null for FP32
+   * @param scale the shared-scale rule
+   * @param rounding how the codes were chosen
+   * @param cacheDir the checkpoint directory
+   * @return the file
+   */
+  public static Path checkpointFile(
+      SentenceEncoderSpec spec,
+      MxFormat weights,
+      ScaleMode scale,
+      WeightRounding rounding,
+      Path cacheDir) {
+    String suffix = "";
+    if (weights != null) {
+      suffix += scale == ScaleMode.FLOOR ? "" : "-" + scale.name();
+      suffix += rounding == WeightRounding.RTN ? "" : "-" + rounding.name();
+    }
     return cacheDir.resolve(
         spec.artifactId() + "-" + (weights == null ? "FP32" : weights.name()) + suffix + ".mxckpt");
+  }
+
+  /**
+   * The {@code mx.zoo.rounding} option (or filter {@code rounding}); default {@link
+   * #DEFAULT_ROUNDING}.
+   */
+  static WeightRounding rounding(Map<String, String> filters, Map<String, String> options) {
+    String v = filters == null ? null : filters.get("rounding");
+    if (v == null) {
+      v = option(options, "mx.zoo.rounding");
+    }
+    return v == null ? DEFAULT_ROUNDING : WeightRounding.parse(v);
   }
 
   static MxFormat weightsFormat(Map<String, String> filters, Map<String, String> options) {

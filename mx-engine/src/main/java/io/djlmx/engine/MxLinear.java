@@ -81,7 +81,32 @@ public final class MxLinear {
     }
   }
 
+  /** The calibration in progress, or null: while set, its weights run FP32 and feed it. */
+  private static volatile GramRecorder recorder;
+
   private MxLinear() {}
+
+  /**
+   * Makes {@code r} the active calibration recorder: until {@link #stopRecording}, {@code linear}
+   * calls on its weights run in FP32 (the model being calibrated is the FP32 model) and add their
+   * inputs to it.
+   *
+   * @throws IllegalStateException when another calibration is in progress
+   */
+  static synchronized void startRecording(GramRecorder r) {
+    if (recorder != null) {
+      throw new IllegalStateException(
+          "Another MX calibration is in progress in this JVM: one at a time");
+    }
+    recorder = r;
+  }
+
+  /** Ends the recording started with {@link #startRecording}. */
+  static synchronized void stopRecording(GramRecorder r) {
+    if (recorder == r) {
+      recorder = null;
+    }
+  }
 
   /**
    * Returns how many times a {@code linear} weight has been packed into MX in this process (all
@@ -152,6 +177,12 @@ public final class MxLinear {
    */
   public static NDList linear(NDArray input, NDArray weight, NDArray bias) {
     checkShapes(input, weight, bias);
+    GramRecorder r = recorder;
+    if (r != null && r.tracks(weight)) {
+      r.add(weight, input);
+      CALLS.get(Path.FP32).increment();
+      return pytorchLinear(input, weight, bias);
+    }
     if (weight instanceof MxCudaNDArray || input instanceof MxCudaNDArray) {
       return MxCudaLinear.linear(input, weight, bias);
     }

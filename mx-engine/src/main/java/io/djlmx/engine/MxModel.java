@@ -495,7 +495,7 @@ public class MxModel extends BaseModel {
   }
 
   /** Calls {@code action} with the full parameter name of every MX {@link Linear} weight. */
-  private static void forEachLinearWeight(
+  static void forEachLinearWeight(
       Block block, String prefix, java.util.function.BiConsumer<String, NDArray> action) {
     if (block instanceof Linear) {
       for (Pair<String, Parameter> p : block.getDirectParameters()) {

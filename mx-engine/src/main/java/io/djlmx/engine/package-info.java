@@ -5,6 +5,7 @@
  *
  * <p>Entry points: {@link io.djlmx.engine.MxEngine} (found by DJL through {@link
  * io.djlmx.engine.MxEngineProvider}), {@link io.djlmx.engine.MxModel}, {@link
- * io.djlmx.engine.MxConfig} and {@link io.djlmx.engine.MxLinear}.
+ * io.djlmx.engine.MxConfig}, {@link io.djlmx.engine.MxLinear} and {@link
+ * io.djlmx.engine.MxCalibration} (calibrated rounding of a model's linear weights).
  */
 package io.djlmx.engine;

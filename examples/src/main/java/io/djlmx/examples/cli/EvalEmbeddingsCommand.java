@@ -3,6 +3,7 @@ package io.djlmx.examples.cli;
 import io.djlmx.format.MxFormat;
 import io.djlmx.format.ScaleMode;
 import io.djlmx.zoo.SentenceEncoderSpec;
+import io.djlmx.zoo.checkpoint.WeightRounding;
 import io.djlmx.zoo.eval.EmbeddingEvaluator;
 import io.djlmx.zoo.eval.EmbeddingMetrics;
 import java.io.PrintWriter;
@@ -57,6 +58,17 @@ public final class EvalEmbeddingsCommand implements Callable<Integer> {
       defaultValue = "floor")
   String scale;
 
+  @Option(
+      names = "--rounding",
+      description =
+          "How the MX codes are chosen: rtn (round to nearest), gptq (calibrated on the zoo's"
+              + " calibration text), or both",
+      defaultValue = "rtn")
+  String rounding;
+
+  @Option(names = "--weight-only", description = "Skip the weight + activation rows")
+  boolean weightOnly;
+
   @Option(names = "--count", description = "Sentences used", defaultValue = "1000")
   int count;
 
@@ -74,8 +86,22 @@ public final class EvalEmbeddingsCommand implements Callable<Integer> {
             .filter(s -> !s.isBlank())
             .limit(count)
             .toList();
-    EmbeddingEvaluator ev =
-        EmbeddingEvaluator.builder().setSentences(lines).optBatchSize(batch).build();
+    List<WeightRounding> roundings =
+        rounding.equalsIgnoreCase("both")
+            ? List.of(WeightRounding.RTN, WeightRounding.GPTQ)
+            : List.of(WeightRounding.parse(rounding));
+    java.util.Map<WeightRounding, EmbeddingEvaluator> evs =
+        new java.util.EnumMap<>(WeightRounding.class);
+    for (WeightRounding r : roundings) {
+      evs.put(
+          r,
+          EmbeddingEvaluator.builder()
+              .setSentences(lines)
+              .optBatchSize(batch)
+              .optRounding(r)
+              .build());
+    }
+    EmbeddingEvaluator ev = evs.get(roundings.get(0));
     ScaleMode mode = ScaleMode.parse(scale);
     out.println("| model | weights | activations | mean cosine | min cosine | top-10 agreement |");
     out.println("|---|---|---|---|---|---|");
@@ -94,11 +120,17 @@ public final class EvalEmbeddingsCommand implements Callable<Integer> {
       }
       for (String f : formats) {
         MxFormat fmt = MxFormat.parse(f);
-        for (MxFormat act : new MxFormat[] {null, fmt}) {
-          EmbeddingMetrics metrics = ev.compare(ref, ev.embed(s, fmt, mode, act).embeddings());
-          String w = mode == ScaleMode.FLOOR ? fmt.name() : fmt.name() + " (" + mode + ")";
-          out.println(row(m, w, act == null ? "FP32" : act.name(), metrics));
-          out.flush();
+        for (WeightRounding r : roundings) {
+          EmbeddingEvaluator e = evs.get(r);
+          for (MxFormat act : weightOnly ? new MxFormat[] {null} : new MxFormat[] {null, fmt}) {
+            EmbeddingMetrics metrics = e.compare(ref, e.embed(s, fmt, mode, act).embeddings());
+            String w = mode == ScaleMode.FLOOR ? fmt.name() : fmt.name() + " (" + mode + ")";
+            if (r != WeightRounding.RTN) {
+              w += " " + r.key();
+            }
+            out.println(row(m, w, act == null ? "FP32" : act.name(), metrics));
+            out.flush();
+          }
         }
       }
     }

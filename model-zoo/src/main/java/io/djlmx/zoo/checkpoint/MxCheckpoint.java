@@ -4,6 +4,7 @@ import ai.djl.util.Progress;
 import io.djlmx.checkpoint.CheckpointFiles;
 import io.djlmx.checkpoint.CheckpointTensor;
 import io.djlmx.checkpoint.ModelCheckpoint;
+import io.djlmx.format.CalibratedMxQuantizer;
 import io.djlmx.format.MxFormat;
 import io.djlmx.format.MxTensor;
 import io.djlmx.format.ScaleMode;
@@ -30,6 +31,8 @@ import java.util.Map;
  * <pre>
  * source          "bert-onnx"
  * weights, scale  the MX format of the linear weights ("FP32" for none) and its scale rule
+ * rounding        how the codes were chosen: "rtn" (round to nearest; also when absent) or "gptq"
+ *                 (calibrated rounding), with "calibration" describing the text and damping
  * bert.*          vocabSize, hiddenSize, numLayers, numHeads, intermediateSize, maxPositions,
  *                 typeVocabSize, layerNormEps
  * </pre>
@@ -43,19 +46,34 @@ public final class MxCheckpoint {
   /** The {@link ModelCheckpoint#SOURCE} of an encoder checkpoint. */
   public static final String SOURCE_BERT = "bert-onnx";
 
+  /** The metadata key of the rounding ({@link WeightRounding#key()}). */
+  public static final String ROUNDING = "rounding";
+
+  /** The metadata key describing the calibration of a calibrated checkpoint. */
+  public static final String CALIBRATION = "calibration";
+
   private static final String CONFIG_PREFIX = "bert.";
 
   private final BertConfig config;
   private final MxFormat format;
   private final Map<String, NamedTensor> fp32;
   private final Map<String, MxWeight> mx;
+  private final WeightRounding rounding;
+  private final String calibration;
 
   private MxCheckpoint(
-      BertConfig config, MxFormat format, Map<String, NamedTensor> fp32, Map<String, MxWeight> mx) {
+      BertConfig config,
+      MxFormat format,
+      Map<String, NamedTensor> fp32,
+      Map<String, MxWeight> mx,
+      WeightRounding rounding,
+      String calibration) {
     this.config = config;
     this.format = format;
     this.fp32 = fp32;
     this.mx = mx;
+    this.rounding = rounding;
+    this.calibration = calibration;
   }
 
   /**
@@ -81,15 +99,59 @@ public final class MxCheckpoint {
    */
   public static MxCheckpoint quantize(
       BertWeights weights, MxFormat format, ScaleMode scale, Progress progress) {
+    return quantize(weights, format, scale, null, progress);
+  }
+
+  /**
+   * Quantizes FP32 weights into a checkpoint, with calibrated rounding where statistics are given.
+   *
+   * @param weights the FP32 weights
+   * @param format the format of the linear weights, or null to keep them FP32
+   * @param scale the shared-scale rule of the linear weights
+   * @param calibration the input statistics of the linear weights, or null for round-to-nearest
+   * @param progress reports one step per tensor, or null
+   * @return the checkpoint
+   * @throws IllegalArgumentException if a weight holds NaN or infinity, or its statistics cannot be
+   *     factored (naming the parameter)
+   */
+  public static MxCheckpoint quantize(
+      BertWeights weights,
+      MxFormat format,
+      ScaleMode scale,
+      CalibrationData calibration,
+      Progress progress) {
     Map<String, NamedTensor> fp32 = new LinkedHashMap<>();
     Map<String, MxWeight> mx = new LinkedHashMap<>();
+    boolean calibrated = format != null && calibration != null;
     if (progress != null) {
       progress.reset(
-          "Converting to " + (format == null ? "FP32" : format), weights.tensors().size());
+          (calibrated ? "Calibrated rounding to " : "Converting to ")
+              + (format == null ? "FP32" : format),
+          weights.tensors().size());
     }
+    CalibratedMxQuantizer quantizer =
+        calibrated
+            ? CalibratedMxQuantizer.builder()
+                .setFormat(format)
+                .optScaleMode(scale)
+                .optDamping(calibration.damping())
+                .build()
+            : null;
     for (NamedTensor t : weights.tensors().values()) {
       if (format != null && BertWeights.isLinearWeight(t.name())) {
-        mx.put(t.name(), MxWeight.quantize(t, format, scale));
+        double[] gram = calibrated ? calibration.grams().get(t.name()) : null;
+        if (gram == null) {
+          if (calibrated) {
+            throw new IllegalArgumentException("No calibration statistics for " + t.name());
+          }
+          mx.put(t.name(), MxWeight.quantize(t, format, scale));
+        } else {
+          int rows = Math.toIntExact(t.shape()[0]);
+          int cols = Math.toIntExact(t.shape()[1]);
+          try (MxTensor q = quantizer.quantize(t.name(), t.data(), rows, cols, gram)) {
+            mx.put(t.name(), MxWeight.of(t.name(), q));
+          }
+        }
       } else {
         fp32.put(t.name(), t);
       }
@@ -100,7 +162,31 @@ public final class MxCheckpoint {
     if (progress != null) {
       progress.end();
     }
-    return new MxCheckpoint(weights.config(), format, fp32, mx);
+    return new MxCheckpoint(
+        weights.config(),
+        format,
+        fp32,
+        mx,
+        calibrated ? WeightRounding.GPTQ : WeightRounding.RTN,
+        calibrated ? calibration.description() : null);
+  }
+
+  /**
+   * Returns how the MX codes were chosen.
+   *
+   * @return the rounding ({@link WeightRounding#RTN} for FP32 checkpoints and older files)
+   */
+  public WeightRounding rounding() {
+    return rounding;
+  }
+
+  /**
+   * Returns what a calibrated checkpoint was calibrated on (text, size, damping).
+   *
+   * @return the description, or null when not calibrated
+   */
+  public String calibration() {
+    return calibration;
   }
 
   /**
@@ -196,6 +282,10 @@ public final class MxCheckpoint {
     ScaleMode scale =
         mx.values().stream().findFirst().map(MxWeight::scaleMode).orElse(ScaleMode.FLOOR);
     m.put(ModelCheckpoint.SCALE, scale.name().toLowerCase(java.util.Locale.ROOT));
+    m.put(ROUNDING, rounding.key());
+    if (calibration != null) {
+      m.put(CALIBRATION, calibration);
+    }
     m.put(CONFIG_PREFIX + "vocabSize", Integer.toString(config.vocabSize()));
     m.put(CONFIG_PREFIX + "hiddenSize", Integer.toString(config.hiddenSize()));
     m.put(CONFIG_PREFIX + "numLayers", Integer.toString(config.numLayers()));
@@ -258,7 +348,10 @@ public final class MxCheckpoint {
     }
     BertConfig config;
     MxFormat format;
+    WeightRounding rounding;
     try {
+      String r = ckpt.get(ROUNDING);
+      rounding = r == null ? WeightRounding.RTN : WeightRounding.parse(r);
       config =
           new BertConfig(
               configInt(ckpt, "vocabSize"),
@@ -308,7 +401,8 @@ public final class MxCheckpoint {
         throw new IOException("Corrupt MX checkpoint " + source + ": " + e.getMessage(), e);
       }
     }
-    MxCheckpoint result = new MxCheckpoint(config, format, fp32, mx);
+    MxCheckpoint result =
+        new MxCheckpoint(config, format, fp32, mx, rounding, ckpt.get(CALIBRATION));
     try {
       result.toBertWeightsShapesCheck();
     } catch (IllegalArgumentException e) {

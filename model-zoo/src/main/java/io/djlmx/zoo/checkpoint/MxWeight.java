@@ -118,6 +118,36 @@ public record MxWeight(
   }
 
   /**
+   * Copies a packed 2-D tensor (blocks of {@link #BLOCK}) into a weight.
+   *
+   * @param name the parameter name
+   * @param t the tensor {@code [rows, cols]}, still owned by the caller
+   * @return the weight
+   * @throws IllegalArgumentException if the tensor is not 2-D in blocks of {@link #BLOCK}
+   */
+  public static MxWeight of(String name, MxTensor t) {
+    if (t.shape().length != 2 || t.blockSize() != BLOCK) {
+      throw new IllegalArgumentException(
+          "MX weight "
+              + name
+              + " must be 2-D in blocks of "
+              + BLOCK
+              + ", is "
+              + Arrays.toString(t.shape())
+              + " in blocks of "
+              + t.blockSize());
+    }
+    return new MxWeight(
+        name,
+        t.format(),
+        Math.toIntExact(t.rows()),
+        Math.toIntExact(t.cols()),
+        t.codes().toArray(ValueLayout.JAVA_BYTE),
+        t.scales().toArray(ValueLayout.JAVA_BYTE),
+        t.scaleMode());
+  }
+
+  /**
    * Returns the packed values as an off-heap {@link MxTensor} (codes and scales copied as they are,
    * nothing decoded); the caller closes it.
    *

@@ -10,6 +10,7 @@ import ai.djl.translate.NoopTranslator;
 import ai.djl.translate.TranslateException;
 import io.djlmx.format.MxFormat;
 import io.djlmx.format.ScaleMode;
+import io.djlmx.zoo.EncoderCalibration;
 import io.djlmx.zoo.SentenceEncoderLoader;
 import io.djlmx.zoo.SentenceEncoderSpec;
 import io.djlmx.zoo.bert.ActivationQuantizer;
@@ -17,7 +18,9 @@ import io.djlmx.zoo.bert.AttentionCore;
 import io.djlmx.zoo.bert.BertEncoder;
 import io.djlmx.zoo.bert.MxAttentionCore;
 import io.djlmx.zoo.bert.SoftmaxAttentionCore;
+import io.djlmx.zoo.checkpoint.CalibrationData;
 import io.djlmx.zoo.checkpoint.MxCheckpoint;
+import io.djlmx.zoo.checkpoint.WeightRounding;
 import io.djlmx.zoo.emulation.MxActivationQuantizer;
 import io.djlmx.zoo.translator.SentenceBatchCodec;
 import java.io.IOException;
@@ -53,6 +56,8 @@ public final class EmbeddingEvaluator {
   private final Path cacheDir;
   private final String engine;
   private final boolean warmUp;
+  private final WeightRounding rounding;
+  private final java.util.Map<String, CalibrationData> calibrations = new java.util.HashMap<>();
   private final java.util.Map<String, io.djlmx.zoo.bert.BertWeights> imported =
       new java.util.HashMap<>();
 
@@ -63,6 +68,7 @@ public final class EmbeddingEvaluator {
     this.cacheDir = b.cacheDir;
     this.engine = b.engine;
     this.warmUp = b.warmUp;
+    this.rounding = b.rounding;
   }
 
   /**
@@ -112,7 +118,29 @@ public final class EmbeddingEvaluator {
       SentenceEncoderSpec spec, MxFormat weights, ScaleMode scale, MxFormat activations)
       throws IOException {
     // quantized in memory from one import per encoder: no checkpoint files written
-    MxCheckpoint ckpt = MxCheckpoint.quantize(fp32Weights(spec), weights, scale, null);
+    io.djlmx.zoo.bert.BertWeights fp32 = fp32Weights(spec);
+    CalibrationData calibration =
+        weights != null && rounding == WeightRounding.GPTQ
+            ? calibration(spec, fp32, weights, scale)
+            : null;
+    MxCheckpoint ckpt = MxCheckpoint.quantize(fp32, weights, scale, calibration, null);
+    return embedCheckpoint(spec, ckpt, activations);
+  }
+
+  /**
+   * Embeds every sentence with an encoder made from a given checkpoint (e.g. a calibrated one).
+   *
+   * @param spec the encoder (tokenizer, pooling)
+   * @param ckpt the checkpoint of that encoder
+   * @return the embeddings and the time taken
+   * @throws IOException if the tokenizer is missing
+   */
+  public Run embed(SentenceEncoderSpec spec, MxCheckpoint ckpt) throws IOException {
+    return embedCheckpoint(spec, ckpt, null);
+  }
+
+  private Run embedCheckpoint(SentenceEncoderSpec spec, MxCheckpoint ckpt, MxFormat activations)
+      throws IOException {
     SentenceBatchCodec codec = SentenceEncoderLoader.newCodec(spec);
     ActivationQuantizer aq =
         activations == null ? ActivationQuantizer.NONE : new MxActivationQuantizer(activations);
@@ -147,6 +175,29 @@ public final class EmbeddingEvaluator {
       }
       return new Run(out, System.nanoTime() - start);
     }
+  }
+
+  /** The calibration statistics of an encoder, recorded once per evaluator. */
+  private synchronized CalibrationData calibration(
+      SentenceEncoderSpec spec,
+      io.djlmx.zoo.bert.BertWeights fp32,
+      MxFormat format,
+      ScaleMode scale)
+      throws IOException {
+    String key = spec.artifactId() + "-" + format + "-" + scale;
+    CalibrationData c = calibrations.get(key);
+    if (c == null) {
+      calibrations.clear(); // one model and format at a time
+      long start = System.nanoTime();
+      c = EncoderCalibration.record(spec, fp32, format, scale, null);
+      logger.info(
+          "Recorded calibration statistics of {} in {} ms ({})",
+          spec.artifactId(),
+          (System.nanoTime() - start) / 1_000_000,
+          c.description());
+      calibrations.put(key, c);
+    }
+    return c;
   }
 
   private synchronized io.djlmx.zoo.bert.BertWeights fp32Weights(SentenceEncoderSpec spec)
@@ -328,8 +379,21 @@ public final class EmbeddingEvaluator {
     private Path cacheDir = ai.djl.util.Utils.getCacheDir().resolve("mx-zoo");
     private String engine = "PyTorch";
     private boolean warmUp;
+    private WeightRounding rounding = WeightRounding.RTN;
 
     private Builder() {}
+
+    /**
+     * Sets how the MX codes of the weights are chosen (default round-to-nearest); {@link
+     * WeightRounding#GPTQ} records the zoo's calibration statistics once per encoder.
+     *
+     * @param rounding the rounding
+     * @return this builder
+     */
+    public Builder optRounding(WeightRounding rounding) {
+      this.rounding = Objects.requireNonNull(rounding, "rounding");
+      return this;
+    }
 
     /**
      * Runs one untimed pass over the sentences before timing each {@link #embed} (default off).

@@ -1,0 +1,13 @@
+package io.djlmx.zoo.checkpoint;
+
+import java.util.Map;
+
+/**
+ * What calibrated rounding needs for an encoder: each linear weight's input Gram matrix.
+ *
+ * @param grams {@code Σ xᵀx} over the calibration inputs, row-major {@code [in, in]}, by Hugging
+ *     Face weight name
+ * @param damping the damping relative to each matrix's mean diagonal
+ * @param description what the statistics were recorded on, stored in the checkpoint's metadata
+ */
+public record CalibrationData(Map<String, double[]> grams, double damping, String description) {}
