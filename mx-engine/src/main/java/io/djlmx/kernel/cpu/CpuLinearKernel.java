@@ -309,23 +309,37 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
         (a, b) -> {
           for (long t = a; t < b; t++) {
             int i0 = (int) (t / units) * ROW_BLOCK;
+            int i1 = Math.min(m, i0 + ROW_BLOCK);
             long u = t % units;
-            GemmKernel.run(
-                decoded,
-                (int) (u * unitFloats),
-                kpad,
-                xt,
-                x,
-                kpad,
-                0,
-                i0,
-                Math.min(m, i0 + ROW_BLOCK),
-                y,
-                n,
-                u,
-                true,
-                bias,
-                true);
+            int off = (int) (u * unitFloats);
+            if (t == 0 && kb > 1) {
+              // The first tile runs in two depth chunks, as the chunked path does (same sums: the
+              // partial is stored exactly), so GemmKernel.run's profile keeps both sides of its
+              // first/last branches. Otherwise C2 prunes them after a run of large batches, and the
+              // next small batch deoptimizes the kernel into the interpreter for seconds (C1 cannot
+              // compile it).
+              int half = kb / 2 * 32;
+              GemmKernel.run(
+                  decoded, off, half, xt, x, kpad, 0, i0, i1, y, n, u, true, bias, false);
+              GemmKernel.run(
+                  decoded,
+                  off + 32 * half,
+                  kpad - half,
+                  xt,
+                  x,
+                  kpad,
+                  half,
+                  i0,
+                  i1,
+                  y,
+                  n,
+                  u,
+                  false,
+                  bias,
+                  true);
+            } else {
+              GemmKernel.run(decoded, off, kpad, xt, x, kpad, 0, i0, i1, y, n, u, true, bias, true);
+            }
           }
         });
   }
