@@ -99,7 +99,7 @@ final class DriverLaunch {
    * @return the driver's result
    */
   static int launch(long function, int[] grid, int[] block, int sharedBytes, KernelArgs args) {
-    MemorySegment params = args.writeTo(KernelArgs.scratch());
+    MemorySegment params = args.writeToScratch();
     try {
       return (int)
           LAUNCH.invokeExact(

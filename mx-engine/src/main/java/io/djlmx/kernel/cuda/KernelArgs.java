@@ -16,7 +16,6 @@ final class KernelArgs {
   private byte[] data = new byte[128];
   private int size;
   private int[] offsets = new int[16];
-  private int[] lengths = new int[16];
   private int count;
 
   private int slot(int bytes, int align) {
@@ -26,10 +25,8 @@ final class KernelArgs {
     }
     if (count == offsets.length) {
       offsets = Arrays.copyOf(offsets, 2 * count);
-      lengths = Arrays.copyOf(lengths, 2 * count);
     }
     offsets[count] = at;
-    lengths[count] = bytes;
     count++;
     size = at + bytes;
     return at;
@@ -110,12 +107,16 @@ final class KernelArgs {
    * @return the native parameter array as a JCuda pointer
    */
   Pointer toNativePointer() {
-    return new NativeAddress(writeTo(SCRATCH.get()).address());
+    return new NativeAddress(writeToScratch().address());
   }
 
-  /** The calling thread's native block for launch parameters (pointer array, then the values). */
-  static MemorySegment scratch() {
-    return SCRATCH.get();
+  /**
+   * Writes the parameters into the calling thread's native launch block (see {@link #writeTo}).
+   *
+   * @return the block, starting with the pointer array
+   */
+  MemorySegment writeToScratch() {
+    return writeTo(SCRATCH.get());
   }
 
   private static final ThreadLocal<MemorySegment> SCRATCH =
