@@ -51,6 +51,25 @@ public interface AttentionCore {
     return context.transpose(0, 2, 1, 3).reshape(s.get(0), s.get(1), s.get(2));
   }
 
+  /**
+   * Computes attention for several sequences whose real tokens are packed into consecutive rows (no
+   * padding), each sequence attending to its own rows only. The default has no such route and
+   * returns null; the caller then spreads the rows to the padded layout and calls {@link
+   * #attendMerged} with the padding mask.
+   *
+   * @param query {@code [tokens, heads·headSize]}
+   * @param key {@code [tokens, heads·headSize]}
+   * @param value {@code [tokens, heads·headSize]}
+   * @param starts each sequence's first row
+   * @param lengths each sequence's row count (at least 1)
+   * @param heads the number of heads
+   * @return the context {@code [tokens, heads·headSize]}, or null where this core cannot compute it
+   */
+  default NDArray attendPacked(
+      NDArray query, NDArray key, NDArray value, int[] starts, int[] lengths, int heads) {
+    return null;
+  }
+
   private static NDArray split(NDArray x, int heads, long headSize) {
     Shape s = x.getShape();
     return x.reshape(s.get(0), s.get(1), heads, headSize).transpose(0, 2, 1, 3);

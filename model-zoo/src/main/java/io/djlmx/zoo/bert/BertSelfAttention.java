@@ -104,11 +104,9 @@ public final class BertSelfAttention extends AbstractBlock {
     NDArray q = project(ps, query, xq, false);
     NDArray k = project(ps, key, xq, false);
     NDArray v = project(ps, value, xq, false);
-    NDArray merged = null;
-    if (core instanceof MxAttentionCore mx) {
-      // each sequence's attention on its own packed rows: no padding to attend or skip
-      merged = mx.attendPacked(q, k, v, packing.starts(), packing.lengths(), config.numHeads());
-    }
+    // each sequence's attention on its own packed rows where the core can (no padding to attend)
+    NDArray merged =
+        core.attendPacked(q, k, v, packing.starts(), packing.lengths(), config.numHeads());
     if (merged == null) {
       merged =
           packing.pack(

@@ -70,20 +70,13 @@ public final class MxAttentionCore implements AttentionCore {
   }
 
   /**
-   * Attention of several sequences whose real tokens are packed into consecutive rows (no padding):
-   * each sequence attends to its own rows only, as it would alone in a batch of one, read and
-   * written in place through views (no gather, no mask). Runs on CPU FP32 arrays whose memory the
-   * kernel can address; returns null otherwise (the caller then takes the padded route).
+   * {@inheritDoc}
    *
-   * @param query {@code [tokens, heads·headSize]}
-   * @param key {@code [tokens, heads·headSize]}
-   * @param value {@code [tokens, heads·headSize]}
-   * @param starts each sequence's first row
-   * @param lengths each sequence's row count (at least 1)
-   * @param heads the number of heads
-   * @return the context {@code [tokens, heads·headSize]}, or null
+   * <p>Each sequence's rows are read and written in place through views (no gather, no mask). Runs
+   * on CPU FP32 arrays whose memory the kernel can address; returns null otherwise.
    */
-  NDArray attendPacked(
+  @Override
+  public NDArray attendPacked(
       NDArray query, NDArray key, NDArray value, int[] starts, int[] lengths, int heads) {
     for (NDArray a : new NDArray[] {query, key, value}) {
       if (a.getDataType() != DataType.FLOAT32
