@@ -6,6 +6,7 @@ import ai.djl.Model;
 import ai.djl.inference.Predictor;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
@@ -21,6 +22,12 @@ import ai.djl.nn.transformer.TransformerEncoderBlock;
 import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.repository.zoo.ZooModel;
+import ai.djl.training.DefaultTrainingConfig;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.Trainer;
+import ai.djl.training.loss.Loss;
+import ai.djl.training.optimizer.Optimizer;
+import ai.djl.training.tracker.Tracker;
 import ai.djl.translate.NoBatchifyTranslator;
 import ai.djl.translate.TranslateException;
 import ai.djl.translate.TranslatorContext;
@@ -98,6 +105,41 @@ final class ModelFixtures {
 
   static Block transformer() {
     return new SequentialBlock().add(new TransformerEncoderBlock(64, 4, 128, 0f, Activation::gelu));
+  }
+
+  /**
+   * Trains {@code block} under PyTorch for {@code steps} Adam steps on a fixed synthetic sequence
+   * task, saves it to {@code dir} and returns the model. Each token's target is tanh of the mean of
+   * itself and its left neighbour (cyclic), so attention has something to learn; batches of 16
+   * random-normal sequences, L2 loss, learning rate 1e-3, PyTorch's seed fixed.
+   */
+  static Model trainUnderPyTorch(Block block, Shape inputShape, Path dir, String name, int steps)
+      throws IOException {
+    Model pt = Model.newInstance(name, Device.cpu(), "PyTorch");
+    pt.setBlock(block);
+    ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed(1234);
+    DefaultTrainingConfig config =
+        new DefaultTrainingConfig(Loss.l2Loss())
+            .optOptimizer(Optimizer.adam().optLearningRateTracker(Tracker.fixed(1e-3f)).build());
+    Shape batch = new Shape(16, inputShape.get(1), inputShape.get(2));
+    try (Trainer trainer = pt.newTrainer(config)) {
+      trainer.initialize(inputShape);
+      for (int step = 0; step < steps; step++) {
+        try (NDManager scope = trainer.getManager().newSubManager()) {
+          NDArray x = scope.randomNormal(batch);
+          NDArray leftNeighbour = x.get(":, -1:").concat(x.get(":, :-1"), 1);
+          NDArray target = x.add(leftNeighbour).mul(0.5f).tanh();
+          try (GradientCollector collector = trainer.newGradientCollector()) {
+            NDArray prediction = trainer.forward(new NDList(x)).singletonOrThrow();
+            collector.backward(
+                trainer.getLoss().evaluate(new NDList(target), new NDList(prediction)));
+          }
+          trainer.step();
+        }
+      }
+    }
+    pt.save(dir, name);
+    return pt;
   }
 
   static float[] randomInput(Shape shape, long seed) {

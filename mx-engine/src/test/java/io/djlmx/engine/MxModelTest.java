@@ -9,9 +9,12 @@ import ai.djl.Model;
 import ai.djl.inference.Predictor;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
+import ai.djl.nn.transformer.TransformerEncoderBlock;
 import ai.djl.repository.zoo.ZooModel;
+import io.djlmx.attention.djl.MxTransformerEncoderBlock;
 import io.djlmx.engine.ModelFixtures.FloatTranslator;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
@@ -23,30 +26,58 @@ class MxModelTest {
 
   @TempDir Path dir;
 
+  /** Saves a model under PyTorch into the test's directory. */
+  private interface Fixture {
+    Model save() throws Exception;
+  }
+
   private double[] compare(
       String name, Supplier<Block> block, Shape inputShape, int expectedLinear, String... formats)
       throws Exception {
+    // These tests measure MX linear: attention stays DJL's.
+    return compare(
+        name,
+        () -> ModelFixtures.saveUnderPyTorch(block.get(), inputShape, dir, name),
+        block,
+        inputShape,
+        expectedLinear,
+        Map.of("mx.attention", "off"),
+        formats);
+  }
+
+  private double[] compare(
+      String name,
+      Fixture fixture,
+      Supplier<Block> block,
+      Shape inputShape,
+      int expectedLinear,
+      Map<String, String> options,
+      String... formats)
+      throws Exception {
     float[] x = ModelFixtures.randomInput(inputShape, 7);
     float[] reference;
-    try (Model pt = ModelFixtures.saveUnderPyTorch(block.get(), inputShape, dir, name)) {
+    try (Model pt = fixture.save()) {
       reference = ModelFixtures.predict(pt, inputShape, x);
     }
     double[] cos = new double[formats.length];
     for (int i = 0; i < formats.length; i++) {
       FloatTranslator t = new FloatTranslator(inputShape);
-      try (ZooModel<float[], float[]> model =
-              ModelFixtures.loadMx(
-                  dir,
-                  name,
-                  block,
-                  t,
-                  // These tests measure MX linear: attention stays DJL's.
-                  Map.of("mx.weights", formats[i], "mx.attention", "off"));
+      Map<String, String> config = new HashMap<>(options);
+      config.put("mx.weights", formats[i]);
+      try (ZooModel<float[], float[]> model = ModelFixtures.loadMx(dir, name, block, t, config);
           Predictor<float[], float[]> predictor = model.newPredictor()) {
         MxModel mx = assertInstanceOf(MxModel.class, model.getWrappedModel());
         MxMemoryReport report = mx.getMemoryReport();
         assertEquals(expectedLinear, report.quantized(), report.toString());
         assertTrue(report.mxBytes() > 0, report.toString());
+        if (!options.containsKey("mx.attention")) {
+          // The default configuration swaps DJL's encoder blocks for MX attention ones.
+          for (Block child : model.getBlock().getChildren().values()) {
+            if (child instanceof TransformerEncoderBlock) {
+              assertInstanceOf(MxTransformerEncoderBlock.class, child);
+            }
+          }
+        }
         long kernelCalls = MxLinear.getCallCount(MxLinear.Path.KERNEL);
         float[] y = predictor.predict(x);
         assertEquals(
@@ -90,13 +121,41 @@ class MxModelTest {
             "MXFP8_E4M3",
             "MXFP6_E2M3",
             "MXFP4_E2M1");
-    // Measured on this random-init block: MXINT8 ~0.9999, E4M3 ~0.998 (3 mantissa bits and FLOOR
-    // clipping: below the 0.999 target, recorded in docs/engine.md), E2M3 ~0.998, E2M1
-    // ~0.97.
+    // Measured on this random-init block: MXINT8 ~0.9999, E4M3 ~0.998, E2M3 ~0.998, E2M1 ~0.97.
+    // Untrained, each of the six linears passes its whole weight error (~2.4% RMS for three
+    // mantissa bits) to the output: the 0.999 for MXFP8 is met by the trained block below,
+    // and this one is recorded in docs/ACCURACY.md.
     assertTrue(cos[0] >= 0.999, "MXINT8 cosine " + cos[0]);
     assertTrue(cos[1] >= 0.995, "MXFP8 cosine " + cos[1]);
     assertTrue(cos[2] >= 0.995, "MXFP6 cosine " + cos[2]);
     assertTrue(cos[3] >= 0.95, "MXFP4 cosine " + cos[3]);
+  }
+
+  @Test
+  void trainedTransformerMeetsTheFormatBounds() throws Exception {
+    Shape in = new Shape(2, 8, 64);
+    String[] formats = {
+      "MXINT8", "MXFP8_E4M3", "MXFP8_E5M2", "MXFP6_E2M3", "MXFP6_E3M2", "MXFP4_E2M1"
+    };
+    // The default configuration: MX linear and MX attention.
+    double[] cos =
+        compare(
+            "trained",
+            () ->
+                ModelFixtures.trainUnderPyTorch(
+                    ModelFixtures.transformer(), in, dir, "trained", 300),
+            ModelFixtures::transformer,
+            in,
+            6,
+            Map.of(),
+            formats);
+    // Measured: MXINT8 0.99999, E4M3 0.99977, E5M2 0.99933, E2M3 0.99979, E3M2 0.99934, E2M1 0.997.
+    assertTrue(cos[0] >= 0.999, "MXINT8 cosine " + cos[0]);
+    assertTrue(cos[1] >= 0.999, "MXFP8_E4M3 cosine " + cos[1]);
+    assertTrue(cos[2] >= 0.999, "MXFP8_E5M2 cosine " + cos[2]);
+    assertTrue(cos[3] >= 0.995, "MXFP6_E2M3 cosine " + cos[3]);
+    assertTrue(cos[4] >= 0.995, "MXFP6_E3M2 cosine " + cos[4]);
+    assertTrue(cos[5] >= 0.95, "MXFP4_E2M1 cosine " + cos[5]);
   }
 
   private float[] runMx(String name, Shape inputShape, float[] x, Map<String, String> options)
