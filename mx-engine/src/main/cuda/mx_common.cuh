@@ -150,3 +150,10 @@ template <int F> __device__ __forceinline__ int mx_shared_exp(float amax, int sc
   }
   return min(max(e, -127), 127);
 }
+
+// Epilogue of the weight-only linear kernels, applied to y = x·Wᵀ + bias before the store; ids follow
+// CudaMxLinear.Epilogue.ordinal(): 0 none, 1 the exact (erf) GELU with the same formula as mx_nd_map's, so a fused
+// GELU equals the separate map bit for bit.
+__device__ __forceinline__ float mx_epilogue(float v, int act) {
+  return act == 1 ? 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)) : v;
+}

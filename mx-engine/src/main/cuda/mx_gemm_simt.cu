@@ -8,7 +8,8 @@ constexpr int TM = 64, TN = 64, TK = 32;
 template <int F>
 __device__ __forceinline__ void gemm_simt_body(const float* __restrict__ x, int M, const uint8_t* __restrict__ codes,
                                                long long cbpr, const uint8_t* __restrict__ scales, int bpr,
-                                               const float* __restrict__ bias, float* __restrict__ y, int N, int K) {
+                                               const float* __restrict__ bias, float* __restrict__ y, int N, int K,
+                                               int act) {
   __shared__ float xs[TK][TM + 4];
   __shared__ float ws[TK][TN + 4];
   const int tid = threadIdx.x;
@@ -66,7 +67,7 @@ __device__ __forceinline__ void gemm_simt_body(const float* __restrict__ x, int 
 #pragma unroll
     for (int j = 0; j < 4; j++) {
       int n = n0 + tx * 4 + j;
-      if (n < N) y[(long long)m * N + n] = acc[i][j] + (bias != nullptr ? bias[n] : 0.0f);
+      if (n < N) y[(long long)m * N + n] = mx_epilogue(acc[i][j] + (bias != nullptr ? bias[n] : 0.0f), act);
     }
   }
 }
@@ -75,8 +76,8 @@ __device__ __forceinline__ void gemm_simt_body(const float* __restrict__ x, int 
 #define MX_GEMM_SIMT(F)                                                                                        \
   extern "C" __global__ void __launch_bounds__(256) mx_gemm_simt_f##F(                                       \
       const float* x, int M, const uint8_t* codes, long long cbpr, const uint8_t* scales, int bpr,            \
-      const float* bias, float* y, int N, int K) {                                                            \
-    gemm_simt_body<F>(x, M, codes, cbpr, scales, bpr, bias, y, N, K);                                         \
+      const float* bias, float* y, int N, int K, int act) {                                                   \
+    gemm_simt_body<F>(x, M, codes, cbpr, scales, bpr, bias, y, N, K, act);                                         \
   }
 MX_GEMM_SIMT(0)
 MX_GEMM_SIMT(1)

@@ -143,7 +143,8 @@ template <int P, int BM> struct TcGroupSmem {
 template <int F, int P, int BM, int KS>
 __device__ __forceinline__ void gemm_tc_body(const float* __restrict__ x, int M, const uint8_t* __restrict__ codes,
                                              long long cbpr, const uint8_t* __restrict__ scales, int bpr,
-                                             const float* __restrict__ bias, float* __restrict__ y, int N, int K) {
+                                             const float* __restrict__ bias, float* __restrict__ y, int N, int K,
+                                             int act) {
   constexpr int MI = BM / 32;        // m16 fragments per warp
   constexpr int NI = 4;              // n8 fragments per warp (warp tile 32 wide)
   constexpr int EPT = BM * TC_BK / 128;  // x elements per thread per tile: 16 (BM 64) or 8 (BM 32)
@@ -334,20 +335,20 @@ __device__ __forceinline__ void gemm_tc_body(const float* __restrict__ x, int M,
         const int m = m0 + wm * (BM / 2) + mi * 16 + g + hh * 8;
         if (m >= M) continue;
         float* yr = y + (long long)m * N;
-        if (n < N) yr[n] = acc[mi][ni][2 * hh] + (bias != nullptr ? bias[n] : 0.0f);
-        if (n + 1 < N) yr[n + 1] = acc[mi][ni][2 * hh + 1] + (bias != nullptr ? bias[n + 1] : 0.0f);
+        if (n < N) yr[n] = mx_epilogue(acc[mi][ni][2 * hh] + (bias != nullptr ? bias[n] : 0.0f), act);
+        if (n + 1 < N) yr[n + 1] = mx_epilogue(acc[mi][ni][2 * hh + 1] + (bias != nullptr ? bias[n + 1] : 0.0f), act);
       }
     }
 }
 }  // namespace
 
 // Grid: (ceil(M / BM), ceil(N / 64)), 128 * KS threads, dynamic shared memory KS * TcGroupSmem<P, BM>::BYTES
-// (above 48 KiB for KS 2: the host raises the limit). Same parameters as mx_gemm_simt_f*.
+// (above 48 KiB for KS 2: the host raises the limit). Same parameters as mx_gemm_simt_f*; act: mx_epilogue.
 #define MX_GEMM_TC(F, P, BM, KS)                                                                              \
   extern "C" __global__ void __launch_bounds__(128 * KS) mx_gemm_tc_f##F##_p##P##_m##BM##_k##KS(            \
       const float* x, int M, const uint8_t* codes, long long cbpr, const uint8_t* scales, int bpr,           \
-      const float* bias, float* y, int N, int K) {                                                           \
-    gemm_tc_body<F, P, BM, KS>(x, M, codes, cbpr, scales, bpr, bias, y, N, K);                               \
+      const float* bias, float* y, int N, int K, int act) {                                                  \
+    gemm_tc_body<F, P, BM, KS>(x, M, codes, cbpr, scales, bpr, bias, y, N, K, act);                               \
   }
 #define MX_GEMM_TC_F(F)   \
   MX_GEMM_TC(F, 1, 32, 1) \

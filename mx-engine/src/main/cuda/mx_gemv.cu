@@ -139,7 +139,7 @@ __device__ __forceinline__ void chunk(const BlockRegs<F> (&wr)[R], const float (
 template <int F, int R, int MB, bool XS = false>
 __device__ __forceinline__ void gemv_body(const float* __restrict__ x, int M, const uint8_t* __restrict__ codes,
                                           long long cbpr, const uint8_t* __restrict__ scales, int bpr,
-                                          const float* __restrict__ bias, float* __restrict__ y, int N, int K,
+                                          const float* __restrict__ bias, float* __restrict__ y, int N, int K, int act,
                                           float4* xs = nullptr) {
   const int lane = threadIdx.x & 31;
   if constexpr (XS) {
@@ -251,7 +251,7 @@ __device__ __forceinline__ void gemv_body(const float* __restrict__ x, int M, co
         float b = bias != nullptr ? bias[n] : 0.0f;
 #pragma unroll
         for (int mb = 0; mb < MB; mb++)
-          if (m0 + mb < M) y[(long long)(m0 + mb) * N + n] = acc[r][mb] + b;
+          if (m0 + mb < M) y[(long long)(m0 + mb) * N + n] = mx_epilogue(acc[r][mb] + b, act);
       }
     }
   }
@@ -263,8 +263,9 @@ __device__ __forceinline__ void gemv_body(const float* __restrict__ x, int M, co
 #define MX_GEMV(NAME, F, R, MB)                                                                              \
   extern "C" __global__ void __launch_bounds__(256) NAME(const float* x, int M, const uint8_t* codes,         \
                                                          long long cbpr, const uint8_t* scales, int bpr,     \
-                                                         const float* bias, float* y, int N, int K) {        \
-    gemv_body<F, R, MB>(x, M, codes, cbpr, scales, bpr, bias, y, N, K);                                      \
+                                                         const float* bias, float* y, int N, int K,          \
+                                                         int act) {                                          \
+    gemv_body<F, R, MB>(x, M, codes, cbpr, scales, bpr, bias, y, N, K, act);                                      \
   }
 // Rows per warp: enough to reuse each x load several times, few enough to keep two blocks of codes
 // (current + prefetched) in registers.
@@ -278,9 +279,9 @@ __device__ __forceinline__ void gemv_body(const float* __restrict__ x, int M, co
 #define MX_GEMV_XS(F)                                                                                          \
   extern "C" __global__ void __launch_bounds__(256, 2) mx_gemv_f##F##_b1s(                                      \
       const float* x, int M, const uint8_t* codes, long long cbpr, const uint8_t* scales, int bpr,            \
-      const float* bias, float* y, int N, int K) {                                                            \
+      const float* bias, float* y, int N, int K, int act) {                                                   \
     extern __shared__ float4 mx_xs[];                                                                         \
-    gemv_body<F, (MxBits<F>::value == 4 ? 8 : 4), 1, true>(x, M, codes, cbpr, scales, bpr, bias, y, N, K, mx_xs); \
+    gemv_body<F, (MxBits<F>::value == 4 ? 8 : 4), 1, true>(x, M, codes, cbpr, scales, bpr, bias, y, N, K, act, mx_xs); \
   }
 MX_GEMV_XS(0)
 MX_GEMV_XS(1)

@@ -23,6 +23,15 @@ final class MxCudaLinear {
   private MxCudaLinear() {}
 
   static NDList linear(NDArray input, NDArray weight, NDArray bias) {
+    return linear(input, weight, bias, CudaMxLinear.Epilogue.NONE);
+  }
+
+  /**
+   * {@code linear} followed by an elementwise epilogue ({@code epilogue(x·Wᵀ + bias)}): inside the
+   * MX kernels, or as a separate op on the FP32 path of excluded weights.
+   */
+  static NDList linear(
+      NDArray input, NDArray weight, NDArray bias, CudaMxLinear.Epilogue epilogue) {
     MxCudaNDArray x = requireDevice("input", input, null);
     MxCudaNDArray w = requireDevice("weight", weight, x);
     MxCudaNDArray b = bias == null ? null : requireDevice("bias", bias, x);
@@ -51,6 +60,11 @@ final class MxCudaLinear {
         if (b != null) {
           y.addi(b);
         }
+        if (epilogue == CudaMxLinear.Epilogue.GELU) {
+          NDArray g = y.getNDArrayInternal().gelu();
+          y.close();
+          y = g;
+        }
         return new NDList(y);
       }
     }
@@ -68,7 +82,8 @@ final class MxCudaLinear {
           b == null ? null : b.buffer(),
           y.buffer(),
           config.getActivations(),
-          config.getScale());
+          config.getScale(),
+          epilogue);
     } catch (RuntimeException e) {
       y.close();
       throw e;

@@ -12,6 +12,7 @@ import io.djlmx.format.MxTensor;
 import io.djlmx.format.ScaleMode;
 import io.djlmx.kernel.LinearKernel;
 import io.djlmx.kernel.cpu.CpuLinearKernel;
+import io.djlmx.kernel.cuda.CudaMxLinear;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
@@ -162,6 +163,24 @@ public final class MxLinear {
    */
   public static LinearKernel getKernel(String deviceType) {
     return KERNELS.get(deviceType);
+  }
+
+  /**
+   * {@link #linear} with an epilogue fused into the GPU kernels, for MX GPU arrays; null where the
+   * call would not run on them (the caller then runs {@link #linear} and the epilogue as its own
+   * op).
+   */
+  static NDList deviceLinear(
+      NDArray input, NDArray weight, NDArray bias, CudaMxLinear.Epilogue epilogue) {
+    if (!(weight instanceof MxCudaNDArray || input instanceof MxCudaNDArray)) {
+      return null;
+    }
+    checkShapes(input, weight, bias);
+    GramRecorder r = recorder;
+    if (r != null && r.tracks(weight)) {
+      return null;
+    }
+    return MxCudaLinear.linear(input, weight, bias, epilogue);
   }
 
   /**

@@ -168,4 +168,58 @@ class MxFusedOpsTest {
           "FP64");
     }
   }
+
+  @Test
+  void linearGeluOnHostArraysIsLinearThenGelu() {
+    Random r = new Random(10);
+    int m = 5;
+    int k = 37;
+    int n = 19;
+    float[] x = random(r, (long) m * k, 1f, 0f);
+    float[] w = random(r, (long) n * k, 0.3f, 0f);
+    float[] b = random(r, n, 0.5f, 0f);
+    for (String engine : new String[] {"MX", "PyTorch"}) {
+      try (NDManager mm = Engine.getEngine(engine).newBaseManager()) {
+        NDArray xa = mm.create(x, new Shape(m, k));
+        NDArray wa = mm.create(w, new Shape(n, k));
+        NDArray ba = mm.create(b, new Shape(n));
+        float[] fused = MxFusedOps.linearGelu(xa, wa, ba).toFloatArray();
+        NDArray y = xa.getNDArrayInternal().linear(xa, wa, ba).singletonOrThrow();
+        float[] plain = y.getNDArrayInternal().gelu().toFloatArray();
+        assertClose(plain, fused, engine + " linear + GELU");
+        // and the GELU is PyTorch's exact (erf) one: gelu(0) = 0, gelu(large) = large
+        float[] lin = y.toFloatArray();
+        for (int i = 0; i < lin.length; i++) {
+          double v = lin[i];
+          double e = 0.5 * v * (1 + erfApprox(v / Math.sqrt(2)));
+          assertEquals(e, fused[i], 1e-4 * (1 + Math.abs(e)), engine + " index " + i);
+        }
+      }
+    }
+  }
+
+  @Test
+  void attentionHasNoFusedKernelForHostArrays() {
+    try (NDManager m = Engine.getEngine("MX").newBaseManager()) {
+      NDArray q = m.create(random(new Random(11), 2 * 3 * 8, 1f, 0f), new Shape(2, 3, 8));
+      // the caller then computes it with the ordinary ops
+      assertEquals(null, MxFusedOps.attention(q, q, q, null, 2));
+      assertThrows(IllegalArgumentException.class, () -> MxFusedOps.attention(q, q, q, null, 3));
+      NDArray other = m.create(new Shape(2, 4, 8), DataType.FLOAT32);
+      assertThrows(
+          IllegalArgumentException.class, () -> MxFusedOps.attention(q, other, q, null, 2));
+    }
+  }
+
+  /** erf within 1.5e-7 (Abramowitz and Stegun 7.1.26), enough for a 1e-4 check. */
+  private static double erfApprox(double x) {
+    double t = 1 / (1 + 0.3275911 * Math.abs(x));
+    double y =
+        1
+            - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t
+                    + 0.254829592)
+                * t
+                * Math.exp(-x * x);
+    return Math.copySign(y, x);
+  }
 }

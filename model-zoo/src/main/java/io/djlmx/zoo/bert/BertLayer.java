@@ -9,6 +9,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import io.djlmx.engine.MxFusedOps;
 import java.util.Map;
 
 /**
@@ -94,9 +95,18 @@ public final class BertLayer extends AbstractBlock {
   }
 
   private NDArray feedForward(ParameterStore ps, NDArray h, boolean training) {
-    NDArray f =
-        intermediate.forward(ps, new NDList(activations.apply(h)), training).singletonOrThrow();
-    f = Activation.gelu(f);
+    NDArray hq = activations.apply(h);
+    NDArray f;
+    if (training) {
+      f = Activation.gelu(intermediate.forward(ps, new NDList(hq), true).singletonOrThrow());
+    } else {
+      // the same Linear + GELU, with the GELU in the linear kernel where the engine has one
+      f =
+          MxFusedOps.linearGelu(
+              hq,
+              ps.getValue(intermediate.getParameters().get("weight"), hq.getDevice(), false),
+              ps.getValue(intermediate.getParameters().get("bias"), hq.getDevice(), false));
+    }
     NDArray o = output.forward(ps, new NDList(activations.apply(f)), training).singletonOrThrow();
     return outputNorm.forwardResidual(ps, o, h, training);
   }

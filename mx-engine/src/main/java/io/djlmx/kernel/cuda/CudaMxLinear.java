@@ -134,6 +134,20 @@ public final class CudaMxLinear {
   private static final java.util.Set<String> SHARED_MEMORY_RAISED =
       java.util.concurrent.ConcurrentHashMap.newKeySet();
 
+  /**
+   * What the weight-only kernels apply to {@code x·Wᵀ + bias} before the store; the order is the
+   * kernels' id ({@code mx_epilogue} in mx_common.cuh).
+   */
+  public enum Epilogue {
+    /** The linear output as it is. */
+    NONE,
+    /**
+     * The exact (erf) GELU, the formula of {@link CudaOps.Unary#GELU}: the same values as a
+     * separate map, one launch and one pass over y fewer.
+     */
+    GELU
+  }
+
   private CudaMxLinear() {}
 
   /**
@@ -155,11 +169,38 @@ public final class CudaMxLinear {
       DeviceBuffer y,
       MxFormat activation,
       ScaleMode scaleMode) {
+    linear(x, m, w, bias, y, activation, scaleMode, Epilogue.NONE);
+  }
+
+  /**
+   * Computes the linear layer followed by an elementwise epilogue: {@code y = epilogue(x·Wᵀ +
+   * bias)}. The weight-only kernels apply it before their store; the MXFP8 x MXFP8 tensor-core
+   * kernels have no epilogue, so there it runs as a separate map over y.
+   *
+   * @param x FP32 input {@code [m, k]}
+   * @param m rows of x
+   * @param w the MX weight {@code [n, k]}
+   * @param bias FP32 bias {@code [n]}, or null
+   * @param y FP32 output {@code [m, n]}
+   * @param activation the activation's MX format, or null for weight-only
+   * @param scaleMode the activation's shared-scale rule (ignored when weight-only)
+   * @param epilogue what to apply to each output
+   */
+  public static void linear(
+      DeviceBuffer x,
+      long m,
+      CudaMxMatrix w,
+      DeviceBuffer bias,
+      DeviceBuffer y,
+      MxFormat activation,
+      ScaleMode scaleMode,
+      Epilogue epilogue) {
     long n = w.rows();
     long k = w.cols();
     checkArgs(x, m, n, k, bias, y);
+    Epilogue e = epilogue == null ? Epilogue.NONE : epilogue;
     if (activation == null) {
-      weightOnly(x, m, w, bias, y);
+      weightOnly(x, m, w, bias, y, weightOnlyPath(m, w), e);
       return;
     }
     ScaleMode mode = scaleMode == null ? ScaleMode.FLOOR : scaleMode;
@@ -167,11 +208,14 @@ public final class CudaMxLinear {
       try (CudaMxMatrix xq = CudaMxMatrix.quantize(x, m, k, activation, mode, true, null)) {
         mxfp8Gemm(xq, w, bias, y);
       }
+      if (e == Epilogue.GELU) {
+        CudaOps.map(y, y, m * n, CudaOps.Unary.GELU, 0f);
+      }
       return;
     }
     try (DeviceBuffer deq = DeviceBuffer.allocate(4 * m * k);
         CudaMxMatrix xq = CudaMxMatrix.quantize(x, m, k, activation, mode, false, deq)) {
-      weightOnly(deq, m, w, bias, y);
+      weightOnly(deq, m, w, bias, y, weightOnlyPath(m, w), e);
     }
   }
 
@@ -237,6 +281,18 @@ public final class CudaMxLinear {
       DeviceBuffer bias,
       DeviceBuffer y,
       WeightOnlyPath path) {
+    weightOnly(x, m, w, bias, y, path, Epilogue.NONE);
+  }
+
+  /** Weight-only linear on a chosen kernel with an epilogue applied before the store. */
+  static void weightOnly(
+      DeviceBuffer x,
+      long m,
+      CudaMxMatrix w,
+      DeviceBuffer bias,
+      DeviceBuffer y,
+      WeightOnlyPath path,
+      Epilogue epilogue) {
     long n = w.rows();
     long k = w.cols();
     checkArgs(x, m, n, k, bias, y);
@@ -253,7 +309,8 @@ public final class CudaMxLinear {
             .ptr(bias)
             .ptr(y)
             .i32(n)
-            .i32(k);
+            .i32(k)
+            .i32(epilogue.ordinal());
     CudaBackend b = CudaBackend.get();
     if (gemv) {
       int mb = m == 1 ? 1 : m == 2 ? 2 : m <= 4 ? 4 : 8;

@@ -1,0 +1,204 @@
+package io.djlmx.kernel.cuda;
+
+/**
+ * The fused encoder-layer kernels of {@code mx_fused.cu} on device buffers: the residual add and
+ * layer norm of a post-norm layer in one pass, and softmax attention over every head of the
+ * projections' merged layout in one launch (no head split or merge copies, no score matrix in
+ * device memory). Each method checks its arguments and the buffers' sizes before launching; every
+ * launch is checked by {@link CudaBackend}.
+ */
+public final class CudaFusedOps {
+
+  /** Largest head size {@link #attention} takes (four columns per lane of a warp). */
+  public static final int MAX_HEAD_SIZE = 128;
+
+  private static final int LN_ROWS_PER_BLOCK = 8;
+  private static final int ATTENTION_QUERY_ROWS = 16;
+
+  private CudaFusedOps() {}
+
+  /**
+   * {@code out[r, :] = layerNorm(x[r, :] + residual[r, :]) · gamma + beta} over rows of a dense
+   * FP32 {@code [rows, cols]}, biased variance (as PyTorch). {@code out} may be {@code x} or {@code
+   * residual}.
+   *
+   * @param out the output
+   * @param x the input
+   * @param residual the residual, the shape of {@code x}
+   * @param gamma the scale {@code [cols]}, or null (1)
+   * @param beta the shift {@code [cols]}, or null (0)
+   * @param rows the row count
+   * @param cols the row length
+   * @param eps added to the variance
+   */
+  public static void addLayerNorm(
+      DeviceBuffer out,
+      DeviceBuffer x,
+      DeviceBuffer residual,
+      DeviceBuffer gamma,
+      DeviceBuffer beta,
+      long rows,
+      long cols,
+      float eps) {
+    if (rows < 0 || cols < 0) {
+      throw new IllegalArgumentException(
+          "addLayerNorm: negative shape [" + rows + ", " + cols + "]");
+    }
+    if (rows == 0 || cols == 0) {
+      return;
+    }
+    if (cols > Integer.MAX_VALUE
+        || (rows + LN_ROWS_PER_BLOCK - 1) / LN_ROWS_PER_BLOCK > 0x7fffffffL) {
+      throw new IllegalArgumentException(
+          "addLayerNorm: [" + rows + ", " + cols + "] exceeds the kernel's grid or row length");
+    }
+    requireBytes("addLayerNorm x", x, 4 * rows * cols);
+    requireBytes("addLayerNorm residual", residual, 4 * rows * cols);
+    requireBytes("addLayerNorm output", out, 4 * rows * cols);
+    if (gamma != null) {
+      requireBytes("addLayerNorm gamma", gamma, 4 * cols);
+    }
+    if (beta != null) {
+      requireBytes("addLayerNorm beta", beta, 4 * cols);
+    }
+    CudaBackend.get()
+        .launch(
+            "mx_fused_add_layernorm",
+            new int[] {(int) ((rows + LN_ROWS_PER_BLOCK - 1) / LN_ROWS_PER_BLOCK), 1, 1},
+            new int[] {32 * LN_ROWS_PER_BLOCK, 1, 1},
+            0,
+            new KernelArgs()
+                .ptr(out)
+                .ptr(x)
+                .ptr(residual)
+                .ptr(gamma)
+                .ptr(beta)
+                .i64(rows)
+                .i32(cols)
+                .f32(eps)
+                .build());
+  }
+
+  /**
+   * Softmax attention of a padded batch in the merged layout: for sequence {@code b} (rows {@code
+   * [b·seq, b·seq + seq)} of each operand), head {@code h} (columns {@code [h·headSize, (h +
+   * 1)·headSize)}) and query {@code i}: {@code out[i] = Σ_j softmax_j(q_i·k_j / div + mask[b, h, i,
+   * j]) · v_j}. Rows are {@code heads·headSize} floats apart in every operand.
+   *
+   * @param out the context {@code [batch·seq, heads·headSize]}
+   * @param q the queries, same layout
+   * @param k the keys, same layout
+   * @param v the values, same layout
+   * @param mask the additive mask, or null; element {@code (b, h, i, j)} at {@code b·maskStrides[0]
+   *     + h·maskStrides[1] + i·maskStrides[2] + j·maskStrides[3]} (0 broadcasts an axis)
+   * @param maskStrides the mask's four strides in elements (ignored without a mask)
+   * @param batch the sequences
+   * @param seq the rows of each sequence
+   * @param heads the heads
+   * @param headSize the columns of each head, 1 to {@link #MAX_HEAD_SIZE}
+   * @param div the divisor of every score (e.g. √headSize)
+   */
+  public static void attention(
+      DeviceBuffer out,
+      DeviceBuffer q,
+      DeviceBuffer k,
+      DeviceBuffer v,
+      DeviceBuffer mask,
+      long[] maskStrides,
+      long batch,
+      long seq,
+      long heads,
+      long headSize,
+      float div) {
+    checkAttentionShape(batch, seq, heads, headSize);
+    if (batch == 0 || seq == 0 || heads == 0) {
+      return;
+    }
+    long bytes = 4 * batch * seq * heads * headSize;
+    requireBytes("attention query", q, bytes);
+    requireBytes("attention key", k, bytes);
+    requireBytes("attention value", v, bytes);
+    requireBytes("attention output", out, bytes);
+    long[] ms = new long[4];
+    if (mask != null) {
+      if (maskStrides == null || maskStrides.length != 4) {
+        throw new IllegalArgumentException("attention: the mask needs 4 strides");
+      }
+      long last = 0;
+      long[] extent = {batch, heads, seq, seq};
+      for (int d = 0; d < 4; d++) {
+        if (maskStrides[d] < 0) {
+          throw new IllegalArgumentException("attention: negative mask stride " + maskStrides[d]);
+        }
+        last += (extent[d] - 1) * maskStrides[d];
+      }
+      requireBytes("attention mask", mask, 4 * (last + 1));
+      ms = maskStrides.clone();
+    }
+    long ld = heads * headSize;
+    int dpl = (int) ((headSize + 31) / 32);
+    int smem = (int) (4 * (32 * (headSize + 1) + 32 * headSize + 16 * headSize + 4 * 32));
+    CudaBackend.get()
+        .launch(
+            "mx_fused_attention_d" + dpl,
+            new int[] {
+              (int) ((seq + ATTENTION_QUERY_ROWS - 1) / ATTENTION_QUERY_ROWS),
+              (int) heads,
+              (int) batch
+            },
+            new int[] {128, 1, 1},
+            smem,
+            new KernelArgs()
+                .ptr(out)
+                .ptr(q)
+                .ptr(k)
+                .ptr(v)
+                .ptr(mask)
+                .ptr(null)
+                .ptr(null)
+                .i32(seq)
+                .i32(heads)
+                .i32(headSize)
+                .i64(ld)
+                .i64(ld)
+                .i64(ld)
+                .i64(ld)
+                .i64(ms[0])
+                .i64(ms[1])
+                .i64(ms[2])
+                .i64(ms[3])
+                .f32(div)
+                .build());
+  }
+
+  private static void checkAttentionShape(long batch, long seq, long heads, long headSize) {
+    if (batch < 0 || seq < 0 || heads < 0) {
+      throw new IllegalArgumentException(
+          "attention: negative shape batch " + batch + ", seq " + seq + ", heads " + heads);
+    }
+    if (headSize < 1 || headSize > MAX_HEAD_SIZE) {
+      throw new IllegalArgumentException(
+          "attention: head size " + headSize + " outside [1, " + MAX_HEAD_SIZE + "]");
+    }
+    if (batch > 65535 || heads > 65535 || seq > Integer.MAX_VALUE - ATTENTION_QUERY_ROWS) {
+      throw new IllegalArgumentException(
+          "attention: batch "
+              + batch
+              + " or heads "
+              + heads
+              + " above 65535, or seq "
+              + seq
+              + " too long for the kernel's grid");
+    }
+  }
+
+  private static void requireBytes(String what, DeviceBuffer b, long bytes) {
+    if (b == null) {
+      throw new IllegalArgumentException(what + " is null");
+    }
+    if (b.byteSize() < bytes) {
+      throw new IllegalArgumentException(
+          what + " of " + b.byteSize() + " bytes is smaller than the " + bytes + " bytes needed");
+    }
+  }
+}
