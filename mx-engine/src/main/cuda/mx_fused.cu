@@ -5,7 +5,7 @@
 //   mx_fused_attention_d*: softmax(Q·Kᵀ / div + mask)·V for every head, reading Q, K and V in the projections'
 //     merged layout ([tokens, heads·D], any row stride) and writing the merged context: no head split or merge
 //     copies, no score matrix in device memory. Padded batches (a sequence every S rows, an additive mask) or
-//     packed ones (each sequence's first row and length, no mask).
+//     packed ones (each sequence's first row and length in the launch parameters, no mask).
 #include <math.h>
 
 namespace {
@@ -92,30 +92,29 @@ constexpr int FU_QT = FU_WARPS * FU_QR;
 
 // One CTA: query rows [blockIdx.x * 16, +16) of head blockIdx.y of sequence blockIdx.z. Per key tile of 32 the
 // CTA stages K (rows padded to D + 1 floats: lane t reads row t without bank conflicts) and V in shared memory;
-// each warp then takes its 4 query rows one by one: lane t computes key t's score (a sequential FMA chain over D,
-// the order mx_nd_matmul sums in), the warp updates the row's running max and sum (online softmax), and each lane
-// accumulates the D / 32 output columns it owns from the tile's probabilities. At the end each row is divided by
+// each warp then takes its 4 query rows side by side (independent FMA chains and shuffles): lane t computes key
+// t's score for each row (a sequential FMA chain over D, the order mx_nd_matmul sums in), the warp updates each
+// row's running max and sum (online softmax), and each lane accumulates the D / 32 output columns it owns from the
+// tile's probabilities. At the end each row is divided by
 // its sum (a row whose every score is -Inf gives 0 / 0 = NaN, as softmax does).
+// The sequence's rows are [start, start + len) of every operand; mrow (nullable) is the mask of this sequence and
+// head, element (i, j) at i * mq + j * mk.
 template <int DPL>
 __device__ __forceinline__ void fused_attention_body(float* __restrict__ out, const float* __restrict__ q,
                                                      const float* __restrict__ k, const float* __restrict__ v,
-                                                     const float* __restrict__ mask,
-                                                     const int* __restrict__ seqStart,
-                                                     const int* __restrict__ seqLen, int S, int H, int D,
-                                                     long long ldq, long long ldk, long long ldv, long long ldo,
-                                                     long long mb, long long mh, long long mq, long long mk,
-                                                     float div) {
+                                                     const float* __restrict__ mrow, long long start, int len,
+                                                     int D, long long ldq, long long ldk, long long ldv,
+                                                     long long ldo, long long mq, long long mk, float div) {
   extern __shared__ float fu_smem[];
-  const int b = blockIdx.z, h = blockIdx.y;
-  const long long start = seqStart != nullptr ? (long long)seqStart[b] : (long long)b * S;
-  const int len = seqStart != nullptr ? seqLen[b] : S;
+  const int h = blockIdx.y;
   const int q0 = blockIdx.x * FU_QT;
   if (q0 >= len) return;  // uniform over the CTA
   float* ks = fu_smem;                  // [32][D + 1]
   float* vs = ks + FU_KT * (D + 1);     // [32][D]
   float* qs = vs + FU_KT * D;           // [16][D]
-  float* ps = qs + FU_QT * D;           // [4 warps][32]
+  float* ps = qs + FU_QT * D;           // [16 rows][32]
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int nr = min(FU_QR, len - (q0 + warp * FU_QR));  // this warp's rows that exist
   const long long col = (long long)h * D;
   for (int e = tid; e < FU_QT * D; e += blockDim.x) {
     const int rr = e / D, d = e % D;
@@ -129,7 +128,6 @@ __device__ __forceinline__ void fused_attention_body(float* __restrict__ out, co
 #pragma unroll
     for (int j = 0; j < DPL; j++) o[r][j] = 0.0f;
   }
-  const float* mrow = mask != nullptr ? mask + (long long)b * mb + (long long)h * mh : nullptr;
   for (int kt = 0; kt < len; kt += FU_KT) {
     __syncthreads();  // the previous tile is no longer read (and, the first time, qs is written)
     for (int e = tid; e < FU_KT * D; e += blockDim.x) {
@@ -140,39 +138,69 @@ __device__ __forceinline__ void fused_attention_body(float* __restrict__ out, co
     }
     __syncthreads();
     const bool valid = kt + lane < len;
+    if (nr <= 0) continue;  // uniform over the warp: it has no rows (it still joins the barriers above)
+    // the warp's rows side by side, so that their FMA chains and shuffles are independent
+    const float* krow = ks + lane * (D + 1);
+    const float* qw = qs + warp * FU_QR * D;
+    float sc[FU_QR];
+#pragma unroll
+    for (int r = 0; r < FU_QR; r++) sc[r] = 0.0f;
+    for (int d = 0; d < D; d++) {
+      const float kv = krow[d];
+#pragma unroll
+      for (int r = 0; r < FU_QR; r++) sc[r] = fmaf(qw[r * D + d], kv, sc[r]);
+    }
+    float mt[FU_QR];
 #pragma unroll
     for (int r = 0; r < FU_QR; r++) {
-      const int qr = warp * FU_QR + r;
-      const int i = q0 + qr;
-      if (i >= len) break;  // uniform over the warp
-      const float* qrow = qs + qr * D;
-      const float* krow = ks + lane * (D + 1);
-      float dot = 0.0f;
-      for (int d = 0; d < D; d++) dot = fmaf(qrow[d], krow[d], dot);
-      float sc = -INFINITY;
       if (valid) {
-        sc = dot / div;
-        if (mrow != nullptr) sc += mrow[(long long)i * mq + (long long)(kt + lane) * mk];
+        sc[r] = sc[r] / div;
+        if (mrow != nullptr && r < nr) sc[r] += mrow[(long long)(q0 + warp * FU_QR + r) * mq + (long long)(kt + lane) * mk];
+      } else {
+        sc[r] = -INFINITY;
       }
-      const float mnew = fmaxf(m[r], fu_warp_max(sc));
-      const float p = mnew == -INFINITY ? 0.0f : expf(sc - mnew);
-      const float corr = m[r] == -INFINITY ? 0.0f : expf(m[r] - mnew);
-      l[r] = l[r] * corr + fu_warp_sum(p);
-      m[r] = mnew;
-      ps[warp * FU_KT + lane] = p;
-      __syncwarp();
-#pragma unroll
-      for (int j = 0; j < DPL; j++) {
-        const int d = lane + 32 * j;
-        if (d < D) {
-          float acc = o[r][j] * corr;
-#pragma unroll 8
-          for (int t = 0; t < FU_KT; t++) acc = fmaf(ps[warp * FU_KT + t], vs[t * D + d], acc);
-          o[r][j] = acc;
-        }
-      }
-      __syncwarp();
+      mt[r] = sc[r];
     }
+#pragma unroll
+    for (int o2 = 16; o2 > 0; o2 >>= 1)
+#pragma unroll
+      for (int r = 0; r < FU_QR; r++) mt[r] = fmaxf(mt[r], __shfl_xor_sync(0xffffffffu, mt[r], o2));
+    float p[FU_QR], corr[FU_QR], st[FU_QR];
+#pragma unroll
+    for (int r = 0; r < FU_QR; r++) {
+      const float mnew = fmaxf(m[r], mt[r]);
+      p[r] = mnew == -INFINITY ? 0.0f : expf(sc[r] - mnew);
+      corr[r] = m[r] == -INFINITY ? 0.0f : expf(m[r] - mnew);
+      m[r] = mnew;
+      st[r] = p[r];
+      ps[(warp * FU_QR + r) * FU_KT + lane] = p[r];
+    }
+#pragma unroll
+    for (int o2 = 16; o2 > 0; o2 >>= 1)
+#pragma unroll
+      for (int r = 0; r < FU_QR; r++) st[r] += __shfl_xor_sync(0xffffffffu, st[r], o2);
+#pragma unroll
+    for (int r = 0; r < FU_QR; r++) l[r] = l[r] * corr[r] + st[r];
+    __syncwarp();
+    const float* pw = ps + warp * FU_QR * FU_KT;
+#pragma unroll
+    for (int j = 0; j < DPL; j++) {
+      const int d = lane + 32 * j;
+      if (d < D) {
+        float acc[FU_QR];
+#pragma unroll
+        for (int r = 0; r < FU_QR; r++) acc[r] = o[r][j] * corr[r];
+#pragma unroll 8
+        for (int t = 0; t < FU_KT; t++) {
+          const float vv = vs[t * D + d];
+#pragma unroll
+          for (int r = 0; r < FU_QR; r++) acc[r] = fmaf(pw[r * FU_KT + t], vv, acc[r]);
+        }
+#pragma unroll
+        for (int r = 0; r < FU_QR; r++) o[r][j] = acc[r];
+      }
+    }
+    __syncwarp();
   }
 #pragma unroll
   for (int r = 0; r < FU_QR; r++) {
@@ -189,19 +217,40 @@ __device__ __forceinline__ void fused_attention_body(float* __restrict__ out, co
 
 }  // namespace
 
-// Grid (ceil(S / 16), H, B), 128 threads, dynamic shared memory 4 * (32 * (D + 1) + 32 * D + 16 * D + 4 * 32) bytes;
-// D in (32 * (DPL - 1), 32 * DPL]. Padded batch: seqStart == null, sequence b's rows are [b * S, b * S + S), mask
-// (nullable) element (b, h, i, j) at b * mb + h * mh + i * mq + j * mk (0 strides broadcast). Packed batch:
-// seqStart/seqLen (device INT32 [B]) give each sequence's rows, S is the longest, mask must be null.
+// Padded batch. Grid (ceil(S / 16), H, B), 128 threads, dynamic shared memory 4 * (32 * (D + 1) + 32 * D + 16 * D +
+// 16 * 32) bytes; D in (32 * (DPL - 1), 32 * DPL]. Sequence b's rows are [b * S, b * S + S); the mask (nullable)
+// element (b, h, i, j) is at b * mb + h * mh + i * mq + j * mk (0 strides broadcast).
 #define MX_FUSED_ATTENTION(DPL)                                                                                  \
   extern "C" __global__ void __launch_bounds__(128) mx_fused_attention_d##DPL(                                   \
-      float* out, const float* q, const float* k, const float* v, const float* mask, const int* seqStart,       \
-      const int* seqLen, int S, int H, int D, long long ldq, long long ldk, long long ldv, long long ldo,        \
-      long long mb, long long mh, long long mq, long long mk, float div) {                                       \
-    fused_attention_body<DPL>(out, q, k, v, mask, seqStart, seqLen, S, H, D, ldq, ldk, ldv, ldo, mb, mh, mq, mk, \
-                              div);                                                                              \
+      float* out, const float* q, const float* k, const float* v, const float* mask, int S, int D, long long ldq, \
+      long long ldk, long long ldv, long long ldo, long long mb, long long mh, long long mq, long long mk,        \
+      float div) {                                                                                               \
+    const float* mrow = mask != nullptr ? mask + (long long)blockIdx.z * mb + (long long)blockIdx.y * mh : nullptr; \
+    fused_attention_body<DPL>(out, q, k, v, mrow, (long long)blockIdx.z * S, S, D, ldq, ldk, ldv, ldo, mq, mk, div); \
   }
 MX_FUSED_ATTENTION(1)
 MX_FUSED_ATTENTION(2)
 MX_FUSED_ATTENTION(3)
 MX_FUSED_ATTENTION(4)
+
+// Up to this many sequences per launch of the packed kernel (their rows travel in the parameters, so a launch
+// needs no upload and no synchronisation); CudaFusedOps.PACKED_SEQUENCES mirrors it.
+#define FU_SEQS 64
+struct FuSeqs {
+  int start[FU_SEQS];
+  int len[FU_SEQS];
+};
+
+// Packed batch: sequence z (z < gridDim.z <= 64) holds rows [seqs.start[z], + seqs.len[z]) of every operand, no mask.
+// Grid (ceil(longest / 16), H, sequences), block and shared memory as the padded kernel.
+#define MX_FUSED_ATTENTION_PACKED(DPL)                                                                            \
+  extern "C" __global__ void __launch_bounds__(128) mx_fused_attention_packed_d##DPL(                             \
+      float* out, const float* q, const float* k, const float* v, FuSeqs seqs, int D, long long ldq, long long ldk, \
+      long long ldv, long long ldo, float div) {                                                                 \
+    fused_attention_body<DPL>(out, q, k, v, nullptr, (long long)seqs.start[blockIdx.z], seqs.len[blockIdx.z], D,  \
+                              ldq, ldk, ldv, ldo, 0, 0, div);                                                    \
+  }
+MX_FUSED_ATTENTION_PACKED(1)
+MX_FUSED_ATTENTION_PACKED(2)
+MX_FUSED_ATTENTION_PACKED(3)
+MX_FUSED_ATTENTION_PACKED(4)

@@ -235,7 +235,48 @@ final class MxCudaNDArrayEx implements NDArrayEx {
   /** {@inheritDoc} */
   @Override
   public NDArray concat(NDList a0, int a1) {
+    NDArray joined = concatFirstAxis(a0, a1);
+    if (joined != null) {
+      return joined;
+    }
     return array.fallback("concat", (f, h) -> h.getNDArrayInternal().concat(f.host(a0), a1));
+  }
+
+  /**
+   * Concatenation of this array and {@code others} along the first axis on the device (each array's
+   * memory is one contiguous piece of the result: one device copy per array); null for another
+   * axis, arrays of other types, shapes or devices (the host fallback then runs).
+   */
+  private NDArray concatFirstAxis(NDList others, int axis) {
+    NDList arrays = new NDList(array);
+    arrays.addAll(others);
+    Shape first = array.getShape();
+    int rank = first.dimension();
+    if (rank == 0 || (axis != 0 && axis != -rank)) {
+      return null;
+    }
+    DataType type = array.getDataType();
+    long rows = 0;
+    for (NDArray a : arrays) {
+      Shape s = a.getShape();
+      if (device(a) == null
+          || a.getDataType() != type
+          || s.dimension() != rank
+          || !s.slice(1).equals(first.slice(1))) {
+        return null;
+      }
+      rows += s.get(0);
+    }
+    long[] dims = first.getShape().clone();
+    dims[0] = rows;
+    MxCudaNDArray out = (MxCudaNDArray) array.getManager().create(new Shape(dims), type);
+    long at = 0;
+    for (NDArray a : arrays) {
+      long bytes = a.getShape().size() * type.getNumOfBytes();
+      out.buffer().copyFromDevice(((MxCudaNDArray) a).buffer(), 0, at, bytes);
+      at += bytes;
+    }
+    return out;
   }
 
   /** {@inheritDoc} */

@@ -213,6 +213,64 @@ public final class MxFusedOps {
   }
 
   /**
+   * Returns softmax attention of sequences packed into consecutive rows without padding, {@code
+   * softmax(Q·Kᵀ/√headSize)·V} per sequence (attending to its own rows only) and head, as one fused
+   * kernel on MX GPU arrays; null for any other arrays, or where the sequences do not tile the rows
+   * in order (the caller then spreads the rows to a padded batch and masks the padding).
+   *
+   * @param query {@code [tokens, heads·headSize]}
+   * @param key {@code [tokens, heads·headSize]}
+   * @param value {@code [tokens, heads·headSize]}
+   * @param starts each sequence's first row
+   * @param lengths each sequence's row count
+   * @param heads the number of heads
+   * @return the context {@code [tokens, heads·headSize]}, or null where no fused kernel applies
+   */
+  public static NDArray attentionPacked(
+      NDArray query, NDArray key, NDArray value, int[] starts, int[] lengths, int heads) {
+    Shape s = query.getShape();
+    if (s.dimension() != 2
+        || heads < 1
+        || s.get(1) % heads != 0
+        || !key.getShape().equals(s)
+        || !value.getShape().equals(s)
+        || starts.length != lengths.length
+        || !onOneGpu(query, key, value)) {
+      return null;
+    }
+    long headSize = s.get(1) / heads;
+    if (headSize < 1 || headSize > CudaFusedOps.MAX_HEAD_SIZE || heads > 65535) {
+      return null;
+    }
+    long next = 0;
+    for (int i = 0; i < starts.length; i++) {
+      if (starts[i] != next || lengths[i] < 1) {
+        return null;
+      }
+      next += lengths[i];
+    }
+    if (next != s.get(0)) {
+      return null;
+    }
+    NDArray out = query.getManager().create(s, DataType.FLOAT32);
+    if (next == 0) {
+      return out;
+    }
+    CudaFusedOps.attentionPacked(
+        ((MxCudaNDArray) out).buffer(),
+        ((MxCudaNDArray) query).buffer(),
+        ((MxCudaNDArray) key).buffer(),
+        ((MxCudaNDArray) value).buffer(),
+        next,
+        starts,
+        lengths,
+        heads,
+        headSize,
+        (float) Math.sqrt(headSize));
+    return out;
+  }
+
+  /**
    * The element strides of a dense array of shape {@code from} read as {@code to} (right-aligned, 0
    * on broadcast axes); null where it does not broadcast.
    */

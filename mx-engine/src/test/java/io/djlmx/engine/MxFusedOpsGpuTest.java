@@ -1,5 +1,6 @@
 package io.djlmx.engine;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -267,6 +268,93 @@ class MxFusedOpsGpuTest {
         "8 columns do not split into 3 heads");
     NDArray wide = dev(random(2 * 130, 1, 0), 1, 2, 130);
     assertEquals(null, MxFusedOps.attention(wide, wide, wide, null, 1), "head size above 128");
+  }
+
+  @Test
+  void packedAttentionMatchesFp64PerSequence() {
+    // {heads, headSize} and the sequences' lengths: single rows, one and several key/query tiles,
+    // and more sequences than one launch carries (64)
+    int[][] shapes = {{1, 1}, {3, 7}, {12, 32}, {2, 33}, {1, 128}};
+    int[][] lengthSets = {{1}, {5, 1, 33, 17}, {70, 2}};
+    for (int[] hs : shapes) {
+      for (int[] lens0 : lengthSets) {
+        check(hs[0], hs[1], lens0);
+      }
+    }
+    int[] many = new int[150];
+    for (int i = 0; i < many.length; i++) {
+      many[i] = 1 + rnd.nextInt(20);
+    }
+    check(2, 32, many);
+    // sequences that do not tile the rows: no fused route (the caller spreads them)
+    NDArray a = dev(random(6 * 8, 1, 0), 6, 8);
+    assertEquals(null, MxFusedOps.attentionPacked(a, a, a, new int[] {0, 3}, new int[] {2, 3}, 2));
+    assertEquals(null, MxFusedOps.attentionPacked(a, a, a, new int[] {0}, new int[] {5}, 2));
+  }
+
+  private void check(int heads, int hs, int[] lengths) {
+    int width = heads * hs;
+    int[] starts = new int[lengths.length];
+    int rows = 0;
+    for (int i = 0; i < lengths.length; i++) {
+      starts[i] = rows;
+      rows += lengths[i];
+    }
+    float[] q = random(rows * width, 1.0, 0.0);
+    float[] k = random(rows * width, 1.0, 0.0);
+    float[] v = random(rows * width, 1.0, -0.2);
+    double[] e = new double[rows * width];
+    for (int s = 0; s < lengths.length; s++) {
+      int off = starts[s] * width;
+      int n = lengths[s] * width;
+      double[] one =
+          attentionReference(
+              Arrays.copyOfRange(q, off, off + n),
+              Arrays.copyOfRange(k, off, off + n),
+              Arrays.copyOfRange(v, off, off + n),
+              null,
+              null,
+              1,
+              lengths[s],
+              heads,
+              hs);
+      System.arraycopy(one, 0, e, off, n);
+    }
+    NDArray out =
+        MxFusedOps.attentionPacked(
+            dev(q, rows, width), dev(k, rows, width), dev(v, rows, width), starts, lengths, heads);
+    assertNotNull(out);
+    assertEquals(new Shape(rows, width), out.getShape());
+    assertClose(
+        e,
+        out.toFloatArray(),
+        2e-5,
+        "packed attention heads " + heads + " x " + hs + ", " + lengths.length + " sequences");
+  }
+
+  @Test
+  void concatAlongTheFirstAxisStaysOnTheDevice() {
+    long fallbacks = MxFallbacks.total();
+    float[] a = random(3 * 5, 1, 0);
+    float[] b = random(1 * 5, 1, 0);
+    float[] c = random(4 * 5, 1, 0);
+    NDArray joined = dev(a, 3, 5).concat(dev(b, 1, 5), 0);
+    assertEquals(new Shape(4, 5), joined.getShape());
+    float[] expected = new float[20];
+    System.arraycopy(a, 0, expected, 0, 15);
+    System.arraycopy(b, 0, expected, 15, 5);
+    assertClose(toDouble(expected), joined.toFloatArray(), 0, "concat of two");
+    NDArray three =
+        ai.djl.ndarray.NDArrays.concat(
+            new ai.djl.ndarray.NDList(dev(a, 3, 5), dev(b, 1, 5), dev(c, 4, 5)), -2);
+    float[] e3 = new float[40];
+    System.arraycopy(a, 0, e3, 0, 15);
+    System.arraycopy(b, 0, e3, 15, 5);
+    System.arraycopy(c, 0, e3, 20, 20);
+    assertClose(toDouble(e3), three.toFloatArray(), 0, "concat of three, axis -2");
+    NDArray ids = manager.create(new long[] {4, 5}).concat(manager.create(new long[] {6}), 0);
+    assertArrayEquals(new long[] {4, 5, 6}, ids.toLongArray());
+    assertEquals(fallbacks, MxFallbacks.total(), "no host fallback");
   }
 
   /** The attention of the zoo's reference core, as ordinary ops on the device. */

@@ -33,4 +33,17 @@ public final class SoftmaxAttentionCore implements AttentionCore {
         ? fused
         : AttentionCore.super.attendMerged(query, key, value, maskBias, heads);
   }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Where the engine has a fused attention kernel for these arrays ({@link
+   * MxFusedOps#attentionPacked}: MX GPU arrays) each sequence attends to its own packed rows in one
+   * launch; otherwise null (the caller spreads the rows to a padded batch).
+   */
+  @Override
+  public NDArray attendPacked(
+      NDArray query, NDArray key, NDArray value, int[] starts, int[] lengths, int heads) {
+    return MxFusedOps.attentionPacked(query, key, value, starts, lengths, heads);
+  }
 }

@@ -1,6 +1,5 @@
 package io.djlmx.zoo.bert;
 
-import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -49,7 +48,9 @@ final class TokenPacking {
 
   /**
    * Returns the packing of a batch, or null where packing does not apply or would not pay: no
-   * padding, a mask that is not 0/1, a sequence without any token, arrays off the CPU.
+   * padding, a mask that is not 0/1, a sequence without any token. The mask is read on the host
+   * (one copy from a GPU); the index arrays are made on {@code manager}'s device, so on a GPU the
+   * gathers run there.
    *
    * @param mask the attention mask {@code [batch, seq]}, 1 for tokens and 0 for padding
    * @param manager the manager the index arrays are made on (they live as long as it)
@@ -57,10 +58,7 @@ final class TokenPacking {
    */
   static TokenPacking of(NDArray mask, NDManager manager) {
     Shape s = mask.getShape();
-    if (s.dimension() != 2
-        || !Device.Type.CPU.equals(mask.getDevice().getDeviceType())
-        || !Device.Type.CPU.equals(manager.getDevice().getDeviceType())
-        || s.size() > Integer.MAX_VALUE) {
+    if (s.dimension() != 2 || s.size() > Integer.MAX_VALUE) {
       return null;
     }
     int batch = (int) s.get(0);

@@ -120,6 +120,10 @@ public final class MiniLmGpuBenchmark {
     ((MxNDManager) m).setConfig(MxConfig.resolve(Map.of(MxConfig.WEIGHTS, "MXFP6_E2M3")));
     BertEncoder encoder = new BertEncoder(ckpt.config());
     encoder.setWeights(ckpt.toBertWeights(), m);
+    // -Dmx.bench.tokenPacking=false: every padded position through every layer (main before the
+    // GPU packed attention), for comparisons
+    encoder.setTokenPacking(
+        Boolean.parseBoolean(System.getProperty("mx.bench.tokenPacking", "true")));
     return encoder;
   }
 

@@ -12,6 +12,12 @@ public final class CudaFusedOps {
   /** Largest head size {@link #attention} takes (four columns per lane of a warp). */
   public static final int MAX_HEAD_SIZE = 128;
 
+  /**
+   * Sequences per launch of {@link #attentionPacked} (FU_SEQS in mx_fused.cu: their rows travel in
+   * the launch parameters).
+   */
+  public static final int PACKED_SEQUENCES = 64;
+
   private static final int LN_ROWS_PER_BLOCK = 8;
   private static final int ATTENTION_QUERY_ROWS = 16;
 
@@ -136,28 +142,23 @@ public final class CudaFusedOps {
       ms = maskStrides.clone();
     }
     long ld = heads * headSize;
-    int dpl = (int) ((headSize + 31) / 32);
-    int smem = (int) (4 * (32 * (headSize + 1) + 32 * headSize + 16 * headSize + 4 * 32));
     CudaBackend.get()
         .launch(
-            "mx_fused_attention_d" + dpl,
+            "mx_fused_attention_d" + columnsPerLane(headSize),
             new int[] {
               (int) ((seq + ATTENTION_QUERY_ROWS - 1) / ATTENTION_QUERY_ROWS),
               (int) heads,
               (int) batch
             },
             new int[] {128, 1, 1},
-            smem,
+            attentionSharedBytes(headSize),
             new KernelArgs()
                 .ptr(out)
                 .ptr(q)
                 .ptr(k)
                 .ptr(v)
                 .ptr(mask)
-                .ptr(null)
-                .ptr(null)
                 .i32(seq)
-                .i32(heads)
                 .i32(headSize)
                 .i64(ld)
                 .i64(ld)
@@ -169,6 +170,114 @@ public final class CudaFusedOps {
                 .i64(ms[3])
                 .f32(div)
                 .build());
+  }
+
+  /**
+   * Softmax attention of a packed batch in the merged layout, without a mask: sequence {@code s}
+   * holds rows {@code [starts[s], starts[s] + lengths[s])} of every operand and attends to those
+   * rows only; for its query {@code i} and head {@code h}: {@code out[i] = Σ_j softmax_j(q_i·k_j /
+   * div) · v_j}. Rows are {@code heads·headSize} floats apart. The rows of each launch's (at most
+   * {@link #PACKED_SEQUENCES}) sequences travel in its parameters: no upload, no synchronisation.
+   * Rows outside every sequence are not written.
+   *
+   * @param out the context {@code [rows, heads·headSize]}
+   * @param q the queries, same layout
+   * @param k the keys, same layout
+   * @param v the values, same layout
+   * @param rows the rows of each operand
+   * @param starts each sequence's first row
+   * @param lengths each sequence's row count (at least 1)
+   * @param heads the heads
+   * @param headSize the columns of each head, 1 to {@link #MAX_HEAD_SIZE}
+   * @param div the divisor of every score (e.g. √headSize)
+   */
+  public static void attentionPacked(
+      DeviceBuffer out,
+      DeviceBuffer q,
+      DeviceBuffer k,
+      DeviceBuffer v,
+      long rows,
+      int[] starts,
+      int[] lengths,
+      long heads,
+      long headSize,
+      float div) {
+    if (starts.length != lengths.length) {
+      throw new IllegalArgumentException(
+          "attentionPacked: " + starts.length + " starts but " + lengths.length + " lengths");
+    }
+    checkAttentionShape(starts.length, rows, heads, headSize);
+    int longest = 0;
+    for (int s = 0; s < starts.length; s++) {
+      if (lengths[s] < 1 || starts[s] < 0 || (long) starts[s] + lengths[s] > rows) {
+        throw new IllegalArgumentException(
+            "attentionPacked: sequence "
+                + s
+                + " (rows "
+                + starts[s]
+                + " + "
+                + lengths[s]
+                + ") is empty or outside the "
+                + rows
+                + " rows");
+      }
+      longest = Math.max(longest, lengths[s]);
+    }
+    if (starts.length == 0 || heads == 0) {
+      return;
+    }
+    long bytes = 4 * rows * heads * headSize;
+    requireBytes("attention query", q, bytes);
+    requireBytes("attention key", k, bytes);
+    requireBytes("attention value", v, bytes);
+    requireBytes("attention output", out, bytes);
+    long ld = heads * headSize;
+    String name = "mx_fused_attention_packed_d" + columnsPerLane(headSize);
+    int smem = attentionSharedBytes(headSize);
+    CudaBackend be = CudaBackend.get();
+    for (int s0 = 0; s0 < starts.length; s0 += PACKED_SEQUENCES) {
+      int n = Math.min(PACKED_SEQUENCES, starts.length - s0);
+      // struct FuSeqs { int start[64]; int len[64]; } by value
+      byte[] seqs = new byte[8 * PACKED_SEQUENCES];
+      java.nio.ByteBuffer bb =
+          java.nio.ByteBuffer.wrap(seqs).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+      int chunkLongest = 0;
+      for (int i = 0; i < n; i++) {
+        bb.putInt(4 * i, starts[s0 + i]);
+        bb.putInt(4 * (PACKED_SEQUENCES + i), lengths[s0 + i]);
+        chunkLongest = Math.max(chunkLongest, lengths[s0 + i]);
+      }
+      be.launch(
+          name,
+          new int[] {
+            (chunkLongest + ATTENTION_QUERY_ROWS - 1) / ATTENTION_QUERY_ROWS, (int) heads, n
+          },
+          new int[] {128, 1, 1},
+          smem,
+          new KernelArgs()
+              .ptr(out)
+              .ptr(q)
+              .ptr(k)
+              .ptr(v)
+              .bytes(seqs)
+              .i32(headSize)
+              .i64(ld)
+              .i64(ld)
+              .i64(ld)
+              .i64(ld)
+              .f32(div)
+              .build());
+    }
+  }
+
+  /** Head columns per lane of the kernel variant (1 to 4). */
+  private static int columnsPerLane(long headSize) {
+    return (int) ((headSize + 31) / 32);
+  }
+
+  /** K and V tiles of 32 keys, 16 query rows, 16 rows of 32 probabilities. */
+  private static int attentionSharedBytes(long headSize) {
+    return (int) (4 * (32 * (headSize + 1) + 32 * headSize + 16 * headSize + 16 * 32));
   }
 
   private static void checkAttentionShape(long batch, long seq, long heads, long headSize) {

@@ -239,6 +239,28 @@ public final class DeviceBuffer implements AutoCloseable {
   }
 
   /**
+   * Copies {@code bytes} bytes from another device buffer at {@code srcOffset} into this one at
+   * {@code dstOffset} (ordered with the kernels of the default stream).
+   *
+   * @param src the source buffer
+   * @param srcOffset the byte offset in {@code src}
+   * @param dstOffset the byte offset in this buffer
+   * @param bytes how many bytes
+   */
+  public void copyFromDevice(DeviceBuffer src, long srcOffset, long dstOffset, long bytes) {
+    checkRange(dstOffset, bytes, "device copy");
+    src.checkRange(srcOffset, bytes, "device copy");
+    if (bytes == 0) {
+      return;
+    }
+    backend.makeCurrent();
+    CudaBackend.check(
+        JCudaDriver.cuMemcpyDtoD(
+            pointer().withByteOffset(dstOffset), src.pointer().withByteOffset(srcOffset), bytes),
+        "cuMemcpyDtoD(" + bytes + " bytes)");
+  }
+
+  /**
    * Returns whether {@link #close()} has freed this buffer.
    *
    * @return true once closed

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine from the folder above a bundle made with GPU_BUNDLE_MINILM=1 scripts/gpu-bundle.sh:
+# the fused encoder-layer kernels (branch gpufuse) against the unfused ops in one call. all-MiniLM-L6-v2 (real
+# weights) at batch 1 and 32 with the fused kernels off and every padded position through every layer
+# (-Dmx.cuda.fused=false -Dmx.bench.tokenPacking=false: the ops as on main), with the fused kernels on the padded
+# batch, and with the fused kernels on packed tokens (the default), in alternating rounds, every run with a
+# per-kernel CUDA-event profile after its timed passes; PyTorch FP32/BF16 on
+# the same weights and ids (and the cosine of every run's embeddings against them); then the GPU tests of the
+# fused kernels, the linear kernels (their epilogue parameter is new), the arrays, the model and the encoder.
+# Env: RUN_BUDGET (seconds, default 420), GPUFUSE_RUNS (MiniLM rounds, default 2), GPUFUSE_TESTS (0 skips them),
+# GPUFUSE_EXTRA (java flags for the fused runs). Logs under $OUT (or ./gpu-out), packed into one archive.
+set -uo pipefail
+B="$(cd "$(dirname "$0")" && pwd)"
+O="${OUT:-$PWD/gpu-out}"
+mkdir -p "$O"
+JAVA="$B/jre/bin/java"
+if [[ ! -x "$JAVA" ]]; then
+  mkdir -p /tmp/gpufuse-rt
+  tar xJf "$B/jre.tar.xz" -C /tmp/gpufuse-rt 2>/dev/null ||
+    python3 -c "import tarfile,sys; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$B/jre.tar.xz" /tmp/gpufuse-rt
+  JAVA=/tmp/gpufuse-rt/jre/bin/java
+fi
+CP="$(ls "$B"/lib/*.jar | grep -v junit-platform-console | tr '\n' ':')"
+FLAGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g
+  -Dai.djl.offline=true -Dai.djl.default_engine=MX -Dmx.engine.host=none -Dmx.gpu.encoderReference="$B/encoder-cpu-mx.f32")
+START=$SECONDS
+BUDGET="${RUN_BUDGET:-420}"
+limit() { local left=$((BUDGET - (SECONDS - START))); if ((left < 10)); then echo 1; elif ((left < $1)); then echo $left; else echo $1; fi; }
+junit() { # junit LOG TIMEOUT -- classes...
+  local log="$1" limit; limit="$(limit "$2")"; shift 3
+  if [[ $limit == 1 ]]; then echo "[$log] skipped: run budget spent"; return; fi
+  local sel=()
+  for c in "$@"; do sel+=(--select-class "$c"); done
+  timeout "$limit" "$JAVA" "${FLAGS[@]}" -jar "$B/lib/junit-platform-console-standalone.jar" execute \
+    --class-path "$CP" "${sel[@]}" --details=tree --disable-banner --disable-ansi-colors > "$O/$log" 2>&1
+  echo "[$log] rc=$? $(grep -E 'tests (successful|failed|aborted|skipped)' "$O/$log" | tr -s ' ' | tr '\n' ' ')"
+}
+minilm() { # minilm LABEL [java flags...]
+  local label="$1"; shift
+  timeout "$(limit 60)" "$JAVA" "${FLAGS[@]}" -Dmx.cuda.profile=true "$@" -cp "$CP" io.djlmx.zoo.bert.MiniLmGpuBenchmark \
+    "$B/minilm" "$O" "$label" > "$O/minilm-java-$label.log" 2>&1
+  grep -hE "^RESULT|Exception" "$O/minilm-java-$label.log" | head -8
+}
+{ date -u; nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv; } 2>&1 | tee "$O/device.txt"
+
+echo "== all-MiniLM-L6-v2 on MX GPU arrays: main's ops (unfused, every padded position), fused kernels on the padded"
+echo "   batch, fused kernels with packed tokens (packed attention); alternating rounds"
+EXTRA=(${GPUFUSE_EXTRA:-})
+for r in $(seq 1 "${GPUFUSE_RUNS:-2}"); do
+  minilm "base$r" -Dmx.cuda.fused=false -Dmx.bench.tokenPacking=false
+  minilm "fusedpad$r" -Dmx.bench.tokenPacking=false "${EXTRA[@]}"
+  minilm "fused$r" "${EXTRA[@]}"
+done
+for f in "$O"/minilm-java-base1.log "$O"/minilm-java-fusedpad1.log "$O"/minilm-java-fused1.log; do
+  echo "--- $(basename "$f")"; grep -hA22 "^PROFILE" "$f" | grep -v "^RESULT" | head -60
+done
+echo "== PyTorch on the same weights and ids"
+PYTHONUNBUFFERED=1 timeout "$(limit 70)" python3 "$B/minilm_torch_ref.py" "$B/minilm" "$O" > "$O/minilm-torch.log" 2>&1
+grep -hE "^RESULT|Error|torch " "$O/minilm-torch.log" | head -20
+
+if [[ "${GPUFUSE_TESTS:-1}" != 0 ]]; then
+  echo "== GPU tests: fused kernels, linear kernels, arrays, model, encoder, CPU/GPU agreement"
+  junit tests-fused.log 60 -- io.djlmx.engine.MxFusedOpsGpuTest
+  junit tests.log 200 -- io.djlmx.kernel.cuda.CudaMxLinearTest io.djlmx.kernel.cuda.CudaTensorCoreLinearTest \
+    io.djlmx.engine.MxCudaNDArrayTest io.djlmx.engine.MxCudaModelTest io.djlmx.zoo.bert.BertEncoderGpuTest \
+    io.djlmx.kernel.cuda.CudaCpuAgreementTest
+  grep -hE "✘|MethodSource.*fail|Exception|expected" "$O/tests-fused.log" "$O/tests.log" | head -20
+fi
+date -u
+(cd "$O" && rm -f ./*.f32 && tar czf logs.tar.gz --exclude=logs.tar.gz ./*.log device.txt &&
+  find . -maxdepth 1 -type f ! -name logs.tar.gz -delete)
