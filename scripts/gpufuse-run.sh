@@ -7,7 +7,10 @@
 # per-kernel CUDA-event profile after its timed passes; PyTorch FP32/BF16 on
 # the same weights and ids (and the cosine of every run's embeddings against them); then the GPU tests of the
 # fused kernels, the linear kernels (their epilogue parameter is new), the arrays, the model and the encoder.
-# Env: RUN_BUDGET (seconds, default 420), GPUFUSE_RUNS (MiniLM rounds, default 2), GPUFUSE_TESTS (0 skips them),
+# Each configuration runs with the benchmark's host pooling (hidden states copied back, pooled in Java) and with
+# the zoo translator's pooling ops on the device (-Dmx.bench.pooling=device, as the PyTorch reference pools).
+# Env: RUN_BUDGET (seconds, default 420), GPUFUSE_RUNS (MiniLM rounds, default 2), GPUFUSE_POOLING (default
+# "host device"), GPUFUSE_TESTS (0 skips them),
 # GPUFUSE_EXTRA (java flags for the fused runs). Logs under $OUT (or ./gpu-out), packed into one archive.
 set -uo pipefail
 B="$(cd "$(dirname "$0")" && pwd)"
@@ -46,12 +49,15 @@ minilm() { # minilm LABEL [java flags...]
 echo "== all-MiniLM-L6-v2 on MX GPU arrays: main's ops (unfused, every padded position), fused kernels on the padded"
 echo "   batch, fused kernels with packed tokens (packed attention); alternating rounds"
 EXTRA=(${GPUFUSE_EXTRA:-})
+POOLS=(${GPUFUSE_POOLING:-host device})
 for r in $(seq 1 "${GPUFUSE_RUNS:-2}"); do
-  minilm "base$r" -Dmx.cuda.fused=false -Dmx.bench.tokenPacking=false
-  minilm "fusedpad$r" -Dmx.bench.tokenPacking=false "${EXTRA[@]}"
-  minilm "fused$r" "${EXTRA[@]}"
+  for p in "${POOLS[@]}"; do
+    minilm "base-$p$r" -Dmx.bench.pooling=$p -Dmx.cuda.fused=false -Dmx.bench.tokenPacking=false
+    minilm "fusedpad-$p$r" -Dmx.bench.pooling=$p -Dmx.bench.tokenPacking=false "${EXTRA[@]}"
+    minilm "fused-$p$r" -Dmx.bench.pooling=$p "${EXTRA[@]}"
+  done
 done
-for f in "$O"/minilm-java-base1.log "$O"/minilm-java-fusedpad1.log "$O"/minilm-java-fused1.log; do
+for f in "$O"/minilm-java-base-"${POOLS[0]}"1.log "$O"/minilm-java-fusedpad-"${POOLS[0]}"1.log "$O"/minilm-java-fused-"${POOLS[0]}"1.log; do
   echo "--- $(basename "$f")"; grep -hA22 "^PROFILE" "$f" | grep -v "^RESULT" | head -60
 done
 echo "== PyTorch on the same weights and ids"

@@ -1900,6 +1900,14 @@ public final class MxCudaNDArray implements NDArray {
   /** {@inheritDoc} */
   @Override
   public NDArray norm(int a0, int[] a1, boolean a2) {
+    if (a0 == 2 && isF32() && a1 != null && a1.length > 0) {
+      // the Euclidean norm along axes (e.g. a sentence embedding's length) as the device ops
+      // square, sum and square root
+      try (NDArray sq = square();
+          NDArray sum = sq.sum(a1, a2)) {
+        return sum.sqrt();
+      }
+    }
     return fallback("norm", (f, h) -> h.norm(a0, a1, a2));
   }
 

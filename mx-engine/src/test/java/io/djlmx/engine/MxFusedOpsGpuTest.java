@@ -357,6 +357,28 @@ class MxFusedOpsGpuTest {
     assertEquals(fallbacks, MxFallbacks.total(), "no host fallback");
   }
 
+  @Test
+  void euclideanNormAlongAxesStaysOnTheDevice() {
+    long fallbacks = MxFallbacks.total();
+    int b = 5;
+    int n = 37;
+    float[] x = random(b * n, 1, 0.2);
+    NDArray a = dev(x, b, n);
+    double[] e = new double[b];
+    for (int i = 0; i < b; i++) {
+      double s = 0;
+      for (int j = 0; j < n; j++) {
+        s += (double) x[i * n + j] * x[i * n + j];
+      }
+      e[i] = Math.sqrt(s);
+    }
+    NDArray kept = a.norm(new int[] {1}, true);
+    assertEquals(new Shape(b, 1), kept.getShape());
+    assertClose(e, kept.toFloatArray(), 1e-6, "norm along axis 1, kept");
+    assertClose(e, a.norm(new int[] {-1}).toFloatArray(), 1e-6, "norm along axis -1");
+    assertEquals(fallbacks, MxFallbacks.total(), "no host fallback");
+  }
+
   /** The attention of the zoo's reference core, as ordinary ops on the device. */
   private static float[] unfusedAttention(
       NDArray q, NDArray k, NDArray v, NDArray mask, int heads, int hs) {

@@ -21,7 +21,9 @@ final class TokenPacking {
   private final int batch;
   private final int seq;
   private final NDArray rows;
-  private final NDArray spread;
+  private final long[] spreadIndex;
+  private final NDManager manager;
+  private NDArray spread;
   private final NDArray spreadZero;
   private final int tokens;
   private final int[] starts;
@@ -34,7 +36,8 @@ final class TokenPacking {
       int[] starts,
       int[] lengths,
       NDArray rows,
-      NDArray spread,
+      long[] spreadIndex,
+      NDManager manager,
       NDArray spreadZero) {
     this.batch = batch;
     this.seq = seq;
@@ -42,7 +45,8 @@ final class TokenPacking {
     this.starts = starts;
     this.lengths = lengths;
     this.rows = rows;
-    this.spread = spread;
+    this.spreadIndex = spreadIndex;
+    this.manager = manager;
     this.spreadZero = spreadZero;
   }
 
@@ -119,7 +123,8 @@ final class TokenPacking {
         starts,
         lengths,
         manager.create(rows),
-        manager.create(spread),
+        spread,
+        manager,
         manager.create(spreadZero));
   }
 
@@ -142,6 +147,10 @@ final class TokenPacking {
    */
   NDArray spread(NDArray packed) {
     long width = packed.getShape().get(1);
+    if (spread == null) {
+      // made on first use: an attention core that attends to packed rows never needs it
+      spread = manager.create(spreadIndex);
+    }
     return gather(spread, packed).reshape(batch, seq, width);
   }
 

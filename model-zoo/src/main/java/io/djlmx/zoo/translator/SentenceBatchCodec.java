@@ -104,6 +104,19 @@ public final class SentenceBatchCodec {
    * @return one embedding per sentence
    */
   public float[][] pool(NDArray hidden, NDArray attentionMask) {
+    return pool(hidden, attentionMask, pooling);
+  }
+
+  /**
+   * Pools hidden states into unit-length sentence embeddings with NDArray ops (on the device that
+   * holds {@code hidden}); only the pooled {@code [batch, hidden]} values come to the host.
+   *
+   * @param hidden the encoder's last hidden states {@code [batch, seq, hidden]}
+   * @param attentionMask the mask given to the encoder {@code [batch, seq]}
+   * @param pooling the pooling
+   * @return one embedding per sentence
+   */
+  public static float[][] pool(NDArray hidden, NDArray attentionMask, Pooling pooling) {
     NDArray pooled;
     if (pooling == Pooling.CLS) {
       pooled = hidden.get(":, 0, :");

@@ -2,6 +2,7 @@ package io.djlmx.zoo.bert;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -12,6 +13,8 @@ import io.djlmx.engine.MxNDManager;
 import io.djlmx.kernel.cuda.CudaMemoryPool;
 import io.djlmx.kernel.cuda.KernelProfile;
 import io.djlmx.zoo.checkpoint.MxCheckpoint;
+import io.djlmx.zoo.translator.Pooling;
+import io.djlmx.zoo.translator.SentenceBatchCodec;
 import io.djlmx.zoo.translator.SentenceSimilarity;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -38,6 +41,14 @@ public final class MiniLmGpuBenchmark {
 
   private static final int BATCH1_SENTENCES = 64;
   private static final int PASSES = 5;
+
+  /**
+   * {@code -Dmx.bench.pooling=device}: mean-pool and normalize with the zoo translator's NDArray
+   * ops ({@link SentenceBatchCodec#pool}) on the device, so only {@code [batch, 384]} comes back
+   * (as the PyTorch reference does); the default copies the hidden states back and pools in Java.
+   */
+  private static final boolean DEVICE_POOLING =
+      "device".equals(System.getProperty("mx.bench.pooling", "host"));
 
   private MiniLmGpuBenchmark() {}
 
@@ -164,11 +175,14 @@ public final class MiniLmGpuBenchmark {
       try (NDManager sub = m.newSubManager()) {
         Shape s = new Shape(b, len);
         NDList in = new NDList(sub.create(tok, s), sub.create(types, s), sub.create(mask, s));
-        float[] hidden =
-            encoder
-                .forward(new ParameterStore(sub, false), in, false)
-                .singletonOrThrow()
-                .toFloatArray();
+        NDArray hiddenStates =
+            encoder.forward(new ParameterStore(sub, false), in, false).singletonOrThrow();
+        if (DEVICE_POOLING) { // the zoo translator's pooling ops, on the device
+          float[][] pooled = SentenceBatchCodec.pool(hiddenStates, in.get(2), Pooling.MEAN);
+          System.arraycopy(pooled, 0, out, start, b);
+          continue;
+        }
+        float[] hidden = hiddenStates.toFloatArray();
         for (int i = 0; i < b; i++) {
           float[] e = new float[h];
           int n = ids[start + i].length;
