@@ -3,7 +3,7 @@
 # the fused encoder-layer kernels (branch gpufuse) against the unfused ops in one call. all-MiniLM-L6-v2 (real
 # weights) at batch 1 and 32 with the fused kernels off and every padded position through every layer
 # (-Dmx.cuda.fused=false -Dmx.bench.tokenPacking=false: the ops as on main), with the fused kernels on the padded
-# batch, and with the fused kernels on packed tokens (the default), in alternating rounds, every run with a
+# batch (the default), and with the fused kernels on packed tokens (-Dmx.bench.tokenPacking=true), in alternating rounds, every run with a
 # per-kernel CUDA-event profile after its timed passes; PyTorch FP32/BF16 on
 # the same weights and ids (and the cosine of every run's embeddings against them); then the GPU tests of the
 # fused kernels, the linear kernels (their epilogue parameter is new), the arrays, the model and the encoder.
@@ -54,7 +54,7 @@ for r in $(seq 1 "${GPUFUSE_RUNS:-2}"); do
   for p in "${POOLS[@]}"; do
     minilm "base-$p$r" -Dmx.bench.pooling=$p -Dmx.cuda.fused=false -Dmx.bench.tokenPacking=false
     minilm "fusedpad-$p$r" -Dmx.bench.pooling=$p -Dmx.bench.tokenPacking=false "${EXTRA[@]}"
-    minilm "fused-$p$r" -Dmx.bench.pooling=$p "${EXTRA[@]}"
+    minilm "fused-$p$r" -Dmx.bench.pooling=$p -Dmx.bench.tokenPacking=true "${EXTRA[@]}"
   done
 done
 for f in "$O"/minilm-java-base-"${POOLS[0]}"1.log "$O"/minilm-java-fusedpad-"${POOLS[0]}"1.log "$O"/minilm-java-fused-"${POOLS[0]}"1.log; do

@@ -131,10 +131,15 @@ public final class MiniLmGpuBenchmark {
     ((MxNDManager) m).setConfig(MxConfig.resolve(Map.of(MxConfig.WEIGHTS, "MXFP6_E2M3")));
     BertEncoder encoder = new BertEncoder(ckpt.config());
     encoder.setWeights(ckpt.toBertWeights(), m);
-    // -Dmx.bench.tokenPacking=false: every padded position through every layer (main before the
-    // GPU packed attention), for comparisons
-    encoder.setTokenPacking(
-        Boolean.parseBoolean(System.getProperty("mx.bench.tokenPacking", "true")));
+    // -Dmx.bench.tokenPacking=true: the real tokens packed on the GPU too (packed attention);
+    // false: every padded position through every layer on any device; unset: the encoder's
+    // defaults (packed on the CPU, every padded position on a GPU)
+    String packing = System.getProperty("mx.bench.tokenPacking");
+    if (packing != null) {
+      boolean packed = Boolean.parseBoolean(packing);
+      encoder.setTokenPacking(packed);
+      encoder.setDeviceTokenPacking(packed);
+    }
     return encoder;
   }
 
