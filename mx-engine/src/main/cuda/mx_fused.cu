@@ -95,8 +95,8 @@ constexpr int FU_QT = FU_WARPS * FU_QR;
 // each warp then takes its 4 query rows side by side (independent FMA chains and shuffles): lane t computes key
 // t's score for each row (a sequential FMA chain over D, the order mx_nd_matmul sums in), the warp updates each
 // row's running max and sum (online softmax), and each lane accumulates the D / 32 output columns it owns from the
-// tile's probabilities. At the end each row is divided by
-// its sum (a row whose every score is -Inf gives 0 / 0 = NaN, as softmax does).
+// tile's probabilities. At the end each row is divided by its sum (a row whose every score is -Inf gives 0 / 0 =
+// NaN, as softmax does).
 // The sequence's rows are [start, start + len) of every operand; mrow (nullable) is the mask of this sequence and
 // head, element (i, j) at i * mq + j * mk.
 template <int DPL>

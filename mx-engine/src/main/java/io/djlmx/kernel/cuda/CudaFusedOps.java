@@ -58,14 +58,14 @@ public final class CudaFusedOps {
       throw new IllegalArgumentException(
           "addLayerNorm: [" + rows + ", " + cols + "] exceeds the kernel's grid or row length");
     }
-    requireBytes("addLayerNorm x", x, 4 * rows * cols);
-    requireBytes("addLayerNorm residual", residual, 4 * rows * cols);
-    requireBytes("addLayerNorm output", out, 4 * rows * cols);
+    CudaOps.requireBytes("addLayerNorm x", x, 4 * rows * cols);
+    CudaOps.requireBytes("addLayerNorm residual", residual, 4 * rows * cols);
+    CudaOps.requireBytes("addLayerNorm output", out, 4 * rows * cols);
     if (gamma != null) {
-      requireBytes("addLayerNorm gamma", gamma, 4 * cols);
+      CudaOps.requireBytes("addLayerNorm gamma", gamma, 4 * cols);
     }
     if (beta != null) {
-      requireBytes("addLayerNorm beta", beta, 4 * cols);
+      CudaOps.requireBytes("addLayerNorm beta", beta, 4 * cols);
     }
     CudaBackend.get()
         .launch(
@@ -121,10 +121,10 @@ public final class CudaFusedOps {
       return;
     }
     long bytes = 4 * batch * seq * heads * headSize;
-    requireBytes("attention query", q, bytes);
-    requireBytes("attention key", k, bytes);
-    requireBytes("attention value", v, bytes);
-    requireBytes("attention output", out, bytes);
+    CudaOps.requireBytes("attention query", q, bytes);
+    CudaOps.requireBytes("attention key", k, bytes);
+    CudaOps.requireBytes("attention value", v, bytes);
+    CudaOps.requireBytes("attention output", out, bytes);
     long[] ms = new long[4];
     if (mask != null) {
       if (maskStrides == null || maskStrides.length != 4) {
@@ -138,7 +138,7 @@ public final class CudaFusedOps {
         }
         last += (extent[d] - 1) * maskStrides[d];
       }
-      requireBytes("attention mask", mask, 4 * (last + 1));
+      CudaOps.requireBytes("attention mask", mask, 4 * (last + 1));
       ms = maskStrides.clone();
     }
     long ld = heads * headSize;
@@ -227,10 +227,10 @@ public final class CudaFusedOps {
       return;
     }
     long bytes = 4 * rows * heads * headSize;
-    requireBytes("attention query", q, bytes);
-    requireBytes("attention key", k, bytes);
-    requireBytes("attention value", v, bytes);
-    requireBytes("attention output", out, bytes);
+    CudaOps.requireBytes("attention query", q, bytes);
+    CudaOps.requireBytes("attention key", k, bytes);
+    CudaOps.requireBytes("attention value", v, bytes);
+    CudaOps.requireBytes("attention output", out, bytes);
     long ld = heads * headSize;
     String name = "mx_fused_attention_packed_d" + columnsPerLane(headSize);
     int smem = attentionSharedBytes(headSize);
@@ -298,16 +298,6 @@ public final class CudaFusedOps {
               + " above 65535, or seq "
               + seq
               + " too long for the kernel's grid");
-    }
-  }
-
-  private static void requireBytes(String what, DeviceBuffer b, long bytes) {
-    if (b == null) {
-      throw new IllegalArgumentException(what + " is null");
-    }
-    if (b.byteSize() < bytes) {
-      throw new IllegalArgumentException(
-          what + " of " + b.byteSize() + " bytes is smaller than the " + bytes + " bytes needed");
     }
   }
 }

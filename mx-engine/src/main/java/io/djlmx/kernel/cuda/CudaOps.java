@@ -249,7 +249,8 @@ public final class CudaOps {
             kernel, new int[] {blocks(items), 1, 1}, new int[] {THREADS, 1, 1}, 0, args.build());
   }
 
-  private static void requireBytes(String what, DeviceBuffer b, long bytes) {
+  /** Throws unless {@code b} is non-null and holds at least {@code bytes} bytes. */
+  static void requireBytes(String what, DeviceBuffer b, long bytes) {
     if (b == null) {
       throw new IllegalArgumentException(what + " is null");
     }
