@@ -29,7 +29,8 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description =
         "Sentences/s at batch 1 and 32: PyTorch FP32, MX formats (MX engine), ONNX Runtime FP32"
-            + " and INT8; median of --reps passes after a warm-up batch; prints a Markdown table.")
+            + " and INT8; median of --reps passes after --warmup seconds of untimed passes; prints a"
+            + " Markdown table.")
 public final class BenchEmbeddingsCommand implements Callable<Integer> {
 
   @Spec picocli.CommandLine.Model.CommandSpec spec;
@@ -52,6 +53,15 @@ public final class BenchEmbeddingsCommand implements Callable<Integer> {
 
   @Option(names = "--reps", defaultValue = "5", description = "Timed passes per configuration")
   int reps;
+
+  @Option(
+      names = "--warmup",
+      defaultValue = "8",
+      description =
+          "Untimed passes per configuration and batch size for at least this many seconds first"
+              + " (the JIT compiles the Vector API kernels only after seconds of use on 2 busy"
+              + " cores: timed sooner, the first MX row would measure interpreted code)")
+  double warmupSeconds;
 
   @Option(
       names = "--formats",
@@ -122,6 +132,10 @@ public final class BenchEmbeddingsCommand implements Callable<Integer> {
       JniUtils.setNumThreads(oneThread ? 1 : mxRow && torchMx > 0 ? torchMx : torchDefault);
       double[] median = new double[2];
       for (int b = 0; b < 2; b++) {
+        long warmEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
+        do {
+          e.getValue().run(pt[b], onMx[b]);
+        } while (System.nanoTime() < warmEnd);
         double[] v = new double[reps];
         for (int rep = 0; rep < reps; rep++) {
           v[rep] = e.getValue().run(pt[b], onMx[b]).sentencesPerSecond();

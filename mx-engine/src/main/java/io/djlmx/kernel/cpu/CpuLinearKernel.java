@@ -58,6 +58,15 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
    */
   private static final long MAX_DECODED_FLOATS = 1L << 24;
 
+  /**
+   * Interleaved input floats up to which the unit-major path runs: all input rows stay in a core's
+   * cache (512 KiB of its 1 MiB L2 here) while the units' panels pass through.
+   */
+  private static final long MAX_RESIDENT_INPUT_FLOATS = 1 << 17;
+
+  /** A unit's full-depth decoded panel (32 × k floats) up to which the unit-major path runs. */
+  private static final long MAX_UNIT_PANEL_FLOATS = 1 << 16;
+
   /** Below this many multiply-adds a call runs on the calling thread alone. */
   private static final double MIN_PARALLEL_MACS = 1 << 18;
 
@@ -231,6 +240,12 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
                   b == groups ? units : b * ByteGemvKernel.UNITS));
     } else if (rows == 1) {
       threads.forRange(pw.units(), parts, (a, b) -> GemvKernel.run(pw, xp, bias, y, 0, a, b));
+    } else if (rows >= 8
+        && (long) rows * kpad <= MAX_RESIDENT_INPUT_FLOATS
+        && 32L * kpad <= MAX_UNIT_PANEL_FLOATS) {
+      float[] xt = interleave8(xp, kpad, rows);
+      threads.forRange(
+          pw.units(), parts, (a, b) -> unitMajor(pw, xt, xp, kpad, rows, bias, y, a, b));
     } else if (rows >= MIN_BLOCKED_ROWS
         && pw.units() * pw.blocksPerRow() * 1024L <= MAX_DECODED_FLOATS) {
       blocked(pw, interleave8(xp, kpad, rows), xp, kpad, rows, bias, y, parts);
@@ -265,6 +280,41 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
         }
         GemmKernel.run(
             panel, 0, nb * 32, xt, x, kpad, c0 * 32, 0, m, y, n, u, c0 == 0, bias, c0 + nb >= kb);
+      }
+    }
+  }
+
+  /**
+   * The path for inputs that fit in cache: each unit's full-depth panel is decoded into this
+   * thread's scratch (it stays in cache) and multiplied with every input row, so each output is
+   * accumulated in registers over all of {@code k} and stored once, and no decoded weight goes
+   * through memory (the large-batch path writes the whole decoded weight out and reads it back).
+   */
+  private static void unitMajor(
+      CpuPreparedWeight w,
+      float[] xt,
+      float[] x,
+      int kpad,
+      int m,
+      MemorySegment bias,
+      MemorySegment y,
+      long u0,
+      long u1) {
+    int kb = w.blocksPerRow();
+    int n = (int) w.rows();
+    float[] panel = Scratch.floats(Scratch.PANEL, kb * 1024);
+    for (long u = u0; u < u1; u++) {
+      for (int c = 0; c < kb; c++) {
+        TileDecoder.decode(w, u * kb + c, panel, c * 1024);
+      }
+      if (u == 0 && kb > 1) {
+        // Two depth chunks for the first unit, for GemmKernel.run's branch profile: see blocked.
+        int half = kb / 2 * 32;
+        GemmKernel.run(panel, 0, half, xt, x, kpad, 0, 0, m, y, n, u, true, bias, false);
+        GemmKernel.run(
+            panel, 32 * half, kpad - half, xt, x, kpad, half, 0, m, y, n, u, false, bias, true);
+      } else {
+        GemmKernel.run(panel, 0, kpad, xt, x, kpad, 0, 0, m, y, n, u, true, bias, true);
       }
     }
   }

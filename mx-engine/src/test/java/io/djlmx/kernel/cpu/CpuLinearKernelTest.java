@@ -572,9 +572,11 @@ class CpuLinearKernelTest {
   }
 
   /**
-   * The large-batch path (whole weight decoded, blocks of 64 rows): row counts that end a block in
-   * every tail (8, 4, 2 and 1 rows), a partial last block, k off the block size, bias or none, W+A;
-   * and the same bits on one thread and on three.
+   * The batched paths for many rows: row counts that end a block of eight in every tail (8, 4, 2
+   * and 1 rows), k off the block size, bias or none, W+A; and the same bits on one thread and on
+   * three. With the small k the inputs fit in cache (the unit-major path); with k = 700, 130 and
+   * 199 rows do not (the large-batch path: whole weight decoded, blocks of 64 rows, a partial last
+   * block).
    */
   @Test
   void largeBatchesAllFormatsAndThreadCounts() {
@@ -585,7 +587,8 @@ class CpuLinearKernelTest {
         CpuLinearKernel three = CpuLinearKernel.builder().optThreads(3).build();
         Arena arena = Arena.ofShared()) {
       for (MxFormat f : MxFormat.values()) {
-        int k = 72 + 33 * (ci % 3);
+        boolean wide = ci % 10 >= 5;
+        int k = wide ? 700 : 72 + 33 * (ci % 3);
         int n = 50 + 7 * (ci % 5);
         try (MxTensor w = fewSmallCodes(rnd, f, n, k)) {
           for (int m : ms) {
