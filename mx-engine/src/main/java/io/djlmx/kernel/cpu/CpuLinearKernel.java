@@ -307,15 +307,53 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
       for (int c = 0; c < kb; c++) {
         TileDecoder.decode(w, u * kb + c, panel, c * 1024);
       }
-      if (u == 0 && kb > 1) {
-        // Two depth chunks for the first unit, for GemmKernel.run's branch profile: see blocked.
-        int half = kb / 2 * 32;
-        GemmKernel.run(panel, 0, half, xt, x, kpad, 0, 0, m, y, n, u, true, bias, false);
-        GemmKernel.run(
-            panel, 32 * half, kpad - half, xt, x, kpad, half, 0, m, y, n, u, false, bias, true);
-      } else {
-        GemmKernel.run(panel, 0, kpad, xt, x, kpad, 0, 0, m, y, n, u, true, bias, true);
-      }
+      fullDepth(panel, 0, kb, xt, x, kpad, 0, m, y, n, u, bias, u == 0);
+    }
+  }
+
+  /**
+   * Multiplies rows {@code [i0, i1)} with one unit's full-depth panel, storing each output once.
+   * With {@code split} (one tile per call) it runs in two depth chunks instead, the same sums (the
+   * partial is stored exactly), so that {@code GemmKernel.run}'s profile keeps both sides of its
+   * first/last branches: otherwise C2 prunes them after a run of full-depth calls, and the next
+   * chunked call (a small batch) deoptimizes the kernel into the interpreter for seconds (C1 cannot
+   * compile it).
+   */
+  private static void fullDepth(
+      float[] panel,
+      int off,
+      int kb,
+      float[] xt,
+      float[] x,
+      int kpad,
+      int i0,
+      int i1,
+      MemorySegment y,
+      int n,
+      long u,
+      MemorySegment bias,
+      boolean split) {
+    if (split && kb > 1) {
+      int half = kb / 2 * 32;
+      GemmKernel.run(panel, off, half, xt, x, kpad, 0, i0, i1, y, n, u, true, bias, false);
+      GemmKernel.run(
+          panel,
+          off + 32 * half,
+          kpad - half,
+          xt,
+          x,
+          kpad,
+          half,
+          i0,
+          i1,
+          y,
+          n,
+          u,
+          false,
+          bias,
+          true);
+    } else {
+      GemmKernel.run(panel, off, kpad, xt, x, kpad, 0, i0, i1, y, n, u, true, bias, true);
     }
   }
 
@@ -362,34 +400,7 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
             int i1 = Math.min(m, i0 + ROW_BLOCK);
             long u = t % units;
             int off = (int) (u * unitFloats);
-            if (t == 0 && kb > 1) {
-              // The first tile runs in two depth chunks, as the chunked path does (same sums: the
-              // partial is stored exactly), so GemmKernel.run's profile keeps both sides of its
-              // first/last branches. Otherwise C2 prunes them after a run of large batches, and the
-              // next small batch deoptimizes the kernel into the interpreter for seconds (C1 cannot
-              // compile it).
-              int half = kb / 2 * 32;
-              GemmKernel.run(
-                  decoded, off, half, xt, x, kpad, 0, i0, i1, y, n, u, true, bias, false);
-              GemmKernel.run(
-                  decoded,
-                  off + 32 * half,
-                  kpad - half,
-                  xt,
-                  x,
-                  kpad,
-                  half,
-                  i0,
-                  i1,
-                  y,
-                  n,
-                  u,
-                  false,
-                  bias,
-                  true);
-            } else {
-              GemmKernel.run(decoded, off, kpad, xt, x, kpad, 0, i0, i1, y, n, u, true, bias, true);
-            }
+            fullDepth(decoded, off, kb, xt, x, kpad, i0, i1, y, n, u, bias, t == 0);
           }
         });
   }
