@@ -23,7 +23,10 @@ import java.util.stream.IntStream;
 /**
  * Times MX linear ({@link CpuLinearKernel}) against DJL PyTorch FP32 linear on the same inputs,
  * side by side: each round runs every contender once (a batch of calls lasting about 20 ms), and
- * the table reports medians over the rounds and ratios to PyTorch.
+ * the table reports medians over the rounds, the ratio of PyTorch's median to each contender's, and
+ * the median over the rounds of each round's own ratio (PyTorch's batch and the contender's, timed
+ * moments apart): on a shared machine the load drifts between rounds, and the paired ratio follows
+ * the contenders' relative speed more closely than the ratio of medians.
  *
  * <p>Run: {@code java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx8g
  * -cp examples/target/mx.jar io.djlmx.examples.bench.CpuLinearBench [rounds] [shapes]} where shapes
@@ -81,8 +84,8 @@ public final class CpuLinearBench {
     Engine pt = Engine.getEngine("PyTorch");
     System.out.println(
         "| M×K→N | contender | median ms | vs PyTorch FP32 | weight MiB | floor ms (32 GB/s)"
-            + " | rel. L2 error vs FP32 |");
-    System.out.println("|---|---|---|---|---|---|---|");
+            + " | rel. L2 error vs FP32 | paired ratio (median per round) |");
+    System.out.println("|---|---|---|---|---|---|---|---|");
     try (CpuLinearKernel kernel = new CpuLinearKernel();
         NDManager manager = pt.newBaseManager()) {
       for (String s : shapes.split(",")) {
@@ -154,19 +157,30 @@ public final class CpuLinearBench {
           errors.add(relError(ys, ref));
         }
       }
-      double[] medians = measure(list, rounds);
+      double[][] samples = measure(list, rounds);
+      double[] medians = new double[list.size()];
+      double[] pairedRatios = new double[list.size()];
+      for (int i = 0; i < list.size(); i++) {
+        medians[i] = median(samples[i]);
+        double[] ratios = new double[rounds];
+        for (int r = 0; r < rounds; r++) {
+          ratios[r] = samples[0][r] / samples[i][r];
+        }
+        pairedRatios[i] = median(ratios);
+      }
       for (int i = 0; i < list.size(); i++) {
         Contender c = list.get(i);
         System.out.printf(
             Locale.ROOT,
-            "| %s | %s | %.3f | %s | %.1f | %.2f | %s |%n",
+            "| %s | %s | %.3f | %s | %.1f | %.2f | %s | %.2f× |%n",
             shape,
             c.name(),
             medians[i],
             i == 0 ? "1.00×" : String.format(Locale.ROOT, "%.2f×", medians[0] / medians[i]),
             c.weightBytes() / 1048576.0,
             c.weightBytes() / READ_CEILING * 1e3,
-            errors.get(i));
+            errors.get(i),
+            pairedRatios[i]);
       }
     } finally {
       for (AutoCloseable c : toClose) {
@@ -227,7 +241,7 @@ public final class CpuLinearBench {
    * Warms up, sizes each contender's batch to ~20 ms, then times rounds of all contenders, each
    * batch after a short idle gap.
    */
-  private static double[] measure(List<Contender> list, int rounds) {
+  private static double[][] measure(List<Contender> list, int rounds) {
     // The first shape also waits out the JIT: C2 takes seconds to compile the large kernel loops,
     // and until then they run interpreted.
     long warmupNanos = firstShape ? 5_000_000_000L : 400_000_000L;
@@ -256,12 +270,13 @@ public final class CpuLinearBench {
         samples[i][r] = (System.nanoTime() - t0) / 1e6 / inner[i];
       }
     }
-    double[] medians = new double[list.size()];
-    for (int i = 0; i < list.size(); i++) {
-      double[] s = samples[i].clone();
-      Arrays.sort(s);
-      medians[i] = rounds % 2 == 1 ? s[rounds / 2] : (s[rounds / 2 - 1] + s[rounds / 2]) / 2;
-    }
-    return medians;
+    return samples;
+  }
+
+  private static double median(double[] values) {
+    double[] s = values.clone();
+    Arrays.sort(s);
+    int n = s.length;
+    return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
   }
 }
