@@ -43,6 +43,9 @@ public final class MxDemo {
    * @param batchSize sentences per forward pass when embedding the corpus
    * @param weights the MX weight format of the second model
    * @param cacheDir where the zoo caches checkpoints, or null for its default
+   * @param warmupSeconds how long each model embeds untimed batches and queries before the timed
+   *     runs (at least one of each): on 2 cores the JIT takes seconds to compile the MX kernels,
+   *     and timed sooner the MX model would be measured partly on unoptimized code
    */
   public record Options(
       int corpusSize,
@@ -50,15 +53,17 @@ public final class MxDemo {
       int topK,
       int batchSize,
       MxFormat weights,
-      Path cacheDir) {
+      Path cacheDir,
+      double warmupSeconds) {
 
     /**
-     * Returns the defaults: the whole corpus, the default queries, top 3, batch 32, MXFP6_E2M3.
+     * Returns the defaults: the whole corpus, the default queries, top 3, batch 32, MXFP6_E2M3, 5 s
+     * of warm-up per model.
      *
      * @return the default options
      */
     public static Options defaults() {
-      return new Options(1000, DEFAULT_QUERIES, 3, 32, MxFormat.MXFP6_E2M3, null);
+      return new Options(1000, DEFAULT_QUERIES, 3, 32, MxFormat.MXFP6_E2M3, null, 5);
     }
 
     /**
@@ -79,6 +84,9 @@ public final class MxDemo {
       }
       if (weights == null) {
         throw new IllegalArgumentException("an MX weight format is needed");
+      }
+      if (!(warmupSeconds >= 0)) {
+        throw new IllegalArgumentException("warm-up seconds must be >= 0, got " + warmupSeconds);
       }
       queries = List.copyOf(queries);
     }
@@ -184,9 +192,15 @@ public final class MxDemo {
       throws IOException, ModelException, TranslateException {
     try (ZooEncoder enc = ZooEncoder.load(ZooEncoder.MINILM, engine, weights, options.cacheDir())) {
       List<String> texts = corpus.texts();
-      // warm-up: first calls compile kernels and size buffers
-      enc.embed(texts.subList(0, Math.min(texts.size(), options.batchSize())), options.batchSize());
-      enc.embed(options.queries().get(0));
+      // warm-up: the first calls compile kernels and size buffers
+      List<String> batch = texts.subList(0, Math.min(texts.size(), options.batchSize()));
+      long warmEnd = System.nanoTime() + (long) (options.warmupSeconds() * 1e9);
+      do {
+        enc.embed(batch, options.batchSize());
+        for (String q : options.queries()) {
+          enc.embed(q);
+        }
+      } while (System.nanoTime() < warmEnd);
       long t0 = System.nanoTime();
       float[][] vectors = enc.embed(texts, options.batchSize());
       double corpusPerSecond = texts.size() / ((System.nanoTime() - t0) / 1e9);
@@ -285,7 +299,7 @@ public final class MxDemo {
     out.print(indent(s.render()));
     out.printf(
         Locale.ROOT,
-        "%nSpeeds are one short run on this machine (sentences/s after a warm-up); see"
+        "%nSpeeds are one short run on this machine (after --warmup seconds of untimed runs); see"
             + " docs/BENCHMARKS.md for medians.%n");
     out.flush();
   }

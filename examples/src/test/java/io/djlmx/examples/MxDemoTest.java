@@ -21,7 +21,8 @@ class MxDemoTest {
             3,
             32,
             MxFormat.MXFP6_E2M3,
-            TestCache.dir());
+            TestCache.dir(),
+            0);
     MxDemo.Result r = new MxDemo(options).run();
 
     assertEquals(64, r.fp32().corpus().length);

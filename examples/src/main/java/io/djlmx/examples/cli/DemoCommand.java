@@ -54,6 +54,15 @@ public final class DemoCommand implements Callable<Integer> {
   int topK;
 
   @Option(
+      names = "--warmup",
+      paramLabel = "SECONDS",
+      description =
+          "Untimed embedding per model before the timed runs, in seconds (default:"
+              + " ${DEFAULT-VALUE}): the JIT needs seconds to compile the MX kernels.",
+      defaultValue = "5")
+  double warmupSeconds;
+
+  @Option(
       names = "--cache-dir",
       paramLabel = "DIR",
       description = "Where converted zoo checkpoints are cached (default: the DJL cache).")
@@ -70,7 +79,8 @@ public final class DemoCommand implements Callable<Integer> {
             topK,
             defaults.batchSize(),
             weights,
-            cacheDir);
+            cacheDir,
+            warmupSeconds);
     MxDemo.print(new MxDemo(options).run(), spec.commandLine().getOut());
     return 0;
   }
