@@ -11,6 +11,16 @@
 #define MX_E2M1 4
 #define MX_INT8 5
 
+// Sum and maximum over the 32 lanes of a warp; every lane gets the result.
+__device__ __forceinline__ float mx_warp_sum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+__device__ __forceinline__ float mx_warp_max(float v) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
 // Bits of one element code.
 template <int F> struct MxBits { static constexpr int value = (F == MX_E2M1) ? 4 : (F == MX_E3M2 || F == MX_E2M3) ? 6 : 8; };
 

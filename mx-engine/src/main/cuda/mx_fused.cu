@@ -7,17 +7,10 @@
 //     copies, no score matrix in device memory. Padded batches (a sequence every S rows, an additive mask) or
 //     packed ones (each sequence's first row and length in the launch parameters, no mask).
 #include <math.h>
+#include "mx_common.cuh"
 
 namespace {
 
-__device__ __forceinline__ float fu_warp_sum(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-__device__ __forceinline__ float fu_warp_max(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
 
 // Columns a lane keeps in registers in the add + layer norm kernel (rows up to 32 * 16 = 512 wide are read
 // once; wider rows are read again for each of the three passes).
@@ -49,7 +42,7 @@ extern "C" __global__ void __launch_bounds__(256) mx_fused_add_layernorm(float* 
       v[j] = c < cols ? xr[c] + rr[c] : 0.0f;
       s += v[j];
     }
-    mean = fu_warp_sum(s) / cols;
+    mean = mx_warp_sum(s) / cols;
     float q = 0.0f;
 #pragma unroll
     for (int j = 0; j < FU_LN_CACHE; j++) {
@@ -57,7 +50,7 @@ extern "C" __global__ void __launch_bounds__(256) mx_fused_add_layernorm(float* 
       const float d = v[j] - mean;
       if (c < cols) q = fmaf(d, d, q);
     }
-    rstd = 1.0f / sqrtf(fu_warp_sum(q) / cols + eps);
+    rstd = 1.0f / sqrtf(mx_warp_sum(q) / cols + eps);
 #pragma unroll
     for (int j = 0; j < FU_LN_CACHE; j++) {
       const int c = lane + 32 * j;
@@ -70,13 +63,13 @@ extern "C" __global__ void __launch_bounds__(256) mx_fused_add_layernorm(float* 
   }
   float s = 0.0f;
   for (int c = lane; c < cols; c += 32) s += xr[c] + rr[c];
-  mean = fu_warp_sum(s) / cols;
+  mean = mx_warp_sum(s) / cols;
   float q = 0.0f;
   for (int c = lane; c < cols; c += 32) {
     const float d = (xr[c] + rr[c]) - mean;
     q = fmaf(d, d, q);
   }
-  rstd = 1.0f / sqrtf(fu_warp_sum(q) / cols + eps);
+  rstd = 1.0f / sqrtf(mx_warp_sum(q) / cols + eps);
   for (int c = lane; c < cols; c += 32) {
     const float t = ((xr[c] + rr[c]) - mean) * rstd;
     yr[c] = fmaf(t, gamma != nullptr ? gamma[c] : 1.0f, beta != nullptr ? beta[c] : 0.0f);

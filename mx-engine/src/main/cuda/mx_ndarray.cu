@@ -4,6 +4,7 @@
 // row-major; strided views are described by an NdGeom passed by value.
 #include <cstdint>
 #include <math.h>
+#include "mx_common.cuh"
 
 #define ND_MAXD 8
 
@@ -142,16 +143,8 @@ extern "C" __global__ void mx_nd_cast(void* __restrict__ out, const void* __rest
 }
 
 // Block-wide reductions over 256 threads (8 warps).
-__device__ __forceinline__ float nd_warp_sum(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-__device__ __forceinline__ float nd_warp_max(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
 __device__ float nd_block_sum(float v, float* sh) {
-  v = nd_warp_sum(v);
+  v = mx_warp_sum(v);
   int w = threadIdx.x >> 5, l = threadIdx.x & 31;
   __syncthreads();
   if (l == 0) sh[w] = v;
@@ -161,7 +154,7 @@ __device__ float nd_block_sum(float v, float* sh) {
   return t;
 }
 __device__ float nd_block_max(float v, float* sh) {
-  v = nd_warp_max(v);
+  v = mx_warp_max(v);
   int w = threadIdx.x >> 5, l = threadIdx.x & 31;
   __syncthreads();
   if (l == 0) sh[w] = v;
