@@ -274,10 +274,7 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
     for (int c0 = 0; c0 < kb; c0 += PANEL_BLOCKS) {
       int nb = Math.min(PANEL_BLOCKS, kb - c0);
       for (long u = u0; u < u1; u++) {
-        long tile = u * kb + c0;
-        for (int b = 0; b < nb; b++) {
-          TileDecoder.decode(w, tile + b, panel, b * 1024);
-        }
+        decodeTiles(w, u * kb + c0, nb, panel, 0);
         GemmKernel.run(
             panel, 0, nb * 32, xt, x, kpad, c0 * 32, 0, m, y, n, u, c0 == 0, bias, c0 + nb >= kb);
       }
@@ -304,9 +301,7 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
     int n = (int) w.rows();
     float[] panel = Scratch.floats(Scratch.PANEL, kb * 1024);
     for (long u = u0; u < u1; u++) {
-      for (int c = 0; c < kb; c++) {
-        TileDecoder.decode(w, u * kb + c, panel, c * 1024);
-      }
+      decodeTiles(w, u * kb, kb, panel, 0);
       fullDepth(panel, 0, kb, xt, x, kpad, 0, m, y, n, u, bias, u == 0);
     }
   }
@@ -383,9 +378,7 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
         parts,
         (a, b) -> {
           for (long u = a; u < b; u++) {
-            for (int c = 0; c < kb; c++) {
-              TileDecoder.decode(w, u * kb + c, decoded, (int) (u * unitFloats + c * 1024L));
-            }
+            decodeTiles(w, u * kb, kb, decoded, (int) (u * unitFloats));
           }
         });
     long rowBlocks = (m + ROW_BLOCK - 1) / ROW_BLOCK;
@@ -403,6 +396,16 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
             fullDepth(decoded, off, kb, xt, x, kpad, i0, i1, y, n, u, bias, t == 0);
           }
         });
+  }
+
+  /**
+   * Decodes {@code count} consecutive 32×32 tiles into {@code panel} from {@code off}, 1024 each.
+   */
+  private static void decodeTiles(
+      CpuPreparedWeight w, long firstTile, int count, float[] panel, int off) {
+    for (int t = 0; t < count; t++) {
+      TileDecoder.decode(w, firstTile + t, panel, off + t * 1024);
+    }
   }
 
   /** Copies whole blocks of eight rows so that one column's eight values are adjacent. */
