@@ -309,12 +309,39 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
   /**
    * Multiplies rows {@code [i0, i1)} with one unit's full-depth panel, storing each output once.
    * With {@code split} (one tile per call) it runs in two depth chunks instead, the same sums (the
-   * partial is stored exactly), so that {@code GemmKernel.run}'s profile keeps both sides of its
-   * first/last branches: otherwise C2 prunes them after a run of full-depth calls, and the next
-   * chunked call (a small batch) deoptimizes the kernel into the interpreter for seconds (C1 cannot
-   * compile it).
+   * partial is stored exactly), and its last seven rows go through {@code GemmKernel.run} on their
+   * own, so that the kernel's 4-, 2- and 1-row tails run too: then {@code GemmKernel.run}'s profile
+   * keeps both sides of its first/last branches and of its row tails. Otherwise C2 prunes a side
+   * after a run of calls that never take it, and the next call that does (a small batch, a row
+   * count not a multiple of eight) deoptimizes the kernel into the interpreter for seconds (C1
+   * cannot compile it; {@code docs/bench/jit.md}).
    */
   private static void fullDepth(
+      float[] panel,
+      int off,
+      int kb,
+      float[] xt,
+      float[] x,
+      int kpad,
+      int i0,
+      int i1,
+      MemorySegment y,
+      int n,
+      long u,
+      MemorySegment bias,
+      boolean split) {
+    if (split && i1 - i0 > 8) {
+      // Rows are independent: [i0, s) keeps the 8-row blocks, [s, i1) is 4 + 2 + 1 rows.
+      int s = i1 - 7;
+      depthChunks(panel, off, kb, xt, x, kpad, i0, s, y, n, u, bias, true);
+      depthChunks(panel, off, kb, xt, x, kpad, s, i1, y, n, u, bias, true);
+    } else {
+      depthChunks(panel, off, kb, xt, x, kpad, i0, i1, y, n, u, bias, split);
+    }
+  }
+
+  /** {@link #fullDepth} without the row split. */
+  private static void depthChunks(
       float[] panel,
       int off,
       int kb,

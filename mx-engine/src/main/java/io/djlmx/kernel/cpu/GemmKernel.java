@@ -26,7 +26,8 @@ final class GemmKernel {
    * @param x the inputs, row stride {@code xStride}
    * @param xStride the row stride of {@code x}
    * @param k0 the first column of the panel in {@code x}
-   * @param i0 the first input row, a multiple of eight
+   * @param i0 the first input row: a multiple of eight, unless fewer than eight rows follow it
+   *     (then only the 4-, 2- and 1-row paths run, which read {@code x})
    * @param m the end of the input rows (exclusive)
    * @param y the output segment, row stride {@code n} floats
    * @param n the output features
