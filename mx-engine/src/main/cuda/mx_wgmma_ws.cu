@@ -14,9 +14,10 @@
 #include <cuda.h>
 #include "mx_common.cuh"
 #include "mx_wgmma.cuh"
+#include "mx_tma.cuh"
 
 namespace {
-constexpr int WS_BM = 128, WS_BN = 128, WS_GROUP_M = 8;
+constexpr int WS_BM = 128, WS_BN = 128;
 constexpr int WS_SUB_BYTES = WS_BM * 128;  // one 128-row x 128-byte swizzled sub-tile
 
 // A stage holds SUB sub-tiles of 128 K bytes (4 slices each) of A and of B, and the slices' scales.
@@ -28,42 +29,6 @@ template <int SUB> struct WsCfg {
   static constexpr int STAGE_BYTES = A_BYTES + B_BYTES + SA_BYTES + SB_BYTES;
   static_assert(STAGE_BYTES % 1024 == 0, "stages keep the 1024-byte alignment the 128-byte swizzle needs");
 };
-
-__device__ __forceinline__ uint32_t ws_smem(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
-
-__device__ __forceinline__ void ws_mbar_init(uint64_t* bar, uint32_t count) {
-  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(ws_smem(bar)), "r"(count) : "memory");
-}
-__device__ __forceinline__ void ws_mbar_expect_tx(uint64_t* bar, uint32_t bytes) {
-  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(ws_smem(bar)), "r"(bytes) : "memory");
-}
-__device__ __forceinline__ void ws_mbar_arrive(uint64_t* bar) {
-  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(ws_smem(bar)) : "memory");
-}
-__device__ __forceinline__ void ws_mbar_wait(uint64_t* bar, uint32_t parity) {
-  uint32_t ok = 0;
-  while (!ok) {
-    asm volatile(
-        "{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
-        : "=r"(ok) : "r"(ws_smem(bar)), "r"(parity) : "memory");
-  }
-}
-
-// 2-D bulk tensor copy global -> shared, completing on bar (coordinates: inner, outer).
-__device__ __forceinline__ void ws_tma_2d(void* dst, const void* tmap, uint64_t* bar, int c0, int c1) {
-  asm volatile(
-      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], [%2];\n" ::"r"(
-          ws_smem(dst)),
-      "l"((uint64_t)tmap), "r"(ws_smem(bar)), "r"(c0), "r"(c1)
-      : "memory");
-}
-
-// wgmma shared-memory descriptor of a K-major tile in the 128-byte swizzle layout (8 rows of 128 bytes
-// per 1024-byte atom); p may point 32*s bytes into a row to select K slice s.
-__device__ __forceinline__ uint64_t ws_desc(const void* p) {
-  return (uint64_t)((ws_smem(p) & 0x3FFFF) >> 4) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32) |
-         ((uint64_t)1 << 62);
-}
 
 // acc += d * (sa[row] * sb[col]) for one slice: sa0/sa1 are this thread's two rows' scales, sb the
 // slice's 128 column scales in shared memory. (A copy of the weight scales interleaved so that 16-byte
@@ -78,17 +43,6 @@ __device__ __forceinline__ void ws_promote(float (&acc)[64], const float (&d)[64
     acc[4 * j + 2] = fmaf(d[4 * j + 2], sa1 * v.x, acc[4 * j + 2]);
     acc[4 * j + 3] = fmaf(d[4 * j + 3], sa1 * v.y, acc[4 * j + 3]);
   }
-}
-
-// Tile t of the persistent walk: groups of WS_GROUP_M tile rows, column-major inside a group, so the
-// CTAs running at once share A rows and B columns in L2.
-__device__ __forceinline__ void ws_tile(int t, int tilesM, int tilesN, int& tm, int& tn) {
-  const int perGroup = WS_GROUP_M * tilesN;
-  const int g = t / perGroup, first = g * WS_GROUP_M;
-  const int size = min(tilesM - first, WS_GROUP_M);
-  const int r = t - g * perGroup;
-  tm = first + r % size;
-  tn = r / size;
 }
 
 template <int FA, int FB, bool PROMOTE, int SUB>
@@ -203,27 +157,7 @@ __device__ __forceinline__ void ws_body(const CUtensorMap* tmA, const CUtensorMa
         for (int i = 0; i < 64; i++) acc[i] += p0[i] + p1[i];
       }
       // Epilogue: straight from registers (the producer already fills the next tile's stages).
-      const int m0 = tm * WS_BM + rowW, n0 = tn * WS_BN + 2 * t4;
-      const bool pairs = (N & 1) == 0;
-#pragma unroll
-      for (int j = 0; j < 16; j++) {
-        const int n = n0 + 8 * j;
-        const float b0 = (bias != nullptr && n < N) ? bias[n] : 0.0f;
-        const float b1 = (bias != nullptr && n + 1 < N) ? bias[n + 1] : 0.0f;
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-          const int m = m0 + 8 * h;
-          if (m >= M) continue;
-          float* yr = y + (long long)m * N;
-          const float v0 = acc[4 * j + 2 * h] + b0, v1 = acc[4 * j + 2 * h + 1] + b1;
-          if (pairs && n + 1 < N) {
-            *reinterpret_cast<float2*>(yr + n) = make_float2(v0, v1);
-          } else {
-            if (n < N) yr[n] = v0;
-            if (n + 1 < N) yr[n + 1] = v1;
-          }
-        }
-      }
+      ws_store_fragment(acc, y, bias, M, N, tm * WS_BM + rowW, tn * WS_BN + 2 * t4);
     }
   }
 #else

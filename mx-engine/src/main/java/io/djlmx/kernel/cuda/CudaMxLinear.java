@@ -34,6 +34,24 @@ public final class CudaMxLinear {
   /** The same with 8-slice stages: 3 stages of 72 KiB. */
   static final int WS8_SMEM_BYTES = 3 * (128 * 256 * 2 + 4 * 8 * (128 + 128)) + 1024 + 128;
 
+  /**
+   * Shared memory of the three-consumer-warpgroup kernel (mx_wgmma_ws3.cu): 5 stages of 45 KiB (192
+   * x 128 A codes, 128 x 128 B codes, 4 slices of scales), 1 KiB of alignment slack, the mbarriers.
+   */
+  static final int WS3_SMEM_BYTES = 5 * (192 * 128 + 128 * 128 + 4 * 4 * (192 + 128)) + 1024 + 128;
+
+  /** Three-warpgroup variant: one m64n128 partial per warpgroup (issue, wait, promote). */
+  static final int WS3_ONE_PARTIAL = 0;
+
+  /**
+   * Three-warpgroup variant: each slice as two m64n64 halves into two partials, so one half's MMA
+   * runs while the other half is promoted.
+   */
+  static final int WS3_HALVES = 1;
+
+  /** Which variant {@link Mxfp8Kernel#WGMMA_WS3} runs (tests and benchmarks set it). */
+  static volatile int ws3Variant = WS3_ONE_PARTIAL;
+
   /** Warp-specialised variant: 4-slice stages. */
   static final int WS_4SLICE = 0;
 
@@ -59,6 +77,14 @@ public final class CudaMxLinear {
      * so the scale work of one slice overlaps the next slice's MMA, persistent CTAs (the default).
      */
     WGMMA_WS,
+    /**
+     * The same pipeline with three consumer warpgroups on a 192 x 128 tile (three warps per
+     * scheduler to hide the scale loads and MMA waits of the per-slice promotion), 128 producer +
+     * 384 consumer threads at 24 and 160 registers. Measured on the H100 against {@link #WGMMA_WS}
+     * in the same calls: 1-6% faster at 8192³, 6-8% slower at 4096³ (fewer, larger tiles), so not
+     * the default (docs/bench/gemmfloor.md).
+     */
+    WGMMA_WS3,
     /**
      * Warpgroup MMA ({@code wgmma}, QGMMA in SASS) fed by a {@code cp.async} pipeline without warp
      * specialisation (the first version; kept as a cross-check).
@@ -424,6 +450,13 @@ public final class CudaMxLinear {
       launchWarpSpecialized(xq, w, bias, y);
       return;
     }
+    if (kernel == Mxfp8Kernel.WGMMA_WS3) {
+      String types = xq.format().ordinal() + "_b" + w.format().ordinal();
+      String name =
+          (ws3Variant == WS3_HALVES ? "mx_wgmma_ws3h_fp8_a" : "mx_wgmma_ws3_fp8_a") + types;
+      launchWarpSpecialized(name, WS3_SMEM_BYTES, 192, 512, xq, w, bias, y);
+      return;
+    }
     String name =
         (kernel == Mxfp8Kernel.WGMMA ? "mx_wgmma_fp8_a" : "mx_mma_fp8_a")
             + xq.format().ordinal()
@@ -478,13 +511,30 @@ public final class CudaMxLinear {
   /** Launches a kernel with the parameters and grid of the warp-specialised kernel. */
   static void launchWarpSpecialized(
       String name, int smem, CudaMxMatrix xq, CudaMxMatrix w, DeviceBuffer bias, DeviceBuffer y) {
+    launchWarpSpecialized(name, smem, 128, 384, xq, w, bias, y);
+  }
+
+  /**
+   * Launches a warp-specialised kernel whose CTA tile has {@code tileRows} rows of x and 128
+   * columns of y, with {@code threads} threads per CTA: the copies of x's codes and scales bring
+   * boxes of {@code tileRows} rows.
+   */
+  static void launchWarpSpecialized(
+      String name,
+      int smem,
+      int tileRows,
+      int threads,
+      CudaMxMatrix xq,
+      CudaMxMatrix w,
+      DeviceBuffer bias,
+      DeviceBuffer y) {
     long m = xq.rows();
     long n = w.rows();
     long bpr = xq.blocksPerRow();
     long kp = xq.codeBytesPerRow();
     byte[] tmA =
         TensorMaps.encode2d(
-            TensorMaps.UINT8, 1, xq.codes(), kp, m, kp, 128, 128, TensorMaps.SWIZZLE_128B);
+            TensorMaps.UINT8, 1, xq.codes(), kp, m, kp, 128, tileRows, TensorMaps.SWIZZLE_128B);
     byte[] tmB =
         TensorMaps.encode2d(
             TensorMaps.UINT8, 1, w.codes(), kp, n, kp, 128, 128, TensorMaps.SWIZZLE_128B);
@@ -498,7 +548,7 @@ public final class CudaMxLinear {
             pm,
             bpr,
             4 * pm,
-            128,
+            tileRows,
             4,
             TensorMaps.SWIZZLE_NONE);
     byte[] tmSb =
@@ -514,7 +564,7 @@ public final class CudaMxLinear {
             TensorMaps.SWIZZLE_NONE);
     CudaBackend b = CudaBackend.get();
     b.allowDynamicSharedMemory(name, smem);
-    long tiles = ((m + 127) / 128) * ((n + 127) / 128);
+    long tiles = ((m + tileRows - 1) / tileRows) * ((n + 127) / 128);
     int ctas = b.multiprocessors();
     int cap = maxPersistentCtas;
     if (cap > 0) {
@@ -532,6 +582,6 @@ public final class CudaMxLinear {
             .i32(m)
             .i32(n)
             .i32(bpr);
-    b.launch(name, new int[] {ctas, 1, 1}, new int[] {384, 1, 1}, smem, args.build());
+    b.launch(name, new int[] {ctas, 1, 1}, new int[] {threads, 1, 1}, smem, args.build());
   }
 }

@@ -89,6 +89,13 @@ public final class CudaLinearBenchmark {
       profileOnce(8192, 8192, 8192);
       return;
     }
+    if (args.length > 0 && args[0].equals("gemmfloor")) {
+      printDevice(CudaBackend.get());
+      CudaBackend.get().setSynchronousChecks(false);
+      warpSpecializedRounds(8192, 8192, 8192, 3);
+      warpSpecializedRounds(4096, 4096, 4096, 2);
+      return;
+    }
     int reps = quick ? 10 : 30;
     CudaBackend b = CudaBackend.get();
     b.setSynchronousChecks(false);
@@ -323,6 +330,69 @@ public final class CudaLinearBenchmark {
     }
   }
 
+  /** Names of the {@link CudaMxLinear.Mxfp8Kernel#WGMMA_WS3} variants, by variant number. */
+  private static final String[] WS3_VARIANTS = {"onepartial", "halves"};
+
+  /**
+   * The warp-specialised kernels side by side: {@code rounds} rounds that each time the 8-slice
+   * {@code WGMMA_WS} kernel and both {@code WGMMA_WS3} variants in turn (so clock drift hits all
+   * alike), then the unscaled pipeline probe once.
+   */
+  private static void warpSpecializedRounds(int m, int n, int k, int rounds) {
+    double flops = 2.0 * m * n * k;
+    String dims = "_" + m + "x" + n + "x" + k;
+    withGemmData(
+        m,
+        n,
+        k,
+        (xf, y, w, xq) -> {
+          for (int r = 0; r < rounds; r++) {
+            CudaMxLinear.wsVariant = CudaMxLinear.WS_8SLICE;
+            timeGemm(
+                "mxfp8_gemm_WGMMA_WS_8slice" + dims + "_round" + r,
+                flops,
+                10,
+                "kernel only",
+                () -> CudaMxLinear.mxfp8Gemm(xq, w, null, y, CudaMxLinear.Mxfp8Kernel.WGMMA_WS));
+            for (int v = 0; v < WS3_VARIANTS.length; v++) {
+              CudaMxLinear.ws3Variant = v;
+              timeGemm(
+                  "mxfp8_gemm_WGMMA_WS3_" + WS3_VARIANTS[v] + dims + "_round" + r,
+                  flops,
+                  10,
+                  "kernel only",
+                  () -> CudaMxLinear.mxfp8Gemm(xq, w, null, y, CudaMxLinear.Mxfp8Kernel.WGMMA_WS3));
+            }
+          }
+          CudaMxLinear.ws3Variant = CudaMxLinear.WS3_ONE_PARTIAL;
+          for (String probe : new String[] {"no_mma", "no_promote", "no_scale_loads"}) {
+            timeGemm(
+                "probe_ws3_" + probe + dims,
+                flops,
+                10,
+                "WGMMA_WS3 one-partial kernel, part of its work (diagnostic, not an MX product)",
+                () ->
+                    CudaMxLinear.launchWarpSpecialized(
+                        "mx_wgmma_ws3_probe_" + probe,
+                        CudaMxLinear.WS3_SMEM_BYTES,
+                        192,
+                        512,
+                        xq,
+                        w,
+                        null,
+                        y));
+          }
+          timeGemm(
+              "probe_ws_unscaled" + dims,
+              flops,
+              10,
+              "WGMMA_WS pipeline without the per-slice scale work (diagnostic, not an MX product)",
+              () ->
+                  CudaMxLinear.launchWarpSpecialized(
+                      "mx_wgmma_ws_probe_unscaled", CudaMxLinear.WS_SMEM_BYTES, xq, w, null, y));
+        });
+  }
+
   /** Two launches of each warp-specialised variant, untimed (for a profiler). */
   private static void profileOnce(int m, int n, int k) {
     withGemmData(
@@ -377,7 +447,18 @@ public final class CudaLinearBenchmark {
     }
     CudaMxLinear.wsVariant = CudaMxLinear.WS_8SLICE;
     for (CudaMxLinear.Mxfp8Kernel kernel : CudaMxLinear.Mxfp8Kernel.values()) {
-      if (kernel != CudaMxLinear.Mxfp8Kernel.WGMMA_WS) {
+      if (kernel == CudaMxLinear.Mxfp8Kernel.WGMMA_WS3) {
+        for (int v = 0; v < WS3_VARIANTS.length; v++) {
+          CudaMxLinear.ws3Variant = v;
+          timeGemm(
+              "mxfp8_gemm_WGMMA_WS3_" + WS3_VARIANTS[v] + dims,
+              flops,
+              reps,
+              "kernel only",
+              () -> CudaMxLinear.mxfp8Gemm(xq, w, null, y, CudaMxLinear.Mxfp8Kernel.WGMMA_WS3));
+        }
+        CudaMxLinear.ws3Variant = CudaMxLinear.WS3_ONE_PARTIAL;
+      } else if (kernel != CudaMxLinear.Mxfp8Kernel.WGMMA_WS) {
         timeGemm(
             "mxfp8_gemm_" + kernel + dims,
             flops,

@@ -212,27 +212,64 @@ class CudaMxLinearTest {
     }
   }
 
+  /** The warp-specialised kernels and variants: kernel, variant (see {@link #runVariant}). */
+  private static final Object[][] WS_VARIANTS = {
+    {CudaMxLinear.Mxfp8Kernel.WGMMA_WS, CudaMxLinear.WS_4SLICE},
+    {CudaMxLinear.Mxfp8Kernel.WGMMA_WS, CudaMxLinear.WS_8SLICE},
+    {CudaMxLinear.Mxfp8Kernel.WGMMA_WS3, CudaMxLinear.WS3_ONE_PARTIAL},
+    {CudaMxLinear.Mxfp8Kernel.WGMMA_WS3, CudaMxLinear.WS3_HALVES}
+  };
+
+  /** Runs one warp-specialised kernel variant with the grid capped at {@code ctaCap} CTAs. */
+  private static void runVariant(
+      Object[] variant,
+      int ctaCap,
+      CudaMxMatrix xq,
+      CudaMxMatrix w,
+      DeviceBuffer bias,
+      DeviceBuffer y) {
+    CudaMxLinear.Mxfp8Kernel kernel = (CudaMxLinear.Mxfp8Kernel) variant[0];
+    try {
+      CudaMxLinear.maxPersistentCtas = ctaCap;
+      if (kernel == CudaMxLinear.Mxfp8Kernel.WGMMA_WS) {
+        CudaMxLinear.wsVariant = (Integer) variant[1];
+      } else {
+        CudaMxLinear.ws3Variant = (Integer) variant[1];
+      }
+      CudaMxLinear.mxfp8Gemm(xq, w, bias, y, kernel);
+    } finally {
+      CudaMxLinear.maxPersistentCtas = 0;
+      CudaMxLinear.wsVariant = CudaMxLinear.WS_8SLICE;
+      CudaMxLinear.ws3Variant = CudaMxLinear.WS3_ONE_PARTIAL;
+    }
+  }
+
   /**
-   * The persistent TMA kernel on shapes that stress its edges: M, N not multiples of the 128 tile
-   * (odd N takes the scalar stores), K blocks not a multiple of its 4-slice stage, K not a multiple
-   * of 32, more tiles than CTAs (the grid capped at 1 and 3 CTAs so each walks several tiles),
-   * bias.
+   * The persistent TMA kernels on shapes that stress their edges: M = 1, 3, 17 and M, N not
+   * multiples of the 128- or 192-row tiles (odd N takes the scalar stores), K blocks not a multiple
+   * of the stage's slices, K not a multiple of 32, more tiles than CTAs (the grid capped at 1, 2
+   * and 3 CTAs so each walks several tiles), bias; every variant of both kernels.
    */
   @Test
   void warpSpecializedKernelEdgeCases() {
     Random rnd = new Random(23);
     int[][] shapes = { // m, n, k, CTA cap (0 = one per SM)
-      {1, 1, 1, 0}, {129, 257, 160, 3}, {255, 129, 33, 1}, {300, 520, 1000, 3}, {64, 1000, 4128, 0}
+      {1, 1, 1, 0},
+      {3, 130, 97, 0},
+      {17, 64, 4100, 2},
+      {129, 257, 160, 3},
+      {255, 129, 33, 1},
+      {193, 129, 300, 1},
+      {300, 520, 1000, 3},
+      {385, 33, 64, 2},
+      {64, 1000, 4128, 0}
     };
     MxFormat[] fs = {MxFormat.MXFP8_E4M3, MxFormat.MXFP8_E5M2};
-    try {
-      for (int run = 0; run < 2 * shapes.length; run++) {
-        int[] s = shapes[run % shapes.length];
-        CudaMxLinear.wsVariant = run / shapes.length;
+    for (Object[] variant : WS_VARIANTS) {
+      for (int[] s : shapes) {
         int m = s[0];
         int n = s[1];
         int k = s[2];
-        CudaMxLinear.maxPersistentCtas = s[3];
         MxFormat fa = fs[rnd.nextInt(2)];
         MxFormat fw = fs[rnd.nextInt(2)];
         HostMx w = HostMx.quantize(HostMx.random(rnd, n * k, 0.05f), n, k, fw, ScaleMode.FLOOR);
@@ -246,11 +283,11 @@ class CudaMxLinearTest {
             CudaMxMatrix xq = CudaMxMatrix.quantize(dx, m, k, fa, ScaleMode.FLOOR, true, null);
             DeviceBuffer dy = DeviceBuffer.allocate(4L * m * n)) {
           dy.fill32(NAN_BITS);
-          CudaMxLinear.mxfp8Gemm(xq, dw, db, dy, CudaMxLinear.Mxfp8Kernel.WGMMA_WS);
+          runVariant(variant, s[3], xq, dw, db, dy);
           dy.copyTo(y);
         }
         assertMatchesReference(
-            "WGMMA_WS " + fa + " x " + fw + " cap " + s[3] + " variant " + CudaMxLinear.wsVariant,
+            variant[0] + " variant " + variant[1] + " " + fa + " x " + fw + " cap " + s[3],
             y,
             xv,
             w.values(),
@@ -260,9 +297,74 @@ class CudaMxLinearTest {
             k,
             TOL_TENSOR);
       }
-    } finally {
-      CudaMxLinear.maxPersistentCtas = 0;
-      CudaMxLinear.wsVariant = CudaMxLinear.WS_8SLICE;
+    }
+  }
+
+  /**
+   * Every warp-specialised variant computes the same slice partials (one {@code wgmma} per 32-wide
+   * K slice, fresh FP32) and promotes them in the same order with the same scale products, so their
+   * results agree bit for bit, whatever the tile shape, the partial width or the CTA count.
+   */
+  @Test
+  void warpSpecializedVariantsAgreeBitForBit() {
+    Random rnd = new Random(29);
+    int[][] shapes = {{17, 300, 1000, 0}, {700, 260, 2050, 5}, {1024, 1024, 4096, 0}};
+    for (int[] s : shapes) {
+      int m = s[0];
+      int n = s[1];
+      int k = s[2];
+      MxFormat fa = MxFormat.MXFP8_E4M3;
+      MxFormat fw = rnd.nextBoolean() ? MxFormat.MXFP8_E4M3 : MxFormat.MXFP8_E5M2;
+      HostMx w = HostMx.quantize(HostMx.random(rnd, n * k, 0.05f), n, k, fw, ScaleMode.FLOOR);
+      float[] x = HostMx.random(rnd, m * k, 1f);
+      float[] bias = HostMx.random(rnd, n, 0.1f);
+      float[][] ys = new float[WS_VARIANTS.length][m * n];
+      try (CudaMxMatrix dw = upload(w);
+          DeviceBuffer dx = DeviceBuffer.of(x);
+          DeviceBuffer db = DeviceBuffer.of(bias);
+          CudaMxMatrix xq = CudaMxMatrix.quantize(dx, m, k, fa, ScaleMode.FLOOR, true, null);
+          DeviceBuffer dy = DeviceBuffer.allocate(4L * m * n)) {
+        for (int v = 0; v < WS_VARIANTS.length; v++) {
+          dy.fill32(NAN_BITS);
+          runVariant(WS_VARIANTS[v], s[3], xq, dw, db, dy);
+          dy.copyTo(ys[v]);
+        }
+      }
+      double[] xv = HostMx.quantize(x, m, k, fa, ScaleMode.FLOOR).values();
+      assertMatchesReference(
+          "WGMMA_WS 4-slice [" + m + ", " + n + ", " + k + "]",
+          ys[0],
+          xv,
+          w.values(),
+          bias,
+          m,
+          n,
+          k,
+          TOL_TENSOR);
+      for (int v = 1; v < WS_VARIANTS.length; v++) {
+        for (int i = 0; i < ys[0].length; i++) {
+          if (Float.floatToRawIntBits(ys[v][i]) != Float.floatToRawIntBits(ys[0][i])) {
+            fail(
+                WS_VARIANTS[v][0]
+                    + " variant "
+                    + WS_VARIANTS[v][1]
+                    + " ["
+                    + m
+                    + ", "
+                    + n
+                    + ", "
+                    + k
+                    + "] differs from WGMMA_WS 4-slice at ("
+                    + i / n
+                    + ", "
+                    + i % n
+                    + "): "
+                    + ys[v][i]
+                    + " vs "
+                    + ys[0][i]);
+          }
+        }
+      }
     }
   }
 
