@@ -157,6 +157,33 @@ public final class CudaMxLinear {
    */
   static volatile int tensorCoreKSplit = Integer.getInteger("mx.cuda.tcKSplit", 2) == 1 ? 1 : 2;
 
+  /**
+   * Whether the 3-piece tensor-core path prepares its operands once per call (mx_gemm_tcs.cu: x
+   * split into its BF16 pieces and W decoded to BF16 in one launch, then a plain 3-piece BF16 GEMM
+   * with a {@code cp.async} pipeline) rather than converting them inside the GEMM per CTA
+   * (mx_gemm_tc.cu). System property {@code mx.cuda.tcPresplit}, default false: both compute the
+   * same exact products, and on the H100 the pre-split path ran at 0.76-1.15x the speed of the
+   * in-GEMM kernel at MiniLM's shapes with 1,024-2,048 rows (docs/bench/minilmtc.md), so it stays
+   * opt-in.
+   */
+  static volatile boolean tensorCorePresplit =
+      Boolean.parseBoolean(System.getProperty("mx.cuda.tcPresplit", "false"));
+
+  /**
+   * Fewest 32-wide K blocks per row from which the pre-split path runs (system property {@code
+   * mx.cuda.tcPresplitMinBlocks}, default 0: always); shorter K keeps the in-GEMM conversion.
+   */
+  static volatile int presplitMinBlocks = Integer.getInteger("mx.cuda.tcPresplitMinBlocks", 0);
+
+  /**
+   * The pre-split GEMM variants compiled (mx_gemm_tcs.cu), as rows per CTA x 100 + K groups x 10 +
+   * pipeline stages.
+   */
+  static final int[] PRESPLIT_VARIANTS = {3242, 6413, 6422, 6423, 6442, 12814};
+
+  /** Which pre-split GEMM variant runs (one of {@link #PRESPLIT_VARIANTS}), or 0 to choose. */
+  static volatile int presplitVariant = 0;
+
   private static final java.util.Set<String> SHARED_MEMORY_RAISED =
       java.util.concurrent.ConcurrentHashMap.newKeySet();
 
@@ -359,6 +386,11 @@ public final class CudaMxLinear {
             0,
             args.build());
       }
+    } else if (path == WeightOnlyPath.TENSOR_CORE
+        && tensorCorePresplit
+        && tensorCorePieces == 3
+        && w.blocksPerRow() >= presplitMinBlocks) {
+      presplitTensorCore(x, m, w, bias, y, epilogue, b);
     } else if (path == WeightOnlyPath.TENSOR_CORE) {
       int bm = tensorCoreRowTile;
       if (bm != 32 && bm != 64) {
@@ -388,6 +420,115 @@ public final class CudaMxLinear {
       int gy = (int) ((m + 63) / 64);
       b.launch("mx_gemm_simt_f" + f, new int[] {gx, gy, 1}, new int[] {256, 1, 1}, 0, args.build());
     }
+  }
+
+  /**
+   * The pre-split tensor-core path (mx_gemm_tcs.cu): one launch splits x into its 3 BF16 pieces and
+   * decodes W to BF16 (each element once per call, into pooled scratch), a second runs the 3-piece
+   * BF16 GEMM over them.
+   */
+  private static void presplitTensorCore(
+      DeviceBuffer x,
+      long m,
+      CudaMxMatrix w,
+      DeviceBuffer bias,
+      DeviceBuffer y,
+      Epilogue epilogue,
+      CudaBackend b) {
+    long n = w.rows();
+    long k = w.cols();
+    long bpr = w.blocksPerRow();
+    long kp = 32 * bpr;
+    long xBlocks = (m * kp / 8 + 255) / 256;
+    long wBlocks = (n * bpr * 4 + 255) / 256;
+    if (xBlocks + wBlocks > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException(
+          "linear too large for the pre-split path: ["
+              + m
+              + ", "
+              + k
+              + "] x ["
+              + n
+              + ", "
+              + k
+              + "]");
+    }
+    try (DeviceBuffer xp = DeviceBuffer.allocate(2 * 3 * m * kp);
+        DeviceBuffer wb = DeviceBuffer.allocate(2 * n * kp)) {
+      b.launch(
+          "mx_tc_prep_f" + w.format().ordinal(),
+          new int[] {(int) (xBlocks + wBlocks), 1, 1},
+          new int[] {256, 1, 1},
+          0,
+          new KernelArgs()
+              .ptr(x)
+              .i32(m)
+              .i32(k)
+              .i32(kp)
+              .ptr(xp)
+              .i64(m * kp)
+              .ptr(w.codes())
+              .i64(w.codeBytesPerRow())
+              .ptr(w.scales())
+              .i32(bpr)
+              .i32(n)
+              .ptr(wb)
+              .i32(xBlocks)
+              .build());
+      int v = presplitVariant(m, n, bpr, b.multiprocessors());
+      int bm = v / 100;
+      int ks = v / 10 % 10;
+      int stages = v % 10;
+      int smem = presplitSharedBytes(bm, ks, stages);
+      String name = "mx_gemm_tcs_m" + bm + "_k" + ks + "_r" + stages;
+      if (smem > 48 * 1024 && SHARED_MEMORY_RAISED.add(name)) {
+        b.allowDynamicSharedMemory(name, smem);
+      }
+      b.launch(
+          name,
+          new int[] {(int) ((m + bm - 1) / bm), (int) ((n + 63) / 64), 1},
+          new int[] {2 * bm * ks, 1, 1},
+          smem,
+          new KernelArgs()
+              .ptr(xp)
+              .i64(m * kp)
+              .i32(m)
+              .ptr(wb)
+              .i32(kp)
+              .ptr(bias)
+              .ptr(y)
+              .i32(n)
+              .i32(epilogue.ordinal())
+              .build());
+    }
+  }
+
+  /**
+   * The pre-split GEMM variant for m rows, n columns and bpr 32-wide K tiles: the set one ({@link
+   * #presplitVariant}), else 32-row CTAs with 4 K groups for long K (a CTA's dependent chain is a
+   * quarter of the K tiles), else 64-row CTAs with 1 K group (3 per multiprocessor) when they fill
+   * the multiprocessors twice, else 2 K groups.
+   */
+  static int presplitVariant(long m, long n, long bpr, int multiprocessors) {
+    int set = presplitVariant;
+    for (int v : PRESPLIT_VARIANTS) {
+      if (v == set) {
+        return set;
+      }
+    }
+    if (bpr >= 24) {
+      return 3242;
+    }
+    long tiles64 = ((m + 63) / 64) * ((n + 63) / 64);
+    return tiles64 >= 2L * multiprocessors ? 6413 : 6422;
+  }
+
+  /**
+   * Dynamic shared memory of the pre-split GEMM; mirrors TsTile in mx_gemm_tcs.cu: per stage and K
+   * group the 3 pieces of bm rows and 64 weight rows, each a row of 40 BF16.
+   */
+  static int presplitSharedBytes(int bm, int kGroups, int stages) {
+    return stages * kGroups * (3 * bm + 64) * 40 * 2;
   }
 
   /**

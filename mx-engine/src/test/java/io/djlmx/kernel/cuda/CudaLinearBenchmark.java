@@ -82,7 +82,17 @@ public final class CudaLinearBenchmark {
       return;
     }
     if (args.length > 0 && args[0].equals("tc")) {
-      tensorCoreSuite();
+      boolean presplit = CudaMxLinear.tensorCorePresplit;
+      CudaMxLinear.tensorCorePresplit = false; // this suite compares the register-prefetch kernel
+      try {
+        tensorCoreSuite();
+      } finally {
+        CudaMxLinear.tensorCorePresplit = presplit;
+      }
+      return;
+    }
+    if (args.length > 0 && args[0].equals("tcs")) {
+      presplitSuite();
       return;
     }
     if (args.length > 0 && args[0].equals("profile")) {
@@ -260,6 +270,87 @@ public final class CudaLinearBenchmark {
             2.0 * batch * len * len * d,
             () -> CudaOps.matMul(ctx, sc, q, batch, len, d, len, (long) len * len, (long) len * d));
       }
+    }
+  }
+
+  /**
+   * The pre-split tensor-core kernels (mx_gemm_tcs.cu) against the register-prefetch one
+   * (mx_gemm_tc.cu) at all-MiniLM-L6-v2's linear shapes (merged Q/K/V 384 to 1152, output 384 to
+   * 384, FFN 384 to 1536 and 1536 to 384), rows from 32 to 2,048 (1,664 = 32 sentences of 52
+   * tokens), each row tile and the automatic choice; MXFP6 E2M3 (the zoo's) at every size, the
+   * other formats at 1,664 rows.
+   */
+  private static void presplitSuite() {
+    CudaBackend b = CudaBackend.get();
+    b.setSynchronousChecks(false);
+    printDevice(b);
+    boolean presplit = CudaMxLinear.tensorCorePresplit;
+    int[][] kn = {{384, 1152}, {384, 384}, {384, 1536}, {1536, 384}};
+    int[] ms = {32, 128, 512, 1024, 1664, 2048};
+    int[] variants = CudaMxLinear.PRESPLIT_VARIANTS;
+    try {
+      for (int[] s : kn) {
+        int k = s[0];
+        int n = s[1];
+        try (DeviceBuffer wf = random((long) n * k, 7, 0.05f);
+            DeviceBuffer x = random(2048L * k, 8, 1f);
+            DeviceBuffer y = DeviceBuffer.allocate(4L * 2048 * n)) {
+          for (MxFormat f :
+              new MxFormat[] {
+                MxFormat.MXFP6_E2M3, MxFormat.MXFP4_E2M1, MxFormat.MXFP8_E4M3, MxFormat.MXINT8
+              }) {
+            try (CudaMxMatrix w = CudaMxMatrix.quantize(wf, n, k, f, ScaleMode.FLOOR)) {
+              for (int m : ms) {
+                if (f != MxFormat.MXFP6_E2M3 && m != 1664) {
+                  continue;
+                }
+                String dims = "_" + m + "x" + k + "x" + n + "_" + f;
+                double flops = 2.0 * m * n * k;
+                CudaMxLinear.tensorCorePresplit = false;
+                tcCase(
+                    "tc_old" + dims,
+                    flops,
+                    () -> CudaMxLinear.weightOnly(x, m, w, null, y, WeightOnlyPath.TENSOR_CORE));
+                CudaMxLinear.tensorCorePresplit = true;
+                CudaMxLinear.presplitMinBlocks = 0;
+                CudaMxLinear.presplitVariant = 0;
+                tcCase(
+                    "tcs_auto" + dims,
+                    flops,
+                    () -> CudaMxLinear.weightOnly(x, m, w, null, y, WeightOnlyPath.TENSOR_CORE));
+                if (f == MxFormat.MXFP6_E2M3) {
+                  for (int v : variants) {
+                    CudaMxLinear.presplitVariant = v;
+                    tcCase(
+                        "tcs_v" + v + dims,
+                        flops,
+                        () ->
+                            CudaMxLinear.weightOnly(x, m, w, null, y, WeightOnlyPath.TENSOR_CORE));
+                  }
+                  CudaMxLinear.presplitVariant = 0;
+                  if (m <= 64) {
+                    tcCase(
+                        "gemv" + dims,
+                        flops,
+                        () -> CudaMxLinear.weightOnly(x, m, w, null, y, WeightOnlyPath.GEMV));
+                  }
+                }
+                System.out.println(
+                    "dispatch"
+                        + dims
+                        + ": "
+                        + CudaMxLinear.weightOnlyPath(m, w)
+                        + " variant "
+                        + CudaMxLinear.presplitVariant(
+                            m, n, w.blocksPerRow(), b.multiprocessors()));
+              }
+            }
+          }
+        }
+      }
+    } finally {
+      CudaMxLinear.tensorCorePresplit = presplit;
+      CudaMxLinear.presplitVariant = 0;
     }
   }
 

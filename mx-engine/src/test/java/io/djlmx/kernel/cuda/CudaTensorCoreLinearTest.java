@@ -48,7 +48,28 @@ class CudaTensorCoreLinearTest {
     {130, 257, 1536}
   };
 
+  /** Variants of the pre-split kernel (mx_gemm_tcs.cu). */
+  private static final int[] PRESPLIT = CudaMxLinear.PRESPLIT_VARIANTS;
+
+  private static final boolean PRESPLIT_DEFAULT = CudaMxLinear.tensorCorePresplit;
+
+  private static final int PRESPLIT_MIN_BLOCKS_DEFAULT = CudaMxLinear.presplitMinBlocks;
+
   private long liveBefore;
+
+  /** Selects the register-prefetch kernel (mx_gemm_tc.cu) with these rows per CTA and K groups. */
+  private static void useTiled(int tile, int kSplit) {
+    CudaMxLinear.tensorCorePresplit = false;
+    CudaMxLinear.tensorCoreRowTile = tile;
+    CudaMxLinear.tensorCoreKSplit = kSplit;
+  }
+
+  /** Selects a pre-split kernel variant (rows per CTA x 100 + K groups x 10 + stages). */
+  private static void usePresplit(int variant) {
+    CudaMxLinear.tensorCorePresplit = true;
+    CudaMxLinear.presplitMinBlocks = 0;
+    CudaMxLinear.presplitVariant = variant;
+  }
 
   @BeforeEach
   void requireDevice() {
@@ -63,6 +84,9 @@ class CudaTensorCoreLinearTest {
     CudaMxLinear.tensorCorePieces = 3;
     CudaMxLinear.tensorCoreRowTile = 0;
     CudaMxLinear.tensorCoreKSplit = 2;
+    CudaMxLinear.tensorCorePresplit = PRESPLIT_DEFAULT;
+    CudaMxLinear.presplitVariant = 0;
+    CudaMxLinear.presplitMinBlocks = PRESPLIT_MIN_BLOCKS_DEFAULT;
     assertEquals(liveBefore, DeviceBuffer.liveBuffers(), "device buffers leaked");
   }
 
@@ -156,18 +180,23 @@ class CudaTensorCoreLinearTest {
           for (int tile : new int[] {32, 64}) {
             for (int ks = 1; ks <= (pieces == 3 ? 2 : 1); ks++) {
               CudaMxLinear.tensorCorePieces = pieces;
-              CudaMxLinear.tensorCoreRowTile = tile;
-              CudaMxLinear.tensorCoreKSplit = ks;
+              useTiled(tile, ks);
               float[] y = run(x, m, dw, bias, WeightOnlyPath.TENSOR_CORE);
               double e = ref.maxRelError(y);
               byPieces[pieces] = Math.max(byPieces[pieces], e);
             }
           }
         }
+        double presplit = 0;
+        for (int v : PRESPLIT) {
+          usePresplit(v);
+          double e = ref.maxRelError(run(x, m, dw, bias, WeightOnlyPath.TENSOR_CORE));
+          presplit = Math.max(presplit, e);
+        }
         // measured errors, for docs/gpu.md (the run scripts keep the test log)
         System.out.printf(
             Locale.ROOT,
-            "TCERR %s m=%d n=%d k=%d simt=%.3g p1=%.3g p2=%.3g p3=%.3g%n",
+            "TCERR %s m=%d n=%d k=%d simt=%.3g p1=%.3g p2=%.3g p3=%.3g presplit=%.3g%n",
             f,
             m,
             n,
@@ -175,7 +204,21 @@ class CudaTensorCoreLinearTest {
             simt,
             byPieces[1],
             byPieces[2],
-            byPieces[3]);
+            byPieces[3],
+            presplit);
+        if (!(presplit <= TOL_SPLIT3)) {
+          fail(
+              String.format(
+                  Locale.ROOT,
+                  "%s m=%d n=%d k=%d: presplit tensor-core error %.3g over %.1g (SIMT FP32 %.3g)",
+                  f,
+                  m,
+                  n,
+                  k,
+                  presplit,
+                  TOL_SPLIT3,
+                  simt));
+        }
         if (!(byPieces[3] <= TOL_SPLIT3)) {
           fail(
               String.format(
@@ -229,10 +272,15 @@ class CudaTensorCoreLinearTest {
         assertEquals(0.25, w.value(j, perm[j]), f + ": 0.25 is an exact MX value");
       }
       try (CudaMxMatrix dw = upload(w)) {
-        for (int variant = 0; variant < 4; variant++) {
-          int tile = variant % 2 == 0 ? 32 : 64;
-          CudaMxLinear.tensorCoreRowTile = tile;
-          CudaMxLinear.tensorCoreKSplit = 1 + variant / 2;
+        for (int variant = 0; variant < 4 + PRESPLIT.length; variant++) {
+          int tile;
+          if (variant < 4) {
+            tile = variant % 2 == 0 ? 32 : 64;
+            useTiled(tile, 1 + variant / 2);
+          } else {
+            usePresplit(PRESPLIT[variant - 4]);
+            tile = -PRESPLIT[variant - 4]; // negative: the pre-split kernel's variant
+          }
           float[] y = run(x, m, dw, null, WeightOnlyPath.TENSOR_CORE);
           for (int i = 0; i < m; i++) {
             for (int j = 0; j < n; j++) {
@@ -378,19 +426,20 @@ class CudaTensorCoreLinearTest {
     int col = 45;
     x[row * k + col] = Float.NEGATIVE_INFINITY;
     try (CudaMxMatrix dw = upload(w)) {
-      for (int variant = 0; variant < 3; variant++) {
-        CudaMxLinear.tensorCoreKSplit = 1 + variant % 2;
-        WeightOnlyPath path = variant < 2 ? WeightOnlyPath.TENSOR_CORE : WeightOnlyPath.SIMT;
+      for (int variant = 0; variant < 3 + PRESPLIT.length; variant++) {
+        if (variant < 3) {
+          useTiled(0, 1 + variant % 2);
+        } else {
+          usePresplit(PRESPLIT[variant - 3]);
+        }
+        WeightOnlyPath path = variant == 2 ? WeightOnlyPath.SIMT : WeightOnlyPath.TENSOR_CORE;
         float[] y = run(x, m, dw, null, path);
         for (int j = 0; j < n; j++) {
           double wv = w.value(j, col);
           float got = y[row * n + j];
           float want =
               wv > 0 ? Float.NEGATIVE_INFINITY : wv < 0 ? Float.POSITIVE_INFINITY : Float.NaN;
-          assertEquals(
-              want,
-              got,
-              path + " ks " + CudaMxLinear.tensorCoreKSplit + " y[" + row + "," + j + "]");
+          assertEquals(want, got, path + " variant " + variant + " y[" + row + "," + j + "]");
           assertTrue(Float.isFinite(y[(row + 1) * n + j]), "other rows stay finite");
         }
       }
@@ -410,10 +459,20 @@ class CudaTensorCoreLinearTest {
     float[] x = HostMx.random(rnd, m * k, 1f);
     try (CudaMxMatrix dw = upload(w)) {
       assertTrue(dw.bf16Exact());
-      float[] y = run(x, m, dw, null, WeightOnlyPath.TENSOR_CORE);
-      for (int i = 0; i < m; i++) {
-        for (int j = 0; j < n; j++) {
-          assertEquals(j == 5, Float.isNaN(y[i * n + j]), "y[" + i + "," + j + "]");
+      for (int variant = 0; variant <= PRESPLIT.length; variant++) {
+        if (variant == 0) {
+          useTiled(0, 2);
+        } else {
+          usePresplit(PRESPLIT[variant - 1]);
+        }
+        float[] y = run(x, m, dw, null, WeightOnlyPath.TENSOR_CORE);
+        for (int i = 0; i < m; i++) {
+          for (int j = 0; j < n; j++) {
+            assertEquals(
+                j == 5,
+                Float.isNaN(y[i * n + j]),
+                "variant " + variant + " y[" + i + "," + j + "]");
+          }
         }
       }
     }
