@@ -35,7 +35,7 @@ public final class BertEncoder extends AbstractBlock {
   private final BertEmbeddings embeddings;
   private final List<BertLayer> layers = new ArrayList<>();
   private boolean tokenPacking = true;
-  private boolean deviceTokenPacking;
+  private boolean deviceTokenPacking = true;
 
   /**
    * Creates an encoder with the reference attention core and FP32 activations.
@@ -106,11 +106,11 @@ public final class BertEncoder extends AbstractBlock {
 
   /**
    * Sets whether token packing ({@link #setTokenPacking}) also applies to arrays off the CPU
-   * (default false). On a GPU the packing reads the mask back to the host (a synchronisation) and
-   * adds gathers; the attention then runs on the packed rows where the engine has such a kernel
-   * (the MX engine's {@code MxFusedOps.attentionPacked}). It cut the GPU time of a real MiniLM
-   * batch of 32 by a quarter on an H100, but not the wall time of its host-bound passes
-   * (docs/bench/gpufuse.md), so it is opt-in.
+   * (default true). On a GPU the packing needs the mask on the host: the zoo's translators make it
+   * with {@link HostMask}, which keeps its host values, other masks are read back (a
+   * synchronisation). It adds gathers; the attention then runs on the packed rows where the engine
+   * has such a kernel (the MX engine's {@code MxFusedOps.attentionPacked}). It cut the GPU time of
+   * a real MiniLM batch of 32 by a quarter on an H100 (docs/bench/gpufuse.md).
    *
    * @param deviceTokenPacking whether GPU (and other non-CPU) batches are packed too
    */

@@ -53,8 +53,8 @@ final class TokenPacking {
   /**
    * Returns the packing of a batch, or null where packing does not apply or would not pay: no
    * padding, a mask that is not 0/1, a sequence without any token. The mask is read on the host
-   * (one copy from a GPU); the index arrays are made on {@code manager}'s device, so on a GPU the
-   * gathers run there.
+   * (one copy from a GPU, unless {@link HostMask} has its values); the index arrays are made on
+   * {@code manager}'s device, so on a GPU the gathers run there.
    *
    * @param mask the attention mask {@code [batch, seq]}, 1 for tokens and 0 for padding
    * @param manager the manager the index arrays are made on (they live as long as it)
@@ -67,10 +67,13 @@ final class TokenPacking {
     }
     int batch = (int) s.get(0);
     int seq = (int) s.get(1);
-    NDArray asLong = mask.toType(DataType.INT64, false);
-    long[] m = asLong.toLongArray();
-    if (asLong != mask) {
-      asLong.close();
+    long[] m = HostMask.values(mask);
+    if (m == null || m.length != s.size()) {
+      NDArray asLong = mask.toType(DataType.INT64, false);
+      m = asLong.toLongArray();
+      if (asLong != mask) {
+        asLong.close();
+      }
     }
     int tokens = 0;
     for (long v : m) {

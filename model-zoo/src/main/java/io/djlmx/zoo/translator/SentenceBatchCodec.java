@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import io.djlmx.zoo.bert.HostMask;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -93,7 +94,9 @@ public final class SentenceBatchCodec {
     }
     Shape shape = new Shape(b, longest);
     return new NDList(
-        manager.create(ids, shape), manager.create(types, shape), manager.create(mask, shape));
+        manager.create(ids, shape),
+        manager.create(types, shape),
+        HostMask.create(manager, mask, shape));
   }
 
   /**

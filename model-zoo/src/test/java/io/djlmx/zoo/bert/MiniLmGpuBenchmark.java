@@ -179,7 +179,8 @@ public final class MiniLmGpuBenchmark {
       }
       try (NDManager sub = m.newSubManager()) {
         Shape s = new Shape(b, len);
-        NDList in = new NDList(sub.create(tok, s), sub.create(types, s), sub.create(mask, s));
+        NDList in =
+            new NDList(sub.create(tok, s), sub.create(types, s), HostMask.create(sub, mask, s));
         NDArray hiddenStates =
             encoder.forward(new ParameterStore(sub, false), in, false).singletonOrThrow();
         if (DEVICE_POOLING) { // the zoo translator's pooling ops, on the device
