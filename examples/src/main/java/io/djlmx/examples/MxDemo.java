@@ -57,13 +57,14 @@ public final class MxDemo {
       double warmupSeconds) {
 
     /**
-     * Returns the defaults: the whole corpus, the default queries, top 3, batch 32, MXFP6_E2M3, 5 s
-     * of warm-up per model.
+     * Returns the defaults: the whole corpus, the default queries, top 3, batch 32, MXFP6_E2M3, 12
+     * s of warm-up per model (on 2 cores the MX kernels run partly interpreted for about 10 s after
+     * a model starts: docs/bench/jit.md).
      *
      * @return the default options
      */
     public static Options defaults() {
-      return new Options(1000, DEFAULT_QUERIES, 3, 32, MxFormat.MXFP6_E2M3, null, 5);
+      return new Options(1000, DEFAULT_QUERIES, 3, 32, MxFormat.MXFP6_E2M3, null, 12);
     }
 
     /**

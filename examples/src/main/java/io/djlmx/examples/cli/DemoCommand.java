@@ -59,7 +59,7 @@ public final class DemoCommand implements Callable<Integer> {
       description =
           "Untimed embedding per model before the timed runs, in seconds (default:"
               + " ${DEFAULT-VALUE}): the JIT needs seconds to compile the MX kernels.",
-      defaultValue = "5")
+      defaultValue = "12")
   double warmupSeconds;
 
   @Option(
