@@ -330,52 +330,31 @@ public final class CpuLinearKernel implements LinearKernel, AutoCloseable {
       long u,
       MemorySegment bias,
       boolean split) {
-    if (split && i1 - i0 > 8) {
-      // Rows are independent: [i0, s) keeps the 8-row blocks, [s, i1) is 4 + 2 + 1 rows.
-      int s = i1 - 7;
-      depthChunks(panel, off, kb, xt, x, kpad, i0, s, y, n, u, bias, true);
-      depthChunks(panel, off, kb, xt, x, kpad, s, i1, y, n, u, bias, true);
-    } else {
-      depthChunks(panel, off, kb, xt, x, kpad, i0, i1, y, n, u, bias, split);
-    }
-  }
-
-  /** {@link #fullDepth} without the row split. */
-  private static void depthChunks(
-      float[] panel,
-      int off,
-      int kb,
-      float[] xt,
-      float[] x,
-      int kpad,
-      int i0,
-      int i1,
-      MemorySegment y,
-      int n,
-      long u,
-      MemorySegment bias,
-      boolean split) {
-    if (split && kb > 1) {
-      int half = kb / 2 * 32;
-      GemmKernel.run(panel, off, half, xt, x, kpad, 0, i0, i1, y, n, u, true, bias, false);
-      GemmKernel.run(
-          panel,
-          off + 32 * half,
-          kpad - half,
-          xt,
-          x,
-          kpad,
-          half,
-          i0,
-          i1,
-          y,
-          n,
-          u,
-          false,
-          bias,
-          true);
-    } else {
-      GemmKernel.run(panel, off, kpad, xt, x, kpad, 0, i0, i1, y, n, u, true, bias, true);
+    // Rows are independent: with split, [i0, s) keeps the 8-row blocks, [s, i1) is 4 + 2 + 1 rows.
+    int s = split && i1 - i0 > 8 ? i1 - 7 : i1;
+    for (int r0 = i0, r1 = s; r0 < i1; r0 = r1, r1 = i1) {
+      if (split && kb > 1) {
+        int half = kb / 2 * 32;
+        GemmKernel.run(panel, off, half, xt, x, kpad, 0, r0, r1, y, n, u, true, bias, false);
+        GemmKernel.run(
+            panel,
+            off + 32 * half,
+            kpad - half,
+            xt,
+            x,
+            kpad,
+            half,
+            r0,
+            r1,
+            y,
+            n,
+            u,
+            false,
+            bias,
+            true);
+      } else {
+        GemmKernel.run(panel, off, kpad, xt, x, kpad, 0, r0, r1, y, n, u, true, bias, true);
+      }
     }
   }
 
