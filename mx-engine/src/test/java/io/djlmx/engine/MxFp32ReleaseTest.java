@@ -147,29 +147,41 @@ class MxFp32ReleaseTest {
       ws.forEach(w -> w.getDelegate());
       mx.getMemoryReport();
       long packsBefore = MxLinear.getPackCount();
-      long releasedBytes = mallocBytes();
-      long releasedRss = rssKb();
-      ws.forEach(w -> w.getDelegate()); // read back, without a report
-      long heldBytes = mallocBytes();
-      long heldRss = rssKb();
-      float[] again = predict(model, x);
-      long afterBytes = mallocBytes();
-      long afterRss = rssKb();
-      logger.info(
-          "glibc malloc: {} B released, {} B with FP32 read back, {} B after a prediction;"
-              + " RSS {} / {} / {} KB",
-          releasedBytes,
-          heldBytes,
-          afterBytes,
-          releasedRss,
-          heldRss,
-          afterRss);
-      assertTrue(
-          heldBytes - releasedBytes > 90_000_000L,
-          "reading back 100.7 MB of FP32 grew malloc by " + (heldBytes - releasedBytes));
-      assertTrue(
-          heldBytes - afterBytes > 90_000_000L,
-          "releasing 100.7 MB of FP32 shrank malloc by " + (heldBytes - afterBytes));
+      // Up to three attempts: the process's malloc total also moves with what other threads (the
+      // JIT's compiler arenas, PyTorch, the Cleaner) allocate meanwhile, and one CI run saw it grow
+      // by
+      // 438 MB untouched (RSS fell) during the prediction. A weight that kept its FP32 storage
+      // would fail every attempt.
+      float[] again = null;
+      long grew = 0;
+      long shrank = 0;
+      for (int attempt = 1; attempt <= 3; attempt++) {
+        long releasedBytes = mallocBytes();
+        long releasedRss = rssKb();
+        ws.forEach(w -> w.getDelegate()); // read back, without a report
+        long heldBytes = mallocBytes();
+        long heldRss = rssKb();
+        again = predict(model, x);
+        long afterBytes = mallocBytes();
+        long afterRss = rssKb();
+        logger.info(
+            "attempt {}: glibc malloc: {} B released, {} B with FP32 read back, {} B after a"
+                + " prediction; RSS {} / {} / {} KB",
+            attempt,
+            releasedBytes,
+            heldBytes,
+            afterBytes,
+            releasedRss,
+            heldRss,
+            afterRss);
+        grew = heldBytes - releasedBytes;
+        shrank = heldBytes - afterBytes;
+        if (grew > 90_000_000L && shrank > 90_000_000L) {
+          break;
+        }
+      }
+      assertTrue(grew > 90_000_000L, "reading back 100.7 MB of FP32 grew malloc by " + grew);
+      assertTrue(shrank > 90_000_000L, "releasing 100.7 MB of FP32 shrank malloc by " + shrank);
       assertArrayEquals(first, again, "a prediction after read-back and release is unchanged");
       ws.forEach(w -> assertTrue(w.isFp32Released()));
 
