@@ -111,7 +111,7 @@ if [[ "${GPU_BUNDLE_MINILM:-0}" == 1 ]]; then
   "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Dai.djl.offline=true \
     -cp "$FIXTURE_CP" io.djlmx.zoo.bert.MiniLmGpuFixture "$OUT/minilm" 256 2>&1 | grep -E "MiniLM fixture|Exception|Error" || true
   test -s "$OUT/minilm/minilm-compact.mxckpt" || { echo "gpu-bundle: no MiniLM fixture written" >&2; exit 1; }
-  cp scripts/gpu-model-run.sh scripts/minilm_torch_ref.py scripts/gputc-run.sh scripts/gputc_torch_ref.py scripts/gpufuse-run.sh \
+  cp scripts/gpu-run-common.sh scripts/gpu-model-run.sh scripts/minilm_torch_ref.py scripts/gputc-run.sh scripts/gputc_torch_ref.py scripts/gpufuse-run.sh \
     scripts/minilmtc-run.sh scripts/minilmtc_torch_ref.py "$OUT/"
   chmod +x "$OUT/gpu-model-run.sh"
   LIMIT=48

@@ -5,35 +5,11 @@
 # then cuMemAlloc per buffer), PyTorch on the same weights and ids (FP32, BF16), and the random-weight encoder
 # benchmark with both allocators. Every step has its own time limit; logs go to $OUT (or ./gpu-out).
 set -uo pipefail
-B="$(cd "$(dirname "$0")" && pwd)"
-O="${OUT:-$PWD/gpu-out}"
-mkdir -p "$O"
-JAVA="$B/jre/bin/java"
-if [[ ! -x "$JAVA" ]]; then # the runtime travels as one xz archive: unpack it outside the checkout
-  mkdir -p /tmp/gpumodel-rt
-  tar xJf "$B/jre.tar.xz" -C /tmp/gpumodel-rt 2>/dev/null ||
-    python3 -c "import tarfile,sys; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$B/jre.tar.xz" /tmp/gpumodel-rt
-  JAVA=/tmp/gpumodel-rt/jre/bin/java
-fi
-CP="$(ls "$B"/lib/*.jar | grep -v junit-platform-console | tr '\n' ':')"
-FLAGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g
-  -Dai.djl.offline=true -Dai.djl.default_engine=MX -Dmx.engine.host=none -Dmx.gpu.encoderReference="$B/encoder-cpu-mx.f32")
-START=$SECONDS
-BUDGET="${RUN_BUDGET:-280}"
-# limit N: N seconds, or what is left of the run's budget (0 when nothing is)
-limit() { local left=$((BUDGET - (SECONDS - START))); if ((left < 15)); then echo 1; elif ((left < $1)); then echo $left; else echo $1; fi; }
-junit() { # junit LOG TIMEOUT [java flags...] -- classes...
-  local log="$1" limit; limit="$(limit "$2")"; shift 2
-  if [[ $limit == 1 ]]; then echo "[$log] skipped: run budget spent"; return; fi
-  local flags=() sel=()
-  while [[ $# -gt 0 && "$1" != "--" ]]; do flags+=("$1"); shift; done
-  shift
-  for c in "$@"; do sel+=(--select-class "$c"); done
-  timeout "$limit" "$JAVA" "${FLAGS[@]}" "${flags[@]}" -jar "$B/lib/junit-platform-console-standalone.jar" execute \
-    --class-path "$CP" "${sel[@]}" --details=tree --disable-banner --disable-ansi-colors > "$O/$log" 2>&1
-  echo "[$log] rc=$? $(grep -E 'tests (successful|failed|aborted)' "$O/$log" | tr -s ' ' | tr '\n' ' ')"
-}
-{ date -u; nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv; } 2>&1 | tee "$O/device.txt"
+DEFAULT_BUDGET=280
+RT_NAME=gpumodel
+MIN_LEFT=15
+source "$(dirname "$0")/gpu-run-common.sh"
+device_info
 
 echo "== resource tests: kernel level, then model level (figures in \$OUT/RELIABILITY-gpu.md)"
 junit tests-resource.log 40 -Ddjlmx.gpu.resource.report="$O/RELIABILITY-gpu.md" -- io.djlmx.kernel.cuda.CudaResourceTest

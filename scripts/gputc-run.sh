@@ -9,32 +9,10 @@
 # attention, pool). Logs under $OUT (or ./gpu-out), packed into one archive.
 # Usage: bash .bundle-gputc/gputc-run.sh
 set -uo pipefail
-B="$(cd "$(dirname "$0")" && pwd)"
-O="${OUT:-$PWD/gpu-out}"
-mkdir -p "$O"
-JAVA="$B/jre/bin/java"
-if [[ ! -x "$JAVA" ]]; then
-  mkdir -p /tmp/gputc-rt
-  tar xJf "$B/jre.tar.xz" -C /tmp/gputc-rt 2>/dev/null ||
-    python3 -c "import tarfile,sys; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$B/jre.tar.xz" /tmp/gputc-rt
-  JAVA=/tmp/gputc-rt/jre/bin/java
-fi
-CP="$(ls "$B"/lib/*.jar | grep -v junit-platform-console | tr '\n' ':')"
-FLAGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g
-  -Dai.djl.offline=true -Dai.djl.default_engine=MX -Dmx.engine.host=none -Dmx.gpu.encoderReference="$B/encoder-cpu-mx.f32")
-START=$SECONDS
-BUDGET="${RUN_BUDGET:-440}"
-# limit N: N seconds, or what is left of the run's budget (1 when nothing is)
-limit() { local left=$((BUDGET - (SECONDS - START))); if ((left < 10)); then echo 1; elif ((left < $1)); then echo $left; else echo $1; fi; }
-junit() { # junit LOG TIMEOUT -- classes...
-  local log="$1" limit; limit="$(limit "$2")"; shift 3
-  local sel=()
-  for c in "$@"; do sel+=(--select-class "$c"); done
-  timeout "$limit" "$JAVA" "${FLAGS[@]}" -jar "$B/lib/junit-platform-console-standalone.jar" execute \
-    --class-path "$CP" "${sel[@]}" --details=tree --disable-banner --disable-ansi-colors > "$O/$log" 2>&1
-  echo "[$log] rc=$? $(grep -E 'tests (successful|failed|aborted|skipped)' "$O/$log" | tr -s ' ' | tr '\n' ' ')"
-}
-{ date -u; nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv; } 2>&1 | tee "$O/device.txt"
+DEFAULT_BUDGET=440
+RT_NAME=gputc
+source "$(dirname "$0")/gpu-run-common.sh"
+device_info
 
 echo "== SASS of the tensor-core kernel"
 python3 -c "import zipfile,sys; open('/tmp/mx.fatbin','wb').write(zipfile.ZipFile(sys.argv[1]).read('io/djlmx/kernel/cuda/mx-kernels.fatbin'))" "$B/lib/mx-engine.jar"
@@ -52,11 +30,6 @@ junit tests-tc.log 150 -- io.djlmx.kernel.cuda.CudaTensorCoreLinearTest io.djlmx
 grep -E "^TCERR|✘|Failed|expected" "$O/tests-tc.log" | head -60
 
 echo "== MiniLM (real weights) on MX GPU arrays: tensor cores (2 K groups) + JCuda launches (default), 1 K group, FFM driver launches, SIMT GEMM; then a profiled run"
-minilm() { # minilm LABEL [java flags...]
-  local label="$1"; shift
-  timeout "$(limit 60)" "$JAVA" "${FLAGS[@]}" "$@" -cp "$CP" io.djlmx.zoo.bert.MiniLmGpuBenchmark "$B/minilm" "$O" "$label" > "$O/minilm-java-$label.log" 2>&1
-  grep -hE "^RESULT|Exception" "$O/minilm-java-$label.log" | head -8
-}
 minilm tc
 minilm tc-k1 -Dmx.cuda.tcKSplit=1
 minilm tc-driver -Dmx.cuda.launcher=driver

@@ -9,40 +9,12 @@
 # the kernel benchmark), MINILMTC_TORCHREF (0 skips PyTorch's kernel timings), MINILMTC_TESTS (0: no tests; 1: linear tests only; 2, the default: all).
 # Logs under $OUT (or ./gpu-out).
 set -uo pipefail
-B="$(cd "$(dirname "$0")" && pwd)"
-O="${OUT:-$PWD/gpu-out}"
-mkdir -p "$O"
-JAVA="$B/jre/bin/java"
-if [[ ! -x "$JAVA" ]]; then
-  mkdir -p /tmp/minilmtc-rt
-  tar xJf "$B/jre.tar.xz" -C /tmp/minilmtc-rt 2>/dev/null ||
-    python3 -c "import tarfile,sys; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$B/jre.tar.xz" /tmp/minilmtc-rt
-  JAVA=/tmp/minilmtc-rt/jre/bin/java
-fi
-CP="$(ls "$B"/lib/*.jar | grep -v junit-platform-console | tr '\n' ':')"
-FLAGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g
-  -Dai.djl.offline=true -Dai.djl.default_engine=MX -Dmx.engine.host=none -Dmx.gpu.encoderReference="$B/encoder-cpu-mx.f32")
-START=$SECONDS
-BUDGET="${RUN_BUDGET:-280}"
+DEFAULT_BUDGET=280
+RT_NAME=minilmtc
+MINILM_FLAGS=(-Dmx.cuda.profile=true -Dmx.bench.pooling=device -Dmx.bench.tokenPacking=false)
+source "$(dirname "$0")/gpu-run-common.sh"
 TESTS="${MINILMTC_TESTS:-2}"
-limit() { local left=$((BUDGET - (SECONDS - START))); if ((left < 10)); then echo 1; elif ((left < $1)); then echo $left; else echo $1; fi; }
-junit() { # junit LOG TIMEOUT -- classes...
-  local log="$1" limit; limit="$(limit "$2")"; shift 3
-  if [[ $limit == 1 ]]; then echo "[$log] skipped: run budget spent"; return; fi
-  local sel=()
-  for c in "$@"; do sel+=(--select-class "$c"); done
-  timeout "$limit" "$JAVA" "${FLAGS[@]}" -jar "$B/lib/junit-platform-console-standalone.jar" execute \
-    --class-path "$CP" "${sel[@]}" --details=tree --disable-banner --disable-ansi-colors > "$O/$log" 2>&1
-  echo "[$log] rc=$? $(grep -E 'tests (successful|failed|aborted|skipped)' "$O/$log" | tr -s ' ' | tr '\n' ' ')"
-}
-minilm() { # minilm LABEL [java flags...]
-  local label="$1"; shift
-  timeout "$(limit 60)" "$JAVA" "${FLAGS[@]}" -Dmx.cuda.profile=true -Dmx.bench.pooling=device \
-    -Dmx.bench.tokenPacking=false "$@" -cp "$CP" io.djlmx.zoo.bert.MiniLmGpuBenchmark \
-    "$B/minilm" "$O" "$label" > "$O/minilm-java-$label.log" 2>&1
-  grep -hE "^RESULT|Exception" "$O/minilm-java-$label.log" | head -8
-}
-{ date -u; nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv; } 2>&1 | tee "$O/device.txt"
+device_info
 
 if [[ "$TESTS" != 0 ]]; then
   echo "== linear tests (both tensor-core kernels, all formats, odd shapes, FP64 reference)"
