@@ -32,6 +32,7 @@ import io.djlmx.zoo.bert.MxAttentionCore;
 import io.djlmx.zoo.bert.SoftmaxAttentionCore;
 import io.djlmx.zoo.checkpoint.CalibrationData;
 import io.djlmx.zoo.checkpoint.MxCheckpoint;
+import io.djlmx.zoo.checkpoint.WeightRecipe;
 import io.djlmx.zoo.checkpoint.WeightRounding;
 import io.djlmx.zoo.emulation.MxActivationQuantizer;
 import io.djlmx.zoo.onnx.BertOnnxImporter;
@@ -63,20 +64,24 @@ import org.slf4j.LoggerFactory;
  * <p>Options ({@code Criteria.optOption}, else system property, else environment variable with dots
  * as underscores, upper case): {@code mx.weights} (an {@link MxFormat} name or {@code FP32}; the
  * filter {@code format} is accepted too; default {@code MXFP6_E2M3}), {@code mx.activations}
- * ({@code none} or a format), {@code mx.scale} ({@code floor}, the default, or {@code rceil}: the
- * scale rule the checkpoint is made with, cached in its own file), {@code mx.attention} ({@code
- * mx}, the default under the MX engine, or {@code off}), {@code mx.zoo.rounding} ({@code rtn}:
- * round each weight to nearest; {@code gptq}: calibrated rounding on the zoo's calibration text,
- * see {@link EncoderCalibration}; the filter {@code rounding} is accepted too; default {@link
- * #DEFAULT_ROUNDING}; each rounding is cached in its own file), {@code mx.zoo.cache} (the
- * checkpoint directory; default {@code <DJL cache>/mx-zoo}).
+ * ({@code none} or a format), {@code mx.scale} ({@code floor} or {@code rceil}: the scale rule the
+ * checkpoint is made with, cached in its own file), {@code mx.attention} ({@code mx}, the default
+ * under the MX engine, or {@code off}), {@code mx.zoo.rounding} ({@code rtn}: round each weight to
+ * nearest; {@code gptq}: calibrated rounding on the zoo's calibration text, see {@link
+ * EncoderCalibration}; the filter {@code rounding} is accepted too; each rounding is cached in its
+ * own file), {@code mx.zoo.cache} (the checkpoint directory; default {@code <DJL cache>/mx-zoo}).
+ * Scale rule and rounding default to the format's {@link WeightRecipe}: FLOOR and round-to-nearest,
+ * except MXFP8_E4M3 (RCEIL, calibrated).
  */
 public final class SentenceEncoderLoader extends ClassPathModelLoader {
 
   /** The default weight format of zoo models. */
   public static final MxFormat DEFAULT_WEIGHTS = MxFormat.MXFP6_E2M3;
 
-  /** The default rounding of zoo checkpoints (option {@code mx.zoo.rounding}). */
+  /**
+   * The default rounding of zoo checkpoints in the default format (option {@code mx.zoo.rounding});
+   * other formats: {@link WeightRecipe#defaultFor}.
+   */
   public static final WeightRounding DEFAULT_ROUNDING = WeightRounding.RTN;
 
   private static final Logger logger = LoggerFactory.getLogger(SentenceEncoderLoader.class);
@@ -118,8 +123,8 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
     Path cacheDir = cacheDir(options);
     Progress progress = criteria.getProgress() != null ? criteria.getProgress() : new ProgressBar();
     long start = System.nanoTime();
-    ScaleMode scale = scaleMode(options);
-    WeightRounding rounding = rounding(criteria.getFilters(), options);
+    ScaleMode scale = scaleMode(options, weights);
+    WeightRounding rounding = rounding(criteria.getFilters(), options, weights);
     MxCheckpoint ckpt = loadOrConvert(spec, weights, scale, rounding, cacheDir, progress);
 
     ActivationQuantizer aq = ActivationQuantizer.NONE;
@@ -344,14 +349,19 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
     if (Files.isRegularFile(file)) {
       try {
         MxCheckpoint cached = MxCheckpoint.read(file);
-        if (cached.rounding() == r) {
+        String method = EncoderCalibration.method();
+        if (cached.rounding() == r
+            && (r == WeightRounding.RTN
+                || (cached.calibration() != null && cached.calibration().endsWith(method)))) {
           return cached;
         }
         logger.warn(
-            "Discarding cached checkpoint {}: its rounding is {}, not {}",
+            "Discarding cached checkpoint {}: made with rounding {} ({}), not {} ({})",
             file,
             cached.rounding().key(),
-            r.key());
+            cached.calibration(),
+            r.key(),
+            r == WeightRounding.RTN ? "-" : method);
       } catch (IOException e) {
         logger.warn("Discarding unreadable cached checkpoint {}: {}", file, e.getMessage());
       }
@@ -446,15 +456,16 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
   }
 
   /**
-   * The {@code mx.zoo.rounding} option (or filter {@code rounding}); default {@link
-   * #DEFAULT_ROUNDING}.
+   * The {@code mx.zoo.rounding} option (or filter {@code rounding}); default the format's {@link
+   * WeightRecipe}.
    */
-  static WeightRounding rounding(Map<String, String> filters, Map<String, String> options) {
+  static WeightRounding rounding(
+      Map<String, String> filters, Map<String, String> options, MxFormat weights) {
     String v = filters == null ? null : filters.get("rounding");
     if (v == null) {
       v = option(options, "mx.zoo.rounding");
     }
-    return v == null ? DEFAULT_ROUNDING : WeightRounding.parse(v);
+    return v == null ? WeightRecipe.defaultFor(weights).rounding() : WeightRounding.parse(v);
   }
 
   static MxFormat weightsFormat(Map<String, String> filters, Map<String, String> options) {
@@ -465,10 +476,13 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
     return v == null ? DEFAULT_WEIGHTS : parseFormatOrFp32(v, "mx.weights");
   }
 
-  /** The {@code mx.scale} option: the scale rule of the checkpoint's weights (default FLOOR). */
-  static ScaleMode scaleMode(Map<String, String> options) {
+  /**
+   * The {@code mx.scale} option: the scale rule of the checkpoint's weights (default the format's
+   * {@link WeightRecipe}).
+   */
+  static ScaleMode scaleMode(Map<String, String> options, MxFormat weights) {
     String v = option(options, "mx.scale");
-    return v == null ? ScaleMode.FLOOR : ScaleMode.parse(v);
+    return v == null ? WeightRecipe.defaultFor(weights).scale() : ScaleMode.parse(v);
   }
 
   static MxFormat activationFormat(Map<String, String> options) {

@@ -63,9 +63,11 @@ class CalibratedCheckpointTest {
     assertTrue(gptq.getFileName().toString().endsWith("-MXFP8_E4M3-GPTQ.mxckpt"), gptq.toString());
     assertEquals(
         WeightRounding.GPTQ,
-        SentenceEncoderLoader.rounding(null, java.util.Map.of("mx.zoo.rounding", "GPTQ")));
+        SentenceEncoderLoader.rounding(
+            null, java.util.Map.of("mx.zoo.rounding", "GPTQ"), MxFormat.MXFP6_E2M3));
     assertEquals(
-        SentenceEncoderLoader.DEFAULT_ROUNDING, SentenceEncoderLoader.rounding(null, null));
+        SentenceEncoderLoader.DEFAULT_ROUNDING,
+        SentenceEncoderLoader.rounding(null, null, SentenceEncoderLoader.DEFAULT_WEIGHTS));
     IllegalArgumentException e =
         assertThrows(IllegalArgumentException.class, () -> WeightRounding.parse("awq"));
     assertTrue(e.getMessage().contains("[rtn, gptq]"), e.getMessage());

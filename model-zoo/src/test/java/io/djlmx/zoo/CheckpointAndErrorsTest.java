@@ -194,10 +194,19 @@ class CheckpointAndErrorsTest {
       float[] longOne = p.predict("word ".repeat(5000));
       assertEquals(384, longOne.length);
     }
+    // MXFP8_E4M3's zoo recipe: RCEIL scales, calibrated rounding, cached under that name
     Path ckpt =
         SentenceEncoderLoader.checkpointFile(
-            SentenceEncoderSpec.ALL_MINILM_L6_V2, MxFormat.MXFP8_E4M3, tmp);
-    assertTrue(Files.isRegularFile(ckpt));
+            SentenceEncoderSpec.ALL_MINILM_L6_V2,
+            MxFormat.MXFP8_E4M3,
+            io.djlmx.format.ScaleMode.RCEIL,
+            io.djlmx.zoo.checkpoint.WeightRounding.GPTQ,
+            tmp);
+    assertTrue(Files.isRegularFile(ckpt), ckpt.toString());
+    assertTrue(
+        io.djlmx.zoo.checkpoint.MxCheckpoint.read(ckpt)
+            .calibration()
+            .endsWith(EncoderCalibration.method()));
     Criteria<String[], float[][]> batch =
         Criteria.builder()
             .setTypes(String[].class, float[][].class)

@@ -54,8 +54,10 @@ public final class CalibratedMxQuantizer {
   private final int blockSize;
   private final double damping;
   private final boolean activationOrder;
+  private final int refinePasses;
 
   private CalibratedMxQuantizer(Builder b) {
+    this.refinePasses = b.refinePasses;
     this.activationOrder = b.activationOrder;
     this.format = b.format;
     this.scaleMode = b.scaleMode;
@@ -204,6 +206,7 @@ public final class CalibratedMxQuantizer {
     }
     InverseGramFactor u = InverseGramFactor.of(walked, cols, damping, what);
     Walk walk = new Walk(order, perm, starts);
+    double[] full = refinePasses > 0 ? symmetric(gram, cols) : null;
     MxTensor t = MxTensor.allocate(new long[] {rows, cols}, format, scaleMode, blockSize);
     try {
       int tiles = (rows + ROW_TILE - 1) / ROW_TILE;
@@ -212,7 +215,12 @@ public final class CalibratedMxQuantizer {
           .forEach(
               tile -> {
                 int r0 = tile * ROW_TILE;
-                quantizeRows(weight, r0, Math.min(rows, r0 + ROW_TILE), cols, gram, u, walk, t);
+                CodeRefiner refiner =
+                    full == null
+                        ? null
+                        : new CodeRefiner(format, blockSize, cols, full, u.damping());
+                quantizeRows(
+                    weight, r0, Math.min(rows, r0 + ROW_TILE), cols, gram, u, walk, refiner, t);
               });
       return t;
     } catch (RuntimeException e) {
@@ -260,6 +268,7 @@ public final class CalibratedMxQuantizer {
       double[] gram,
       InverseGramFactor factor,
       Walk walk,
+      CodeRefiner refiner,
       MxTensor t) {
     int n = r1 - r0;
     int blocks = (int) t.blocksPerRow();
@@ -354,11 +363,26 @@ public final class CalibratedMxQuantizer {
       boolean keepRtn = quadraticForm(gram, k, diff) <= calibrated;
       int[] rc = keepRtn ? rtnCodes : codes[r];
       int[] rs = keepRtn ? rtnScales : scales[r];
+      if (refiner != null) {
+        refiner.refine(weight, base, rc, rs, refinePasses);
+      }
       for (int b = 0; b < blocks; b++) {
         t.scales().set(ValueLayout.JAVA_BYTE, (long) (r0 + r) * blocks + b, (byte) rs[b]);
       }
       CodePacking.pack(rc, padded, format.bits(), t.codes(), (r0 + r) * bytesPerRow);
     }
+  }
+
+  /** The full symmetric matrix from the lower triangle of {@code H}. */
+  private static double[] symmetric(double[] h, int k) {
+    double[] full = new double[k * k];
+    for (int i = 0; i < k; i++) {
+      for (int j = 0; j <= i; j++) {
+        full[i * k + j] = h[i * k + j];
+        full[j * k + i] = h[i * k + j];
+      }
+    }
+    return full;
   }
 
   /** {@code dᵀ·H·d} from the lower triangle of a symmetric {@code H}. */
@@ -382,8 +406,27 @@ public final class CalibratedMxQuantizer {
     private int blockSize = MxFormat.DEFAULT_BLOCK_SIZE;
     private double damping = DEFAULT_DAMPING;
     private boolean activationOrder = true;
+    private int refinePasses;
 
     private Builder() {}
+
+    /**
+     * Sets the most passes of coordinate descent run over each row after the error-feedback walk
+     * (default 0: none). Each pass offers every weight the next representable value above and below
+     * its current one, with the block scales fixed, and takes the moves that lower the damped
+     * output error {@code (w − ŵ)ᵀ·(H + λI)·(w − ŵ)}; the walk rounds each weight once, in order,
+     * and cannot revisit it.
+     *
+     * @param passes the most passes, {@code >= 0}
+     * @return this builder
+     */
+    public Builder optRefinePasses(int passes) {
+      if (passes < 0) {
+        throw new IllegalArgumentException("refine passes must be >= 0, got " + passes);
+      }
+      this.refinePasses = passes;
+      return this;
+    }
 
     /**
      * Sets whether blocks are walked in activation order (default true): the blocks holding the

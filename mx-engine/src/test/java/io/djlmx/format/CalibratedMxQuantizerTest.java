@@ -70,6 +70,79 @@ class CalibratedMxQuantizerTest {
   }
 
   @Test
+  void refinementLowersTheDampedErrorOfEveryRowAndKeepsScalesAndValidCodes() {
+    Random rnd = new Random(41);
+    double damping = 0.1;
+    for (int[] s : SHAPES) {
+      int n = s[0];
+      int k = s[1];
+      int m = 4 * k;
+      float[] x = correlatedInputs(rnd, m, k);
+      float[] w = randomWeights(rnd, n, k);
+      double[] gram = gram(x, m, k);
+      double lambda = damping * meanDiagonal(gram, k);
+      for (MxFormat f : MxFormat.values()) {
+        for (ScaleMode mode : ScaleMode.values()) {
+          CalibratedMxQuantizer.Builder b =
+              CalibratedMxQuantizer.builder().setFormat(f).optScaleMode(mode).optDamping(damping);
+          try (MxTensor plain = b.build().quantize("w", w, n, k, gram);
+              MxTensor refined = b.optRefinePasses(8).build().quantize("w", w, n, k, gram)) {
+            String what = f + " " + mode + " [" + n + ", " + k + "]";
+            assertValid(refined, what);
+            // the descent moves codes only: every block keeps its scale
+            assertArrayEquals(bytes(plain.scales()), bytes(refined.scales()), what);
+            float[] p = plain.dequantize();
+            float[] r = refined.dequantize();
+            double sumPlain = 0;
+            double sumRefined = 0;
+            for (int row = 0; row < n; row++) {
+              double ePlain = dampedError(gram, k, lambda, w, p, row);
+              double eRefined = dampedError(gram, k, lambda, w, r, row);
+              assertTrue(
+                  eRefined <= ePlain * (1 + 1e-9),
+                  what + " row " + row + ": refined " + eRefined + " vs " + ePlain);
+              sumPlain += ePlain;
+              sumRefined += eRefined;
+            }
+            assertTrue(sumRefined < sumPlain, what + ": " + sumRefined + " vs " + sumPlain);
+          }
+        }
+      }
+    }
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> CalibratedMxQuantizer.builder().optRefinePasses(-1));
+    assertTrue(e.getMessage().contains("refine passes"), e.getMessage());
+  }
+
+  @Test
+  void refinementOfADiagonalGramIsStillRoundToNearest() {
+    Random rnd = new Random(43);
+    for (MxFormat f : MxFormat.values()) {
+      for (ScaleMode mode : ScaleMode.values()) {
+        int n = 17;
+        int k = 100;
+        float[] w = randomWeights(rnd, n, k);
+        double[] gram = new double[k * k];
+        for (int i = 0; i < k; i++) {
+          gram[i * k + i] = 0.1 + rnd.nextDouble() * 10;
+        }
+        try (MxTensor got =
+                CalibratedMxQuantizer.builder()
+                    .setFormat(f)
+                    .optScaleMode(mode)
+                    .optRefinePasses(8)
+                    .build()
+                    .quantize("w", w, n, k, gram);
+            MxTensor rtn = roundToNearest(w, n, k, f, mode)) {
+          assertArrayEquals(bytes(rtn.codes()), bytes(got.codes()), f + " " + mode);
+        }
+      }
+    }
+  }
+
+  @Test
   void matchesAnFp64ReferenceThatInvertsTheRemainingGramAtEveryStep() {
     Random rnd = new Random(5);
     int n = 5;
@@ -226,6 +299,32 @@ class CalibratedMxQuantizerTest {
         .optScaleMode(mode)
         .build()
         .quantize("w", w, n, k, gram);
+  }
+
+  private static double meanDiagonal(double[] gram, int k) {
+    double sum = 0;
+    for (int i = 0; i < k; i++) {
+      sum += gram[i * k + i];
+    }
+    return sum / k;
+  }
+
+  /** {@code dᵀ·(H + λI)·d} of one row, {@code d = w − ŵ}, in FP64. */
+  private static double dampedError(
+      double[] gram, int k, double lambda, float[] w, float[] wq, int row) {
+    double[] d = new double[k];
+    for (int c = 0; c < k; c++) {
+      d[c] = (double) w[row * k + c] - wq[row * k + c];
+    }
+    double sum = 0;
+    for (int i = 0; i < k; i++) {
+      double hd = lambda * d[i];
+      for (int j = 0; j < k; j++) {
+        hd += gram[Math.max(i, j) * k + Math.min(i, j)] * d[j];
+      }
+      sum += d[i] * hd;
+    }
+    return sum;
   }
 
   private static MxTensor roundToNearest(float[] w, int n, int k, MxFormat f, ScaleMode mode) {

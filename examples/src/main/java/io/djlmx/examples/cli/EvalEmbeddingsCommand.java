@@ -3,6 +3,7 @@ package io.djlmx.examples.cli;
 import io.djlmx.format.MxFormat;
 import io.djlmx.format.ScaleMode;
 import io.djlmx.zoo.SentenceEncoderSpec;
+import io.djlmx.zoo.checkpoint.WeightRecipe;
 import io.djlmx.zoo.checkpoint.WeightRounding;
 import io.djlmx.zoo.eval.EmbeddingEvaluator;
 import io.djlmx.zoo.eval.EmbeddingMetrics;
@@ -54,16 +55,19 @@ public final class EvalEmbeddingsCommand implements Callable<Integer> {
 
   @Option(
       names = "--scale",
-      description = "Shared-scale rule of the MX weights: floor (the spec) or rceil",
-      defaultValue = "floor")
+      description =
+          "Shared-scale rule of the MX weights: floor (the spec), rceil, or zoo (each format's"
+              + " zoo default: rceil for MXFP8_E4M3, else floor)",
+      defaultValue = "zoo")
   String scale;
 
   @Option(
       names = "--rounding",
       description =
           "How the MX codes are chosen: rtn (round to nearest), gptq (calibrated on the zoo's"
-              + " calibration text), or both",
-      defaultValue = "rtn")
+              + " calibration text), both, or zoo (each format's zoo default: gptq for"
+              + " MXFP8_E4M3, else rtn)",
+      defaultValue = "zoo")
   String rounding;
 
   @Option(names = "--weight-only", description = "Skip the weight + activation rows")
@@ -86,23 +90,25 @@ public final class EvalEmbeddingsCommand implements Callable<Integer> {
             .filter(s -> !s.isBlank())
             .limit(count)
             .toList();
+    boolean zooRounding = rounding.equalsIgnoreCase("zoo");
     List<WeightRounding> roundings =
         rounding.equalsIgnoreCase("both")
             ? List.of(WeightRounding.RTN, WeightRounding.GPTQ)
-            : List.of(WeightRounding.parse(rounding));
+            : zooRounding ? List.of() : List.of(WeightRounding.parse(rounding));
+    ScaleMode fixedScale = scale.equalsIgnoreCase("zoo") ? null : ScaleMode.parse(scale);
     java.util.Map<WeightRounding, EmbeddingEvaluator> evs =
         new java.util.EnumMap<>(WeightRounding.class);
-    for (WeightRounding r : roundings) {
-      evs.put(
-          r,
-          EmbeddingEvaluator.builder()
-              .setSentences(lines)
-              .optBatchSize(batch)
-              .optRounding(r)
-              .build());
-    }
-    EmbeddingEvaluator ev = evs.get(roundings.get(0));
-    ScaleMode mode = ScaleMode.parse(scale);
+    java.util.function.Function<WeightRounding, EmbeddingEvaluator> evaluator =
+        r ->
+            evs.computeIfAbsent(
+                r,
+                k ->
+                    EmbeddingEvaluator.builder()
+                        .setSentences(lines)
+                        .optBatchSize(batch)
+                        .optRounding(k)
+                        .build());
+    EmbeddingEvaluator ev = evaluator.apply(WeightRounding.RTN);
     out.println("| model | weights | activations | mean cosine | min cosine | top-10 agreement |");
     out.println("|---|---|---|---|---|---|");
     out.flush();
@@ -120,8 +126,10 @@ public final class EvalEmbeddingsCommand implements Callable<Integer> {
       }
       for (String f : formats) {
         MxFormat fmt = MxFormat.parse(f);
-        for (WeightRounding r : roundings) {
-          EmbeddingEvaluator e = evs.get(r);
+        WeightRecipe recipe = WeightRecipe.defaultFor(fmt);
+        ScaleMode mode = fixedScale == null ? recipe.scale() : fixedScale;
+        for (WeightRounding r : zooRounding ? List.of(recipe.rounding()) : roundings) {
+          EmbeddingEvaluator e = evaluator.apply(r);
           for (MxFormat act : weightOnly ? new MxFormat[] {null} : new MxFormat[] {null, fmt}) {
             EmbeddingMetrics metrics = e.compare(ref, e.embed(s, fmt, mode, act).embeddings());
             String w = mode == ScaleMode.FLOOR ? fmt.name() : fmt.name() + " (" + mode + ")";

@@ -135,6 +135,7 @@ public final class MxCheckpoint {
                 .setFormat(format)
                 .optScaleMode(scale)
                 .optDamping(calibration.damping())
+                .optRefinePasses(calibration.refinePasses())
                 .build()
             : null;
     for (NamedTensor t : weights.tensors().values()) {

@@ -184,7 +184,11 @@ public final class EmbeddingEvaluator {
       MxFormat format,
       ScaleMode scale)
       throws IOException {
-    String key = spec.artifactId() + "-" + format + "-" + scale;
+    // one FP32 pass serves every format; layer by layer, the statistics depend on the format
+    String key =
+        Boolean.getBoolean(EncoderCalibration.SEQUENTIAL_PROPERTY)
+            ? spec.artifactId() + "-" + format + "-" + scale
+            : spec.artifactId();
     CalibrationData c = calibrations.get(key);
     if (c == null) {
       calibrations.clear(); // one model and format at a time
