@@ -8,6 +8,8 @@
 // iff j <= i; a row whose every score is -inf gives zeros; NaN in an input propagates (quantization blocks
 // carry a NaN scale).
 //
+// Steps 1-4 run by default as two launches (mx_attn_prep_dD, mx_attn_quant_kv(16)_dD: "Fused quantization"
+// below, CudaAttention.Quantizer.FUSED); the four separate launches listed here remain (FOUR_LAUNCH).
 // Launch sequence (all on one stream), B·H = bh, SkPad = key length rounded up to 64, SqPad = query length
 // rounded up to 128; D = 64 or 128 in every kernel name; 256 threads per quantization CTA:
 //   1. mx_attn_kv_stats_dD   grid (bh)                  -> kmean[bh][D], vscale[bh][D]
@@ -362,6 +364,16 @@ __device__ __forceinline__ void mx_attn_quant_q64(const float* __restrict__ q, l
   }
 }
 
+// Launch B: steps 2 and 4 for one 64-key tile, heads taken in reverse order.
+template <int D, bool PV16>
+__device__ __forceinline__ void mx_attn_quant_kv(const float* k, const float* v, long sb, long sh, long ss, int heads,
+                                                 int sk, int skPad, const float* kmean, int8_t* kq, float* kscale,
+                                                 const float* vscale, void* vt, int tiled) {
+  const int bh = gridDim.y - 1 - blockIdx.y;
+  mx_attn_quant_k<D>(k, sb, sh, ss, heads, sk, skPad, kmean, kq, kscale, tiled, blockIdx.x, bh);
+  mx_attn_quant_v<D, PV16>(v, sb, sh, ss, heads, sk, skPad, vscale, vt, tiled, blockIdx.x, bh);
+}
+
 #define MX_ATTN_PREP(D)                                                                                        \
   extern "C" __global__ void __launch_bounds__(256) mx_attn_prep_d##D(                                       \
       const float* q, const float* k, const float* v, long sb, long sh, long ss, long qsb, long qsh, long qss, \
@@ -379,16 +391,12 @@ __device__ __forceinline__ void mx_attn_quant_q64(const float* __restrict__ q, l
   extern "C" __global__ void __launch_bounds__(256) mx_attn_quant_kv_d##D(                                   \
       const float* k, const float* v, long sb, long sh, long ss, int heads, int sk, int skPad,                 \
       const float* kmean, int8_t* kq, float* kscale, const float* vscale, void* vt, int tiled) {              \
-    const int bh = gridDim.y - 1 - blockIdx.y;                                                                 \
-    mx_attn_quant_k<D>(k, sb, sh, ss, heads, sk, skPad, kmean, kq, kscale, tiled, blockIdx.x, bh);            \
-    mx_attn_quant_v<D, false>(v, sb, sh, ss, heads, sk, skPad, vscale, vt, tiled, blockIdx.x, bh);            \
+    mx_attn_quant_kv<D, false>(k, v, sb, sh, ss, heads, sk, skPad, kmean, kq, kscale, vscale, vt, tiled);   \
   }                                                                                                            \
   extern "C" __global__ void __launch_bounds__(256) mx_attn_quant_kv16_d##D(                                 \
       const float* k, const float* v, long sb, long sh, long ss, int heads, int sk, int skPad,                 \
       const float* kmean, int8_t* kq, float* kscale, const float* vscale, void* vt, int tiled) {              \
-    const int bh = gridDim.y - 1 - blockIdx.y;                                                                 \
-    mx_attn_quant_k<D>(k, sb, sh, ss, heads, sk, skPad, kmean, kq, kscale, tiled, blockIdx.x, bh);            \
-    mx_attn_quant_v<D, true>(v, sb, sh, ss, heads, sk, skPad, vscale, vt, tiled, blockIdx.x, bh);             \
+    mx_attn_quant_kv<D, true>(k, v, sb, sh, ss, heads, sk, skPad, kmean, kq, kscale, vscale, vt, tiled);    \
   }
 MX_ATTN_PREP(64)
 MX_ATTN_PREP(128)

@@ -483,23 +483,13 @@ public final class CudaAttention implements AutoCloseable {
       boolean causal,
       Float scale,
       boolean fp16PV) {
-    return compute(shape, q, k, v, causal, scale, fp16PV, null);
+    return compute(shape, q, k, v, causal, scale, fp16PV, null, null);
   }
 
-  /** As the public {@code compute}, choosing the fused kernel (tests); null for the default. */
-  static float[] compute(
-      AttentionShape shape,
-      float[] q,
-      float[] k,
-      float[] v,
-      boolean causal,
-      Float scale,
-      boolean fp16PV,
-      Kernel kernel) {
-    return compute(shape, q, k, v, causal, scale, fp16PV, kernel, null);
-  }
-
-  /** As above, also choosing the quantization launches (tests); null for the default. */
+  /**
+   * As the public {@code compute}, choosing the fused kernel and the quantization launches (tests);
+   * null for the defaults.
+   */
   static float[] compute(
       AttentionShape shape,
       float[] q,

@@ -105,11 +105,13 @@ public final class CudaAttentionBenchmark {
           }
         }
       }
-      // the previous quantization (four launches) with the default kernel, as this call's baseline
-      for (boolean fp16PV : new boolean[] {false, true}) {
-        try (CudaAttention att =
-            CudaAttention.create(shape, fp16PV, null, CudaAttention.Quantizer.FOUR_LAUNCH)) {
-          run(att, q, k, v, out, "default_four_launch_" + (fp16PV ? "pv16" : "pv8"));
+      // every quantization path with the default kernel, side by side
+      for (CudaAttention.Quantizer qz : CudaAttention.Quantizer.values()) {
+        for (boolean fp16PV : new boolean[] {false, true}) {
+          try (CudaAttention att = CudaAttention.create(shape, fp16PV, null, qz)) {
+            String name = qz.name().toLowerCase(Locale.ROOT);
+            run(att, q, k, v, out, "default_" + name + "_" + (fp16PV ? "pv16" : "pv8"));
+          }
         }
       }
     }

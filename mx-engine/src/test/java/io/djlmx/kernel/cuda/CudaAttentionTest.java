@@ -69,29 +69,13 @@ class CudaAttentionTest {
 
   private static AccuracyMetrics run(
       int b, int h, int sq, int sk, int d, boolean causal, Float scale, long seed, boolean fp16PV) {
-    return run(b, h, sq, sk, d, causal, scale, seed, fp16PV, null, 0f);
+    return run(b, h, sq, sk, d, causal, scale, seed, fp16PV, null, 0f, null);
   }
 
   /**
    * One random-normal case against the FP64 reference; {@code kOffset} adds a per-channel offset of
-   * up to that size to K (where the smoothing matters); kernel null for the default.
+   * up to that size to K (where the smoothing matters); kernel and quantizer null for the defaults.
    */
-  private static AccuracyMetrics run(
-      int b,
-      int h,
-      int sq,
-      int sk,
-      int d,
-      boolean causal,
-      Float scale,
-      long seed,
-      boolean fp16PV,
-      CudaAttention.Kernel kernel,
-      float kOffset) {
-    return run(b, h, sq, sk, d, causal, scale, seed, fp16PV, kernel, kOffset, null);
-  }
-
-  /** As above, also choosing the quantization launches (null for the default). */
   private static AccuracyMetrics run(
       int b,
       int h,
@@ -234,10 +218,10 @@ class CudaAttentionTest {
     Assumptions.assumeTrue(
         !kernel.hopper() || CudaBackend.get().computeCapability() == 90, "wgmma needs sm_90");
     long seed = 31L * sq + 7L * d + (causal ? 1 : 0);
-    AccuracyMetrics m = run(b, h, sq, sk, d, causal, null, seed, false, kernel, 0f);
+    AccuracyMetrics m = run(b, h, sq, sk, d, causal, null, seed, false, kernel, 0f, null);
     assertTrue(m.cosine() >= MIN_COSINE, () -> "cosine " + m.cosine() + " < " + MIN_COSINE);
     assertTrue(m.relativeL1() <= MAX_REL_L1_FP8_PV, () -> "relative L1 " + m.relativeL1());
-    AccuracyMetrics m16 = run(b, h, sq, sk, d, causal, null, seed, true, kernel, 0f);
+    AccuracyMetrics m16 = run(b, h, sq, sk, d, causal, null, seed, true, kernel, 0f, null);
     assertTrue(m16.cosine() >= MIN_COSINE, () -> "cosine " + m16.cosine());
     assertTrue(m16.relativeL1() <= TARGET_REL_L1, () -> "relative L1 " + m16.relativeL1());
   }
@@ -246,10 +230,10 @@ class CudaAttentionTest {
   @ParameterizedTest(name = "K offset, causal={0}")
   @ValueSource(booleans = {false, true})
   void largeKOffset(boolean causal) {
-    AccuracyMetrics m = run(1, 2, 300, 300, 128, causal, null, 5, false, null, 20f);
+    AccuracyMetrics m = run(1, 2, 300, 300, 128, causal, null, 5, false, null, 20f, null);
     assertTrue(m.cosine() >= MIN_COSINE, () -> "cosine " + m.cosine());
     assertTrue(m.relativeL1() <= MAX_REL_L1_FP8_PV, () -> "relative L1 " + m.relativeL1());
-    AccuracyMetrics m16 = run(1, 2, 300, 300, 64, causal, null, 6, true, null, 20f);
+    AccuracyMetrics m16 = run(1, 2, 300, 300, 64, causal, null, 6, true, null, 20f, null);
     assertTrue(m16.cosine() >= MIN_COSINE, () -> "cosine " + m16.cosine());
     assertTrue(m16.relativeL1() <= TARGET_REL_L1, () -> "relative L1 " + m16.relativeL1());
   }
@@ -337,7 +321,7 @@ class CudaAttentionTest {
     float[] v = normal(r, (long) h * s * d);
     k[77 * d + 5] = Float.NaN; // head 0, key 77, channel 5
     for (boolean fp16PV : new boolean[] {false, true}) {
-      float[] out = CudaAttention.compute(shape, q, k, v, true, null, fp16PV, kernel);
+      float[] out = CudaAttention.compute(shape, q, k, v, true, null, fp16PV, kernel, null);
       int perHead = s * d;
       for (int i = 0; i < perHead; i++) {
         int at = i;
