@@ -5,6 +5,10 @@
 # Usage: bash .bundle/gpu-attention-profile.sh
 set -uo pipefail
 B="$(cd "$(dirname "$0")" && pwd)"
+if [[ ! -x "$B/jre/bin/java" && -f "$B/jre.tar.xz" ]]; then # attention bundles carry the runtime packed
+  tar xJf "$B/jre.tar.xz" -C "$B" 2>/dev/null ||
+    python3 -c "import tarfile,sys; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$B/jre.tar.xz" "$B"
+fi
 O="${OUT:-$PWD/gpu-out}"
 mkdir -p "$O"
 NCU="$(command -v ncu || ls /usr/local/cuda*/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)"

@@ -4,6 +4,10 @@
 # Usage: bash .bundle/gpu-attention-run.sh [quick]
 set -uo pipefail
 B="$(cd "$(dirname "$0")" && pwd)"
+if [[ ! -x "$B/jre/bin/java" && -f "$B/jre.tar.xz" ]]; then # attention bundles carry the runtime packed
+  tar xJf "$B/jre.tar.xz" -C "$B" 2>/dev/null ||
+    python3 -c "import tarfile,sys; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$B/jre.tar.xz" "$B"
+fi
 O="${OUT:-$PWD/gpu-out}"
 mkdir -p "$O"
 MODE="${1:-full}"

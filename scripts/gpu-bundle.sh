@@ -95,6 +95,11 @@ else
     --strip-debug --no-man-pages --no-header-files --compress=zip-9 --output "$OUT/jre" 2>&1 | grep -v "incubator" || true
   if command -v strip >/dev/null; then strip --strip-unneeded "$OUT/jre/lib/server/libjvm.so" || true; fi
 fi
+if [[ "$ATTN_ONLY" == 1 ]]; then
+  # The attention bundle (54 MiB unpacked) plus main's tree exceeded the device's 64 MiB (2026-11-28): the
+  # runtime travels as one xz archive (33 MiB bundle) that gpu-attention-run.sh / -profile.sh unpack in place.
+  tar cf - -C "$OUT" jre | xz -6 -T2 > "$OUT/jre.tar.xz" && rm -rf "$OUT/jre"
+fi
 
 if [[ "$ATTN_ONLY" != 1 ]]; then
 echo "[gpu-bundle] CPU MX result of the GPU encoder test (PyTorch, here)"

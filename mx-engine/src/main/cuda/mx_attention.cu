@@ -8,6 +8,8 @@
 // iff j <= i; a row whose every score is -inf gives zeros; NaN in an input propagates (quantization blocks
 // carry a NaN scale).
 //
+// Steps 1-4 run by default as two launches (mx_attn_prep_dD, mx_attn_quant_kv(16)_dD: "Fused quantization"
+// below, CudaAttention.Quantizer.FUSED); the four separate launches listed here remain (FOUR_LAUNCH).
 // Launch sequence (all on one stream), B·H = bh, SkPad = key length rounded up to 64, SqPad = query length
 // rounded up to 128; D = 64 or 128 in every kernel name; 256 threads per quantization CTA:
 //   1. mx_attn_kv_stats_dD   grid (bh)                  -> kmean[bh][D], vscale[bh][D]
@@ -129,10 +131,11 @@ __device__ __forceinline__ int mx_attn_core(int row, int b, int sbo) {
 template <int D>
 __device__ __forceinline__ void mx_attn_quant_k(const float* __restrict__ k, long sb, long sh, long ss, int heads,
                                                 int sk, int skPad, const float* __restrict__ kmean,
-                                                int8_t* __restrict__ kq, float* __restrict__ kscale, int tiled) {
+                                                int8_t* __restrict__ kq, float* __restrict__ kscale, int tiled,
+                                                int tile, int bh) {
   constexpr int C4 = D / 4, RPP = 256 / C4, PASSES = MX_ATTN_TILE / RPP;
   __shared__ float red[8];
-  const int bh = blockIdx.y, tile = blockIdx.x, c4 = threadIdx.x % C4, r = threadIdx.x / C4;
+  const int c4 = threadIdx.x % C4, r = threadIdx.x / C4;
   const float4 mean = *reinterpret_cast<const float4*>(kmean + (long)bh * D + 4 * c4);
   float4 x[PASSES];
   float amax = 0.f;
@@ -193,9 +196,9 @@ __device__ __forceinline__ void mx_attn_quant_q(const float* __restrict__ q, lon
 template <int D, bool PV16>
 __device__ __forceinline__ void mx_attn_quant_v(const float* __restrict__ v, long sb, long sh, long ss, int heads,
                                                 int sk, int skPad, const float* __restrict__ vscale,
-                                                void* __restrict__ vtRaw, int tiled) {
+                                                void* __restrict__ vtRaw, int tiled, int tile, int bh) {
   constexpr int CG = 16, PASSES = D / 4 / CG;
-  const int bh = blockIdx.y, tile = blockIdx.x, w = threadIdx.x & 15, cg = threadIdx.x >> 4;
+  const int w = threadIdx.x & 15, cg = threadIdx.x >> 4;
   int keys[4];
   if constexpr (PV16) {
     for (int u = 0; u < 4; u++) keys[u] = 4 * w + u;
@@ -250,7 +253,7 @@ __device__ __forceinline__ void mx_attn_quant_v(const float* __restrict__ v, lon
   extern "C" __global__ void __launch_bounds__(256) mx_attn_quant_k_d##D(                                    \
       const float* k, long sb, long sh, long ss, int heads, int sk, int skPad, const float* kmean, int8_t* kq, \
       float* kscale, int tiled) {                                                                              \
-    mx_attn_quant_k<D>(k, sb, sh, ss, heads, sk, skPad, kmean, kq, kscale, tiled);                             \
+    mx_attn_quant_k<D>(k, sb, sh, ss, heads, sk, skPad, kmean, kq, kscale, tiled, blockIdx.x, blockIdx.y);                             \
   }                                                                                                            \
   extern "C" __global__ void __launch_bounds__(256) mx_attn_quant_q_d##D(                                    \
       const float* q, long sb, long sh, long ss, int heads, int sq, int sqPad, float softmaxScale, int8_t* qq, \
@@ -260,15 +263,144 @@ __device__ __forceinline__ void mx_attn_quant_v(const float* __restrict__ v, lon
   extern "C" __global__ void __launch_bounds__(256) mx_attn_quant_v_d##D(                                    \
       const float* v, long sb, long sh, long ss, int heads, int sk, int skPad, const float* vscale, void* vt,  \
       int tiled) {                                                                                             \
-    mx_attn_quant_v<D, false>(v, sb, sh, ss, heads, sk, skPad, vscale, vt, tiled);                             \
+    mx_attn_quant_v<D, false>(v, sb, sh, ss, heads, sk, skPad, vscale, vt, tiled, blockIdx.x, blockIdx.y);                             \
   }                                                                                                            \
   extern "C" __global__ void __launch_bounds__(256) mx_attn_quant_v16_d##D(                                  \
       const float* v, long sb, long sh, long ss, int heads, int sk, int skPad, const float* vscale, void* vt,  \
       int tiled) {                                                                                             \
-    mx_attn_quant_v<D, true>(v, sb, sh, ss, heads, sk, skPad, vscale, vt, tiled);                              \
+    mx_attn_quant_v<D, true>(v, sb, sh, ss, heads, sk, skPad, vscale, vt, tiled, blockIdx.x, blockIdx.y);                              \
   }
 MX_ATTN_QUANT(64)
 MX_ATTN_QUANT(128)
+
+// Fused quantization (the default launch sequence, two launches instead of steps 1-4):
+//   A. mx_attn_prep_dD     grid (SqPad/64 + ceil(Sk/128), bh): the first SqPad/64 CTAs of each head are step 3
+//      for 64 queries each; the others are step 1 split over 128-key chunks: each writes its chunk's K sums
+//      and V amax (kvpart[bh][chunk][2][D]) and the last chunk CTA of the head to finish (a per-head ticket,
+//      atomicInc wrapping back to 0 for the next call) reduces the partials in chunk order into kmean and
+//      vscale. The order of the K sum differs from step 1's single CTA (the mean may differ in its last
+//      bit), but is fixed, so results are reproducible; vscale is a max and identical.
+//   B. mx_attn_quant_kv_dD grid (SkPad/64, bh): steps 2 and 4 for one 64-key tile in one CTA, heads in
+//      reverse order (the last heads' K and V that launch A read are the likeliest still in L2); at most
+//      48 registers, five CTAs per SM (3% faster than four on the H100, 8 bytes of spill at D = 128).
+#define MX_ATTN_CHUNK 128
+#define MX_ATTN_QROWS 64
+
+// Step 1 on keys [chunk·128, chunk·128 + 128) of head bh; see launch A above.
+template <int D>
+__device__ __forceinline__ void mx_attn_kv_partial(const float* __restrict__ k, const float* __restrict__ v,
+                                                   long sb, long sh, long ss, int heads, int sk, int chunk,
+                                                   int bh, float* __restrict__ kvpart,
+                                                   unsigned* __restrict__ tickets, float* __restrict__ kmean,
+                                                   float* __restrict__ vscale) {
+  constexpr int C4 = D / 4, RG = 256 / C4;
+  __shared__ float4 sum[RG][C4];
+  __shared__ float4 amax[RG][C4];
+  __shared__ bool lastChunk;
+  const int c4 = threadIdx.x % C4, rg = threadIdx.x / C4;
+  const int nChunks = (sk + MX_ATTN_CHUNK - 1) / MX_ATTN_CHUNK;
+  const int j1 = min(sk, (chunk + 1) * MX_ATTN_CHUNK);
+  const long base = mx_attn_off(sb, sh, ss, bh, heads, 0) + 4 * c4;
+  float4 s = make_float4(0.f, 0.f, 0.f, 0.f), a = s;
+#pragma unroll 8
+  for (int j = chunk * MX_ATTN_CHUNK + rg; j < j1; j += RG) {
+    const float4 x = mx_attn_ld4(k + base + (long)j * ss);
+    const float4 y = mx_attn_ld4(v + base + (long)j * ss);
+    s.x += x.x; s.y += x.y; s.z += x.z; s.w += x.w;
+    a = make_float4(mx_attn_nanmax(a.x, fabsf(y.x)), mx_attn_nanmax(a.y, fabsf(y.y)),
+                    mx_attn_nanmax(a.z, fabsf(y.z)), mx_attn_nanmax(a.w, fabsf(y.w)));
+  }
+  sum[rg][c4] = s;
+  amax[rg][c4] = a;
+  __syncthreads();
+  const int c = threadIdx.x;
+  if (c < D) {
+    float t = 0.f, m = 0.f;
+    for (int r = 0; r < RG; r++) {
+      t += reinterpret_cast<const float*>(&sum[r][c / 4])[c % 4];
+      m = mx_attn_nanmax(m, reinterpret_cast<const float*>(&amax[r][c / 4])[c % 4]);
+    }
+    float* p = kvpart + ((long)bh * nChunks + chunk) * 2 * D;
+    p[c] = t;
+    p[D + c] = m;
+    __threadfence();  // the partials are visible device-wide before this CTA takes its ticket
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) lastChunk = atomicInc(tickets + bh, (unsigned)nChunks - 1) == (unsigned)nChunks - 1;
+  __syncthreads();
+  if (!lastChunk || c >= D) return;
+  __threadfence();
+  float t = 0.f, m = 0.f;
+  for (int i = 0; i < nChunks; i++) {
+    const float* p = kvpart + ((long)bh * nChunks + i) * 2 * D;
+    t += __ldcg(p + c);  // L2, not a stale L1 line
+    m = mx_attn_nanmax(m, __ldcg(p + D + c));
+  }
+  kmean[(long)bh * D + c] = t / (float)sk;
+  vscale[(long)bh * D + c] = m == 0.f ? 1.f : m / 448.f;
+}
+
+// Step 3 for 64 queries per CTA (all loads issued before any math); the same per-token arithmetic.
+template <int D>
+__device__ __forceinline__ void mx_attn_quant_q64(const float* __restrict__ q, long sb, long sh, long ss, int heads,
+                                                  int sq, int sqPad, float softmaxScale, int8_t* __restrict__ qq,
+                                                  float* __restrict__ qscale, int blk, int bh) {
+  constexpr int C4 = D / 4, RPB = 256 / C4, PASSES = MX_ATTN_QROWS / RPB;
+  const int c4 = threadIdx.x % C4;
+  float4 x[PASSES];
+#pragma unroll
+  for (int p = 0; p < PASSES; p++) {
+    const int i = blk * MX_ATTN_QROWS + p * RPB + threadIdx.x / C4;
+    x[p] = i < sq ? mx_attn_ld4(q + mx_attn_off(sb, sh, ss, bh, heads, i) + 4 * c4) : make_float4(0.f, 0.f, 0.f, 0.f);
+  }
+#pragma unroll
+  for (int p = 0; p < PASSES; p++) {
+    const int i = blk * MX_ATTN_QROWS + p * RPB + threadIdx.x / C4;
+    float amax = mx_attn_amax4(0.f, x[p]);
+#pragma unroll
+    for (int o = C4 / 2; o > 0; o >>= 1) amax = mx_attn_nanmax(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+    const float inv = amax == 0.f ? 0.f : 127.f / amax;
+    *reinterpret_cast<uint32_t*>(qq + ((long)bh * sqPad + i) * D + 4 * c4) = i < sq ? mx_attn_int8x4(x[p], inv) : 0u;
+    if (c4 == 0) qscale[(long)bh * sqPad + i] = i < sq ? amax / 127.f * softmaxScale * MX_ATTN_LOG2E : 0.f;
+  }
+}
+
+// Launch B: steps 2 and 4 for one 64-key tile, heads taken in reverse order.
+template <int D, bool PV16>
+__device__ __forceinline__ void mx_attn_quant_kv(const float* k, const float* v, long sb, long sh, long ss, int heads,
+                                                 int sk, int skPad, const float* kmean, int8_t* kq, float* kscale,
+                                                 const float* vscale, void* vt, int tiled) {
+  const int bh = gridDim.y - 1 - blockIdx.y;
+  mx_attn_quant_k<D>(k, sb, sh, ss, heads, sk, skPad, kmean, kq, kscale, tiled, blockIdx.x, bh);
+  mx_attn_quant_v<D, PV16>(v, sb, sh, ss, heads, sk, skPad, vscale, vt, tiled, blockIdx.x, bh);
+}
+
+#define MX_ATTN_PREP(D)                                                                                        \
+  extern "C" __global__ void __launch_bounds__(256) mx_attn_prep_d##D(                                       \
+      const float* q, const float* k, const float* v, long sb, long sh, long ss, long qsb, long qsh, long qss, \
+      int heads, int sq, int sqPad, int sk, float softmaxScale, int8_t* qq, float* qscale, float* kvpart,     \
+      unsigned* tickets, float* kmean, float* vscale) {                                                        \
+    const int qBlocks = sqPad / MX_ATTN_QROWS;                                                                 \
+    if ((int)blockIdx.x < qBlocks) {                                                                           \
+      mx_attn_quant_q64<D>(q, qsb, qsh, qss, heads, sq, sqPad, softmaxScale, qq, qscale, blockIdx.x,          \
+                           blockIdx.y);                                                                        \
+    } else {                                                                                                   \
+      mx_attn_kv_partial<D>(k, v, sb, sh, ss, heads, sk, blockIdx.x - qBlocks, blockIdx.y, kvpart, tickets,   \
+                            kmean, vscale);                                                                    \
+    }                                                                                                          \
+  }                                                                                                            \
+  extern "C" __global__ void __launch_bounds__(256, 5) mx_attn_quant_kv_d##D(                                \
+      const float* k, const float* v, long sb, long sh, long ss, int heads, int sk, int skPad,                 \
+      const float* kmean, int8_t* kq, float* kscale, const float* vscale, void* vt, int tiled) {              \
+    mx_attn_quant_kv<D, false>(k, v, sb, sh, ss, heads, sk, skPad, kmean, kq, kscale, vscale, vt, tiled);   \
+  }                                                                                                            \
+  extern "C" __global__ void __launch_bounds__(256, 5) mx_attn_quant_kv16_d##D(                              \
+      const float* k, const float* v, long sb, long sh, long ss, int heads, int sk, int skPad,                 \
+      const float* kmean, int8_t* kq, float* kscale, const float* vscale, void* vt, int tiled) {              \
+    mx_attn_quant_kv<D, true>(k, v, sb, sh, ss, heads, sk, skPad, kmean, kq, kscale, vscale, vt, tiled);    \
+  }
+MX_ATTN_PREP(64)
+MX_ATTN_PREP(128)
 
 __device__ __forceinline__ void mx_attn_mma_f16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
                                                 uint32_t b1) {

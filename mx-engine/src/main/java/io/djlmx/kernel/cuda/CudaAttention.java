@@ -33,6 +33,33 @@ public final class CudaAttention implements AutoCloseable {
   /** Threads per CTA of the quantization kernels. */
   private static final int QUANT_THREADS = 256;
 
+  /** Keys per CTA of the fused statistics pass ({@code MX_ATTN_CHUNK} in the CUDA source). */
+  private static final int STATS_CHUNK = 128;
+
+  /** Queries per CTA of the fused Q quantization ({@code MX_ATTN_QROWS}). */
+  private static final int Q_ROWS = 64;
+
+  /** How {@link #quantize} prepares the quantized Q, K and V. */
+  enum Quantizer {
+    /**
+     * Four launches: K mean and V scales with one CTA per head, then K, Q and V each in its own
+     * launch (the design before 2026-11-28, kept as the benchmark's baseline).
+     */
+    FOUR_LAUNCH,
+    /**
+     * Two launches: Q quantization and the K/V statistics split over 128-key chunks (a per-head
+     * ticket lets the last chunk reduce the partials), then K and V quantized tile by tile in one
+     * launch.
+     */
+    FUSED;
+
+    /** {@code mx.cuda.attentionQuantizer} if set, else {@link #FUSED}. */
+    static Quantizer byDefault() {
+      String p = System.getProperty("mx.cuda.attentionQuantizer");
+      return p == null ? FUSED : Quantizer.valueOf(p.trim().toUpperCase(java.util.Locale.ROOT));
+    }
+  }
+
   /** Which fused attention kernel {@link #attend} launches. */
   enum Kernel {
     /**
@@ -79,6 +106,7 @@ public final class CudaAttention implements AutoCloseable {
   private final AttentionShape shape;
   private final boolean fp16PV;
   private final Kernel kernel;
+  private final Quantizer quantizer;
   private final int sqPad;
   private final int skPad;
   private final List<DeviceBuffer> owned = new ArrayList<>();
@@ -89,12 +117,15 @@ public final class CudaAttention implements AutoCloseable {
   private final DeviceBuffer qscale;
   private final DeviceBuffer vt;
   private final DeviceBuffer vscale;
+  private final DeviceBuffer kvpart;
+  private final DeviceBuffer tickets;
   private float softmaxScale = Float.NaN;
 
-  private CudaAttention(AttentionShape shape, boolean fp16PV, Kernel kernel) {
+  private CudaAttention(AttentionShape shape, boolean fp16PV, Kernel kernel, Quantizer quantizer) {
     this.shape = shape;
     this.fp16PV = fp16PV;
     this.kernel = kernel;
+    this.quantizer = quantizer;
     this.sqPad = pad(shape.queryLength(), Q_TILE);
     this.skPad = pad(shape.keyLength(), TILE);
     long bh = (long) shape.batch() * shape.heads();
@@ -107,6 +138,10 @@ public final class CudaAttention implements AutoCloseable {
       qscale = alloc(4L * bh * sqPad);
       vt = alloc(bh * d * skPad * (fp16PV ? 2 : 1));
       vscale = alloc(4L * bh * d);
+      // per chunk of keys: D partial K sums and D partial V maxima
+      kvpart = alloc(4L * bh * chunks(shape.keyLength()) * 2 * d);
+      tickets = alloc(4L * bh);
+      tickets.fill32(0); // the kernel leaves every ticket at 0 again when it finishes a head
     } catch (RuntimeException e) {
       close();
       throw e;
@@ -117,6 +152,10 @@ public final class CudaAttention implements AutoCloseable {
     DeviceBuffer b = DeviceBuffer.allocate(bytes);
     owned.add(b);
     return b;
+  }
+
+  private static int chunks(int keys) {
+    return (keys + STATS_CHUNK - 1) / STATS_CHUNK;
   }
 
   private static int pad(int n, int tile) {
@@ -151,6 +190,15 @@ public final class CudaAttention implements AutoCloseable {
    * null for {@link Kernel#byDefault}.
    */
   static CudaAttention create(AttentionShape shape, boolean fp16PV, Kernel kernel) {
+    return create(shape, fp16PV, kernel, null);
+  }
+
+  /**
+   * As {@link #create(AttentionShape, boolean, Kernel)}, also choosing the quantization launches;
+   * null for {@link Quantizer#byDefault}.
+   */
+  static CudaAttention create(
+      AttentionShape shape, boolean fp16PV, Kernel kernel, Quantizer quantizer) {
     if (shape.headDim() != 64 && shape.headDim() != 128) {
       throw new IllegalArgumentException(
           "CUDA attention supports head dim 64 or 128, got " + shape.headDim());
@@ -180,7 +228,10 @@ public final class CudaAttention implements AutoCloseable {
               + shape.headDim()
               + " (use the MMA kernel)");
     }
-    return new CudaAttention(shape, fp16PV, kernel);
+    if (quantizer == null) {
+      quantizer = Quantizer.byDefault();
+    }
+    return new CudaAttention(shape, fp16PV, kernel, quantizer);
   }
 
   /**
@@ -214,8 +265,8 @@ public final class CudaAttention implements AutoCloseable {
   }
 
   /**
-   * Steps 1–4: K mean and V scales, INT8 K and Q, E4M3 (or FP16) Vᵀ (package-private so the
-   * benchmark can time them).
+   * Steps 1–4: K mean and V scales, INT8 K and Q, E4M3 (or FP16) Vᵀ, in two launches ({@link
+   * Quantizer#FUSED}) or four (package-private so the benchmark can time them).
    */
   void quantize(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, Float scale) {
     int d = shape.headDim();
@@ -233,6 +284,43 @@ public final class CudaAttention implements AutoCloseable {
     softmaxScale = sc;
     CudaBackend be = CudaBackend.get();
     int[] block = {QUANT_THREADS, 1, 1};
+    if (quantizer == Quantizer.FUSED) {
+      KernelArgs a = strided(strided(new KernelArgs().ptr(q).ptr(k).ptr(v), sk), sq);
+      be.launch(
+          "mx_attn_prep_d" + d,
+          new int[] {sqPad / Q_ROWS + chunks(sk), bh, 1},
+          block,
+          0,
+          a.i32(h)
+              .i32(sq)
+              .i32(sqPad)
+              .i32(sk)
+              .f32(sc)
+              .ptr(qq)
+              .ptr(qscale)
+              .ptr(kvpart)
+              .ptr(tickets)
+              .ptr(kmean)
+              .ptr(vscale)
+              .build());
+      be.launch(
+          (fp16PV ? "mx_attn_quant_kv16_d" : "mx_attn_quant_kv_d") + d,
+          new int[] {skPad / TILE, bh, 1},
+          block,
+          0,
+          strided(new KernelArgs().ptr(k).ptr(v), sk)
+              .i32(h)
+              .i32(sk)
+              .i32(skPad)
+              .ptr(kmean)
+              .ptr(kq)
+              .ptr(kscale)
+              .ptr(vscale)
+              .ptr(vt)
+              .i32(kernel.hopper() ? 1 : 0)
+              .build());
+      return;
+    }
     be.launch(
         "mx_attn_kv_stats_d" + d,
         new int[] {bh, 1, 1},
@@ -395,10 +483,13 @@ public final class CudaAttention implements AutoCloseable {
       boolean causal,
       Float scale,
       boolean fp16PV) {
-    return compute(shape, q, k, v, causal, scale, fp16PV, null);
+    return compute(shape, q, k, v, causal, scale, fp16PV, null, null);
   }
 
-  /** As the public {@code compute}, choosing the fused kernel (tests); null for the default. */
+  /**
+   * As the public {@code compute}, choosing the fused kernel and the quantization launches (tests);
+   * null for the defaults.
+   */
   static float[] compute(
       AttentionShape shape,
       float[] q,
@@ -407,13 +498,14 @@ public final class CudaAttention implements AutoCloseable {
       boolean causal,
       Float scale,
       boolean fp16PV,
-      Kernel kernel) {
+      Kernel kernel,
+      Quantizer quantizer) {
     long bhd = (long) shape.batch() * shape.heads() * shape.headDim();
     requireLength("q", q, bhd * shape.queryLength());
     requireLength("k", k, bhd * shape.keyLength());
     requireLength("v", v, bhd * shape.keyLength());
     float[] result = new float[q.length];
-    try (CudaAttention att = create(shape, fp16PV, kernel);
+    try (CudaAttention att = create(shape, fp16PV, kernel, quantizer);
         DeviceBuffer dq = DeviceBuffer.of(q);
         DeviceBuffer dk = DeviceBuffer.of(k);
         DeviceBuffer dv = DeviceBuffer.of(v);

@@ -105,6 +105,15 @@ public final class CudaAttentionBenchmark {
           }
         }
       }
+      // every quantization path with the default kernel, side by side
+      for (CudaAttention.Quantizer qz : CudaAttention.Quantizer.values()) {
+        for (boolean fp16PV : new boolean[] {false, true}) {
+          try (CudaAttention att = CudaAttention.create(shape, fp16PV, null, qz)) {
+            String name = qz.name().toLowerCase(Locale.ROOT);
+            run(att, q, k, v, out, "default_" + name + "_" + (fp16PV ? "pv16" : "pv8"));
+          }
+        }
+      }
     }
   }
 

@@ -69,12 +69,12 @@ class CudaAttentionTest {
 
   private static AccuracyMetrics run(
       int b, int h, int sq, int sk, int d, boolean causal, Float scale, long seed, boolean fp16PV) {
-    return run(b, h, sq, sk, d, causal, scale, seed, fp16PV, null, 0f);
+    return run(b, h, sq, sk, d, causal, scale, seed, fp16PV, null, 0f, null);
   }
 
   /**
    * One random-normal case against the FP64 reference; {@code kOffset} adds a per-channel offset of
-   * up to that size to K (where the smoothing matters); kernel null for the default.
+   * up to that size to K (where the smoothing matters); kernel and quantizer null for the defaults.
    */
   private static AccuracyMetrics run(
       int b,
@@ -87,38 +87,23 @@ class CudaAttentionTest {
       long seed,
       boolean fp16PV,
       CudaAttention.Kernel kernel,
-      float kOffset) {
+      float kOffset,
+      CudaAttention.Quantizer quantizer) {
     AttentionShape shape = new AttentionShape(b, h, sq, sk, d);
     Random r = new Random(seed);
     float[] q = normal(r, (long) b * h * sq * d);
     float[] k = normal(r, (long) b * h * sk * d);
     float[] v = normal(r, (long) b * h * sk * d);
-    if (kOffset != 0f) {
-      float[] off = new float[d];
-      for (int c = 0; c < d; c++) {
-        off[c] = kOffset * (2 * r.nextFloat() - 1);
-      }
-      for (int i = 0; i < k.length; i++) {
-        k[i] += off[i % d];
-      }
-    }
-    float[] out = CudaAttention.compute(shape, q, k, v, causal, scale, fp16PV, kernel);
-    double[] ref =
-        ReferenceAttention.compute(
-            shape,
-            TensorView.of(MemorySegment.ofArray(q), TensorLayout.BHSD, b, h, sq, d),
-            TensorView.of(MemorySegment.ofArray(k), TensorLayout.BHSD, b, h, sk, d),
-            TensorView.of(MemorySegment.ofArray(v), TensorLayout.BHSD, b, h, sk, d),
-            null,
-            causal,
-            scale);
-    AccuracyMetrics m = AccuracyMetrics.of(out, ref);
+    addChannelOffset(r, k, d, kOffset);
+    float[] out = CudaAttention.compute(shape, q, k, v, causal, scale, fp16PV, kernel, quantizer);
+    AccuracyMetrics m = AccuracyMetrics.of(out, reference(shape, q, k, v, causal, scale));
     System.out.printf(
         Locale.ROOT,
-        "ATTN %s %s b=%d h=%d sq=%d sk=%d d=%d causal=%b scale=%s kOffset=%s: cosine %.6f relL1 %.4f"
-            + " maxAbs %.4f%n",
+        "ATTN %s %s%s b=%d h=%d sq=%d sk=%d d=%d causal=%b scale=%s kOffset=%s: cosine %.6f relL1"
+            + " %.4f maxAbs %.4f%n",
         fp16PV ? "pv16" : "pv8 ",
         kernel == null ? "default" : kernel.name().toLowerCase(Locale.ROOT),
+        quantizer == null ? "" : " " + quantizer.name().toLowerCase(Locale.ROOT),
         b,
         h,
         sq,
@@ -131,6 +116,35 @@ class CudaAttentionTest {
         m.relativeL1(),
         m.maxAbsError());
     return m;
+  }
+
+  /** Adds a per-channel offset of up to {@code size} to every key (nothing for 0). */
+  private static void addChannelOffset(Random r, float[] k, int d, float size) {
+    if (size == 0f) {
+      return;
+    }
+    float[] off = new float[d];
+    for (int c = 0; c < d; c++) {
+      off[c] = size * (2 * r.nextFloat() - 1);
+    }
+    for (int i = 0; i < k.length; i++) {
+      k[i] += off[i % d];
+    }
+  }
+
+  private static double[] reference(
+      AttentionShape s, float[] q, float[] k, float[] v, boolean causal, Float scale) {
+    int b = s.batch();
+    int h = s.heads();
+    int d = s.headDim();
+    return ReferenceAttention.compute(
+        s,
+        TensorView.of(MemorySegment.ofArray(q), TensorLayout.BHSD, b, h, s.queryLength(), d),
+        TensorView.of(MemorySegment.ofArray(k), TensorLayout.BHSD, b, h, s.keyLength(), d),
+        TensorView.of(MemorySegment.ofArray(v), TensorLayout.BHSD, b, h, s.keyLength(), d),
+        null,
+        causal,
+        scale);
   }
 
   /**
@@ -204,10 +218,10 @@ class CudaAttentionTest {
     Assumptions.assumeTrue(
         !kernel.hopper() || CudaBackend.get().computeCapability() == 90, "wgmma needs sm_90");
     long seed = 31L * sq + 7L * d + (causal ? 1 : 0);
-    AccuracyMetrics m = run(b, h, sq, sk, d, causal, null, seed, false, kernel, 0f);
+    AccuracyMetrics m = run(b, h, sq, sk, d, causal, null, seed, false, kernel, 0f, null);
     assertTrue(m.cosine() >= MIN_COSINE, () -> "cosine " + m.cosine() + " < " + MIN_COSINE);
     assertTrue(m.relativeL1() <= MAX_REL_L1_FP8_PV, () -> "relative L1 " + m.relativeL1());
-    AccuracyMetrics m16 = run(b, h, sq, sk, d, causal, null, seed, true, kernel, 0f);
+    AccuracyMetrics m16 = run(b, h, sq, sk, d, causal, null, seed, true, kernel, 0f, null);
     assertTrue(m16.cosine() >= MIN_COSINE, () -> "cosine " + m16.cosine());
     assertTrue(m16.relativeL1() <= TARGET_REL_L1, () -> "relative L1 " + m16.relativeL1());
   }
@@ -216,12 +230,65 @@ class CudaAttentionTest {
   @ParameterizedTest(name = "K offset, causal={0}")
   @ValueSource(booleans = {false, true})
   void largeKOffset(boolean causal) {
-    AccuracyMetrics m = run(1, 2, 300, 300, 128, causal, null, 5, false, null, 20f);
+    AccuracyMetrics m = run(1, 2, 300, 300, 128, causal, null, 5, false, null, 20f, null);
     assertTrue(m.cosine() >= MIN_COSINE, () -> "cosine " + m.cosine());
     assertTrue(m.relativeL1() <= MAX_REL_L1_FP8_PV, () -> "relative L1 " + m.relativeL1());
-    AccuracyMetrics m16 = run(1, 2, 300, 300, 64, causal, null, 6, true, null, 20f);
+    AccuracyMetrics m16 = run(1, 2, 300, 300, 64, causal, null, 6, true, null, 20f, null);
     assertTrue(m16.cosine() >= MIN_COSINE, () -> "cosine " + m16.cosine());
     assertTrue(m16.relativeL1() <= TARGET_REL_L1, () -> "relative L1 " + m16.relativeL1());
+  }
+
+  /**
+   * The K mean and V scales split over many 128-key chunks per head (2100 keys: 17 chunks, the last
+   * one ragged) under a large per-channel K offset (±60), where a wrong mean would wreck Q·Kᵀ; both
+   * quantization paths, head dims 64 and 128, both P·V precisions.
+   */
+  @ParameterizedTest(name = "{0}, D={1}")
+  @MethodSource("quantizersAndHeadDims")
+  void manyChunkStatisticsWithLargeKOffset(CudaAttention.Quantizer quantizer, int d) {
+    AccuracyMetrics m = run(2, 2, 150, 2100, d, false, null, 41, false, null, 60f, quantizer);
+    assertTrue(m.cosine() >= MIN_COSINE, () -> "cosine " + m.cosine());
+    assertTrue(m.relativeL1() <= MAX_REL_L1_FP8_PV, () -> "relative L1 " + m.relativeL1());
+    AccuracyMetrics m16 = run(1, 2, 129, 2100, d, true, null, 42, true, null, 60f, quantizer);
+    assertTrue(m16.cosine() >= MIN_COSINE, () -> "cosine " + m16.cosine());
+    assertTrue(m16.relativeL1() <= TARGET_REL_L1, () -> "relative L1 " + m16.relativeL1());
+  }
+
+  static Stream<Arguments> quantizersAndHeadDims() {
+    return Stream.of(CudaAttention.Quantizer.values())
+        .flatMap(qz -> Stream.of(Arguments.of(qz, 64), Arguments.of(qz, 128)));
+  }
+
+  /**
+   * One instance, three forwards on different inputs (different K offsets): the per-head tickets of
+   * the fused statistics pass return to 0 after each call, so every call gets its own K mean.
+   */
+  @Test
+  void reusedInstanceRecomputesStatistics() {
+    AttentionShape shape = new AttentionShape(1, 3, 70, 700, 128);
+    long n = 3L * 700 * 128;
+    try (CudaAttention att = CudaAttention.create(shape, false, null, null);
+        DeviceBuffer out = DeviceBuffer.allocate(4L * 3 * 70 * 128)) {
+      for (int call = 0; call < 3; call++) {
+        Random r = new Random(100 + call);
+        float[] q = normal(r, 3L * 70 * 128);
+        float[] k = normal(r, n);
+        float[] v = normal(r, n);
+        addChannelOffset(r, k, 128, 30f * (call + 1));
+        float[] got = new float[q.length];
+        try (DeviceBuffer dq = DeviceBuffer.of(q);
+            DeviceBuffer dk = DeviceBuffer.of(k);
+            DeviceBuffer dv = DeviceBuffer.of(v)) {
+          att.forward(dq, dk, dv, out, false, null);
+          out.copyTo(got);
+        }
+        AccuracyMetrics m = AccuracyMetrics.of(got, reference(shape, q, k, v, false, null));
+        int c = call;
+        assertTrue(m.cosine() >= MIN_COSINE, () -> "call " + c + ": cosine " + m.cosine());
+        assertTrue(
+            m.relativeL1() <= MAX_REL_L1_FP8_PV, () -> "call " + c + ": rel. L1 " + m.relativeL1());
+      }
+    }
   }
 
   /** A negative scale takes the kernels' general path (no integer row max). */
@@ -254,7 +321,7 @@ class CudaAttentionTest {
     float[] v = normal(r, (long) h * s * d);
     k[77 * d + 5] = Float.NaN; // head 0, key 77, channel 5
     for (boolean fp16PV : new boolean[] {false, true}) {
-      float[] out = CudaAttention.compute(shape, q, k, v, true, null, fp16PV, kernel);
+      float[] out = CudaAttention.compute(shape, q, k, v, true, null, fp16PV, kernel, null);
       int perHead = s * d;
       for (int i = 0; i < perHead; i++) {
         int at = i;
