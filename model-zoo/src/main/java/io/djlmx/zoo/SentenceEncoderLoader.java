@@ -70,8 +70,7 @@ import org.slf4j.LoggerFactory;
  * nearest; {@code gptq}: calibrated rounding on the zoo's calibration text, see {@link
  * EncoderCalibration}; the filter {@code rounding} is accepted too; each rounding is cached in its
  * own file), {@code mx.zoo.cache} (the checkpoint directory; default {@code <DJL cache>/mx-zoo}).
- * Scale rule and rounding default to the format's {@link WeightRecipe}: FLOOR and round-to-nearest,
- * except MXFP8_E4M3 (RCEIL, calibrated).
+ * Scale rule and rounding default to the format's {@link WeightRecipe}.
  */
 public final class SentenceEncoderLoader extends ClassPathModelLoader {
 
@@ -79,10 +78,11 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
   public static final MxFormat DEFAULT_WEIGHTS = MxFormat.MXFP6_E2M3;
 
   /**
-   * The default rounding of zoo checkpoints in the default format (option {@code mx.zoo.rounding});
-   * other formats: {@link WeightRecipe#defaultFor}.
+   * The default rounding of zoo checkpoints in the default format (option {@code mx.zoo.rounding}):
+   * its {@link WeightRecipe}'s.
    */
-  public static final WeightRounding DEFAULT_ROUNDING = WeightRounding.RTN;
+  public static final WeightRounding DEFAULT_ROUNDING =
+      WeightRecipe.defaultFor(DEFAULT_WEIGHTS).rounding();
 
   private static final Logger logger = LoggerFactory.getLogger(SentenceEncoderLoader.class);
 

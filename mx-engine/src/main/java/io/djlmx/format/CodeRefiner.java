@@ -92,9 +92,8 @@ final class CodeRefiner {
    * @param codes the row's codes (padded length), updated in place
    * @param scales the row's biased E8M0 scales
    * @param maxPasses the most passes over the row
-   * @return how many codes changed
    */
-  int refine(float[] w, int offset, int[] codes, int[] scales, int maxPasses) {
+  void refine(float[] w, int offset, int[] codes, int[] scales, int maxPasses) {
     for (int c = 0; c < k; c++) {
       q[c] = (double) format.decode(codes[c]) * E8M0.toFloat(scales[c / blockSize]);
       d[c] = w[offset + c] - q[c];
@@ -107,7 +106,6 @@ final class CodeRefiner {
       }
       g[i] = s;
     }
-    int changed = 0;
     for (int pass = 0; pass < maxPasses; pass++) {
       int moves = 0;
       for (int c = 0; c < k; c++) {
@@ -145,11 +143,9 @@ final class CodeRefiner {
           moves++;
         }
       }
-      changed += moves;
       if (moves == 0) {
         break;
       }
     }
-    return changed;
   }
 }

@@ -57,7 +57,7 @@ public final class EvalEmbeddingsCommand implements Callable<Integer> {
       names = "--scale",
       description =
           "Shared-scale rule of the MX weights: floor (the spec), rceil, or zoo (each format's"
-              + " zoo default: rceil for MXFP8_E4M3, else floor)",
+              + " zoo recipe: rceil for E4M3, E5M2, E3M2 and E2M1, else floor)",
       defaultValue = "zoo")
   String scale;
 
@@ -65,8 +65,8 @@ public final class EvalEmbeddingsCommand implements Callable<Integer> {
       names = "--rounding",
       description =
           "How the MX codes are chosen: rtn (round to nearest), gptq (calibrated on the zoo's"
-              + " calibration text), both, or zoo (each format's zoo default: gptq for"
-              + " MXFP8_E4M3, else rtn)",
+              + " calibration text), both, or zoo (each format's zoo recipe: gptq for E4M3,"
+              + " E5M2, E3M2 and E2M1, else rtn)",
       defaultValue = "zoo")
   String rounding;
 
