@@ -78,7 +78,9 @@ public final class CudaAttention implements AutoCloseable {
     /**
      * As {@link #WGMMA_1WG_BULK}, software-pipelined within the warpgroup: each step issues the
      * next tile's Q·Kᵀ and this tile's P·V together and computes the next tile's softmax while P·V
-     * runs.
+     * runs; the softmax row sums come from the tensor cores (P·V runs with 8 extra columns of ones
+     * in its B operand, N = 136), so they cost no per-element add and are those of P as rounded for
+     * the MMA.
      */
     WGMMA_1WG_PIPE;
 
@@ -401,11 +403,18 @@ public final class CudaAttention implements AutoCloseable {
       // needs a non-negative scale.
       a.i32(softmaxScale >= 0 ? 1 : 0);
       int warpgroups = kernel.warpgroups();
-      String variant = warpgroups == 2 ? "b" : kernel == Kernel.WGMMA_1WG_PIPE ? "1p" : "1b";
+      String variant =
+          switch (kernel) {
+            case WGMMA_BULK -> "b";
+            case WGMMA_1WG_PIPE -> "1p";
+            default -> "1b";
+          };
       String name = "mx_attn_wg" + variant + (fp16PV ? "16" : "") + "_d" + d;
       CudaBackend be = CudaBackend.get();
-      // three stages of one K tile (64 keys × D bytes) and one Vᵀ tile, then the stage barriers
-      int smem = 3 * (TILE * d + d * TILE * (fp16PV ? 2 : 1)) + 64;
+      // three stages of one K tile (64 keys × D bytes) and one Vᵀ tile (the pipelined kernel's with
+      // 8 more rows of ones), then the stage barriers
+      int vRows = kernel == Kernel.WGMMA_1WG_PIPE ? d + 8 : d;
+      int smem = 3 * (TILE * d + vRows * TILE * (fp16PV ? 2 : 1)) + 64;
       be.allowDynamicSharedMemory(name, smem);
       be.launch(
           name,
