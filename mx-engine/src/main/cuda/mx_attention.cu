@@ -1184,6 +1184,166 @@ __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, c
   mx_attn_wg_store<D>(o, lA, lB, vscale + (long)bh * D, out, ob, oh, os, bh, heads, sq, rA, rB, t);
 }
 
+// 5r. Two consumer warpgroups in ping-pong (FlashAttention-3's inter-warpgroup overlap): one CTA = 128
+// queries of one (batch, head), warpgroup w taking rows 64w..64w+63 with 5p's pipelined step and 5p's
+// row sums on the tensor cores. Two named barriers hand the tensor cores back and forth: a warpgroup
+// issues its MMAs of a step only on its turn and passes the turn right after, so one warpgroup's softmax
+// (the exp2s, which saturate the MUFU pipe) runs while the other's MMAs run. Both share each K/V stage
+// (four of them): a full mbarrier per stage (the bulk copies' bytes) and an empty one (one arrival per
+// warp after its P·V of that stage), so the warpgroups never meet at a CTA-wide barrier. The loads are
+// issued by the first thread of warpgroup 1, which trails. Under a causal mask both warpgroups run the
+// CTA's tile count (warpgroup 0's last tile is then fully masked: P = 0), so the turns stay balanced.
+template <int D, bool PV16>
+__device__ __forceinline__ void mx_attn_fwd_wgpp(const int8_t* __restrict__ qq, const float* __restrict__ qscale,
+                                                 const int8_t* __restrict__ kq, const float* __restrict__ kscale,
+                                                 const void* __restrict__ vtRaw, const float* __restrict__ vscale,
+                                                 const float* __restrict__ mask, long mb, long mh, long mq,
+                                                 float* __restrict__ out, long ob, long oh, long os, int heads,
+                                                 int sq, int sk, int sqPad, int skPad, int causal, int posScale) {
+  constexpr int KBYTES = MX_ATTN_TILE * D;
+  constexpr int VBYTES = D * MX_ATTN_TILE * (PV16 ? 2 : 1);
+  constexpr int ONES = 8 * MX_ATTN_TILE * (PV16 ? 2 : 1);  // 8 rows of ones after Vᵀ
+  constexpr int STAGE = KBYTES + VBYTES + ONES;
+  constexpr int STAGES = 4;
+  constexpr int PSTEPS = PV16 ? 4 : 2;
+  constexpr int NA = D / 2 + 4;  // accumulators per thread: O, then the row sums
+  static_assert(D == 128, "the ping-pong kernel: head dim 128");
+  extern __shared__ __align__(128) uint8_t attnDynSmem[];
+  uint8_t* attnSmem = attnDynSmem;
+  uint64_t* fullBar = reinterpret_cast<uint64_t*>(attnDynSmem + STAGES * STAGE);  // tile landed
+  uint64_t* emptyBar = fullBar + STAGES;                                            // stage read by all 8 warps
+
+  const int bh = blockIdx.y, tid = threadIdx.x, wg = tid >> 7;
+  const int warp = (tid >> 5) & 3, lane = tid & 31, g = lane >> 2, t = lane & 3;
+  const int q0 = (gridDim.x - 1 - blockIdx.x) * 128, qw = q0 + 64 * wg;
+  const int rA = qw + warp * 16 + g, rB = rA + 8;
+  const bool loader = tid == 128;
+  const int8_t* kb = kq + (long)bh * skPad * D;
+  const uint8_t* vg = static_cast<const uint8_t*>(vtRaw) + (long)bh * D * skPad * (PV16 ? 2 : 1);
+  const float* ksb = kscale + (long)bh * (skPad / MX_ATTN_TILE);
+  const float qsA = qscale[(long)bh * sqPad + rA], qsB = qscale[(long)bh * sqPad + rB];
+  const float* maskA;
+  const float* maskB;
+  uint32_t qf[D / 32][4];
+  mx_attn_rows<D>(qq, bh, sqPad, rA, rB, t, qf, mask, mb, mh, mq, heads, sq, maskA, maskB);
+  {
+    const uint32_t one = PV16 ? 0x3C003C00u : 0x38383838u;  // FP16 / E4M3 1.0
+    for (int i = tid; i < STAGES * ONES / 4; i += blockDim.x)
+      reinterpret_cast<uint32_t*>(attnSmem + (i / (ONES / 4)) * STAGE + KBYTES + VBYTES)[i % (ONES / 4)] = one;
+    // the MMAs read shared memory through the async proxy: make these generic-proxy stores visible to it
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+  }
+  if (tid == 0) {
+    for (int st = 0; st < STAGES; st++) {
+      asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" ::"r"((uint32_t)__cvta_generic_to_shared(&fullBar[st])));
+      asm volatile("mbarrier.init.shared::cta.b64 [%0], 8;\n" ::"r"((uint32_t)__cvta_generic_to_shared(&emptyBar[st])));
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+  auto load = [&](int tl) {
+    if (!loader) return;
+    const int st = tl % STAGES;
+    if (tl >= STAGES)  // the stage's previous tile has been read by every warp
+      mx_attn_bar_wait((uint32_t)__cvta_generic_to_shared(&emptyBar[st]), (tl / STAGES - 1) & 1);
+    const uint32_t b = (uint32_t)__cvta_generic_to_shared(&fullBar[st]);
+    mx_attn_bar_expect(b, KBYTES + VBYTES);
+    mx_attn_bulk(attnSmem + st * STAGE, kb + (long)tl * KBYTES, KBYTES, b);
+    mx_attn_bulk(attnSmem + st * STAGE + KBYTES, vg + (long)tl * VBYTES, VBYTES, b);
+  };
+  auto landed = [&](int tl) {
+    mx_attn_bar_wait((uint32_t)__cvta_generic_to_shared(&fullBar[tl % STAGES]), (tl / STAGES) & 1);
+  };
+  auto release = [&](int tl) {  // this warp's P·V of tile tl is complete
+    if (lane == 0)
+      asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(
+                       (uint32_t)__cvta_generic_to_shared(&emptyBar[tl % STAGES]))
+                   : "memory");
+  };
+  // The turn: named barrier 1 + w opens for warpgroup w once the other warpgroup has passed it.
+  auto turnWait = [&]() { asm volatile("bar.sync %0, 256;\n" ::"r"(1 + wg) : "memory"); };
+  auto turnPass = [&]() { asm volatile("bar.arrive %0, 256;\n" ::"r"(2 - wg) : "memory"); };
+  auto stage = [&](int tl) -> const uint8_t* { return attnSmem + (tl % STAGES) * STAGE; };
+  auto softmax = [&](const int (&s)[32], int tl, float& alA, float& alB, float (&p)[32], float& mA, float& mB,
+                     float& lA, float& lB) {
+    const int j0 = tl * MX_ATTN_TILE;
+    const float ksc = ksb[tl];
+    const bool interior = j0 + MX_ATTN_TILE <= sk && mask == nullptr && posScale &&
+                          (!causal || j0 + MX_ATTN_TILE - 1 <= qw);
+    mx_attn_wg_softmax<false>(s, interior, j0, t, sk, causal, rA, rB, qsA * ksc, qsB * ksc, mask, maskA, maskB, mA,
+                              mB, lA, lB, alA, alB, p);
+  };
+  auto issuePv = [&](float (&a)[NA], const uint32_t (&f)[PSTEPS][4], uint64_t vd) {
+#pragma unroll
+    for (int kk = 0; kk < PSTEPS; kk++) mx_attn_wg_pv_sum<PV16>(a, f[kk], vd + 16 * kk, kk > 0);
+    mx_attn_wg_commit();
+  };
+
+  float o[NA], acc[NA];
+#pragma unroll
+  for (int i = 0; i < NA; i++) o[i] = acc[i] = 0.f;
+  float mA = -INFINITY, mB = -INFINITY, lA = 0.f, lB = 0.f;
+
+  int tiles = skPad / MX_ATTN_TILE;
+  if (causal) tiles = min(tiles, min(q0 + 127, sq - 1) / MX_ATTN_TILE + 1);
+  load(0);
+  if (tiles > 1) load(1);
+  if (wg == 1) asm volatile("bar.arrive 1, 256;\n" ::: "memory");  // warpgroup 0 has the first turn
+
+  // Tile 0: scores and P before the loop.
+  int s[32];
+#pragma unroll
+  for (int i = 0; i < 32; i++) s[i] = 0;
+  float alA, alB, p[32];
+  uint32_t pf[PSTEPS][4];
+  landed(0);
+  turnWait();
+  mx_attn_wg_fence();
+  mx_attn_wg_issue_qk<D>(s, qf, mx_attn_kdesc<D>(stage(0)));
+  turnPass();
+  mx_attn_wg_wait_i32(s);
+  softmax(s, 0, alA, alB, p, mA, mB, lA, lB);
+  mx_attn_wg_pack<PV16>(p, pf);
+
+  // Branch-free steady state (a conditional wgmma issue or wait makes ptxas serialize every wgmma).
+  for (int tile = 0; tile + 1 < tiles; tile++) {
+    if (tile + 2 < tiles) load(tile + 2);
+    landed(tile + 1);
+    const uint64_t kd = mx_attn_kdesc<D>(stage(tile + 1)), vd = mx_attn_vdesc<PV16>(stage(tile) + KBYTES);
+    turnWait();
+    mx_attn_wg_fence();
+    mx_attn_wg_issue_qk<D>(s, qf, kd);
+    issuePv(acc, pf, vd);
+    turnPass();
+    float nA, nB;
+    mx_attn_wg_wait1_i32(s);  // Q·Kᵀ(tile+1) done, P·V(tile) may still run
+    softmax(s, tile + 1, nA, nB, p, mA, mB, lA, lB);
+    mx_attn_wg_wait_f68(acc);
+    release(tile);
+#pragma unroll
+    for (int ks = 0; ks < D / 32; ks++) mx_attn_keep(qf[ks]);
+#pragma unroll
+    for (int kk = 0; kk < PSTEPS; kk++) mx_attn_keep(pf[kk]);
+    mx_attn_wg_join(o, acc, alA, alB);
+    alA = nA;
+    alB = nB;
+    // P's fragments are rewritten only now: P·V(tile) read them until the wait above.
+    mx_attn_wg_pack<PV16>(p, pf);
+  }
+  // The last tile's P·V (its stage landed before its scores were computed); warpgroup 1's last turn is
+  // not passed on: warpgroup 0 takes no further turn.
+  const uint64_t vd = mx_attn_vdesc<PV16>(stage(tiles - 1) + KBYTES);
+  turnWait();
+  mx_attn_wg_fence();
+  issuePv(acc, pf, vd);
+  if (wg == 0) turnPass();
+  mx_attn_wg_wait_f68(acc);
+#pragma unroll
+  for (int kk = 0; kk < PSTEPS; kk++) mx_attn_keep(pf[kk]);
+  mx_attn_wg_join(o, acc, alA, alB);
+  mx_attn_wg_store<D>(o, lA, lB, vscale + (long)bh * D, out, ob, oh, os, bh, heads, sq, rA, rB, t);
+}
+
 #define MX_ATTN_FWD_WG(NAME, D, PV16, WGS)                                                                    \
   extern "C" __global__ void __launch_bounds__(128 * WGS, 3 - WGS) NAME(                                     \
       const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt,        \
@@ -1210,3 +1370,14 @@ MX_ATTN_FWD_WG(mx_attn_wg1b_d128, 128, false, 1)
 MX_ATTN_FWD_WG(mx_attn_wg1b16_d128, 128, true, 1)
 MX_ATTN_FWD_WGP(mx_attn_wg1p_d128, 128, false)
 MX_ATTN_FWD_WGP(mx_attn_wg1p16_d128, 128, true)
+#define MX_ATTN_FWD_WGPP(NAME, D, PV16)                                                                       \
+  extern "C" __global__ void __launch_bounds__(256, 1) NAME(                                                 \
+      const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt,        \
+      const float* vscale, const float* mask, long mb, long mh, long mq, float* out, long ob, long oh,       \
+      long os, int heads, int sq, int sk, int sqPad, int skPad, int causal, int posScale) {                  \
+    mx_attn_fwd_wgpp<D, PV16>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, \
+                              sk, sqPad, skPad, causal, posScale);                                           \
+  }
+MX_ATTN_FWD_WGPP(mx_attn_wg2pp_d128, 128, false)
+MX_ATTN_FWD_WGPP(mx_attn_wg2pp16_d128, 128, true)
+
