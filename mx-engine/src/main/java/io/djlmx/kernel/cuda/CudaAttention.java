@@ -13,7 +13,7 @@ import java.util.List;
  * dim 128 the fused kernel uses warpgroup MMAs ({@code wgmma}) on K/V tiles that the quantization
  * kernels store pre-tiled for bulk copies; at head dim 64 and elsewhere {@code mma.sync}. The
  * system property {@code mx.cuda.attentionKernel} ({@code mma}, {@code wgmma_bulk}, {@code
- * wgmma_1wg_bulk}, {@code wgmma_1wg_pipe} or {@code wgmma_2wg_pingpong}) overrides the choice.
+ * wgmma_1wg_bulk} or {@code wgmma_1wg_pipe}) overrides the choice.
  *
  * <p>Inputs and output are contiguous FP32 tensors [B, H, S, D] (BHSD) in device memory; head dims
  * 64 and 128. Causal is top-left aligned (key j visible to query i iff j ≤ i). An instance owns the
@@ -82,20 +82,14 @@ public final class CudaAttention implements AutoCloseable {
      * in its B operand, N = 136), so they cost no per-element add and are those of P as rounded for
      * the MMA.
      */
-    WGMMA_1WG_PIPE,
-    /**
-     * Two warpgroups of {@link #WGMMA_1WG_PIPE}'s pipelined step per CTA (128 queries) in
-     * ping-pong: named barriers give the tensor cores to one warpgroup while the other runs its
-     * softmax; K/V stages shared through full and empty mbarriers.
-     */
-    WGMMA_2WG_PINGPONG;
+    WGMMA_1WG_PIPE;
 
     boolean hopper() {
       return this != MMA;
     }
 
     int warpgroups() {
-      return this == WGMMA_BULK || this == WGMMA_2WG_PINGPONG ? 2 : 1;
+      return this == WGMMA_BULK ? 2 : 1;
     }
 
     /**
@@ -413,17 +407,14 @@ public final class CudaAttention implements AutoCloseable {
           switch (kernel) {
             case WGMMA_BULK -> "b";
             case WGMMA_1WG_PIPE -> "1p";
-            case WGMMA_2WG_PINGPONG -> "2pp";
             default -> "1b";
           };
       String name = "mx_attn_wg" + variant + (fp16PV ? "16" : "") + "_d" + d;
       CudaBackend be = CudaBackend.get();
-      // three stages (ping-pong: four) of one K tile (64 keys × D bytes) and one Vᵀ tile (the
-      // pipelined kernels' with 8 more rows of ones), then the stage barriers (at most 8)
-      boolean pingPong = kernel == Kernel.WGMMA_2WG_PINGPONG;
-      int vRows = pingPong || kernel == Kernel.WGMMA_1WG_PIPE ? d + 8 : d;
-      int stages = pingPong ? 4 : 3;
-      int smem = stages * (TILE * d + vRows * TILE * (fp16PV ? 2 : 1)) + 64;
+      // three stages of one K tile (64 keys × D bytes) and one Vᵀ tile (the pipelined kernel's with
+      // 8 more rows of ones), then the stage barriers
+      int vRows = kernel == Kernel.WGMMA_1WG_PIPE ? d + 8 : d;
+      int smem = 3 * (TILE * d + vRows * TILE * (fp16PV ? 2 : 1)) + 64;
       be.allowDynamicSharedMemory(name, smem);
       be.launch(
           name,
