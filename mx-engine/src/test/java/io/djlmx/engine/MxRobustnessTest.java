@@ -171,7 +171,7 @@ class MxRobustnessTest {
   }
 
   @Test
-  void nativeMemoryStaysFlatOver10000Predictions() throws Throwable {
+  void nativeMemoryStaysFlatOver15000Predictions() throws Throwable {
     Shape in = new Shape(1, 32);
     try (Model model = mxModel(ModelFixtures.mlp(), in);
         Predictor<float[], float[]> p = model.newPredictor(new FloatTranslator(in))) {
@@ -183,10 +183,10 @@ class MxRobustnessTest {
       MxWeight packed = w0.getWeight();
       System.gc(); // RSS also counts Java heap: start and end from a collected heap
       long rssBefore = rssKb();
-      // Two windows of 5,000: a leak grows the native heap in both, a one-time allocation (JIT,
-      // thread arenas) in one at most.
+      // Three windows of 5,000: a leak grows the native heap in each, one-time allocations (JIT,
+      // thread arenas; once seen in two of two windows on a loaded 2-core machine) not in all.
       long mallocGrown = Long.MAX_VALUE;
-      for (int window = 0; window < 2; window++) {
+      for (int window = 0; window < 3; window++) {
         long mallocBefore = settledMallocBytes();
         for (int i = 0; i < 5_000; i++) {
           p.predict(x);
@@ -208,7 +208,7 @@ class MxRobustnessTest {
       }
       LoggerFactory.getLogger(MxRobustnessTest.class)
           .info(
-              "10,000 predictions: native heap {} B per 5,000 (min of 2), RSS {} KB; 5,000 leaked tensors: {} B",
+              "15,000 predictions: native heap {} B per 5,000 (min of 3), RSS {} KB; 5,000 leaked tensors: {} B",
               mallocGrown,
               rssGrown,
               leakCost);
