@@ -61,9 +61,8 @@ mma("mx_attn_wg_e4m3_n64", "wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3
 mma("mx_attn_wg_e4m3_n128", "wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3", "float", "f", 64, ", 1, 1")
 mma("mx_attn_wg_f16_n64", "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16", "float", "f", 32, ", 1, 1, 0")
 mma("mx_attn_wg_f16_n128", "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16", "float", "f", 64, ", 1, 1, 0")
-# N = D + 8: P·V with 8 extra columns of ones in B, whose accumulators are the row sums of P (head dim 128).
+# N = D + 8: FP8 P·V with 8 extra columns of ones in B, whose accumulators are the row sums of P (head dim 128).
 mma("mx_attn_wg_e4m3_n136", "wgmma.mma_async.sync.aligned.m64n136k32.f32.e4m3.e4m3", "float", "f", 68, ", 1, 1")
-mma("mx_attn_wg_f16_n136", "wgmma.mma_async.sync.aligned.m64n136k16.f32.f16.f16", "float", "f", 68, ", 1, 1, 0")
 wait("mx_attn_wg_wait_i32", "int", "r", 32)
 wait("mx_attn_wg_wait_f32", "float", "f", 32)
 wait("mx_attn_wg_wait_f64", "float", "f", 64)
@@ -81,10 +80,8 @@ template <int D>
 __device__ __forceinline__ void mx_attn_wg_wait_acc(float (&d)[D / 2]) {
   if constexpr (D == 64) mx_attn_wg_wait_f32(d); else mx_attn_wg_wait_f64(d);
 }
-// P·V with the row-sum columns (N = 136, head dim 128; the B stage has 8 rows of ones after Vᵀ).
-template <bool PV16>
+// FP8 P·V with the row-sum columns (N = 136, head dim 128; the B stage has 8 rows of ones after Vᵀ).
 __device__ __forceinline__ void mx_attn_wg_pv_sum(float (&d)[68], const uint32_t (&a)[4], uint64_t db, int accumulate) {
-  if constexpr (PV16) mx_attn_wg_f16_n136(d, a, db, accumulate);
-  else mx_attn_wg_e4m3_n136(d, a, db, accumulate);
+  mx_attn_wg_e4m3_n136(d, a, db, accumulate);
 }""")
 open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "mx-engine", "src", "main", "cuda", "mx_attention_wgmma.cuh"), "w").write("\n".join(out) + "\n")

@@ -1064,13 +1064,14 @@ __device__ __forceinline__ void mx_attn_fwd_wg(const int8_t* __restrict__ qq, co
 // ones after its Vᵀ tile (written once here; the bulk copies never touch them), P·V runs with N = D + 8,
 // and accumulators D/2.. hold each thread's two whole row sums (of P as rounded for the MMA), which the
 // join rescales with O (H100, 2026-11-28: kernel 1.69 -> 1.60 ms non-causal, 0.91 -> 0.89 ms causal).
-template <int D, bool PV16>
+template <int D>
 __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, const float* __restrict__ qscale,
                                                 const int8_t* __restrict__ kq, const float* __restrict__ kscale,
                                                 const void* __restrict__ vtRaw, const float* __restrict__ vscale,
                                                 const float* __restrict__ mask, long mb, long mh, long mq,
                                                 float* __restrict__ out, long ob, long oh, long os, int heads,
                                                 int sq, int sk, int sqPad, int skPad, int causal, int posScale) {
+  constexpr bool PV16 = false;  // FP8 P·V (FP16 P·V: mx_attn_fwd_wgo)
   constexpr int KBYTES = MX_ATTN_TILE * D;
   constexpr int VBYTES = D * MX_ATTN_TILE * (PV16 ? 2 : 1);
   constexpr int ONES = 8 * MX_ATTN_TILE * (PV16 ? 2 : 1);  // 8 rows of ones after Vᵀ
@@ -1123,7 +1124,7 @@ __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, c
   };
   auto issuePv = [&](float (&a)[NA], const uint32_t (&f)[PSTEPS][4], uint64_t vd) {
 #pragma unroll
-    for (int kk = 0; kk < PSTEPS; kk++) mx_attn_wg_pv_sum<PV16>(a, f[kk], vd + 16 * kk, kk > 0);
+    for (int kk = 0; kk < PSTEPS; kk++) mx_attn_wg_pv_sum(a, f[kk], vd + 16 * kk, kk > 0);
     mx_attn_wg_commit();
   };
 
@@ -1184,6 +1185,122 @@ __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, c
   mx_attn_wg_store<D>(o, lA, lB, vscale + (long)bh * D, out, ob, oh, os, bh, heads, sq, rA, rB, t);
 }
 
+// 5o. FP16 P·V with one-level accumulation, three CTAs per SM: 5p's pipelined step, but P·V (FP16 inputs,
+// true FP32 accumulation in the MMA, so no narrower accumulator to guard against) adds straight into O,
+// which the softmax's alpha rescales after each P·V completes (skipped by a warp whose rows' maxima did
+// not move). Without the second accumulator set the kernel fits 168 registers, so 12 warps share each SM
+// instead of 8; the row sums are the softmax's (three stages of 24 KB leave no room for the ones rows).
+template <int D>
+__device__ __forceinline__ void mx_attn_fwd_wgo(const int8_t* __restrict__ qq, const float* __restrict__ qscale,
+                                                const int8_t* __restrict__ kq, const float* __restrict__ kscale,
+                                                const void* __restrict__ vtRaw, const float* __restrict__ vscale,
+                                                const float* __restrict__ mask, long mb, long mh, long mq,
+                                                float* __restrict__ out, long ob, long oh, long os, int heads,
+                                                int sq, int sk, int sqPad, int skPad, int causal, int posScale) {
+  constexpr int KBYTES = MX_ATTN_TILE * D;
+  constexpr int VBYTES = D * MX_ATTN_TILE * 2;
+  constexpr int STAGE = KBYTES + VBYTES;
+  constexpr int STAGES = 3;
+  static_assert(D == 128, "the one-level kernel: head dim 128");
+  extern __shared__ __align__(128) uint8_t attnDynSmem[];
+  uint8_t* attnSmem = attnDynSmem;
+  uint64_t* fullBar = reinterpret_cast<uint64_t*>(attnDynSmem + STAGES * STAGE);
+
+  const int bh = blockIdx.y, tid = threadIdx.x;
+  const int warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
+  const int q0 = (gridDim.x - 1 - blockIdx.x) * 64;
+  const int rA = q0 + warp * 16 + g, rB = rA + 8;
+  const int8_t* kb = kq + (long)bh * skPad * D;
+  const uint8_t* vg = static_cast<const uint8_t*>(vtRaw) + (long)bh * D * skPad * 2;
+  const float* ksb = kscale + (long)bh * (skPad / MX_ATTN_TILE);
+  const float qsA = qscale[(long)bh * sqPad + rA], qsB = qscale[(long)bh * sqPad + rB];
+  const float* maskA;
+  const float* maskB;
+  uint32_t qf[D / 32][4];
+  mx_attn_rows<D>(qq, bh, sqPad, rA, rB, t, qf, mask, mb, mh, mq, heads, sq, maskA, maskB);
+  mx_attn_bar_init<STAGES>(fullBar);
+  auto load = [&](int tl) {
+    const int st = tl % STAGES;
+    mx_attn_load_stage(attnSmem + st * STAGE, &fullBar[st], kb + (long)tl * KBYTES, KBYTES, vg + (long)tl * VBYTES,
+                       VBYTES);
+  };
+  auto landed = [&](int tl) {
+    mx_attn_bar_wait((uint32_t)__cvta_generic_to_shared(&fullBar[tl % STAGES]), (tl / STAGES) & 1);
+  };
+  auto stage = [&](int tl) -> const uint8_t* { return attnSmem + (tl % STAGES) * STAGE; };
+  float mA = -INFINITY, mB = -INFINITY, lA = 0.f, lB = 0.f;
+  auto softmax = [&](const int (&s)[32], int tl, float& alA, float& alB, float (&p)[32]) {
+    const int j0 = tl * MX_ATTN_TILE;
+    const float ksc = ksb[tl];
+    const bool interior = j0 + MX_ATTN_TILE <= sk && mask == nullptr && posScale &&
+                          (!causal || j0 + MX_ATTN_TILE - 1 <= q0);
+    mx_attn_wg_softmax<true>(s, interior, j0, t, sk, causal, rA, rB, qsA * ksc, qsB * ksc, mask, maskA, maskB, mA, mB,
+                             lA, lB, alA, alB, p);
+  };
+  float o[D / 2];
+#pragma unroll
+  for (int i = 0; i < D / 2; i++) o[i] = 0.f;
+  // O *= alpha, by the warps whose rows' maxima moved (a warp-uniform branch: no wgmma inside).
+  auto rescale = [&](float alA, float alB) {
+    if (__any_sync(0xffffffffu, alA != 1.f || alB != 1.f)) {
+#pragma unroll
+      for (int n = 0; n < D / 8; n++) {
+        o[4 * n] *= alA;
+        o[4 * n + 1] *= alA;
+        o[4 * n + 2] *= alB;
+        o[4 * n + 3] *= alB;
+      }
+    }
+  };
+
+  int tiles = skPad / MX_ATTN_TILE;
+  if (causal) tiles = min(tiles, min(q0 + 63, sq - 1) / MX_ATTN_TILE + 1);
+  load(0);
+  if (tiles > 1) load(1);
+
+  int s[32];
+#pragma unroll
+  for (int i = 0; i < 32; i++) s[i] = 0;
+  float alA, alB, p[32];
+  uint32_t pf[4][4];
+  landed(0);
+  mx_attn_wg_fence();
+  mx_attn_wg_issue_qk<D>(s, qf, mx_attn_kdesc<D>(stage(0)));
+  mx_attn_wg_wait_i32(s);
+  softmax(s, 0, alA, alB, p);  // O is zero: no rescale
+  mx_attn_wg_pack<true>(p, pf);
+
+  for (int tile = 0; tile + 1 < tiles; tile++) {
+    landed(tile + 1);
+    __syncthreads();  // every thread is past P·V(tile-1)'s wait: that stage can be refilled
+    if (tile + 2 < tiles) load(tile + 2);
+    const uint64_t kd = mx_attn_kdesc<D>(stage(tile + 1)), vd = mx_attn_vdesc<true>(stage(tile) + KBYTES);
+    mx_attn_wg_fence();
+    mx_attn_wg_issue_qk<D>(s, qf, kd);
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++) mx_attn_wg_pv<D, true>(o, pf[kk], vd + 16 * kk, 1);
+    mx_attn_wg_commit();
+    mx_attn_wg_wait1_i32(s);  // Q·Kᵀ(tile+1) done, P·V(tile) may still run
+    softmax(s, tile + 1, alA, alB, p);
+    mx_attn_wg_wait_acc<D>(o);
+#pragma unroll
+    for (int ks = 0; ks < D / 32; ks++) mx_attn_keep(qf[ks]);
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++) mx_attn_keep(pf[kk]);
+    rescale(alA, alB);
+    mx_attn_wg_pack<true>(p, pf);
+  }
+  const uint64_t vd = mx_attn_vdesc<true>(stage(tiles - 1) + KBYTES);
+  mx_attn_wg_fence();
+#pragma unroll
+  for (int kk = 0; kk < 4; kk++) mx_attn_wg_pv<D, true>(o, pf[kk], vd + 16 * kk, 1);
+  mx_attn_wg_commit();
+  mx_attn_wg_wait_acc<D>(o);
+#pragma unroll
+  for (int kk = 0; kk < 4; kk++) mx_attn_keep(pf[kk]);
+  mx_attn_wg_store<D>(o, lA, lB, vscale + (long)bh * D, out, ob, oh, os, bh, heads, sq, rA, rB, t);
+}
+
 #define MX_ATTN_FWD_WG(NAME, D, PV16, WGS)                                                                    \
   extern "C" __global__ void __launch_bounds__(128 * WGS, 3 - WGS) NAME(                                     \
       const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt,        \
@@ -1192,22 +1309,28 @@ __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, c
     mx_attn_fwd_wg<D, PV16, WGS>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, \
                                  sq, sk, sqPad, skPad, causal, posScale);                                    \
   }
-#define MX_ATTN_FWD_WGP(NAME, D, PV16)                                                                        \
+#define MX_ATTN_FWD_WGP(NAME, D)                                                                        \
   extern "C" __global__ void __launch_bounds__(128, 2) NAME(                                                 \
       const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt,        \
       const float* vscale, const float* mask, long mb, long mh, long mq, float* out, long ob, long oh,       \
       long os, int heads, int sq, int sk, int sqPad, int skPad, int causal, int posScale) {                  \
-    mx_attn_fwd_wgp<D, PV16>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, \
+    mx_attn_fwd_wgp<D>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, \
                              sk, sqPad, skPad, causal, posScale);                                            \
   }
 // Head dim 128 only: at 64 these kernels gave wrong scores on the H100 (see docs/attention.md), so the
 // launcher sends head dim 64 to the mma.sync kernel. "1": one warpgroup (64 queries) per CTA, two CTAs per
 // SM running out of step; else two warpgroups (128 queries) sharing each K/V tile; "1p": one warpgroup,
-// pipelined (5p).
+// pipelined, FP8 P·V (5p); "1o16": the same with FP16 P·V accumulated in one level (5o).
 MX_ATTN_FWD_WG(mx_attn_wgb_d128, 128, false, 2)
 MX_ATTN_FWD_WG(mx_attn_wgb16_d128, 128, true, 2)
 MX_ATTN_FWD_WG(mx_attn_wg1b_d128, 128, false, 1)
 MX_ATTN_FWD_WG(mx_attn_wg1b16_d128, 128, true, 1)
-MX_ATTN_FWD_WGP(mx_attn_wg1p_d128, 128, false)
-MX_ATTN_FWD_WGP(mx_attn_wg1p16_d128, 128, true)
+MX_ATTN_FWD_WGP(mx_attn_wg1p_d128, 128)
+extern "C" __global__ void __launch_bounds__(128, 3) mx_attn_wg1o16_d128(
+    const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt, const float* vscale,
+    const float* mask, long mb, long mh, long mq, float* out, long ob, long oh, long os, int heads, int sq, int sk,
+    int sqPad, int skPad, int causal, int posScale) {
+  mx_attn_fwd_wgo<128>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, sk, sqPad,
+                       skPad, causal, posScale);
+}
 

@@ -80,7 +80,8 @@ public final class CudaAttention implements AutoCloseable {
      * next tile's Q·Kᵀ and this tile's P·V together and computes the next tile's softmax while P·V
      * runs; the softmax row sums come from the tensor cores (P·V runs with 8 extra columns of ones
      * in its B operand, N = 136), so they cost no per-element add and are those of P as rounded for
-     * the MMA.
+     * the MMA. With FP16 P·V, whose MMA accumulates in full FP32, P·V adds straight into O (one
+     * level): 168 registers, three CTAs per SM.
      */
     WGMMA_1WG_PIPE;
 
@@ -406,14 +407,14 @@ public final class CudaAttention implements AutoCloseable {
       String variant =
           switch (kernel) {
             case WGMMA_BULK -> "b";
-            case WGMMA_1WG_PIPE -> "1p";
+            case WGMMA_1WG_PIPE -> fp16PV ? "1o" : "1p";
             default -> "1b";
           };
       String name = "mx_attn_wg" + variant + (fp16PV ? "16" : "") + "_d" + d;
       CudaBackend be = CudaBackend.get();
-      // three stages of one K tile (64 keys × D bytes) and one Vᵀ tile (the pipelined kernel's with
-      // 8 more rows of ones), then the stage barriers
-      int vRows = kernel == Kernel.WGMMA_1WG_PIPE ? d + 8 : d;
+      // three stages of one K tile (64 keys × D bytes) and one Vᵀ tile (the FP8 pipelined kernel's
+      // with 8 more rows of ones), then the stage barriers
+      int vRows = variant.equals("1p") ? d + 8 : d;
       int smem = 3 * (TILE * d + vRows * TILE * (fp16PV ? 2 : 1)) + 64;
       be.allowDynamicSharedMemory(name, smem);
       be.launch(
