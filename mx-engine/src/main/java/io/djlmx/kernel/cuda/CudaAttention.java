@@ -80,10 +80,26 @@ public final class CudaAttention implements AutoCloseable {
      * next tile's Q·Kᵀ and this tile's P·V together and computes the next tile's softmax while P·V
      * runs.
      */
-    WGMMA_1WG_PIPE;
+    WGMMA_1WG_PIPE,
+    /**
+     * As {@link #WGMMA_1WG_PIPE} with 128-key tiles (half the per-tile barriers, waits, max
+     * reductions and output rescales) and Q read by the tensor cores from shared memory; the keys
+     * are padded to 128. FP8 P·V only.
+     */
+    WGMMA_1WG_PIPE128;
 
     boolean hopper() {
       return this != MMA;
+    }
+
+    /** Whether the kernel has an FP16 P·V variant. */
+    boolean fp16PV() {
+      return this != WGMMA_1WG_PIPE128;
+    }
+
+    /** The key padding the kernel needs: its key tile. */
+    int keyTile() {
+      return this == WGMMA_1WG_PIPE128 ? 2 * TILE : TILE;
     }
 
     int warpgroups() {
@@ -127,7 +143,7 @@ public final class CudaAttention implements AutoCloseable {
     this.kernel = kernel;
     this.quantizer = quantizer;
     this.sqPad = pad(shape.queryLength(), Q_TILE);
-    this.skPad = pad(shape.keyLength(), TILE);
+    this.skPad = pad(shape.keyLength(), kernel.keyTile());
     long bh = (long) shape.batch() * shape.heads();
     int d = shape.headDim();
     try {
@@ -216,6 +232,9 @@ public final class CudaAttention implements AutoCloseable {
     int cc = CudaBackend.get().computeCapability();
     if (kernel == null) {
       kernel = Kernel.byDefault(cc, shape.headDim());
+      if (fp16PV && !kernel.fp16PV()) {
+        kernel = Kernel.WGMMA_1WG_PIPE; // the same kernel family with an FP16 P·V variant
+      }
     }
     if (kernel.hopper() && cc != 90) {
       throw new IllegalArgumentException(
@@ -227,6 +246,12 @@ public final class CudaAttention implements AutoCloseable {
           "CUDA attention: the wgmma kernels support head dim 128 only, got "
               + shape.headDim()
               + " (use the MMA kernel)");
+    }
+    if (fp16PV && !kernel.fp16PV()) {
+      throw new IllegalArgumentException(
+          "CUDA attention: the "
+              + kernel.name().toLowerCase(java.util.Locale.ROOT)
+              + " kernel has FP8 P·V only (fp16PV must be false)");
     }
     if (quantizer == null) {
       quantizer = Quantizer.byDefault();
@@ -401,11 +426,23 @@ public final class CudaAttention implements AutoCloseable {
       // needs a non-negative scale.
       a.i32(softmaxScale >= 0 ? 1 : 0);
       int warpgroups = kernel.warpgroups();
-      String variant = warpgroups == 2 ? "b" : kernel == Kernel.WGMMA_1WG_PIPE ? "1p" : "1b";
+      String variant =
+          switch (kernel) {
+            case WGMMA_BULK -> "b";
+            case WGMMA_1WG_PIPE -> "1p";
+            case WGMMA_1WG_PIPE128 -> "1q";
+            default -> "1b";
+          };
       String name = "mx_attn_wg" + variant + (fp16PV ? "16" : "") + "_d" + d;
       CudaBackend be = CudaBackend.get();
-      // three stages of one K tile (64 keys × D bytes) and one Vᵀ tile, then the stage barriers
-      int smem = 3 * (TILE * d + d * TILE * (fp16PV ? 2 : 1)) + 64;
+      // three stages of one K tile (keyTile keys × D bytes) and one Vᵀ tile, then the stage
+      // barriers;
+      // the 128-key kernel also keeps Q's 64 rows in shared memory
+      int kt = kernel.keyTile();
+      int smem =
+          3 * (kt * d + d * kt * (fp16PV ? 2 : 1))
+              + 64
+              + (kernel == Kernel.WGMMA_1WG_PIPE128 ? 64 * d : 0);
       be.allowDynamicSharedMemory(name, smem);
       be.launch(
           name,
