@@ -13,7 +13,7 @@ import java.util.List;
  * dim 128 the fused kernel uses warpgroup MMAs ({@code wgmma}) on K/V tiles that the quantization
  * kernels store pre-tiled for bulk copies; at head dim 64 and elsewhere {@code mma.sync}. The
  * system property {@code mx.cuda.attentionKernel} ({@code mma}, {@code wgmma_bulk}, {@code
- * wgmma_1wg_bulk} or {@code wgmma_1wg_pipe}) overrides the choice.
+ * wgmma_1wg_bulk}, {@code wgmma_1wg_pipe} or {@code wgmma_1wg_pipe128}) overrides the choice.
  *
  * <p>Inputs and output are contiguous FP32 tensors [B, H, S, D] (BHSD) in device memory; head dims
  * 64 and 128. Causal is top-left aligned (key j visible to query i iff j ≤ i). An instance owns the
@@ -107,15 +107,16 @@ public final class CudaAttention implements AutoCloseable {
     }
 
     /**
-     * The default: {@code mx.cuda.attentionKernel} if set, else {@link #WGMMA_1WG_PIPE} on sm_90 at
-     * head dim 128 (the fastest variant measured on the H100) and {@link #MMA} otherwise.
+     * The default: {@code mx.cuda.attentionKernel} if set, else {@link #WGMMA_1WG_PIPE128} on sm_90
+     * at head dim 128 (the fastest variant measured on the H100; {@link #create} takes {@link
+     * #WGMMA_1WG_PIPE} for FP16 P·V) and {@link #MMA} otherwise.
      */
     static Kernel byDefault(int computeCapability, int headDim) {
       String p = System.getProperty("mx.cuda.attentionKernel");
       if (p != null) {
         return Kernel.valueOf(p.trim().toUpperCase(java.util.Locale.ROOT));
       }
-      return computeCapability == 90 && headDim == 128 ? WGMMA_1WG_PIPE : MMA;
+      return computeCapability == 90 && headDim == 128 ? WGMMA_1WG_PIPE128 : MMA;
     }
   }
 
