@@ -13,7 +13,7 @@ import java.util.List;
  * dim 128 the fused kernel uses warpgroup MMAs ({@code wgmma}) on K/V tiles that the quantization
  * kernels store pre-tiled for bulk copies; at head dim 64 and elsewhere {@code mma.sync}. The
  * system property {@code mx.cuda.attentionKernel} ({@code mma}, {@code wgmma_bulk}, {@code
- * wgmma_1wg_bulk} or {@code wgmma_1wg_pipe}) overrides the choice.
+ * wgmma_1wg_bulk}, {@code wgmma_1wg_pipe} or {@code wgmma_1wg_pipe128}) overrides the choice.
  *
  * <p>Inputs and output are contiguous FP32 tensors [B, H, S, D] (BHSD) in device memory; head dims
  * 64 and 128. Causal is top-left aligned (key j visible to query i iff j ≤ i). An instance owns the
@@ -83,10 +83,26 @@ public final class CudaAttention implements AutoCloseable {
      * the MMA. With FP16 P·V, whose MMA accumulates in full FP32, P·V adds straight into O (one
      * level): 168 registers, three CTAs per SM.
      */
-    WGMMA_1WG_PIPE;
+    WGMMA_1WG_PIPE,
+    /**
+     * As {@link #WGMMA_1WG_PIPE} with 128-key tiles (half the per-tile barriers, waits, max
+     * reductions and output rescales) and Q read by the tensor cores from shared memory; the keys
+     * are padded to 128. FP8 P·V only.
+     */
+    WGMMA_1WG_PIPE128;
 
     boolean hopper() {
       return this != MMA;
+    }
+
+    /** Whether the kernel has an FP16 P·V variant. */
+    boolean fp16PV() {
+      return this != WGMMA_1WG_PIPE128;
+    }
+
+    /** The key padding the kernel needs: its key tile. */
+    int keyTile() {
+      return this == WGMMA_1WG_PIPE128 ? 2 * TILE : TILE;
     }
 
     int warpgroups() {
@@ -94,15 +110,16 @@ public final class CudaAttention implements AutoCloseable {
     }
 
     /**
-     * The default: {@code mx.cuda.attentionKernel} if set, else {@link #WGMMA_1WG_PIPE} on sm_90 at
-     * head dim 128 (the fastest variant measured on the H100) and {@link #MMA} otherwise.
+     * The default: {@code mx.cuda.attentionKernel} if set, else {@link #WGMMA_1WG_PIPE128} on sm_90
+     * at head dim 128 (the fastest variant measured on the H100; {@link #create} takes {@link
+     * #WGMMA_1WG_PIPE} for FP16 P·V) and {@link #MMA} otherwise.
      */
     static Kernel byDefault(int computeCapability, int headDim) {
       String p = System.getProperty("mx.cuda.attentionKernel");
       if (p != null) {
         return Kernel.valueOf(p.trim().toUpperCase(java.util.Locale.ROOT));
       }
-      return computeCapability == 90 && headDim == 128 ? WGMMA_1WG_PIPE : MMA;
+      return computeCapability == 90 && headDim == 128 ? WGMMA_1WG_PIPE128 : MMA;
     }
   }
 
@@ -130,7 +147,7 @@ public final class CudaAttention implements AutoCloseable {
     this.kernel = kernel;
     this.quantizer = quantizer;
     this.sqPad = pad(shape.queryLength(), Q_TILE);
-    this.skPad = pad(shape.keyLength(), TILE);
+    this.skPad = pad(shape.keyLength(), kernel.keyTile());
     long bh = (long) shape.batch() * shape.heads();
     int d = shape.headDim();
     try {
@@ -211,7 +228,7 @@ public final class CudaAttention implements AutoCloseable {
       throw new IllegalArgumentException(
           "CUDA attention: batch·heads = " + bh + " exceeds the grid limit 65535");
     }
-    if ((long) pad(shape.keyLength(), TILE) * shape.headDim() * bh > Integer.MAX_VALUE * 4L
+    if ((long) pad(shape.keyLength(), 2 * TILE) * shape.headDim() * bh > Integer.MAX_VALUE * 4L
         || (long) pad(shape.queryLength(), Q_TILE) * shape.headDim() * bh
             > Integer.MAX_VALUE * 4L) {
       throw new IllegalArgumentException("CUDA attention: " + shape + " is too large");
@@ -219,6 +236,9 @@ public final class CudaAttention implements AutoCloseable {
     int cc = CudaBackend.get().computeCapability();
     if (kernel == null) {
       kernel = Kernel.byDefault(cc, shape.headDim());
+      if (fp16PV && !kernel.fp16PV()) {
+        kernel = Kernel.WGMMA_1WG_PIPE; // the same kernel family with an FP16 P·V variant
+      }
     }
     if (kernel.hopper() && cc != 90) {
       throw new IllegalArgumentException(
@@ -230,6 +250,12 @@ public final class CudaAttention implements AutoCloseable {
           "CUDA attention: the wgmma kernels support head dim 128 only, got "
               + shape.headDim()
               + " (use the MMA kernel)");
+    }
+    if (fp16PV && !kernel.fp16PV()) {
+      throw new IllegalArgumentException(
+          "CUDA attention: the "
+              + kernel.name().toLowerCase(java.util.Locale.ROOT)
+              + " kernel has FP8 P·V only (fp16PV must be false)");
     }
     if (quantizer == null) {
       quantizer = Quantizer.byDefault();
@@ -408,14 +434,20 @@ public final class CudaAttention implements AutoCloseable {
           switch (kernel) {
             case WGMMA_BULK -> "b";
             case WGMMA_1WG_PIPE -> fp16PV ? "1o" : "1p";
+            case WGMMA_1WG_PIPE128 -> "1q";
             default -> "1b";
           };
       String name = "mx_attn_wg" + variant + (fp16PV ? "16" : "") + "_d" + d;
       CudaBackend be = CudaBackend.get();
-      // three stages of one K tile (64 keys × D bytes) and one Vᵀ tile (the FP8 pipelined kernel's
-      // with 8 more rows of ones), then the stage barriers
+      // three stages of one K tile (keyTile keys × D bytes) and one Vᵀ tile (the 64-key FP8
+      // pipelined kernel's with 8 more rows of ones), then the stage barriers; the 128-key kernel
+      // also keeps Q's 64 rows in shared memory
+      int kt = kernel.keyTile();
       int vRows = variant.equals("1p") ? d + 8 : d;
-      int smem = 3 * (TILE * d + vRows * TILE * (fp16PV ? 2 : 1)) + 64;
+      int smem =
+          3 * (kt * d + vRows * kt * (fp16PV ? 2 : 1))
+              + 64
+              + (kernel == Kernel.WGMMA_1WG_PIPE128 ? 64 * d : 0);
       be.allowDynamicSharedMemory(name, smem);
       be.launch(
           name,

@@ -93,7 +93,8 @@ public final class CudaAttentionBenchmark {
         if (kernel.hopper() && be.computeCapability() != 90) {
           continue;
         }
-        for (boolean fp16PV : new boolean[] {false, true}) {
+        for (boolean fp16PV :
+            kernel.fp16PV() ? new boolean[] {false, true} : new boolean[] {false}) {
           try (CudaAttention att = CudaAttention.create(shape, fp16PV, kernel)) {
             run(
                 att,

@@ -221,9 +221,64 @@ class CudaAttentionTest {
     AccuracyMetrics m = run(b, h, sq, sk, d, causal, null, seed, false, kernel, 0f, null);
     assertTrue(m.cosine() >= MIN_COSINE, () -> "cosine " + m.cosine() + " < " + MIN_COSINE);
     assertTrue(m.relativeL1() <= MAX_REL_L1_FP8_PV, () -> "relative L1 " + m.relativeL1());
+    if (!kernel.fp16PV()) {
+      return; // FP8 P·V only (wgmma_1wg_pipe128); refusing FP16 is tested below
+    }
     AccuracyMetrics m16 = run(b, h, sq, sk, d, causal, null, seed, true, kernel, 0f, null);
     assertTrue(m16.cosine() >= MIN_COSINE, () -> "cosine " + m16.cosine());
     assertTrue(m16.relativeL1() <= TARGET_REL_L1, () -> "relative L1 " + m16.relativeL1());
+  }
+
+  /**
+   * The 128-key kernel on what the shared shape list does not reach at head dim 128: a custom and a
+   * negative scale (the general softmax path on every tile), key lengths that leave the last
+   * 128-key tile half empty (192: a whole 64-key tile of padding) or end in its first half (70),
+   * long causal runs with Sq = Sk and Sq != Sk (the diagonal tiles), a one-tile key length under a
+   * longer query.
+   */
+  static Stream<Arguments> pipe128Cases() {
+    return Stream.of(
+        Arguments.of(1, 2, 70, 70, false, 0.05f),
+        Arguments.of(1, 2, 200, 200, false, -0.06f),
+        Arguments.of(1, 2, 200, 200, true, -0.06f),
+        Arguments.of(1, 2, 192, 192, false, null),
+        Arguments.of(2, 2, 1000, 1000, true, null),
+        Arguments.of(1, 2, 300, 700, true, null),
+        Arguments.of(1, 2, 700, 300, false, null),
+        Arguments.of(1, 3, 129, 64, true, null));
+  }
+
+  @ParameterizedTest(name = "pipe128 B={0} H={1} Sq={2} Sk={3} causal={4} scale={5}")
+  @MethodSource("pipe128Cases")
+  void pipe128MatchesFp64Reference(int b, int h, int sq, int sk, boolean causal, Float scale) {
+    Assumptions.assumeTrue(CudaBackend.get().computeCapability() == 90, "wgmma needs sm_90");
+    AccuracyMetrics m =
+        run(
+            b,
+            h,
+            sq,
+            sk,
+            128,
+            causal,
+            scale,
+            17L * sq + sk,
+            false,
+            CudaAttention.Kernel.WGMMA_1WG_PIPE128,
+            0f,
+            null);
+    assertTrue(m.cosine() >= MIN_COSINE, () -> "cosine " + m.cosine() + " < " + MIN_COSINE);
+    assertTrue(m.relativeL1() <= MAX_REL_L1_FP8_PV, () -> "relative L1 " + m.relativeL1());
+  }
+
+  @Test
+  void pipe128RefusesFp16PV() {
+    Assumptions.assumeTrue(CudaBackend.get().computeCapability() == 90, "wgmma needs sm_90");
+    AttentionShape s = new AttentionShape(1, 1, 8, 8, 128);
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> CudaAttention.create(s, true, CudaAttention.Kernel.WGMMA_1WG_PIPE128));
+    assertTrue(e.getMessage().contains("FP8 P·V only"), e.getMessage());
   }
 
   /** A large per-channel K offset (±20 on unit-normal K): the token-mean smoothing removes it. */
@@ -320,7 +375,7 @@ class CudaAttentionTest {
     float[] k = normal(r, (long) h * s * d);
     float[] v = normal(r, (long) h * s * d);
     k[77 * d + 5] = Float.NaN; // head 0, key 77, channel 5
-    for (boolean fp16PV : new boolean[] {false, true}) {
+    for (boolean fp16PV : kernel.fp16PV() ? new boolean[] {false, true} : new boolean[] {false}) {
       float[] out = CudaAttention.compute(shape, q, k, v, true, null, fp16PV, kernel, null);
       int perHead = s * d;
       for (int i = 0; i < perHead; i++) {

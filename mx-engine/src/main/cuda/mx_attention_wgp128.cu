@@ -1,0 +1,297 @@
+// 5q. mx_attn_wg1q_d128 (CudaAttention.Kernel.WGMMA_1WG_PIPE128): the pipelined Hopper forward pass of 5p
+// (mx_attn_fwd_wgp in mx_attention.cu: one warpgroup, 64 queries per CTA, two CTAs per SM, FP8 P·V, head
+// dim 128) with 128-key tiles, which halves every per-tile cost that does not scale with the keys: the
+// barrier, the mbarrier wait, the fences and commits, the row-max shuffles, the alpha exp2s and the
+// O = alpha·O + acc join (64 FFMA per thread per tile).
+// - A 128-key stage is two consecutive 64-key tiles as the quantization launches store them (each the
+//   exact shared-memory image): the two K images together are one 128-key core-matrix image (8-key groups
+//   D·8 bytes apart), so S = Q·Kᵀ is D/32 × wgmma m64n128k32 s8 on one descriptor; the two Vᵀ images
+//   (D channels × 64 keys each) stay separate, so P·V is 2 × 2 k32 steps of m64n128k32 e4m3 on two
+//   descriptors. One bulk copy brings both K tiles and one both Vᵀ tiles (16 KiB each); three stages.
+// - K's scale is per 64-key tile, so the two halves of a 128-key score tile carry different scales: each
+//   half has its own exponent offset (the interior path) or its own scaled scores (the general path).
+// - The launcher pads the key length to 128 for this kernel, so every stage is two whole tiles (a tile
+//   past the keys is all zero codes with scale 0, and its keys are masked like any padding key).
+// - Q lives in shared memory (its 64 × 128-byte core-matrix image, written once) and Q·Kᵀ reads both
+//   operands from descriptors: the 16 Q fragment registers are free for the 64 score registers (255
+//   registers, no spill). P stays 64 FP32 values until P·V of the previous tile is waited for, then is
+//   packed, as in 5p: packing it earlier into a second fragment set (16 registers instead of 64) made ptxas
+//   serialize every wgmma (C7513), the pack defining a wgmma input inside the pipeline stage.
+// The pipeline is 5p's: step j issues Q·Kᵀ(j+1) and P·V(j), waits for the first, computes softmax(j+1)
+// while P·V(j) runs, then waits for P·V(j) and joins it; branch-free, last tile peeled (a conditional
+// wgmma issue or wait makes ptxas serialize every wgmma).
+
+__device__ __forceinline__ void mx_attn_wg_s8_n128(int (&d)[64], const uint32_t (&a)[4], uint64_t db, int accumulate) {
+#ifdef MX_ATTN_WG
+  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, {%64, %65, %66, %67}, %68, p;\n}\n"
+      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31]), "+r"(d[32]), "+r"(d[33]), "+r"(d[34]), "+r"(d[35]), "+r"(d[36]), "+r"(d[37]), "+r"(d[38]), "+r"(d[39]), "+r"(d[40]), "+r"(d[41]), "+r"(d[42]), "+r"(d[43]), "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47]), "+r"(d[48]), "+r"(d[49]), "+r"(d[50]), "+r"(d[51]), "+r"(d[52]), "+r"(d[53]), "+r"(d[54]), "+r"(d[55]), "+r"(d[56]), "+r"(d[57]), "+r"(d[58]), "+r"(d[59]), "+r"(d[60]), "+r"(d[61]), "+r"(d[62]), "+r"(d[63])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(accumulate));
+#else
+  __trap();
+#endif
+}
+
+// Waits until at most 0 committed wgmma group(s) are in flight; the scores are named so that no read
+// moves above the wait.
+__device__ __forceinline__ void mx_attn_wg128_wait0(int (&d)[64]) {
+#ifdef MX_ATTN_WG
+  asm volatile("wgmma.wait_group.sync.aligned 0;\n"
+      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31]), "+r"(d[32]), "+r"(d[33]), "+r"(d[34]), "+r"(d[35]), "+r"(d[36]), "+r"(d[37]), "+r"(d[38]), "+r"(d[39]), "+r"(d[40]), "+r"(d[41]), "+r"(d[42]), "+r"(d[43]), "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47]), "+r"(d[48]), "+r"(d[49]), "+r"(d[50]), "+r"(d[51]), "+r"(d[52]), "+r"(d[53]), "+r"(d[54]), "+r"(d[55]), "+r"(d[56]), "+r"(d[57]), "+r"(d[58]), "+r"(d[59]), "+r"(d[60]), "+r"(d[61]), "+r"(d[62]), "+r"(d[63])
+      :: "memory");
+#endif
+}
+
+// Waits until at most 1 committed wgmma group(s) are in flight; the scores are named so that no read
+// moves above the wait.
+__device__ __forceinline__ void mx_attn_wg128_wait1(int (&d)[64]) {
+#ifdef MX_ATTN_WG
+  asm volatile("wgmma.wait_group.sync.aligned 1;\n"
+      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31]), "+r"(d[32]), "+r"(d[33]), "+r"(d[34]), "+r"(d[35]), "+r"(d[36]), "+r"(d[37]), "+r"(d[38]), "+r"(d[39]), "+r"(d[40]), "+r"(d[41]), "+r"(d[42]), "+r"(d[43]), "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47]), "+r"(d[48]), "+r"(d[49]), "+r"(d[50]), "+r"(d[51]), "+r"(d[52]), "+r"(d[53]), "+r"(d[54]), "+r"(d[55]), "+r"(d[56]), "+r"(d[57]), "+r"(d[58]), "+r"(d[59]), "+r"(d[60]), "+r"(d[61]), "+r"(d[62]), "+r"(d[63])
+      :: "memory");
+#endif
+}
+
+// As mx_attn_wg_s8_n128 with the A operand (Q) from a shared-memory descriptor too.
+__device__ __forceinline__ void mx_attn_wg_s8_n128_ss(int (&d)[64], uint64_t da, uint64_t db, int accumulate) {
+#ifdef MX_ATTN_WG
+  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p;\n}\n"
+      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31]), "+r"(d[32]), "+r"(d[33]), "+r"(d[34]), "+r"(d[35]), "+r"(d[36]), "+r"(d[37]), "+r"(d[38]), "+r"(d[39]), "+r"(d[40]), "+r"(d[41]), "+r"(d[42]), "+r"(d[43]), "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47]), "+r"(d[48]), "+r"(d[49]), "+r"(d[50]), "+r"(d[51]), "+r"(d[52]), "+r"(d[53]), "+r"(d[54]), "+r"(d[55]), "+r"(d[56]), "+r"(d[57]), "+r"(d[58]), "+r"(d[59]), "+r"(d[60]), "+r"(d[61]), "+r"(d[62]), "+r"(d[63])
+      : "l"(da), "l"(db), "r"(accumulate));
+#else
+  __trap();
+#endif
+}
+
+constexpr int MX_ATTN_TILE128 = 128;
+
+// Online softmax of one 128-key tile: s[4n + e] is row (e < 2 ? rA : rB), key j0 + 8n + 2t + (e & 1), n < 16;
+// halves h = 0, 1 (keys j0 + 64h ..) have the score scales sc*h (Q scale × that 64-key tile's K scale).
+// Updates m and l as mx_attn_wg_softmax does and packs P·448 (E4M3) into the A fragments of the two 64-key
+// halves' P·V (pf[2h], pf[2h + 1]).
+__device__ __forceinline__ void mx_attn_wg128_softmax(const int (&s)[64], bool interior, int j0, int t, int sk,
+                                                      int causal, int rA, int rB, float scA0, float scB0,
+                                                      float scA1, float scB1, const float* mask,
+                                                      const float* maskA, const float* maskB, float& mA,
+                                                      float& mB, float& lA, float& lB, float& alA, float& alB,
+                                                      float (&p)[64]) {
+  constexpr float LOG2_P_SCALE = 8.807354922057604f;  // log2(448)
+  constexpr float MAGIC = 12582912.f;                  // 1.5·2^23: int s <-> float bits of MAGIC + s
+  if (interior) {
+    int iA0 = s[0], iB0 = s[2], iA1 = s[32], iB1 = s[34];
+#pragma unroll
+    for (int n = 0; n < 8; n++) {
+      iA0 = max(iA0, max(s[4 * n], s[4 * n + 1]));
+      iB0 = max(iB0, max(s[4 * n + 2], s[4 * n + 3]));
+      iA1 = max(iA1, max(s[32 + 4 * n], s[32 + 4 * n + 1]));
+      iB1 = max(iB1, max(s[32 + 4 * n + 2], s[32 + 4 * n + 3]));
+    }
+    // scale >= 0: the largest integer score of a half is its largest scaled one (NaN scales give NaN).
+    float tA = mx_attn_nanmax((float)iA0 * scA0, (float)iA1 * scA1);
+    float tB = mx_attn_nanmax((float)iB0 * scB0, (float)iB1 * scB1);
+    tA = mx_attn_nanmax(tA, __shfl_xor_sync(0xffffffffu, tA, 1));
+    tA = mx_attn_nanmax(tA, __shfl_xor_sync(0xffffffffu, tA, 2));
+    tB = mx_attn_nanmax(tB, __shfl_xor_sync(0xffffffffu, tB, 1));
+    tB = mx_attn_nanmax(tB, __shfl_xor_sync(0xffffffffu, tB, 2));
+    const float nmA = mx_attn_nanmax(mA, tA), nmB = mx_attn_nanmax(mB, tB);
+    alA = mA == -INFINITY ? 1.f : mx_attn_exp2(mA - nmA);
+    alB = mB == -INFINITY ? 1.f : mx_attn_exp2(mB - nmB);
+    mA = nmA;
+    mB = nmB;
+    // p = exp2(s·sc - m + log2 448) = exp2(bits(MAGIC + s)·sc - (MAGIC·sc + m - log2 448)), per half
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+      const float scA = h ? scA1 : scA0, scB = h ? scB1 : scB0;
+      const float cA = fmaf(MAGIC, scA, nmA - LOG2_P_SCALE), cB = fmaf(MAGIC, scB, nmB - LOG2_P_SCALE);
+#pragma unroll
+      for (int n = 8 * h; n < 8 * h + 8; n++) {
+        p[4 * n] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n] + 0x4B400000), scA, -cA));
+        p[4 * n + 1] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n + 1] + 0x4B400000), scA, -cA));
+        p[4 * n + 2] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n + 2] + 0x4B400000), scB, -cB));
+        p[4 * n + 3] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n + 3] + 0x4B400000), scB, -cB));
+      }
+    }
+  } else {
+    float tA0, tB0, tA1, tB1;
+    mx_attn_tile_scores(s, p, j0, t, sk, causal, rA, rB, scA0, scB0, mask, maskA, maskB, tA0, tB0);
+    mx_attn_tile_scores(s + 32, p + 32, j0 + MX_ATTN_TILE, t, sk, causal, rA, rB, scA1, scB1, mask, maskA, maskB,
+                        tA1, tB1);
+    const float nmA = mx_attn_nanmax(mA, mx_attn_nanmax(tA0, tA1));
+    const float nmB = mx_attn_nanmax(mB, mx_attn_nanmax(tB0, tB1));
+    // Nothing visible yet in a row: its P is zero and its state unchanged.
+    const float offA = (nmA == -INFINITY ? 0.f : nmA) - LOG2_P_SCALE;
+    const float offB = (nmB == -INFINITY ? 0.f : nmB) - LOG2_P_SCALE;
+    alA = nmA == -INFINITY ? 1.f : mx_attn_exp2(mA - nmA);
+    alB = nmB == -INFINITY ? 1.f : mx_attn_exp2(mB - nmB);
+    mA = nmA;
+    mB = nmB;
+#pragma unroll
+    for (int n = 0; n < 16; n++) {
+      p[4 * n] = mx_attn_exp2(p[4 * n] - offA);
+      p[4 * n + 1] = mx_attn_exp2(p[4 * n + 1] - offA);
+      p[4 * n + 2] = mx_attn_exp2(p[4 * n + 2] - offB);
+      p[4 * n + 3] = mx_attn_exp2(p[4 * n + 3] - offB);
+    }
+  }
+  float sumA = 0.f, sumB = 0.f;
+#pragma unroll
+  for (int n = 0; n < 16; n++) {
+    sumA += p[4 * n] + p[4 * n + 1];
+    sumB += p[4 * n + 2] + p[4 * n + 3];
+  }
+  lA = lA * alA + sumA;
+  lB = lB * alB + sumB;
+}
+
+// P·448 (p of mx_attn_wg128_softmax) as the A fragments of the two 64-key halves' P·V.
+__device__ __forceinline__ void mx_attn_wg128_pack(const float (&p)[64], uint32_t (&pf)[4][4]) {
+  mx_attn_wg_pack<false>(*reinterpret_cast<const float(*)[32]>(&p[0]), *reinterpret_cast<uint32_t(*)[2][4]>(&pf[0]));
+  mx_attn_wg_pack<false>(*reinterpret_cast<const float(*)[32]>(&p[32]),
+                         *reinterpret_cast<uint32_t(*)[2][4]>(&pf[2]));
+}
+
+// S = Q·Kᵀ of one 128-key stage: D/32 wgmma m64n128k32 s8 k-steps (256 bytes apart), one group (not waited).
+// qd: the descriptor of Q's shared-memory image (the same core-matrix layout as a K tile).
+template <int D>
+__device__ __forceinline__ void mx_attn_wg128_issue_qk(int (&s)[64], uint64_t qd, uint64_t kd) {
+#pragma unroll
+  for (int ks = 0; ks < D / 32; ks++) mx_attn_wg_s8_n128_ss(s, qd + 16 * ks, kd + 16 * ks, ks > 0);
+  mx_attn_wg_commit();
+}
+
+// P·V of one 128-key stage into fresh accumulators: two k32 steps on each 64-key Vᵀ half, one group.
+__device__ __forceinline__ void mx_attn_wg128_issue_pv(float (&acc)[64], const uint32_t (&pf)[4][4], uint64_t vd0,
+                                                       uint64_t vd1) {
+  mx_attn_wg_e4m3_n128(acc, pf[0], vd0, 0);
+  mx_attn_wg_e4m3_n128(acc, pf[1], vd0 + 16, 1);
+  mx_attn_wg_e4m3_n128(acc, pf[2], vd1, 1);
+  mx_attn_wg_e4m3_n128(acc, pf[3], vd1 + 16, 1);
+  mx_attn_wg_commit();
+}
+
+__device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, const float* __restrict__ qscale,
+                                                const int8_t* __restrict__ kq, const float* __restrict__ kscale,
+                                                const void* __restrict__ vtRaw, const float* __restrict__ vscale,
+                                                const float* __restrict__ mask, long mb, long mh, long mq,
+                                                float* __restrict__ out, long ob, long oh, long os, int heads,
+                                                int sq, int sk, int sqPad, int skPad, int causal, int posScale) {
+  constexpr int D = 128;
+  constexpr int KBYTES = MX_ATTN_TILE128 * D;   // two 64-key K tile images
+  constexpr int VHALF = D * MX_ATTN_TILE;       // one 64-key Vᵀ tile image
+  constexpr int STAGE = KBYTES + 2 * VHALF;
+  constexpr int STAGES = 3;  // tile j+1's K and tile j's V in use, tile j+2 landing
+  extern __shared__ __align__(128) uint8_t attnDynSmem[];
+  uint8_t* attnSmem = attnDynSmem;
+  uint64_t* fullBar = reinterpret_cast<uint64_t*>(attnDynSmem + STAGES * STAGE);
+
+  const int bh = blockIdx.y, tid = threadIdx.x;
+  const int warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
+  const int q0 = (gridDim.x - 1 - blockIdx.x) * 64;
+  const int rA = q0 + warp * 16 + g, rB = rA + 8;
+  const int8_t* kb = kq + (long)bh * skPad * D;
+  const uint8_t* vg = static_cast<const uint8_t*>(vtRaw) + (long)bh * D * skPad;
+  const float* ksb = kscale + (long)bh * (skPad / MX_ATTN_TILE);
+  const float qsA = qscale[(long)bh * sqPad + rA], qsB = qscale[(long)bh * sqPad + rB];
+  const float* maskA;
+  const float* maskB;
+  uint32_t qf[D / 32][4];
+  mx_attn_rows<D>(qq, bh, sqPad, rA, rB, t, qf, mask, mb, mh, mq, heads, sq, maskA, maskB);
+  // Q's 64 rows as the core-matrix image wgmma reads as its A operand (after the stages and barriers), so
+  // its 16 fragment registers are free for the 128-key tiles.
+  uint8_t* qsm = attnDynSmem + STAGES * STAGE + 64;
+#pragma unroll
+  for (int ks = 0; ks < D / 32; ks++) {
+    const int rl = warp * 16 + g;
+    *reinterpret_cast<uint32_t*>(qsm + mx_attn_core(rl, ks * 32 + 4 * t, D * 8)) = qf[ks][0];
+    *reinterpret_cast<uint32_t*>(qsm + mx_attn_core(rl + 8, ks * 32 + 4 * t, D * 8)) = qf[ks][1];
+    *reinterpret_cast<uint32_t*>(qsm + mx_attn_core(rl, ks * 32 + 16 + 4 * t, D * 8)) = qf[ks][2];
+    *reinterpret_cast<uint32_t*>(qsm + mx_attn_core(rl + 8, ks * 32 + 16 + 4 * t, D * 8)) = qf[ks][3];
+  }
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // generic-proxy writes -> wgmma reads
+  const uint64_t qd = mx_attn_desc(qsm, D * 8);
+  mx_attn_bar_init<STAGES>(fullBar);  // its __syncthreads also publishes Q's image
+  auto load = [&](int tl) {
+    const int st = tl % STAGES;
+    mx_attn_load_stage(attnSmem + st * STAGE, &fullBar[st], kb + (long)tl * KBYTES, KBYTES,
+                       vg + (long)tl * 2 * VHALF, 2 * VHALF);
+  };
+  auto landed = [&](int tl) {
+    mx_attn_bar_wait((uint32_t)__cvta_generic_to_shared(&fullBar[tl % STAGES]), (tl / STAGES) & 1);
+  };
+  auto stage = [&](int tl) -> const uint8_t* { return attnSmem + (tl % STAGES) * STAGE; };
+  auto softmax = [&](const int (&s)[64], int tl, float& alA, float& alB, float (&p)[64], float& mA,
+                     float& mB, float& lA, float& lB) {
+    const int j0 = tl * MX_ATTN_TILE128;
+    const float k0 = ksb[2 * tl], k1 = ksb[2 * tl + 1];
+    const bool interior = j0 + MX_ATTN_TILE128 <= sk && mask == nullptr && posScale &&
+                          (!causal || j0 + MX_ATTN_TILE128 - 1 <= q0);
+    mx_attn_wg128_softmax(s, interior, j0, t, sk, causal, rA, rB, qsA * k0, qsB * k0, qsA * k1, qsB * k1, mask,
+                          maskA, maskB, mA, mB, lA, lB, alA, alB, p);
+  };
+
+  float o[D / 2], acc[D / 2];
+#pragma unroll
+  for (int i = 0; i < D / 2; i++) o[i] = acc[i] = 0.f;
+  float mA = -INFINITY, mB = -INFINITY, lA = 0.f, lB = 0.f;
+
+  int tiles = skPad / MX_ATTN_TILE128;
+  if (causal) tiles = min(tiles, min(q0 + 63, sq - 1) / MX_ATTN_TILE128 + 1);
+  load(0);
+  if (tiles > 1) load(1);
+
+  // Tile 0: scores and P before the loop.
+  int s[64];
+#pragma unroll
+  for (int i = 0; i < 64; i++) s[i] = 0;
+  float alA, alB, p[64];
+  uint32_t pf[4][4];
+  landed(0);
+  mx_attn_wg_fence();
+  mx_attn_wg128_issue_qk<D>(s, qd, mx_attn_kdesc<D>(stage(0)));
+  mx_attn_wg128_wait0(s);
+  softmax(s, 0, alA, alB, p, mA, mB, lA, lB);
+  mx_attn_wg128_pack(p, pf);
+
+  for (int tile = 0; tile + 1 < tiles; tile++) {
+    landed(tile + 1);
+    __syncthreads();  // every thread is past P·V(tile-1)'s wait: that stage can be refilled
+    if (tile + 2 < tiles) load(tile + 2);
+    const uint8_t* vs = stage(tile) + KBYTES;
+    const uint64_t kd = mx_attn_kdesc<D>(stage(tile + 1));
+    const uint64_t vd0 = mx_attn_vdesc<false>(vs), vd1 = mx_attn_vdesc<false>(vs + VHALF);
+    mx_attn_wg_fence();
+    mx_attn_wg128_issue_qk<D>(s, qd, kd);
+    mx_attn_wg128_issue_pv(acc, pf, vd0, vd1);
+    float nA, nB;
+    mx_attn_wg128_wait1(s);  // Q·Kᵀ(tile+1) done, P·V(tile) may still run
+    softmax(s, tile + 1, nA, nB, p, mA, mB, lA, lB);
+    mx_attn_wg_wait_f64(acc);
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++) mx_attn_keep(pf[kk]);
+    mx_attn_wg_join(o, acc, alA, alB);
+    alA = nA;
+    alB = nB;
+    // P's fragments are rewritten only now: P·V(tile) read them until the wait above.
+    mx_attn_wg128_pack(p, pf);
+  }
+  // The last tile's P·V (its stage landed before its scores were computed).
+  const uint8_t* vs = stage(tiles - 1) + KBYTES;
+  mx_attn_wg_fence();
+  mx_attn_wg128_issue_pv(acc, pf, mx_attn_vdesc<false>(vs), mx_attn_vdesc<false>(vs + VHALF));
+  mx_attn_wg_wait_f64(acc);
+#pragma unroll
+  for (int kk = 0; kk < 4; kk++) mx_attn_keep(pf[kk]);
+  mx_attn_wg_join(o, acc, alA, alB);
+  mx_attn_wg_store<D>(o, lA, lB, vscale + (long)bh * D, out, ob, oh, os, bh, heads, sq, rA, rB, t);
+}
+
+// Dynamic shared memory: 3 stages × (128 keys × 128 K bytes + 128 channels × 128 Vᵀ bytes) + 64 bytes of
+// barriers + Q's 64 × 128-byte image = 106,560 bytes (two CTAs per SM). Needs the key length padded to 128 (launcher).
+extern "C" __global__ void __launch_bounds__(128, 2) mx_attn_wg1q_d128(
+    const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt,
+    const float* vscale, const float* mask, long mb, long mh, long mq, float* out, long ob, long oh, long os,
+    int heads, int sq, int sk, int sqPad, int skPad, int causal, int posScale) {
+  mx_attn_fwd_wgq(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, sk, sqPad,
+                  skPad, causal, posScale);
+}
