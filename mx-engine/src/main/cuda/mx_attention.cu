@@ -19,10 +19,12 @@
 //   5. mx_attn_fwd_dD        grid (SqPad/64, bh), block (128) -> out (FP32, strided like q)
 //  5w. mx_attn_wg1b_d128 / mx_attn_wgb_d128  grid (SqPad/64 or SqPad/128, bh), block (128 or 256), dynamic
 //      shared memory 3·(64·D + 64·D) + 64 bytes, on the tiled K/Vᵀ of steps 2 and 4 (their last argument 1);
-//  5p. mx_attn_wg1p_d128 (default on Hopper at D = 128): mx_attn_wg1b_d128 software-pipelined (5p below)
+//  5p. mx_attn_wg1p_d128: mx_attn_wg1b_d128 software-pipelined, row sums on the tensor cores (5p below)
+//  5q. mx_attn_wg1q_d128 (default on Hopper at D = 128 with FP8 P·V): 5p with 128-key tiles and Q in shared
+//      memory (mx_attention_wgp128.cu; SkPad rounded up to 128)
 // FP16 P·V variant (SageAttention v1 style, more accurate): step 4 is mx_attn_quant_v16_dD (FP16, same
 // scale) and step 5 mx_attn_fwd16_dD (mma.sync m16n8k16 f16) or mx_attn_wg1b16_d128 / mx_attn_wgb16_d128 /
-// mx_attn_wg1p16_d128.
+// mx_attn_wg1o16_d128 (5o: 5p's step with one-level accumulation, the default on Hopper at D = 128).
 // Tensors are FP32 with element strides (batch, head, seq) and a contiguous last axis (16-byte aligned rows:
 // the quantization kernels read float4); heads = H, so bh index = b * H + h. Mask: additive FP32 with
 // strides (batch, head, query), key stride 1, stride 0 to broadcast; null for none. Status: run and tested
@@ -794,52 +796,77 @@ __device__ __forceinline__ uint64_t mx_attn_vdesc(const uint8_t* vsm) {
   return mx_attn_desc(vsm, MX_ATTN_TILE * (PV16 ? 2 : 1) * 8);  // 8-channel groups of Vᵀ
 }
 
-// Online softmax of one 64-key tile for the wgmma kernels: s[4n + e] is row (e < 2 ? rA : rB), key
-// j0 + 8n + 2t + (e & 1). Updates the running row maxima m and this thread's partial sums l (of P·448),
-// sets alpha (the factor that rescales the output accumulated so far) and p = P·448 (FP32, the S layout);
-// mx_attn_wg_pack turns p into P·V's A fragments.
+// Online softmax of one tile of NH 64-key halves for the wgmma kernels: s[4n + e] is row (e < 2 ? rA : rB),
+// key j0 + 8n + 2t + (e & 1), n < 8·NH; half h has its own score scales scA[h], scB[h] (Q's scale times
+// that 64-key tile's K scale). Updates the running row maxima m and this thread's partial sums l (of
+// P·448), sets alpha (the factor that rescales the output accumulated so far) and p = P·448 (FP32, the S
+// layout); mx_attn_wg_pack turns each half of p into P·V's A fragments.
 // Interior tiles (every key valid and visible, no mask, scale >= 0) take the short path: the row max on
-// the integer scores, and each P element costs one integer add (exact int->float via the 2^23 magic), one
-// FMA and one exp2; other tiles the general path (masks, causal diagonal, padding keys, NaN).
-// SUM false: l is left alone (the P·V MMA sums the rows on the tensor cores, see mx_attn_fwd_wgp).
-template <bool SUM = true>
-__device__ __forceinline__ void mx_attn_wg_softmax(const int (&s)[32], bool interior, int j0, int t, int sk,
-                                                   int causal, int rA, int rB, float scA, float scB,
-                                                   const float* mask, const float* maskA, const float* maskB,
-                                                   float& mA, float& mB, float& lA, float& lB, float& alA,
-                                                   float& alB, float (&p)[32]) {
+// the integer scores of each half, and each P element costs one integer add (exact int->float via the
+// 2^23 magic), one FMA and one exp2; other tiles the general path (masks, causal diagonal, padding keys,
+// NaN). SUM false: l is left alone (the P·V MMA sums the rows on the tensor cores, see mx_attn_fwd_wgp).
+template <int NH, bool SUM = true>
+__device__ __forceinline__ void mx_attn_wg_softmax_n(const int (&s)[32 * NH], bool interior, int j0, int t, int sk,
+                                                     int causal, int rA, int rB, const float (&scA)[NH],
+                                                     const float (&scB)[NH], const float* mask,
+                                                     const float* maskA, const float* maskB, float& mA, float& mB,
+                                                     float& lA, float& lB, float& alA, float& alB,
+                                                     float (&p)[32 * NH]) {
   constexpr float LOG2_P_SCALE = 8.807354922057604f;  // log2(448)
   constexpr float MAGIC = 12582912.f;                  // 1.5·2^23: int s <-> float bits of MAGIC + s
+  float tA = -INFINITY, tB = -INFINITY;  // the tile's row maxima
   if (interior) {
-    int imA = s[0], imB = s[2];
 #pragma unroll
-    for (int n = 0; n < 8; n++) {
-      imA = max(imA, max(s[4 * n], s[4 * n + 1]));
-      imB = max(imB, max(s[4 * n + 2], s[4 * n + 3]));
+    for (int h = 0; h < NH; h++) {
+      int iA = s[32 * h], iB = s[32 * h + 2];
+#pragma unroll
+      for (int n = 8 * h; n < 8 * h + 8; n++) {
+        iA = max(iA, max(s[4 * n], s[4 * n + 1]));
+        iB = max(iB, max(s[4 * n + 2], s[4 * n + 3]));
+      }
+      if constexpr (NH == 1) {  // one scale: reduce the integers over the row's 4 threads, then scale
+        iA = max(iA, __shfl_xor_sync(0xffffffffu, iA, 1));
+        iA = max(iA, __shfl_xor_sync(0xffffffffu, iA, 2));
+        iB = max(iB, __shfl_xor_sync(0xffffffffu, iB, 1));
+        iB = max(iB, __shfl_xor_sync(0xffffffffu, iB, 2));
+      }
+      // scale >= 0, so the largest integer score is the largest scaled one; NaN scales give NaN here.
+      tA = mx_attn_nanmax(tA, (float)iA * scA[h]);
+      tB = mx_attn_nanmax(tB, (float)iB * scB[h]);
     }
-    imA = max(imA, __shfl_xor_sync(0xffffffffu, imA, 1));
-    imA = max(imA, __shfl_xor_sync(0xffffffffu, imA, 2));
-    imB = max(imB, __shfl_xor_sync(0xffffffffu, imB, 1));
-    imB = max(imB, __shfl_xor_sync(0xffffffffu, imB, 2));
-    // scale >= 0, so the largest integer score is the largest scaled one; NaN scales give NaN here.
-    const float nmA = mx_attn_nanmax(mA, (float)imA * scA), nmB = mx_attn_nanmax(mB, (float)imB * scB);
+    if constexpr (NH > 1) {
+      tA = mx_attn_nanmax(tA, __shfl_xor_sync(0xffffffffu, tA, 1));
+      tA = mx_attn_nanmax(tA, __shfl_xor_sync(0xffffffffu, tA, 2));
+      tB = mx_attn_nanmax(tB, __shfl_xor_sync(0xffffffffu, tB, 1));
+      tB = mx_attn_nanmax(tB, __shfl_xor_sync(0xffffffffu, tB, 2));
+    }
+    const float nmA = mx_attn_nanmax(mA, tA), nmB = mx_attn_nanmax(mB, tB);
     alA = mA == -INFINITY ? 1.f : mx_attn_exp2(mA - nmA);
     alB = mB == -INFINITY ? 1.f : mx_attn_exp2(mB - nmB);
     mA = nmA;
     mB = nmB;
-    // p = exp2(s·sc - m + log2 448) = exp2(bits(MAGIC + s)·sc - (MAGIC·sc + m - log2 448))
-    const float cA = fmaf(MAGIC, scA, nmA - LOG2_P_SCALE), cB = fmaf(MAGIC, scB, nmB - LOG2_P_SCALE);
+    // p = exp2(s·sc - m + log2 448) = exp2(bits(MAGIC + s)·sc - (MAGIC·sc + m - log2 448)), per half
 #pragma unroll
-    for (int n = 0; n < 8; n++) {
-      p[4 * n] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n] + 0x4B400000), scA, -cA));
-      p[4 * n + 1] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n + 1] + 0x4B400000), scA, -cA));
-      p[4 * n + 2] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n + 2] + 0x4B400000), scB, -cB));
-      p[4 * n + 3] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n + 3] + 0x4B400000), scB, -cB));
+    for (int h = 0; h < NH; h++) {
+      const float cA = fmaf(MAGIC, scA[h], nmA - LOG2_P_SCALE), cB = fmaf(MAGIC, scB[h], nmB - LOG2_P_SCALE);
+#pragma unroll
+      for (int n = 8 * h; n < 8 * h + 8; n++) {
+        p[4 * n] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n] + 0x4B400000), scA[h], -cA));
+        p[4 * n + 1] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n + 1] + 0x4B400000), scA[h], -cA));
+        p[4 * n + 2] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n + 2] + 0x4B400000), scB[h], -cB));
+        p[4 * n + 3] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n + 3] + 0x4B400000), scB[h], -cB));
+      }
     }
   } else {
-    float tmA, tmB;
-    mx_attn_tile_scores(s, p, j0, t, sk, causal, rA, rB, scA, scB, mask, maskA, maskB, tmA, tmB);
-    const float nmA = mx_attn_nanmax(mA, tmA), nmB = mx_attn_nanmax(mB, tmB);
+#pragma unroll
+    for (int h = 0; h < NH; h++) {
+      float hA, hB;
+      mx_attn_tile_scores(s + 32 * h, p + 32 * h, j0 + MX_ATTN_TILE * h, t, sk, causal, rA, rB, scA[h], scB[h], mask,
+                          maskA, maskB, hA, hB);
+      tA = mx_attn_nanmax(tA, hA);
+      tB = mx_attn_nanmax(tB, hB);
+    }
+    const float nmA = mx_attn_nanmax(mA, tA), nmB = mx_attn_nanmax(mB, tB);
     // Nothing visible yet in a row: its P is zero and its state unchanged.
     const float offA = (nmA == -INFINITY ? 0.f : nmA) - LOG2_P_SCALE;
     const float offB = (nmB == -INFINITY ? 0.f : nmB) - LOG2_P_SCALE;
@@ -848,7 +875,7 @@ __device__ __forceinline__ void mx_attn_wg_softmax(const int (&s)[32], bool inte
     mA = nmA;
     mB = nmB;
 #pragma unroll
-    for (int n = 0; n < 8; n++) {
+    for (int n = 0; n < 8 * NH; n++) {
       p[4 * n] = mx_attn_exp2(p[4 * n] - offA);
       p[4 * n + 1] = mx_attn_exp2(p[4 * n + 1] - offA);
       p[4 * n + 2] = mx_attn_exp2(p[4 * n + 2] - offB);
@@ -858,13 +885,25 @@ __device__ __forceinline__ void mx_attn_wg_softmax(const int (&s)[32], bool inte
   if constexpr (SUM) {
     float sumA = 0.f, sumB = 0.f;
 #pragma unroll
-    for (int n = 0; n < 8; n++) {
+    for (int n = 0; n < 8 * NH; n++) {
       sumA += p[4 * n] + p[4 * n + 1];
       sumB += p[4 * n + 2] + p[4 * n + 3];
     }
     lA = lA * alA + sumA;
     lB = lB * alB + sumB;
   }
+}
+
+// The 64-key softmax (one half, one scale per row).
+template <bool SUM = true>
+__device__ __forceinline__ void mx_attn_wg_softmax(const int (&s)[32], bool interior, int j0, int t, int sk,
+                                                   int causal, int rA, int rB, float scA, float scB,
+                                                   const float* mask, const float* maskA, const float* maskB,
+                                                   float& mA, float& mB, float& lA, float& lB, float& alA,
+                                                   float& alB, float (&p)[32]) {
+  const float a[1] = {scA}, b[1] = {scB};
+  mx_attn_wg_softmax_n<1, SUM>(s, interior, j0, t, sk, causal, rA, rB, a, b, mask, maskA, maskB, mA, mB, lA, lB, alA,
+                               alB, p);
 }
 
 // P (p of mx_attn_wg_softmax) as P·V's A fragments: E4M3 (or FP16) pairs straight from the S layout.

@@ -66,85 +66,7 @@ __device__ __forceinline__ void mx_attn_wg_s8_n128_ss(int (&d)[64], uint64_t da,
 
 constexpr int MX_ATTN_TILE128 = 128;
 
-// Online softmax of one 128-key tile: s[4n + e] is row (e < 2 ? rA : rB), key j0 + 8n + 2t + (e & 1), n < 16;
-// halves h = 0, 1 (keys j0 + 64h ..) have the score scales sc*h (Q scale × that 64-key tile's K scale).
-// Updates m and l as mx_attn_wg_softmax does and packs P·448 (E4M3) into the A fragments of the two 64-key
-// halves' P·V (pf[2h], pf[2h + 1]).
-__device__ __forceinline__ void mx_attn_wg128_softmax(const int (&s)[64], bool interior, int j0, int t, int sk,
-                                                      int causal, int rA, int rB, float scA0, float scB0,
-                                                      float scA1, float scB1, const float* mask,
-                                                      const float* maskA, const float* maskB, float& mA,
-                                                      float& mB, float& lA, float& lB, float& alA, float& alB,
-                                                      float (&p)[64]) {
-  constexpr float LOG2_P_SCALE = 8.807354922057604f;  // log2(448)
-  constexpr float MAGIC = 12582912.f;                  // 1.5·2^23: int s <-> float bits of MAGIC + s
-  if (interior) {
-    int iA0 = s[0], iB0 = s[2], iA1 = s[32], iB1 = s[34];
-#pragma unroll
-    for (int n = 0; n < 8; n++) {
-      iA0 = max(iA0, max(s[4 * n], s[4 * n + 1]));
-      iB0 = max(iB0, max(s[4 * n + 2], s[4 * n + 3]));
-      iA1 = max(iA1, max(s[32 + 4 * n], s[32 + 4 * n + 1]));
-      iB1 = max(iB1, max(s[32 + 4 * n + 2], s[32 + 4 * n + 3]));
-    }
-    // scale >= 0: the largest integer score of a half is its largest scaled one (NaN scales give NaN).
-    float tA = mx_attn_nanmax((float)iA0 * scA0, (float)iA1 * scA1);
-    float tB = mx_attn_nanmax((float)iB0 * scB0, (float)iB1 * scB1);
-    tA = mx_attn_nanmax(tA, __shfl_xor_sync(0xffffffffu, tA, 1));
-    tA = mx_attn_nanmax(tA, __shfl_xor_sync(0xffffffffu, tA, 2));
-    tB = mx_attn_nanmax(tB, __shfl_xor_sync(0xffffffffu, tB, 1));
-    tB = mx_attn_nanmax(tB, __shfl_xor_sync(0xffffffffu, tB, 2));
-    const float nmA = mx_attn_nanmax(mA, tA), nmB = mx_attn_nanmax(mB, tB);
-    alA = mA == -INFINITY ? 1.f : mx_attn_exp2(mA - nmA);
-    alB = mB == -INFINITY ? 1.f : mx_attn_exp2(mB - nmB);
-    mA = nmA;
-    mB = nmB;
-    // p = exp2(s·sc - m + log2 448) = exp2(bits(MAGIC + s)·sc - (MAGIC·sc + m - log2 448)), per half
-#pragma unroll
-    for (int h = 0; h < 2; h++) {
-      const float scA = h ? scA1 : scA0, scB = h ? scB1 : scB0;
-      const float cA = fmaf(MAGIC, scA, nmA - LOG2_P_SCALE), cB = fmaf(MAGIC, scB, nmB - LOG2_P_SCALE);
-#pragma unroll
-      for (int n = 8 * h; n < 8 * h + 8; n++) {
-        p[4 * n] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n] + 0x4B400000), scA, -cA));
-        p[4 * n + 1] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n + 1] + 0x4B400000), scA, -cA));
-        p[4 * n + 2] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n + 2] + 0x4B400000), scB, -cB));
-        p[4 * n + 3] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n + 3] + 0x4B400000), scB, -cB));
-      }
-    }
-  } else {
-    float tA0, tB0, tA1, tB1;
-    mx_attn_tile_scores(s, p, j0, t, sk, causal, rA, rB, scA0, scB0, mask, maskA, maskB, tA0, tB0);
-    mx_attn_tile_scores(s + 32, p + 32, j0 + MX_ATTN_TILE, t, sk, causal, rA, rB, scA1, scB1, mask, maskA, maskB,
-                        tA1, tB1);
-    const float nmA = mx_attn_nanmax(mA, mx_attn_nanmax(tA0, tA1));
-    const float nmB = mx_attn_nanmax(mB, mx_attn_nanmax(tB0, tB1));
-    // Nothing visible yet in a row: its P is zero and its state unchanged.
-    const float offA = (nmA == -INFINITY ? 0.f : nmA) - LOG2_P_SCALE;
-    const float offB = (nmB == -INFINITY ? 0.f : nmB) - LOG2_P_SCALE;
-    alA = nmA == -INFINITY ? 1.f : mx_attn_exp2(mA - nmA);
-    alB = nmB == -INFINITY ? 1.f : mx_attn_exp2(mB - nmB);
-    mA = nmA;
-    mB = nmB;
-#pragma unroll
-    for (int n = 0; n < 16; n++) {
-      p[4 * n] = mx_attn_exp2(p[4 * n] - offA);
-      p[4 * n + 1] = mx_attn_exp2(p[4 * n + 1] - offA);
-      p[4 * n + 2] = mx_attn_exp2(p[4 * n + 2] - offB);
-      p[4 * n + 3] = mx_attn_exp2(p[4 * n + 3] - offB);
-    }
-  }
-  float sumA = 0.f, sumB = 0.f;
-#pragma unroll
-  for (int n = 0; n < 16; n++) {
-    sumA += p[4 * n] + p[4 * n + 1];
-    sumB += p[4 * n + 2] + p[4 * n + 3];
-  }
-  lA = lA * alA + sumA;
-  lB = lB * alB + sumB;
-}
-
-// P·448 (p of mx_attn_wg128_softmax) as the A fragments of the two 64-key halves' P·V.
+// P·448 (p of mx_attn_wg_softmax_n<2>) as the A fragments of the two 64-key halves' P·V.
 __device__ __forceinline__ void mx_attn_wg128_pack(const float (&p)[64], uint32_t (&pf)[4][4]) {
   mx_attn_wg_pack<false>(*reinterpret_cast<const float(*)[32]>(&p[0]), *reinterpret_cast<uint32_t(*)[2][4]>(&pf[0]));
   mx_attn_wg_pack<false>(*reinterpret_cast<const float(*)[32]>(&p[32]),
@@ -226,8 +148,9 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
     const float k0 = ksb[2 * tl], k1 = ksb[2 * tl + 1];
     const bool interior = j0 + MX_ATTN_TILE128 <= sk && mask == nullptr && posScale &&
                           (!causal || j0 + MX_ATTN_TILE128 - 1 <= q0);
-    mx_attn_wg128_softmax(s, interior, j0, t, sk, causal, rA, rB, qsA * k0, qsB * k0, qsA * k1, qsB * k1, mask,
-                          maskA, maskB, mA, mB, lA, lB, alA, alB, p);
+    const float scA[2] = {qsA * k0, qsA * k1}, scB[2] = {qsB * k0, qsB * k1};
+    mx_attn_wg_softmax_n<2>(s, interior, j0, t, sk, causal, rA, rB, scA, scB, mask, maskA, maskB, mA, mB, lA, lB, alA,
+                            alB, p);
   };
 
   float o[D / 2], acc[D / 2];
