@@ -1093,31 +1093,37 @@ __device__ __forceinline__ void mx_attn_fwd_wg(const int8_t* __restrict__ qq, co
 // 5p. The pipelined Hopper forward pass (one warpgroup, 64 queries per CTA, head dim 128): the same math
 // as mx_attn_fwd_wg, but the tensor cores work during the softmax (FlashAttention-3's intra-warpgroup
 // overlap). Step j (P(j) packed): issue Q·Kᵀ(j+1) and P·V(j) as two wgmma groups; wait for the first only
-// (wait_group 1); tile j+1's softmax while P·V(j) runs; wait for P·V(j), join it into O, then pack P(j+1)
+// (wait_group 1); tile j+1's softmax while P·V(j) runs; wait for P·V(j), fold it into O, then pack P(j+1)
 // into the A-fragment registers (only now: the P·V in flight reads them). One 128-thread barrier per
 // tile, after which the stage of tile j-1 takes tile j+2's bulk copies. Nothing is in flight across the
 // loop's back edge and every issue and wait inside the loop is unconditional (the last tile is peeled):
 // otherwise ptxas serializes every wgmma (warnings C7513/C7514; checked with -Xptxas -v). CTAs take
 // query blocks in reverse order, so under a causal mask the longest ones start first.
-// The row sums of P come from the tensor cores instead of one FADD per element: every stage has 8 rows of
+// FP8 P·V (mx_attn_wg1p_d128): two-level, each tile's P·V in fresh accumulators joined into O in FP32. The
+// row sums of P come from the tensor cores instead of one FADD per element: every stage has 8 rows of
 // ones after its Vᵀ tile (written once here; the bulk copies never touch them), P·V runs with N = D + 8,
 // and accumulators D/2.. hold each thread's two whole row sums (of P as rounded for the MMA), which the
 // join rescales with O (H100, 2026-11-28: kernel 1.69 -> 1.60 ms non-causal, 0.91 -> 0.89 ms causal).
-template <int D>
+// 5o. FP16 P·V (mx_attn_wg1o16_d128): one level. The FP16 MMA accumulates in full FP32, so there is no
+// narrower accumulator to guard against: P·V adds straight into O, which alpha rescales once each P·V
+// completes (skipped by a warp whose rows' maxima did not move: a warp-uniform branch with no wgmma in
+// it). Without the second accumulator set the kernel fits 168 registers, so three CTAs (12 warps) share
+// an SM instead of two; the row sums are the softmax's (three stages of 24 KB plus the ones rows would
+// exceed what three CTAs per SM may use). H100, 2026-11-28: kernel 1.87 -> 1.68 ms non-causal.
+template <int D, bool PV16>
 __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, const float* __restrict__ qscale,
                                                 const int8_t* __restrict__ kq, const float* __restrict__ kscale,
                                                 const void* __restrict__ vtRaw, const float* __restrict__ vscale,
                                                 const float* __restrict__ mask, long mb, long mh, long mq,
                                                 float* __restrict__ out, long ob, long oh, long os, int heads,
                                                 int sq, int sk, int sqPad, int skPad, int causal, int posScale) {
-  constexpr bool PV16 = false;  // FP8 P·V (FP16 P·V: mx_attn_fwd_wgo)
   constexpr int KBYTES = MX_ATTN_TILE * D;
   constexpr int VBYTES = D * MX_ATTN_TILE * (PV16 ? 2 : 1);
-  constexpr int ONES = 8 * MX_ATTN_TILE * (PV16 ? 2 : 1);  // 8 rows of ones after Vᵀ
+  constexpr int ONES = PV16 ? 0 : 8 * MX_ATTN_TILE;  // FP8: 8 rows of ones after Vᵀ
   constexpr int STAGE = KBYTES + VBYTES + ONES;
   constexpr int STAGES = 3;  // tile j+1's K and tile j's V in use, tile j+2 landing
   constexpr int PSTEPS = PV16 ? 4 : 2;
-  constexpr int NA = D / 2 + 4;  // accumulators per thread: O, then the row sums
+  constexpr int NA = D / 2 + (PV16 ? 0 : 4);  // accumulators per thread: O (FP8: then the row sums)
   static_assert(D == 128, "the pipelined kernel: head dim 128");
   extern __shared__ __align__(128) uint8_t attnDynSmem[];
   uint8_t* attnSmem = attnDynSmem;
@@ -1135,10 +1141,9 @@ __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, c
   const float* maskB;
   uint32_t qf[D / 32][4];
   mx_attn_rows<D>(qq, bh, sqPad, rA, rB, t, qf, mask, mb, mh, mq, heads, sq, maskA, maskB);
-  {
-    const uint32_t one = PV16 ? 0x3C003C00u : 0x38383838u;  // FP16 / E4M3 1.0
-    for (int i = tid; i < STAGES * ONES / 4; i += blockDim.x)
-      reinterpret_cast<uint32_t*>(attnSmem + (i / (ONES / 4)) * STAGE + KBYTES + VBYTES)[i % (ONES / 4)] = one;
+  if constexpr (!PV16) {
+    for (int i = tid; i < STAGES * ONES / 4; i += blockDim.x)  // E4M3 1.0
+      reinterpret_cast<uint32_t*>(attnSmem + (i / (ONES / 4)) * STAGE + KBYTES + VBYTES)[i % (ONES / 4)] = 0x38383838u;
     // the MMAs read shared memory through the async proxy: make these generic-proxy stores visible to it
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
   }
@@ -1158,18 +1163,47 @@ __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, c
     const float ksc = ksb[tl];
     const bool interior = j0 + MX_ATTN_TILE <= sk && mask == nullptr && posScale &&
                           (!causal || j0 + MX_ATTN_TILE - 1 <= q0);
-    mx_attn_wg_softmax<false>(s, interior, j0, t, sk, causal, rA, rB, qsA * ksc, qsB * ksc, mask, maskA, maskB, mA,
-                              mB, lA, lB, alA, alB, p);
-  };
-  auto issuePv = [&](float (&a)[NA], const uint32_t (&f)[PSTEPS][4], uint64_t vd) {
-#pragma unroll
-    for (int kk = 0; kk < PSTEPS; kk++) mx_attn_wg_pv_sum(a, f[kk], vd + 16 * kk, kk > 0);
-    mx_attn_wg_commit();
+    mx_attn_wg_softmax<PV16>(s, interior, j0, t, sk, causal, rA, rB, qsA * ksc, qsB * ksc, mask, maskA, maskB, mA,
+                             mB, lA, lB, alA, alB, p);
   };
 
-  float o[NA], acc[NA];
+  float o[NA], acc[PV16 ? 1 : NA];  // FP16: P·V accumulates in O itself
 #pragma unroll
-  for (int i = 0; i < NA; i++) o[i] = acc[i] = 0.f;
+  for (int i = 0; i < NA; i++) o[i] = 0.f;
+  if constexpr (!PV16) {
+#pragma unroll
+    for (int i = 0; i < NA; i++) acc[i] = 0.f;
+  }
+  // P·V of one tile (fragments f, Vᵀ stage descriptor vd): FP8 into fresh accumulators with the row-sum
+  // columns, FP16 added to O; one wgmma group (not waited).
+  auto issuePv = [&](const uint32_t (&f)[PSTEPS][4], uint64_t vd) {
+#pragma unroll
+    for (int kk = 0; kk < PSTEPS; kk++) {
+      if constexpr (PV16) mx_attn_wg_pv<D, true>(o, f[kk], vd + 16 * kk, 1);
+      else mx_attn_wg_pv_sum(acc, f[kk], vd + 16 * kk, kk > 0);
+    }
+    mx_attn_wg_commit();
+  };
+  auto waitPv = [&]() {
+    if constexpr (PV16) mx_attn_wg_wait_acc<D>(o); else mx_attn_wg_wait_f68(acc);
+  };
+  // Folds the finished P·V into O: FP8 O = alA·O + tile; FP16 O *= the next tile's alpha (nA, nB), by the
+  // warps whose rows' maxima moved.
+  auto fold = [&](float alA, float alB, float nA, float nB) {
+    if constexpr (PV16) {
+      if (__any_sync(0xffffffffu, nA != 1.f || nB != 1.f)) {
+#pragma unroll
+        for (int n = 0; n < D / 8; n++) {
+          o[4 * n] *= nA;
+          o[4 * n + 1] *= nA;
+          o[4 * n + 2] *= nB;
+          o[4 * n + 3] *= nB;
+        }
+      }
+    } else {
+      mx_attn_wg_join(o, acc, alA, alB);
+    }
+  };
   float mA = -INFINITY, mB = -INFINITY, lA = 0.f, lB = 0.f;
 
   int tiles = skPad / MX_ATTN_TILE;
@@ -1198,16 +1232,16 @@ __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, c
     const uint64_t kd = mx_attn_kdesc<D>(stage(tile + 1)), vd = mx_attn_vdesc<PV16>(stage(tile) + KBYTES);
     mx_attn_wg_fence();
     mx_attn_wg_issue_qk<D>(s, qf, kd);
-    issuePv(acc, pf, vd);
+    issuePv(pf, vd);
     float nA, nB;
     mx_attn_wg_wait1_i32(s);  // Q·Kᵀ(tile+1) done, P·V(tile) may still run
     softmax(s, tile + 1, nA, nB, p, mA, mB, lA, lB);
-    mx_attn_wg_wait_f68(acc);
+    waitPv();
 #pragma unroll
     for (int ks = 0; ks < D / 32; ks++) mx_attn_keep(qf[ks]);
 #pragma unroll
     for (int kk = 0; kk < PSTEPS; kk++) mx_attn_keep(pf[kk]);
-    mx_attn_wg_join(o, acc, alA, alB);
+    fold(alA, alB, nA, nB);
     alA = nA;
     alB = nB;
     // P's fragments are rewritten only now: P·V(tile) read them until the wait above.
@@ -1216,127 +1250,11 @@ __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, c
   // The last tile's P·V (its stage landed before its scores were computed).
   const uint64_t vd = mx_attn_vdesc<PV16>(stage(tiles - 1) + KBYTES);
   mx_attn_wg_fence();
-  issuePv(acc, pf, vd);
-  mx_attn_wg_wait_f68(acc);
+  issuePv(pf, vd);
+  waitPv();
 #pragma unroll
   for (int kk = 0; kk < PSTEPS; kk++) mx_attn_keep(pf[kk]);
-  mx_attn_wg_join(o, acc, alA, alB);
-  mx_attn_wg_store<D>(o, lA, lB, vscale + (long)bh * D, out, ob, oh, os, bh, heads, sq, rA, rB, t);
-}
-
-// 5o. FP16 P·V with one-level accumulation, three CTAs per SM: 5p's pipelined step, but P·V (FP16 inputs,
-// true FP32 accumulation in the MMA, so no narrower accumulator to guard against) adds straight into O,
-// which the softmax's alpha rescales after each P·V completes (skipped by a warp whose rows' maxima did
-// not move). Without the second accumulator set the kernel fits 168 registers, so 12 warps share each SM
-// instead of 8; the row sums are the softmax's (three stages of 24 KB leave no room for the ones rows).
-template <int D>
-__device__ __forceinline__ void mx_attn_fwd_wgo(const int8_t* __restrict__ qq, const float* __restrict__ qscale,
-                                                const int8_t* __restrict__ kq, const float* __restrict__ kscale,
-                                                const void* __restrict__ vtRaw, const float* __restrict__ vscale,
-                                                const float* __restrict__ mask, long mb, long mh, long mq,
-                                                float* __restrict__ out, long ob, long oh, long os, int heads,
-                                                int sq, int sk, int sqPad, int skPad, int causal, int posScale) {
-  constexpr int KBYTES = MX_ATTN_TILE * D;
-  constexpr int VBYTES = D * MX_ATTN_TILE * 2;
-  constexpr int STAGE = KBYTES + VBYTES;
-  constexpr int STAGES = 3;
-  static_assert(D == 128, "the one-level kernel: head dim 128");
-  extern __shared__ __align__(128) uint8_t attnDynSmem[];
-  uint8_t* attnSmem = attnDynSmem;
-  uint64_t* fullBar = reinterpret_cast<uint64_t*>(attnDynSmem + STAGES * STAGE);
-
-  const int bh = blockIdx.y, tid = threadIdx.x;
-  const int warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
-  const int q0 = (gridDim.x - 1 - blockIdx.x) * 64;
-  const int rA = q0 + warp * 16 + g, rB = rA + 8;
-  const int8_t* kb = kq + (long)bh * skPad * D;
-  const uint8_t* vg = static_cast<const uint8_t*>(vtRaw) + (long)bh * D * skPad * 2;
-  const float* ksb = kscale + (long)bh * (skPad / MX_ATTN_TILE);
-  const float qsA = qscale[(long)bh * sqPad + rA], qsB = qscale[(long)bh * sqPad + rB];
-  const float* maskA;
-  const float* maskB;
-  uint32_t qf[D / 32][4];
-  mx_attn_rows<D>(qq, bh, sqPad, rA, rB, t, qf, mask, mb, mh, mq, heads, sq, maskA, maskB);
-  mx_attn_bar_init<STAGES>(fullBar);
-  auto load = [&](int tl) {
-    const int st = tl % STAGES;
-    mx_attn_load_stage(attnSmem + st * STAGE, &fullBar[st], kb + (long)tl * KBYTES, KBYTES, vg + (long)tl * VBYTES,
-                       VBYTES);
-  };
-  auto landed = [&](int tl) {
-    mx_attn_bar_wait((uint32_t)__cvta_generic_to_shared(&fullBar[tl % STAGES]), (tl / STAGES) & 1);
-  };
-  auto stage = [&](int tl) -> const uint8_t* { return attnSmem + (tl % STAGES) * STAGE; };
-  float mA = -INFINITY, mB = -INFINITY, lA = 0.f, lB = 0.f;
-  auto softmax = [&](const int (&s)[32], int tl, float& alA, float& alB, float (&p)[32]) {
-    const int j0 = tl * MX_ATTN_TILE;
-    const float ksc = ksb[tl];
-    const bool interior = j0 + MX_ATTN_TILE <= sk && mask == nullptr && posScale &&
-                          (!causal || j0 + MX_ATTN_TILE - 1 <= q0);
-    mx_attn_wg_softmax<true>(s, interior, j0, t, sk, causal, rA, rB, qsA * ksc, qsB * ksc, mask, maskA, maskB, mA, mB,
-                             lA, lB, alA, alB, p);
-  };
-  float o[D / 2];
-#pragma unroll
-  for (int i = 0; i < D / 2; i++) o[i] = 0.f;
-  // O *= alpha, by the warps whose rows' maxima moved (a warp-uniform branch: no wgmma inside).
-  auto rescale = [&](float alA, float alB) {
-    if (__any_sync(0xffffffffu, alA != 1.f || alB != 1.f)) {
-#pragma unroll
-      for (int n = 0; n < D / 8; n++) {
-        o[4 * n] *= alA;
-        o[4 * n + 1] *= alA;
-        o[4 * n + 2] *= alB;
-        o[4 * n + 3] *= alB;
-      }
-    }
-  };
-
-  int tiles = skPad / MX_ATTN_TILE;
-  if (causal) tiles = min(tiles, min(q0 + 63, sq - 1) / MX_ATTN_TILE + 1);
-  load(0);
-  if (tiles > 1) load(1);
-
-  int s[32];
-#pragma unroll
-  for (int i = 0; i < 32; i++) s[i] = 0;
-  float alA, alB, p[32];
-  uint32_t pf[4][4];
-  landed(0);
-  mx_attn_wg_fence();
-  mx_attn_wg_issue_qk<D>(s, qf, mx_attn_kdesc<D>(stage(0)));
-  mx_attn_wg_wait_i32(s);
-  softmax(s, 0, alA, alB, p);  // O is zero: no rescale
-  mx_attn_wg_pack<true>(p, pf);
-
-  for (int tile = 0; tile + 1 < tiles; tile++) {
-    landed(tile + 1);
-    __syncthreads();  // every thread is past P·V(tile-1)'s wait: that stage can be refilled
-    if (tile + 2 < tiles) load(tile + 2);
-    const uint64_t kd = mx_attn_kdesc<D>(stage(tile + 1)), vd = mx_attn_vdesc<true>(stage(tile) + KBYTES);
-    mx_attn_wg_fence();
-    mx_attn_wg_issue_qk<D>(s, qf, kd);
-#pragma unroll
-    for (int kk = 0; kk < 4; kk++) mx_attn_wg_pv<D, true>(o, pf[kk], vd + 16 * kk, 1);
-    mx_attn_wg_commit();
-    mx_attn_wg_wait1_i32(s);  // Q·Kᵀ(tile+1) done, P·V(tile) may still run
-    softmax(s, tile + 1, alA, alB, p);
-    mx_attn_wg_wait_acc<D>(o);
-#pragma unroll
-    for (int ks = 0; ks < D / 32; ks++) mx_attn_keep(qf[ks]);
-#pragma unroll
-    for (int kk = 0; kk < 4; kk++) mx_attn_keep(pf[kk]);
-    rescale(alA, alB);
-    mx_attn_wg_pack<true>(p, pf);
-  }
-  const uint64_t vd = mx_attn_vdesc<true>(stage(tiles - 1) + KBYTES);
-  mx_attn_wg_fence();
-#pragma unroll
-  for (int kk = 0; kk < 4; kk++) mx_attn_wg_pv<D, true>(o, pf[kk], vd + 16 * kk, 1);
-  mx_attn_wg_commit();
-  mx_attn_wg_wait_acc<D>(o);
-#pragma unroll
-  for (int kk = 0; kk < 4; kk++) mx_attn_keep(pf[kk]);
+  fold(alA, alB, 1.f, 1.f);
   mx_attn_wg_store<D>(o, lA, lB, vscale + (long)bh * D, out, ob, oh, os, bh, heads, sq, rA, rB, t);
 }
 
@@ -1348,14 +1266,6 @@ __device__ __forceinline__ void mx_attn_fwd_wgo(const int8_t* __restrict__ qq, c
     mx_attn_fwd_wg<D, PV16, WGS>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, \
                                  sq, sk, sqPad, skPad, causal, posScale);                                    \
   }
-#define MX_ATTN_FWD_WGP(NAME, D)                                                                        \
-  extern "C" __global__ void __launch_bounds__(128, 2) NAME(                                                 \
-      const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt,        \
-      const float* vscale, const float* mask, long mb, long mh, long mq, float* out, long ob, long oh,       \
-      long os, int heads, int sq, int sk, int sqPad, int skPad, int causal, int posScale) {                  \
-    mx_attn_fwd_wgp<D>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, \
-                             sk, sqPad, skPad, causal, posScale);                                            \
-  }
 // Head dim 128 only: at 64 these kernels gave wrong scores on the H100 (see docs/attention.md), so the
 // launcher sends head dim 64 to the mma.sync kernel. "1": one warpgroup (64 queries) per CTA, two CTAs per
 // SM running out of step; else two warpgroups (128 queries) sharing each K/V tile; "1p": one warpgroup,
@@ -1364,12 +1274,13 @@ MX_ATTN_FWD_WG(mx_attn_wgb_d128, 128, false, 2)
 MX_ATTN_FWD_WG(mx_attn_wgb16_d128, 128, true, 2)
 MX_ATTN_FWD_WG(mx_attn_wg1b_d128, 128, false, 1)
 MX_ATTN_FWD_WG(mx_attn_wg1b16_d128, 128, true, 1)
-MX_ATTN_FWD_WGP(mx_attn_wg1p_d128, 128)
-extern "C" __global__ void __launch_bounds__(128, 3) mx_attn_wg1o16_d128(
-    const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt, const float* vscale,
-    const float* mask, long mb, long mh, long mq, float* out, long ob, long oh, long os, int heads, int sq, int sk,
-    int sqPad, int skPad, int causal, int posScale) {
-  mx_attn_fwd_wgo<128>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, sk, sqPad,
-                       skPad, causal, posScale);
-}
-
+#define MX_ATTN_FWD_WGP(NAME, D, PV16, CTAS)                                                                  \
+  extern "C" __global__ void __launch_bounds__(128, CTAS) NAME(                                              \
+      const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt,        \
+      const float* vscale, const float* mask, long mb, long mh, long mq, float* out, long ob, long oh,       \
+      long os, int heads, int sq, int sk, int sqPad, int skPad, int causal, int posScale) {                  \
+    mx_attn_fwd_wgp<D, PV16>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, \
+                             sk, sqPad, skPad, causal, posScale);                                            \
+  }
+MX_ATTN_FWD_WGP(mx_attn_wg1p_d128, 128, false, 2)
+MX_ATTN_FWD_WGP(mx_attn_wg1o16_d128, 128, true, 3)
