@@ -443,7 +443,8 @@ public final class CudaAttention implements AutoCloseable {
       // pipelined kernel's with 8 more rows of ones), then the stage barriers; the 128-key kernel
       // also keeps Q's 64 rows in shared memory
       int kt = kernel.keyTile();
-      int vRows = variant.equals("1p") ? d + 8 : d;
+      boolean onesRows = kernel == Kernel.WGMMA_1WG_PIPE && !fp16PV; // its row sums come from P·V
+      int vRows = onesRows ? d + 8 : d;
       int smem =
           3 * (kt * d + vRows * kt * (fp16PV ? 2 : 1))
               + 64
