@@ -2,7 +2,7 @@
 # Runs on the GPU machine from the folder above the bundle: profiles one non-causal and one causal forward
 # of the default attention kernel at B=4, H=32, S=4096, D=128 (the quantization launches and the fused
 # kernel) with Nsight Compute, when the machine has ncu; the report goes to $OUT/ncu-attention.txt.
-# Usage: bash .bundle/gpu-attention-profile.sh
+# Usage: bash .bundle/gpu-attention-profile.sh [pipes]   (pipes: the default kernel's pipe utilization only)
 set -uo pipefail
 B="$(cd "$(dirname "$0")" && pwd)"
 if [[ ! -x "$B/jre/bin/java" && -f "$B/jre.tar.xz" ]]; then # attention bundles carry the runtime packed
@@ -16,6 +16,19 @@ if [[ -z "$NCU" ]]; then echo "gpu-attention-profile: no ncu on this machine"; e
 JAVA="$B/jre/bin/java"
 CP="$B/lib/mx-engine.jar:$B/lib/mx-engine-tests.jar:$(ls "$B"/lib/jcuda-[0-9]*.jar)"
 CP="$CP:$(ls "$B"/lib/jcuda-natives-driver-*.jar):$(ls "$B"/lib/slf4j-api-*.jar):$(ls "$B"/lib/slf4j-simple-*.jar)"
+if [[ "${1:-}" == pipes ]]; then
+  # Pipe utilization and warp states of the default attention kernel (one non-causal launch): which of
+  # the tensor, XU (MUFU and conversions), FMA and ALU pipes and the issue slots bound it.
+  M="regex:^sm__inst_executed_pipe_[a-z_]+\.avg\.pct_of_peak_sustained_active$"
+  M="$M,regex:^sm__pipe_[a-z_]+_cycles_active\.avg\.pct_of_peak_sustained_active$"
+  M="$M,sm__cycles_elapsed.avg,smsp__issue_active.avg.pct_of_peak_sustained_active,smsp__inst_executed.sum"
+  timeout "${PROFILE_TIMEOUT:-150}" "$NCU" --target-processes all -k "regex:mx_attn_wg" --launch-count 1 \
+    --section WarpStateStats --section SchedulerStats --metrics "$M" \
+    "$JAVA" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g -cp "$CP" \
+    io.djlmx.kernel.cuda.CudaAttentionBenchmark profile > "$O/ncu-attention-pipes.txt" 2>&1
+  echo "gpu-attention-profile: rc $? (report in ncu-attention-pipes.txt)"
+  exit 0
+fi
 timeout "${PROFILE_TIMEOUT:-150}" "$NCU" --target-processes all -k "regex:mx_attn_" --launch-count 10 \
   --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section ComputeWorkloadAnalysis \
   --section LaunchStats --section Occupancy \

@@ -92,12 +92,17 @@ __device__ __forceinline__ void mx_attn_wg128_issue_pv(float (&acc)[64], const u
   mx_attn_wg_commit();
 }
 
+// TIMED (a profiling build, mx_attn_wg1q_timed_d128): thread 0 of each CTA adds up the clock cycles of each
+// phase of the loop step (0 stage wait + barrier + load issue, 1 MMA issue, 2 Q·Kᵀ wait, 3 softmax, 4 P·V
+// wait, 5 join + pack) and writes them, with the loop's total and its step count, to timing[8·cta ..].
+template <bool TIMED>
 __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, const float* __restrict__ qscale,
                                                 const int8_t* __restrict__ kq, const float* __restrict__ kscale,
                                                 const void* __restrict__ vtRaw, const float* __restrict__ vscale,
                                                 const float* __restrict__ mask, long mb, long mh, long mq,
                                                 float* __restrict__ out, long ob, long oh, long os, int heads,
-                                                int sq, int sk, int sqPad, int skPad, int causal, int posScale) {
+                                                int sq, int sk, int sqPad, int skPad, int causal, int posScale,
+                                                long long* timing) {
   constexpr int D = 128;
   constexpr int KBYTES = MX_ATTN_TILE128 * D;   // two 64-key K tile images
   constexpr int VHALF = D * MX_ATTN_TILE;       // one 64-key Vᵀ tile image
@@ -176,6 +181,16 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
   softmax(s, 0, alA, alB, p, mA, mB, lA, lB);
   mx_attn_wg128_pack(p, pf);
 
+  long long ph[6] = {0, 0, 0, 0, 0, 0}, t0 = 0, tStart = 0;
+  auto stamp = [&](int phase) {
+    if constexpr (TIMED) {
+      const long long c = clock64();
+      if (phase >= 0) ph[phase] += c - t0;
+      t0 = c;
+    }
+  };
+  stamp(-1);
+  tStart = t0;
   for (int tile = 0; tile + 1 < tiles; tile++) {
     landed(tile + 1);
     __syncthreads();  // every thread is past P·V(tile-1)'s wait: that stage can be refilled
@@ -183,13 +198,18 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
     const uint8_t* vs = stage(tile) + KBYTES;
     const uint64_t kd = mx_attn_kdesc<D>(stage(tile + 1));
     const uint64_t vd0 = mx_attn_vdesc<false>(vs), vd1 = mx_attn_vdesc<false>(vs + VHALF);
+    stamp(0);
     mx_attn_wg_fence();
     mx_attn_wg128_issue_qk<D>(s, qd, kd);
     mx_attn_wg128_issue_pv(acc, pf, vd0, vd1);
+    stamp(1);
     float nA, nB;
     mx_attn_wg128_wait1(s);  // Q·Kᵀ(tile+1) done, P·V(tile) may still run
+    stamp(2);
     softmax(s, tile + 1, nA, nB, p, mA, mB, lA, lB);
+    stamp(3);
     mx_attn_wg_wait_f64(acc);
+    stamp(4);
 #pragma unroll
     for (int kk = 0; kk < 4; kk++) mx_attn_keep(pf[kk]);
     mx_attn_wg_join(o, acc, alA, alB);
@@ -197,6 +217,15 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
     alB = nB;
     // P's fragments are rewritten only now: P·V(tile) read them until the wait above.
     mx_attn_wg128_pack(p, pf);
+    stamp(5);
+  }
+  if constexpr (TIMED) {
+    if (tid == 0) {
+      long long* w = timing + 8 * ((long)blockIdx.y * gridDim.x + blockIdx.x);
+      for (int i = 0; i < 6; i++) w[i] = ph[i];
+      w[6] = t0 - tStart;
+      w[7] = tiles - 1;
+    }
   }
   // The last tile's P·V (its stage landed before its scores were computed).
   const uint8_t* vs = stage(tiles - 1) + KBYTES;
@@ -215,6 +244,15 @@ extern "C" __global__ void __launch_bounds__(128, 2) mx_attn_wg1q_d128(
     const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt,
     const float* vscale, const float* mask, long mb, long mh, long mq, float* out, long ob, long oh, long os,
     int heads, int sq, int sk, int sqPad, int skPad, int causal, int posScale) {
-  mx_attn_fwd_wgq(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, sk, sqPad,
-                  skPad, causal, posScale);
+  mx_attn_fwd_wgq<false>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, sk,
+                         sqPad, skPad, causal, posScale, nullptr);
+}
+
+// mx_attn_wg1q_d128 with the loop's phases timed (TIMED above), for CudaAttentionBenchmark.
+extern "C" __global__ void __launch_bounds__(128, 2) mx_attn_wg1q_timed_d128(
+    const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt,
+    const float* vscale, const float* mask, long mb, long mh, long mq, float* out, long ob, long oh, long os,
+    int heads, int sq, int sk, int sqPad, int skPad, int causal, int posScale, long long* timing) {
+  mx_attn_fwd_wgq<true>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, sk,
+                        sqPad, skPad, causal, posScale, timing);
 }

@@ -404,6 +404,28 @@ public final class CudaAttention implements AutoCloseable {
    * #quantize} filled.
    */
   void attend(DeviceBuffer out, boolean causal) {
+    attend(out, causal, 0, null);
+  }
+
+  /**
+   * As {@link #attend(DeviceBuffer, boolean)} for the benchmark: {@code extraSharedMemory} more
+   * bytes of dynamic shared memory for a Hopper kernel than it uses (to run it with fewer CTAs per
+   * SM), and with {@code timing} non-null the {@link Kernel#WGMMA_1WG_PIPE128} kernel's build that
+   * times the phases of its loop into it (8 longs per CTA, see mx_attention_wgp128.cu).
+   */
+  void attend(DeviceBuffer out, boolean causal, int extraSharedMemory, DeviceBuffer timing) {
+    if (timing != null && kernel != Kernel.WGMMA_1WG_PIPE128) {
+      throw new IllegalArgumentException(
+          "CUDA attention: only the pipe128 kernel has a timed build");
+    }
+    long timingBytes = 64L * (sqPad / 64) * shape.batch() * shape.heads();
+    if (timing != null && timing.byteSize() < timingBytes) {
+      throw new IllegalArgumentException(
+          "CUDA attention: the timing buffer needs "
+              + timingBytes
+              + " bytes (8 longs per CTA), got "
+              + timing.byteSize());
+    }
     if (Float.isNaN(softmaxScale)) {
       throw new IllegalStateException("CUDA attention: attend before quantize");
     }
@@ -437,7 +459,16 @@ public final class CudaAttention implements AutoCloseable {
             case WGMMA_1WG_PIPE128 -> "1q";
             default -> "1b";
           };
-      String name = "mx_attn_wg" + variant + (fp16PV ? "16" : "") + "_d" + d;
+      String name =
+          "mx_attn_wg"
+              + variant
+              + (fp16PV ? "16" : "")
+              + (timing != null ? "_timed" : "")
+              + "_d"
+              + d;
+      if (timing != null) {
+        a.ptr(timing);
+      }
       CudaBackend be = CudaBackend.get();
       // three stages of one K tile (keyTile keys × D bytes) and one Vᵀ tile (the 64-key FP8
       // pipelined kernel's with 8 more rows of ones), then the stage barriers; the 128-key kernel
@@ -448,7 +479,8 @@ public final class CudaAttention implements AutoCloseable {
       int smem =
           3 * (kt * d + vRows * kt * (fp16PV ? 2 : 1))
               + 64
-              + (kernel == Kernel.WGMMA_1WG_PIPE128 ? 64 * d : 0);
+              + (kernel == Kernel.WGMMA_1WG_PIPE128 ? 64 * d : 0)
+              + extraSharedMemory;
       be.allowDynamicSharedMemory(name, smem);
       be.launch(
           name,

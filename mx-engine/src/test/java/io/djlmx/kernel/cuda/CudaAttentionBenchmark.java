@@ -1,6 +1,9 @@
 package io.djlmx.kernel.cuda;
 
 import io.djlmx.attention.AttentionShape;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.Locale;
 import jcuda.driver.CUevent;
@@ -106,6 +109,26 @@ public final class CudaAttentionBenchmark {
           }
         }
       }
+      // the default FP8 kernel alone with one CTA per SM instead of two (shared memory padded past
+      // half
+      // an SM's): how much the second CTA's overlap gives
+      if (be.computeCapability() == 90) {
+        try (CudaAttention att = CudaAttention.create(shape, false)) {
+          for (boolean causal : new boolean[] {false, true}) {
+            att.quantize(q, k, v, null);
+            float two = medianMillis(() -> att.attend(out, causal), 3, 15);
+            float one = medianMillis(() -> att.attend(out, causal, 120 * 1024, null), 3, 15);
+            be.synchronize();
+            String tag = "mx_attn_default_pv8_b4h32s4096d128_" + (causal ? "causal" : "full");
+            result(tag + "_kernel_2cta_per_sm", two, "ms", "");
+            result(tag + "_kernel_1cta_per_sm", one, "ms", "");
+            if (!causal) {
+              phases(att, out, tag + "_2cta_per_sm", 0);
+              phases(att, out, tag + "_1cta_per_sm", 120 * 1024);
+            }
+          }
+        }
+      }
       // every quantization path with the default kernel, side by side
       for (CudaAttention.Quantizer qz : CudaAttention.Quantizer.values()) {
         for (boolean fp16PV : new boolean[] {false, true}) {
@@ -114,6 +137,36 @@ public final class CudaAttentionBenchmark {
             run(att, q, k, v, out, "default_" + name + "_" + (fp16PV ? "pv16" : "pv8"));
           }
         }
+      }
+    }
+  }
+
+  /**
+   * One launch of the timed build of the default kernel: the mean clock cycles per 128-key loop
+   * step of each phase, over thread 0 of every CTA.
+   */
+  private static void phases(CudaAttention att, DeviceBuffer out, String tag, int extraSmem) {
+    AttentionShape s = att.shape();
+    int ctas = (s.queryLength() + 63) / 64 * s.batch() * s.heads();
+    try (DeviceBuffer timing = DeviceBuffer.allocate(64L * ctas);
+        Arena arena = Arena.ofConfined()) {
+      att.attend(out, false, extraSmem, timing);
+      CudaBackend.get().synchronize();
+      MemorySegment host = arena.allocate(64L * ctas, 8);
+      timing.copyTo(host);
+      double[] sum = new double[7];
+      long steps = 0;
+      for (int c = 0; c < ctas; c++) {
+        for (int i = 0; i < 7; i++) {
+          sum[i] += host.getAtIndex(ValueLayout.JAVA_LONG, 8L * c + i);
+        }
+        steps += host.getAtIndex(ValueLayout.JAVA_LONG, 8L * c + 7);
+      }
+      String[] names = {
+        "stage_wait", "mma_issue", "qk_wait", "softmax", "pv_wait", "join_pack", "step"
+      };
+      for (int i = 0; i < 7; i++) {
+        result(tag + "_cycles_" + names[i], sum[i] / steps, "cycles", "per 128-key step");
       }
     }
   }

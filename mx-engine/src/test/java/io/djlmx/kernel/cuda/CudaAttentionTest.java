@@ -9,7 +9,9 @@ import io.djlmx.attention.AttentionShape;
 import io.djlmx.attention.ReferenceAttention;
 import io.djlmx.attention.TensorLayout;
 import io.djlmx.attention.TensorView;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Locale;
 import java.util.Random;
 import java.util.stream.Stream;
@@ -316,13 +318,15 @@ class CudaAttentionTest {
 
   /**
    * One instance, three forwards on different inputs (different K offsets): the per-head tickets of
-   * the fused statistics pass return to 0 after each call, so every call gets its own K mean.
+   * the fused statistics pass return to 0 after each call, so every call gets its own K mean; each
+   * quantization path.
    */
-  @Test
-  void reusedInstanceRecomputesStatistics() {
+  @ParameterizedTest(name = "{0}")
+  @EnumSource(CudaAttention.Quantizer.class)
+  void reusedInstanceRecomputesStatistics(CudaAttention.Quantizer quantizer) {
     AttentionShape shape = new AttentionShape(1, 3, 70, 700, 128);
     long n = 3L * 700 * 128;
-    try (CudaAttention att = CudaAttention.create(shape, false, null, null);
+    try (CudaAttention att = CudaAttention.create(shape, false, null, quantizer);
         DeviceBuffer out = DeviceBuffer.allocate(4L * 3 * 70 * 128)) {
       for (int call = 0; call < 3; call++) {
         Random r = new Random(100 + call);
@@ -343,6 +347,50 @@ class CudaAttentionTest {
         assertTrue(
             m.relativeL1() <= MAX_REL_L1_FP8_PV, () -> "call " + c + ": rel. L1 " + m.relativeL1());
       }
+    }
+  }
+
+  /**
+   * The benchmark's timed build of the pipe128 kernel computes the same output bit for bit and
+   * records positive phase cycles and the loop's step count for every CTA.
+   */
+  @Test
+  void timedPipe128BuildMatchesKernel() {
+    Assumptions.assumeTrue(CudaBackend.get().computeCapability() == 90, "wgmma needs sm_90");
+    AttentionShape shape = new AttentionShape(1, 2, 130, 600, 128);
+    Random r = new Random(71);
+    float[] q = normal(r, 2L * 130 * 128);
+    float[] k = normal(r, 2L * 600 * 128);
+    float[] v = normal(r, 2L * 600 * 128);
+    int ctas = 4 * 2; // 130 queries padded to 256: four 64-query CTAs per head
+    float[] plain = new float[q.length];
+    float[] timed = new float[q.length];
+    try (CudaAttention att =
+            CudaAttention.create(shape, false, CudaAttention.Kernel.WGMMA_1WG_PIPE128);
+        DeviceBuffer dq = DeviceBuffer.of(q);
+        DeviceBuffer dk = DeviceBuffer.of(k);
+        DeviceBuffer dv = DeviceBuffer.of(v);
+        DeviceBuffer out = DeviceBuffer.allocate(4L * q.length);
+        DeviceBuffer timing = DeviceBuffer.allocate(64L * ctas);
+        Arena arena = Arena.ofConfined()) {
+      att.quantize(dq, dk, dv, null);
+      att.attend(out, false);
+      out.copyTo(plain);
+      att.attend(out, false, 0, timing);
+      out.copyTo(timed);
+      MemorySegment host = arena.allocate(64L * ctas, 8);
+      timing.copyTo(host);
+      for (int c = 0; c < ctas; c++) {
+        // 600 keys padded to 640: five 128-key tiles, four loop steps after the first
+        assertEquals(4, host.getAtIndex(ValueLayout.JAVA_LONG, 8L * c + 7), "steps of CTA " + c);
+        for (int i = 0; i < 7; i++) {
+          long cycles = host.getAtIndex(ValueLayout.JAVA_LONG, 8L * c + i);
+          assertTrue(cycles > 0, "CTA " + c + " phase " + i + ": " + cycles + " cycles");
+        }
+      }
+    }
+    for (int i = 0; i < plain.length; i++) {
+      assertEquals(Float.floatToIntBits(plain[i]), Float.floatToIntBits(timed[i]), "element " + i);
     }
   }
 
