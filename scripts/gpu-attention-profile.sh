@@ -2,7 +2,8 @@
 # Runs on the GPU machine from the folder above the bundle: profiles one non-causal and one causal forward
 # of the default attention kernel at B=4, H=32, S=4096, D=128 (the quantization launches and the fused
 # kernel) with Nsight Compute, when the machine has ncu; the report goes to $OUT/ncu-attention.txt.
-# Usage: bash .bundle/gpu-attention-profile.sh [pipes]   (pipes: the default kernel's pipe utilization only)
+# Usage: bash .bundle/gpu-attention-profile.sh [pipes|source]   (pipes: the default kernel's pipe utilization;
+# source: its warp-stall samples per SASS instruction)
 set -uo pipefail
 B="$(cd "$(dirname "$0")" && pwd)"
 if [[ ! -x "$B/jre/bin/java" && -f "$B/jre.tar.xz" ]]; then # attention bundles carry the runtime packed
@@ -16,6 +17,17 @@ if [[ -z "$NCU" ]]; then echo "gpu-attention-profile: no ncu on this machine"; e
 JAVA="$B/jre/bin/java"
 CP="$B/lib/mx-engine.jar:$B/lib/mx-engine-tests.jar:$(ls "$B"/lib/jcuda-[0-9]*.jar)"
 CP="$CP:$(ls "$B"/lib/jcuda-natives-driver-*.jar):$(ls "$B"/lib/slf4j-api-*.jar):$(ls "$B"/lib/slf4j-simple-*.jar)"
+if [[ "${1:-}" == source ]]; then
+  # Warp-stall samples per SASS instruction of the default attention kernel (one non-causal launch), as CSV.
+  timeout "${PROFILE_TIMEOUT:-150}" "$NCU" --target-processes all -k "regex:mx_attn_wg1q_d128" --launch-count 1 \
+    --section SourceCounters --section WarpStateStats -f -o "$O/ncu-attention-source" \
+    "$JAVA" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g -cp "$CP" \
+    io.djlmx.kernel.cuda.CudaAttentionBenchmark profile > "$O/ncu-attention-source.log" 2>&1
+  "$NCU" -i "$O/ncu-attention-source.ncu-rep" --page source --csv --print-source sass > "$O/ncu-attention-source.csv" 2>&1
+  rm -f "$O/ncu-attention-source.ncu-rep"
+  echo "gpu-attention-profile: rc $? (per-instruction samples in ncu-attention-source.csv)"
+  exit 0
+fi
 if [[ "${1:-}" == pipes ]]; then
   # Pipe utilization and warp states of the default attention kernel (one non-causal launch): which of
   # the tensor, XU (MUFU and conversions), FMA and ALU pipes and the issue slots bound it.

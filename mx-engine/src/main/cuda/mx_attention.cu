@@ -1157,10 +1157,10 @@ __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, c
     mx_attn_bar_wait((uint32_t)__cvta_generic_to_shared(&fullBar[tl % STAGES]), (tl / STAGES) & 1);
   };
   auto stage = [&](int tl) -> const uint8_t* { return attnSmem + (tl % STAGES) * STAGE; };
-  auto softmax = [&](const int (&s)[32], int tl, float& alA, float& alB, float (&p)[32], float& mA, float& mB,
-                     float& lA, float& lB) {
+  // ksc: tile tl's K scale, loaded a step ahead (a load in the step itself put its latency between the MMA issues)
+  auto softmax = [&](const int (&s)[32], int tl, float ksc, float& alA, float& alB, float (&p)[32], float& mA,
+                     float& mB, float& lA, float& lB) {
     const int j0 = tl * MX_ATTN_TILE;
-    const float ksc = ksb[tl];
     const bool interior = j0 + MX_ATTN_TILE <= sk && mask == nullptr && posScale &&
                           (!causal || j0 + MX_ATTN_TILE - 1 <= q0);
     mx_attn_wg_softmax<PV16>(s, interior, j0, t, sk, causal, rA, rB, qsA * ksc, qsB * ksc, mask, maskA, maskB, mA,
@@ -1221,11 +1221,14 @@ __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, c
   mx_attn_wg_fence();
   mx_attn_wg_issue_qk<D>(s, qf, mx_attn_kdesc<D>(stage(0)));
   mx_attn_wg_wait_i32(s);
-  softmax(s, 0, alA, alB, p, mA, mB, lA, lB);
+  softmax(s, 0, ksb[0], alA, alB, p, mA, mB, lA, lB);
   mx_attn_wg_pack<PV16>(p, pf);
+  float kNext = ksb[min(1, tiles - 1)];
 
   // Branch-free steady state (a conditional wgmma issue or wait makes ptxas serialize every wgmma).
   for (int tile = 0; tile + 1 < tiles; tile++) {
+    const float kScale = kNext;  // tile + 1's
+    kNext = ksb[min(tile + 2, tiles - 1)];
     landed(tile + 1);
     __syncthreads();  // every thread is past P·V(tile-1)'s wait: that stage can be refilled
     if (tile + 2 < tiles) load(tile + 2);
@@ -1235,7 +1238,7 @@ __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, c
     issuePv(pf, vd);
     float nA, nB;
     mx_attn_wg_wait1_i32(s);  // Q·Kᵀ(tile+1) done, P·V(tile) may still run
-    softmax(s, tile + 1, nA, nB, p, mA, mB, lA, lB);
+    softmax(s, tile + 1, kScale, nA, nB, p, mA, mB, lA, lB);
     waitPv();
 #pragma unroll
     for (int ks = 0; ks < D / 32; ks++) mx_attn_keep(qf[ks]);

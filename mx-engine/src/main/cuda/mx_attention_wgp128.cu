@@ -147,10 +147,11 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
     mx_attn_bar_wait((uint32_t)__cvta_generic_to_shared(&fullBar[tl % STAGES]), (tl / STAGES) & 1);
   };
   auto stage = [&](int tl) -> const uint8_t* { return attnSmem + (tl % STAGES) * STAGE; };
-  auto softmax = [&](const int (&s)[64], int tl, float& alA, float& alB, float (&p)[64], float& mA,
-                     float& mB, float& lA, float& lB) {
+  // k0, k1: the K scales of tile tl's two halves, loaded a step ahead (a load in the step itself put its
+  // latency between the MMA issues)
+  auto softmax = [&](const int (&s)[64], int tl, float k0, float k1, float& alA, float& alB, float (&p)[64],
+                     float& mA, float& mB, float& lA, float& lB) {
     const int j0 = tl * MX_ATTN_TILE128;
-    const float k0 = ksb[2 * tl], k1 = ksb[2 * tl + 1];
     const bool interior = j0 + MX_ATTN_TILE128 <= sk && mask == nullptr && posScale &&
                           (!causal || j0 + MX_ATTN_TILE128 - 1 <= q0);
     const float scA[2] = {qsA * k0, qsA * k1}, scB[2] = {qsB * k0, qsB * k1};
@@ -178,8 +179,9 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
   mx_attn_wg_fence();
   mx_attn_wg128_issue_qk<D>(s, qd, mx_attn_kdesc<D>(stage(0)));
   mx_attn_wg128_wait0(s);
-  softmax(s, 0, alA, alB, p, mA, mB, lA, lB);
+  softmax(s, 0, ksb[0], ksb[1], alA, alB, p, mA, mB, lA, lB);
   mx_attn_wg128_pack(p, pf);
+  float kNext0 = ksb[2 * min(1, tiles - 1)], kNext1 = ksb[2 * min(1, tiles - 1) + 1];
 
   long long ph[6] = {0, 0, 0, 0, 0, 0}, t0 = 0, tStart = 0;
   auto stamp = [&](int phase) {
@@ -192,6 +194,9 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
   stamp(-1);
   tStart = t0;
   for (int tile = 0; tile + 1 < tiles; tile++) {
+    const float k0 = kNext0, k1 = kNext1;  // tile + 1's
+    kNext0 = ksb[2 * min(tile + 2, tiles - 1)];
+    kNext1 = ksb[2 * min(tile + 2, tiles - 1) + 1];
     landed(tile + 1);
     __syncthreads();  // every thread is past P·V(tile-1)'s wait: that stage can be refilled
     if (tile + 2 < tiles) load(tile + 2);
@@ -206,7 +211,7 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
     float nA, nB;
     mx_attn_wg128_wait1(s);  // Q·Kᵀ(tile+1) done, P·V(tile) may still run
     stamp(2);
-    softmax(s, tile + 1, nA, nB, p, mA, mB, lA, lB);
+    softmax(s, tile + 1, k0, k1, nA, nB, p, mA, mB, lA, lB);
     stamp(3);
     mx_attn_wg_wait_f64(acc);
     stamp(4);
