@@ -824,21 +824,15 @@ __device__ __forceinline__ void mx_attn_wg_softmax_n(const int (&s)[32 * NH], bo
         iA = max(iA, max(s[4 * n], s[4 * n + 1]));
         iB = max(iB, max(s[4 * n + 2], s[4 * n + 3]));
       }
-      if constexpr (NH == 1) {  // one scale: reduce the integers over the row's 4 threads, then scale
-        iA = max(iA, __shfl_xor_sync(0xffffffffu, iA, 1));
-        iA = max(iA, __shfl_xor_sync(0xffffffffu, iA, 2));
-        iB = max(iB, __shfl_xor_sync(0xffffffffu, iB, 1));
-        iB = max(iB, __shfl_xor_sync(0xffffffffu, iB, 2));
-      }
+      // Each half has one scale per row: reduce its integers over the row's 4 threads, then scale (integer
+      // max and shuffles, no NaN-aware float compares on the way to the first exp).
+      iA = max(iA, __shfl_xor_sync(0xffffffffu, iA, 1));
+      iA = max(iA, __shfl_xor_sync(0xffffffffu, iA, 2));
+      iB = max(iB, __shfl_xor_sync(0xffffffffu, iB, 1));
+      iB = max(iB, __shfl_xor_sync(0xffffffffu, iB, 2));
       // scale >= 0, so the largest integer score is the largest scaled one; NaN scales give NaN here.
       tA = mx_attn_nanmax(tA, (float)iA * scA[h]);
       tB = mx_attn_nanmax(tB, (float)iB * scB[h]);
-    }
-    if constexpr (NH > 1) {
-      tA = mx_attn_nanmax(tA, __shfl_xor_sync(0xffffffffu, tA, 1));
-      tA = mx_attn_nanmax(tA, __shfl_xor_sync(0xffffffffu, tA, 2));
-      tB = mx_attn_nanmax(tB, __shfl_xor_sync(0xffffffffu, tB, 1));
-      tB = mx_attn_nanmax(tB, __shfl_xor_sync(0xffffffffu, tB, 2));
     }
     const float nmA = mx_attn_nanmax(mA, tA), nmB = mx_attn_nanmax(mB, tB);
     alA = mA == -INFINITY ? 1.f : mx_attn_exp2(mA - nmA);
@@ -1231,11 +1225,12 @@ __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, c
     kNext = ksb[min(tile + 2, tiles - 1)];
     landed(tile + 1);
     __syncthreads();  // every thread is past P·V(tile-1)'s wait: that stage can be refilled
-    if (tile + 2 < tiles) load(tile + 2);
     const uint64_t kd = mx_attn_kdesc<D>(stage(tile + 1)), vd = mx_attn_vdesc<PV16>(stage(tile) + KBYTES);
     mx_attn_wg_fence();
     mx_attn_wg_issue_qk<D>(s, qf, kd);
     issuePv(pf, vd);
+    // The refill after the MMA issue: the warpgroup's MMAs do not wait for the loading thread.
+    if (tile + 2 < tiles) load(tile + 2);
     float nA, nB;
     mx_attn_wg_wait1_i32(s);  // Q·Kᵀ(tile+1) done, P·V(tile) may still run
     softmax(s, tile + 1, kScale, nA, nB, p, mA, mB, lA, lB);

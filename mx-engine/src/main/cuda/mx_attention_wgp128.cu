@@ -199,7 +199,6 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
     kNext1 = ksb[2 * min(tile + 2, tiles - 1) + 1];
     landed(tile + 1);
     __syncthreads();  // every thread is past P·V(tile-1)'s wait: that stage can be refilled
-    if (tile + 2 < tiles) load(tile + 2);
     const uint8_t* vs = stage(tile) + KBYTES;
     const uint64_t kd = mx_attn_kdesc<D>(stage(tile + 1));
     const uint64_t vd0 = mx_attn_vdesc<false>(vs), vd1 = mx_attn_vdesc<false>(vs + VHALF);
@@ -207,6 +206,8 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
     mx_attn_wg_fence();
     mx_attn_wg128_issue_qk<D>(s, qd, kd);
     mx_attn_wg128_issue_pv(acc, pf, vd0, vd1);
+    // The refill after the MMA issue: the warpgroup's MMAs do not wait for the loading thread.
+    if (tile + 2 < tiles) load(tile + 2);
     stamp(1);
     float nA, nB;
     mx_attn_wg128_wait1(s);  // Q·Kᵀ(tile+1) done, P·V(tile) may still run
