@@ -17,15 +17,18 @@ if [[ -z "$NCU" ]]; then echo "gpu-attention-profile: no ncu on this machine"; e
 JAVA="$B/jre/bin/java"
 CP="$B/lib/mx-engine.jar:$B/lib/mx-engine-tests.jar:$(ls "$B"/lib/jcuda-[0-9]*.jar)"
 CP="$CP:$(ls "$B"/lib/jcuda-natives-driver-*.jar):$(ls "$B"/lib/slf4j-api-*.jar):$(ls "$B"/lib/slf4j-simple-*.jar)"
+# the profiled program: one non-causal and one causal forward of the default kernel
+BENCH=("$JAVA" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g -cp "$CP"
+  io.djlmx.kernel.cuda.CudaAttentionBenchmark profile)
 if [[ "${1:-}" == source ]]; then
   # Warp-stall samples per SASS instruction of the default attention kernel (one non-causal launch), as CSV.
   timeout "${PROFILE_TIMEOUT:-150}" "$NCU" --target-processes all -k "regex:mx_attn_wg1q_d128" --launch-count 1 \
     --section SourceCounters --section WarpStateStats -f -o "$O/ncu-attention-source" \
-    "$JAVA" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g -cp "$CP" \
-    io.djlmx.kernel.cuda.CudaAttentionBenchmark profile > "$O/ncu-attention-source.log" 2>&1
+    "${BENCH[@]}" > "$O/ncu-attention-source.log" 2>&1
+  rc=$?
   "$NCU" -i "$O/ncu-attention-source.ncu-rep" --page source --csv --print-source sass > "$O/ncu-attention-source.csv" 2>&1
   rm -f "$O/ncu-attention-source.ncu-rep"
-  echo "gpu-attention-profile: rc $? (per-instruction samples in ncu-attention-source.csv)"
+  echo "gpu-attention-profile: rc $rc (per-instruction samples in ncu-attention-source.csv)"
   exit 0
 fi
 if [[ "${1:-}" == pipes ]]; then
@@ -36,14 +39,11 @@ if [[ "${1:-}" == pipes ]]; then
   M="$M,sm__cycles_elapsed.avg,smsp__issue_active.avg.pct_of_peak_sustained_active,smsp__inst_executed.sum"
   timeout "${PROFILE_TIMEOUT:-150}" "$NCU" --target-processes all -k "regex:mx_attn_wg" --launch-count 1 \
     --section WarpStateStats --section SchedulerStats --metrics "$M" \
-    "$JAVA" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g -cp "$CP" \
-    io.djlmx.kernel.cuda.CudaAttentionBenchmark profile > "$O/ncu-attention-pipes.txt" 2>&1
+    "${BENCH[@]}" > "$O/ncu-attention-pipes.txt" 2>&1
   echo "gpu-attention-profile: rc $? (report in ncu-attention-pipes.txt)"
   exit 0
 fi
 timeout "${PROFILE_TIMEOUT:-150}" "$NCU" --target-processes all -k "regex:mx_attn_" --launch-count 10 \
   --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section ComputeWorkloadAnalysis \
-  --section LaunchStats --section Occupancy \
-  "$JAVA" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g -cp "$CP" \
-  io.djlmx.kernel.cuda.CudaAttentionBenchmark profile > "$O/ncu-attention.txt" 2>&1
+  --section LaunchStats --section Occupancy "${BENCH[@]}" > "$O/ncu-attention.txt" 2>&1
 echo "gpu-attention-profile: rc $? (report in ncu-attention.txt)"

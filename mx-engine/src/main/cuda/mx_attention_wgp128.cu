@@ -195,8 +195,9 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
   tStart = t0;
   for (int tile = 0; tile + 1 < tiles; tile++) {
     const float k0 = kNext0, k1 = kNext1;  // tile + 1's
-    kNext0 = ksb[2 * min(tile + 2, tiles - 1)];
-    kNext1 = ksb[2 * min(tile + 2, tiles - 1) + 1];
+    const int after = min(tile + 2, tiles - 1);
+    kNext0 = ksb[2 * after];
+    kNext1 = ksb[2 * after + 1];
     landed(tile + 1);
     __syncthreads();  // every thread is past P·V(tile-1)'s wait: that stage can be refilled
     const uint8_t* vs = stage(tile) + KBYTES;

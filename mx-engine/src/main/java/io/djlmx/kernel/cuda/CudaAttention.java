@@ -407,6 +407,11 @@ public final class CudaAttention implements AutoCloseable {
     attend(out, causal, 0, null);
   }
 
+  /** The CTAs of one Hopper kernel launch (the timed build writes 8 longs for each). */
+  int hopperCtas() {
+    return sqPad / (64 * kernel.warpgroups()) * shape.batch() * shape.heads();
+  }
+
   /**
    * As {@link #attend(DeviceBuffer, boolean)} for the benchmark: {@code extraSharedMemory} more
    * bytes of dynamic shared memory for a Hopper kernel than it uses (to run it with fewer CTAs per
@@ -418,7 +423,7 @@ public final class CudaAttention implements AutoCloseable {
       throw new IllegalArgumentException(
           "CUDA attention: only the pipe128 kernel has a timed build");
     }
-    long timingBytes = 64L * (sqPad / 64) * shape.batch() * shape.heads();
+    long timingBytes = 64L * hopperCtas();
     if (timing != null && timing.byteSize() < timingBytes) {
       throw new IllegalArgumentException(
           "CUDA attention: the timing buffer needs "

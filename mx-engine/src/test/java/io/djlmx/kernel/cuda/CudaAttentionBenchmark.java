@@ -110,8 +110,7 @@ public final class CudaAttentionBenchmark {
         }
       }
       // the default FP8 kernel alone with one CTA per SM instead of two (shared memory padded past
-      // half
-      // an SM's): how much the second CTA's overlap gives
+      // half an SM's): how much the second CTA's overlap gives
       if (be.computeCapability() == 90) {
         try (CudaAttention att = CudaAttention.create(shape, false)) {
           for (boolean causal : new boolean[] {false, true}) {
@@ -146,8 +145,7 @@ public final class CudaAttentionBenchmark {
    * step of each phase, over thread 0 of every CTA.
    */
   private static void phases(CudaAttention att, DeviceBuffer out, String tag, int extraSmem) {
-    AttentionShape s = att.shape();
-    int ctas = (s.queryLength() + 63) / 64 * s.batch() * s.heads();
+    int ctas = att.hopperCtas();
     try (DeviceBuffer timing = DeviceBuffer.allocate(64L * ctas);
         Arena arena = Arena.ofConfined()) {
       att.attend(out, false, extraSmem, timing);

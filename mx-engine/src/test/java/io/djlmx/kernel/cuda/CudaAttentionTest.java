@@ -373,6 +373,7 @@ class CudaAttentionTest {
         DeviceBuffer out = DeviceBuffer.allocate(4L * q.length);
         DeviceBuffer timing = DeviceBuffer.allocate(64L * ctas);
         Arena arena = Arena.ofConfined()) {
+      assertEquals(ctas, att.hopperCtas());
       att.quantize(dq, dk, dv, null);
       att.attend(out, false);
       out.copyTo(plain);
