@@ -2,8 +2,9 @@
 # Runs on the GPU machine from the folder above the bundle: profiles one non-causal and one causal forward
 # of the default attention kernel at B=4, H=32, S=4096, D=128 (the quantization launches and the fused
 # kernel) with Nsight Compute, when the machine has ncu; the report goes to $OUT/ncu-attention.txt.
-# Usage: bash .bundle/gpu-attention-profile.sh [pipes|source]   (pipes: the default kernel's pipe utilization;
-# source: its warp-stall samples per SASS instruction)
+# Usage: bash .bundle/gpu-attention-profile.sh [pipes|source|quant]   (pipes: the default kernel's pipe
+# utilization; source: its warp-stall samples per SASS instruction; quant: the quantization launches of the
+# FP32 and BF16 forwards, durations, memory throughput and occupancy)
 set -uo pipefail
 B="$(cd "$(dirname "$0")" && pwd)"
 if [[ ! -x "$B/jre/bin/java" && -f "$B/jre.tar.xz" ]]; then # attention bundles carry the runtime packed
@@ -17,7 +18,7 @@ if [[ -z "$NCU" ]]; then echo "gpu-attention-profile: no ncu on this machine"; e
 JAVA="$B/jre/bin/java"
 CP="$B/lib/mx-engine.jar:$B/lib/mx-engine-tests.jar:$(ls "$B"/lib/jcuda-[0-9]*.jar)"
 CP="$CP:$(ls "$B"/lib/jcuda-natives-driver-*.jar):$(ls "$B"/lib/slf4j-api-*.jar):$(ls "$B"/lib/slf4j-simple-*.jar)"
-# the profiled program: one non-causal and one causal forward of the default kernel
+# the profiled program: one non-causal and one causal forward of the default kernel, one with BF16 inputs
 BENCH=("$JAVA" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g -cp "$CP"
   io.djlmx.kernel.cuda.CudaAttentionBenchmark profile)
 if [[ "${1:-}" == source ]]; then
@@ -29,6 +30,13 @@ if [[ "${1:-}" == source ]]; then
   "$NCU" -i "$O/ncu-attention-source.ncu-rep" --page source --csv --print-source sass > "$O/ncu-attention-source.csv" 2>&1
   rm -f "$O/ncu-attention-source.ncu-rep"
   echo "gpu-attention-profile: rc $rc (per-instruction samples in ncu-attention-source.csv)"
+  exit 0
+fi
+if [[ "${1:-}" == quant ]]; then
+  timeout "${PROFILE_TIMEOUT:-150}" "$NCU" --target-processes all -k "regex:mx_attn_(prep|quant)" --launch-count 6 \
+    --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section LaunchStats \
+    --section WarpStateStats "${BENCH[@]}" > "$O/ncu-attention-quant.txt" 2>&1
+  echo "gpu-attention-profile: rc $? (report in ncu-attention-quant.txt)"
   exit 0
 fi
 if [[ "${1:-}" == pipes ]]; then

@@ -13,7 +13,7 @@ mod = ctypes.c_void_p()
 assert cu.cuModuleLoad(ctypes.byref(mod), cubin) == 0
 sms = torch.cuda.get_device_properties(0).multi_processor_count
 iters = 4096
-for name in (b"mufu_probe", b"mufu_fma_probe"):
+for name in (b"mufu_probe", b"mufu_fma_probe", b"mufu_f16x2_probe", b"mufu_bf16x2_probe"):
     fn = ctypes.c_void_p()
     assert cu.cuModuleGetFunction(ctypes.byref(fn), mod, name) == 0
     for per_smsp in (1, 2, 4):

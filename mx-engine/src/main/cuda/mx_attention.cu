@@ -30,6 +30,7 @@
 // strides (batch, head, query), key stride 1, stride 0 to broadcast; null for none. Status: run and tested
 // on an H100 through io.djlmx.kernel.cuda.CudaAttention.
 #include <cstdint>
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
 #include "mx_attention_wgmma.cuh"
@@ -65,7 +66,8 @@ __device__ __forceinline__ long mx_attn_off(long sb, long sh, long ss, int bh, i
 // Steps 1–4 read the FP32 inputs with 16-byte loads, a group of D/4 threads per token row (whole rows per
 // warp, so every load instruction reads contiguous 512- or 256-byte rows), and write the quantized copies
 // with 4- or 8-byte stores that are contiguous across the warp. Every input is read once, K twice (its mean
-// must be known before any tile is quantized).
+// must be known before any tile is quantized). The fused launches A and B also read BF16 and FP16 inputs
+// (mx_attn_ld4x2: 16-byte loads shared by pairs of threads), widened exactly to FP32 before any arithmetic.
 
 // max that lets NaN win over 4 lanes of a float4 of magnitudes.
 __device__ __forceinline__ float mx_attn_amax4(float a, float4 x) {
@@ -76,6 +78,39 @@ __device__ __forceinline__ float mx_attn_amax4(float a, float4 x) {
 }
 
 __device__ __forceinline__ float4 mx_attn_ld4(const float* p) { return __ldg(reinterpret_cast<const float4*>(p)); }
+// 4 BF16 or FP16 values (8 bytes) widened exactly to FP32.
+__device__ __forceinline__ float4 mx_attn_widen4(uint2 w, const __nv_bfloat16*) {
+  return make_float4(__uint_as_float(w.x << 16), __uint_as_float(w.x & 0xFFFF0000u), __uint_as_float(w.y << 16),
+                     __uint_as_float(w.y & 0xFFFF0000u));
+}
+__device__ __forceinline__ float4 mx_attn_widen4(uint2 w, const __half*) {
+  const float2 a = __half22float2(*reinterpret_cast<const __half2*>(&w.x));
+  const float2 b = __half22float2(*reinterpret_cast<const __half2*>(&w.y));
+  return make_float4(a.x, a.y, b.x, b.y);
+}
+
+// This thread's 4 channels of rows A and B (a and b point at them) as FP32, zero where a row is not valid.
+// The thread and its partner (lane ^ PAIR, the adjacent 4 channels; the even one, odd false, holds the lower
+// 4, at a multiple of 8) load as a pair: FP32 rows as two 16-byte loads each; BF16 and FP16 rows with one
+// 16-byte load each (the even thread 8 values of row A, the odd one 8 of row B) after which each hands the
+// other its half, so the 2-byte inputs need half the load instructions (8-byte loads left these launches
+// bound by the loads in flight, not by DRAM). Every lane of the warp must call it (shuffles).
+template <int PAIR, typename T>
+__device__ __forceinline__ void mx_attn_ld4x2(const T* a, const T* b, bool va, bool vb, bool odd, float4& xa,
+                                              float4& xb) {
+  if constexpr (sizeof(T) == 4) {
+    xa = va ? mx_attn_ld4(a) : make_float4(0.f, 0.f, 0.f, 0.f);
+    xb = vb ? mx_attn_ld4(b) : make_float4(0.f, 0.f, 0.f, 0.f);
+  } else {
+    uint4 w = make_uint4(0u, 0u, 0u, 0u);
+    if (odd ? vb : va) w = __ldg(reinterpret_cast<const uint4*>(odd ? b - 4 : a));
+    const uint2 mine = odd ? make_uint2(w.z, w.w) : make_uint2(w.x, w.y);
+    const uint2 theirs = make_uint2(__shfl_xor_sync(0xffffffffu, odd ? w.x : w.z, PAIR),
+                                    __shfl_xor_sync(0xffffffffu, odd ? w.y : w.w, PAIR));
+    xa = mx_attn_widen4(odd ? theirs : mine, a);
+    xb = mx_attn_widen4(odd ? mine : theirs, a);
+  }
+}
 
 __device__ __forceinline__ uint32_t mx_attn_int8x4(float4 x, float inv) {
   return (uint32_t)(uint8_t)mx_attn_int8(x.x, inv) | ((uint32_t)(uint8_t)mx_attn_int8(x.y, inv) << 8) |
@@ -130,8 +165,8 @@ __device__ __forceinline__ int mx_attn_core(int row, int b, int sbo) {
 // reduces its amax, then writes the codes (padding keys as 0) and the tile's scale. tiled != 0: each 64-key
 // tile is stored as the core-matrix image the Hopper kernel copies into shared memory in one bulk copy,
 // else row-major [key][D].
-template <int D>
-__device__ __forceinline__ void mx_attn_quant_k(const float* __restrict__ k, long sb, long sh, long ss, int heads,
+template <int D, typename T>
+__device__ __forceinline__ void mx_attn_quant_k(const T* __restrict__ k, long sb, long sh, long ss, int heads,
                                                 int sk, int skPad, const float* __restrict__ kmean,
                                                 int8_t* __restrict__ kq, float* __restrict__ kscale, int tiled,
                                                 int tile, int bh) {
@@ -142,15 +177,18 @@ __device__ __forceinline__ void mx_attn_quant_k(const float* __restrict__ k, lon
   float4 x[PASSES];
   float amax = 0.f;
 #pragma unroll
-  for (int p = 0; p < PASSES; p++) {
+  for (int p = 0; p < PASSES; p += 2) {
     const int j = tile * MX_ATTN_TILE + p * RPP + r;
-    if (j < sk) {
-      const float4 y = mx_attn_ld4(k + mx_attn_off(sb, sh, ss, bh, heads, j) + 4 * c4);
-      x[p] = make_float4(y.x - mean.x, y.y - mean.y, y.z - mean.z, y.w - mean.w);
-    } else {
-      x[p] = make_float4(0.f, 0.f, 0.f, 0.f);
+    float4 y[2];
+    mx_attn_ld4x2<1>(k + mx_attn_off(sb, sh, ss, bh, heads, j) + 4 * c4,
+                     k + mx_attn_off(sb, sh, ss, bh, heads, j + RPP) + 4 * c4, j < sk, j + RPP < sk, c4 & 1, y[0],
+                     y[1]);
+#pragma unroll
+    for (int e = 0; e < 2; e++) {
+      x[p + e] = j + e * RPP < sk ? make_float4(y[e].x - mean.x, y[e].y - mean.y, y[e].z - mean.z, y[e].w - mean.w)
+                                  : make_float4(0.f, 0.f, 0.f, 0.f);
+      amax = mx_attn_amax4(amax, x[p + e]);
     }
-    amax = mx_attn_amax4(amax, x[p]);
   }
   amax = mx_attn_warp_nanmax(amax);
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = amax;
@@ -195,8 +233,8 @@ __device__ __forceinline__ void mx_attn_quant_q(const float* __restrict__ q, lon
 // variant keeps the keys in order (words of 4 consecutive keys, 8 bytes). Padding keys are 0 (NaN in a NaN
 // channel, as the scale is). tiled != 0: each 64-key tile of Vᵀ is stored as its shared-memory core-matrix
 // image (see step 2).
-template <int D, bool PV16>
-__device__ __forceinline__ void mx_attn_quant_v(const float* __restrict__ v, long sb, long sh, long ss, int heads,
+template <int D, bool PV16, typename T>
+__device__ __forceinline__ void mx_attn_quant_v(const T* __restrict__ v, long sb, long sh, long ss, int heads,
                                                 int sk, int skPad, const float* __restrict__ vscale,
                                                 void* __restrict__ vtRaw, int tiled, int tile, int bh) {
   constexpr int CG = 16, PASSES = D / 4 / CG;
@@ -218,13 +256,19 @@ __device__ __forceinline__ void mx_attn_quant_v(const float* __restrict__ v, lon
     const float inv[4] = {1.f / sc.x, 1.f / sc.y, 1.f / sc.z, 1.f / sc.w};
     float x[4][4];  // [key][channel]
 #pragma unroll
-    for (int u = 0; u < 4; u++) {
-      const int j = tile * MX_ATTN_TILE + keys[u];
-      const float4 y = j < sk ? mx_attn_ld4(v + mx_attn_off(sb, sh, ss, bh, heads, j) + c) : make_float4(0.f, 0.f, 0.f, 0.f);
-      x[u][0] = y.x * inv[0];
-      x[u][1] = y.y * inv[1];
-      x[u][2] = y.z * inv[2];
-      x[u][3] = y.w * inv[3];
+    for (int u = 0; u < 4; u += 2) {
+      // the channel-group pair (cg, cg ^ 1) is lanes (l, l ^ 16) of one warp, with the same keys
+      const int j = tile * MX_ATTN_TILE + keys[u], j2 = tile * MX_ATTN_TILE + keys[u + 1];
+      float4 y[2];
+      mx_attn_ld4x2<16>(v + mx_attn_off(sb, sh, ss, bh, heads, j) + c, v + mx_attn_off(sb, sh, ss, bh, heads, j2) + c,
+                        j < sk, j2 < sk, cg & 1, y[0], y[1]);
+#pragma unroll
+      for (int e = 0; e < 2; e++) {
+        x[u + e][0] = y[e].x * inv[0];
+        x[u + e][1] = y[e].y * inv[1];
+        x[u + e][2] = y[e].z * inv[2];
+        x[u + e][3] = y[e].w * inv[3];
+      }
     }
 #pragma unroll
     for (int e = 0; e < 4; e++) {
@@ -284,13 +328,13 @@ MX_ATTN_QUANT(128)
 //      bit), but is fixed, so results are reproducible; vscale is a max and identical.
 //   B. mx_attn_quant_kv_dD grid (SkPad/64, bh): steps 2 and 4 for one 64-key tile in one CTA, heads in
 //      reverse order (the last heads' K and V that launch A read are the likeliest still in L2); at most
-//      48 registers, five CTAs per SM (3% faster than four on the H100, 8 bytes of spill at D = 128).
+//      48 registers, five CTAs per SM (3% faster than four on the H100; up to 16 bytes of spill at D = 128).
 #define MX_ATTN_CHUNK 128
 #define MX_ATTN_QROWS 64
 
 // Step 1 on keys [chunk·128, chunk·128 + 128) of head bh; see launch A above.
-template <int D>
-__device__ __forceinline__ void mx_attn_kv_partial(const float* __restrict__ k, const float* __restrict__ v,
+template <int D, typename T>
+__device__ __forceinline__ void mx_attn_kv_partial(const T* __restrict__ k, const T* __restrict__ v,
                                                    long sb, long sh, long ss, int heads, int sk, int chunk,
                                                    int bh, float* __restrict__ kvpart,
                                                    unsigned* __restrict__ tickets, float* __restrict__ kmean,
@@ -304,13 +348,21 @@ __device__ __forceinline__ void mx_attn_kv_partial(const float* __restrict__ k, 
   const int j1 = min(sk, (chunk + 1) * MX_ATTN_CHUNK);
   const long base = mx_attn_off(sb, sh, ss, bh, heads, 0) + 4 * c4;
   float4 s = make_float4(0.f, 0.f, 0.f, 0.f), a = s;
-#pragma unroll 8
-  for (int j = chunk * MX_ATTN_CHUNK + rg; j < j1; j += RG) {
-    const float4 x = mx_attn_ld4(k + base + (long)j * ss);
-    const float4 y = mx_attn_ld4(v + base + (long)j * ss);
-    s.x += x.x; s.y += x.y; s.z += x.z; s.w += x.w;
-    a = make_float4(mx_attn_nanmax(a.x, fabsf(y.x)), mx_attn_nanmax(a.y, fabsf(y.y)),
-                    mx_attn_nanmax(a.z, fabsf(y.z)), mx_attn_nanmax(a.w, fabsf(y.w)));
+  // rows j0 + rg and j0 + RG + rg per step (j0 uniform: the pair loads' shuffles need whole warps)
+#pragma unroll 4
+  for (int j0 = chunk * MX_ATTN_CHUNK; j0 < j1; j0 += 2 * RG) {
+    const int j = j0 + rg;
+    float4 x[2], y[2];
+    mx_attn_ld4x2<1>(k + base + (long)j * ss, k + base + (long)(j + RG) * ss, j < j1, j + RG < j1, c4 & 1, x[0],
+                     x[1]);
+    mx_attn_ld4x2<1>(v + base + (long)j * ss, v + base + (long)(j + RG) * ss, j < j1, j + RG < j1, c4 & 1, y[0],
+                     y[1]);
+#pragma unroll
+    for (int e = 0; e < 2; e++) {
+      s.x += x[e].x; s.y += x[e].y; s.z += x[e].z; s.w += x[e].w;
+      a = make_float4(mx_attn_nanmax(a.x, fabsf(y[e].x)), mx_attn_nanmax(a.y, fabsf(y[e].y)),
+                      mx_attn_nanmax(a.z, fabsf(y[e].z)), mx_attn_nanmax(a.w, fabsf(y[e].w)));
+    }
   }
   sum[rg][c4] = s;
   amax[rg][c4] = a;
@@ -343,17 +395,19 @@ __device__ __forceinline__ void mx_attn_kv_partial(const float* __restrict__ k, 
 }
 
 // Step 3 for 64 queries per CTA (all loads issued before any math); the same per-token arithmetic.
-template <int D>
-__device__ __forceinline__ void mx_attn_quant_q64(const float* __restrict__ q, long sb, long sh, long ss, int heads,
+template <int D, typename T>
+__device__ __forceinline__ void mx_attn_quant_q64(const T* __restrict__ q, long sb, long sh, long ss, int heads,
                                                   int sq, int sqPad, float softmaxScale, int8_t* __restrict__ qq,
                                                   float* __restrict__ qscale, int blk, int bh) {
   constexpr int C4 = D / 4, RPB = 256 / C4, PASSES = MX_ATTN_QROWS / RPB;
   const int c4 = threadIdx.x % C4;
   float4 x[PASSES];
 #pragma unroll
-  for (int p = 0; p < PASSES; p++) {
+  for (int p = 0; p < PASSES; p += 2) {
     const int i = blk * MX_ATTN_QROWS + p * RPB + threadIdx.x / C4;
-    x[p] = i < sq ? mx_attn_ld4(q + mx_attn_off(sb, sh, ss, bh, heads, i) + 4 * c4) : make_float4(0.f, 0.f, 0.f, 0.f);
+    mx_attn_ld4x2<1>(q + mx_attn_off(sb, sh, ss, bh, heads, i) + 4 * c4,
+                     q + mx_attn_off(sb, sh, ss, bh, heads, i + RPB) + 4 * c4, i < sq, i + RPB < sq, c4 & 1, x[p],
+                     x[p + 1]);
   }
 #pragma unroll
   for (int p = 0; p < PASSES; p++) {
@@ -368,8 +422,8 @@ __device__ __forceinline__ void mx_attn_quant_q64(const float* __restrict__ q, l
 }
 
 // Launch B: steps 2 and 4 for one 64-key tile, heads taken in reverse order.
-template <int D, bool PV16>
-__device__ __forceinline__ void mx_attn_quant_kv(const float* k, const float* v, long sb, long sh, long ss, int heads,
+template <int D, bool PV16, typename T>
+__device__ __forceinline__ void mx_attn_quant_kv(const T* k, const T* v, long sb, long sh, long ss, int heads,
                                                  int sk, int skPad, const float* kmean, int8_t* kq, float* kscale,
                                                  const float* vscale, void* vt, int tiled) {
   const int bh = gridDim.y - 1 - blockIdx.y;
@@ -377,10 +431,17 @@ __device__ __forceinline__ void mx_attn_quant_kv(const float* k, const float* v,
   mx_attn_quant_v<D, PV16>(v, sb, sh, ss, heads, sk, skPad, vscale, vt, tiled, blockIdx.x, bh);
 }
 
-#define MX_ATTN_PREP(D)                                                                                        \
-  extern "C" __global__ void __launch_bounds__(256) mx_attn_prep_d##D(                                       \
-      const float* q, const float* k, const float* v, long sb, long sh, long ss, long qsb, long qsh, long qss, \
-      int heads, int sq, int sqPad, int sk, float softmaxScale, int8_t* qq, float* qscale, float* kvpart,     \
+// One set of the fused launches per head dim D and input type T (IN: the name's input tag, empty for FP32);
+// launch A's bounds MX_ATTN_LB_<ACTAS>: 2-byte loads carry half the bytes, so more CTAs per SM keep enough of
+// them in flight (6 for BF16 at 40 registers without spills, 5 for FP16); FP32 (0) keeps its 62 registers and 4
+// CTAs (a bound of 4 makes ptxas spill, one of 1 lets it take registers enough for 2).
+#define MX_ATTN_LB_0 __launch_bounds__(256)
+#define MX_ATTN_LB_5 __launch_bounds__(256, 5)
+#define MX_ATTN_LB_6 __launch_bounds__(256, 6)
+#define MX_ATTN_PREP(D, T, IN, ACTAS)                                                                          \
+  extern "C" __global__ void MX_ATTN_LB_##ACTAS mx_attn_prep##IN##_d##D(                                 \
+      const T* q, const T* k, const T* v, long sb, long sh, long ss, long qsb, long qsh, long qss, int heads,  \
+      int sq, int sqPad, int sk, float softmaxScale, int8_t* qq, float* qscale, float* kvpart,                 \
       unsigned* tickets, float* kmean, float* vscale) {                                                        \
     const int qBlocks = sqPad / MX_ATTN_QROWS;                                                                 \
     if ((int)blockIdx.x < qBlocks) {                                                                           \
@@ -391,18 +452,22 @@ __device__ __forceinline__ void mx_attn_quant_kv(const float* k, const float* v,
                             kmean, vscale);                                                                    \
     }                                                                                                          \
   }                                                                                                            \
-  extern "C" __global__ void __launch_bounds__(256, 5) mx_attn_quant_kv_d##D(                                \
-      const float* k, const float* v, long sb, long sh, long ss, int heads, int sk, int skPad,                 \
-      const float* kmean, int8_t* kq, float* kscale, const float* vscale, void* vt, int tiled) {              \
+  extern "C" __global__ void __launch_bounds__(256, 5) mx_attn_quant_kv##IN##_d##D(                          \
+      const T* k, const T* v, long sb, long sh, long ss, int heads, int sk, int skPad, const float* kmean,     \
+      int8_t* kq, float* kscale, const float* vscale, void* vt, int tiled) {                                   \
     mx_attn_quant_kv<D, false>(k, v, sb, sh, ss, heads, sk, skPad, kmean, kq, kscale, vscale, vt, tiled);   \
   }                                                                                                            \
-  extern "C" __global__ void __launch_bounds__(256, 5) mx_attn_quant_kv16_d##D(                              \
-      const float* k, const float* v, long sb, long sh, long ss, int heads, int sk, int skPad,                 \
-      const float* kmean, int8_t* kq, float* kscale, const float* vscale, void* vt, int tiled) {              \
+  extern "C" __global__ void __launch_bounds__(256, 5) mx_attn_quant_kv16##IN##_d##D(                        \
+      const T* k, const T* v, long sb, long sh, long ss, int heads, int sk, int skPad, const float* kmean,     \
+      int8_t* kq, float* kscale, const float* vscale, void* vt, int tiled) {                                   \
     mx_attn_quant_kv<D, true>(k, v, sb, sh, ss, heads, sk, skPad, kmean, kq, kscale, vscale, vt, tiled);    \
   }
-MX_ATTN_PREP(64)
-MX_ATTN_PREP(128)
+MX_ATTN_PREP(64, float, , 0)
+MX_ATTN_PREP(128, float, , 0)
+MX_ATTN_PREP(64, __nv_bfloat16, _bf16, 6)
+MX_ATTN_PREP(128, __nv_bfloat16, _bf16, 6)
+MX_ATTN_PREP(64, __half, _f16, 5)
+MX_ATTN_PREP(128, __half, _f16, 5)
 
 __device__ __forceinline__ void mx_attn_mma_f16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
                                                 uint32_t b1) {

@@ -15,10 +15,12 @@ import java.util.List;
  * system property {@code mx.cuda.attentionKernel} ({@code mma}, {@code wgmma_bulk}, {@code
  * wgmma_1wg_bulk}, {@code wgmma_1wg_pipe} or {@code wgmma_1wg_pipe128}) overrides the choice.
  *
- * <p>Inputs and output are contiguous FP32 tensors [B, H, S, D] (BHSD) in device memory; head dims
- * 64 and 128. Causal is top-left aligned (key j visible to query i iff j ≤ i). An instance owns the
- * quantized scratch buffers of one shape and frees them in {@link #close()}; {@link #compute} is
- * the one-shot host API.
+ * <p>Inputs and output are contiguous tensors [B, H, S, D] (BHSD) in device memory; the inputs
+ * FP32, or BF16 / FP16 ({@link InputType}: the quantization then reads half the bytes, and on the
+ * same values computes the same output bit for bit), the output FP32; head dims 64 and 128. Causal
+ * is top-left aligned (key j visible to query i iff j ≤ i). An instance owns the quantized scratch
+ * buffers of one shape and frees them in {@link #close()}; {@link #compute} is the one-shot host
+ * API.
  */
 public final class CudaAttention implements AutoCloseable {
 
@@ -57,6 +59,36 @@ public final class CudaAttention implements AutoCloseable {
     static Quantizer byDefault() {
       String p = System.getProperty("mx.cuda.attentionQuantizer");
       return p == null ? FUSED : Quantizer.valueOf(p.trim().toUpperCase(java.util.Locale.ROOT));
+    }
+  }
+
+  /**
+   * The element type of Q, K and V in device memory. The quantization widens each input exactly to
+   * FP32 as it loads it, so every type computes the same output from the same values.
+   */
+  public enum InputType {
+    /** FP32, 4 bytes per element. */
+    FLOAT32(4, ""),
+    /** BF16 (bfloat16), 2 bytes per element. */
+    BFLOAT16(2, "_bf16"),
+    /** FP16 (IEEE 754 half), 2 bytes per element. */
+    FLOAT16(2, "_f16");
+
+    private final int bytes;
+    private final String tag;
+
+    InputType(int bytes, String tag) {
+      this.bytes = bytes;
+      this.tag = tag;
+    }
+
+    /**
+     * Returns the bytes per element.
+     *
+     * @return 4 or 2
+     */
+    public int bytes() {
+      return bytes;
     }
   }
 
@@ -127,6 +159,7 @@ public final class CudaAttention implements AutoCloseable {
   private final boolean fp16PV;
   private final Kernel kernel;
   private final Quantizer quantizer;
+  private final InputType input;
   private final int sqPad;
   private final int skPad;
   private final List<DeviceBuffer> owned = new ArrayList<>();
@@ -141,11 +174,13 @@ public final class CudaAttention implements AutoCloseable {
   private final DeviceBuffer tickets;
   private float softmaxScale = Float.NaN;
 
-  private CudaAttention(AttentionShape shape, boolean fp16PV, Kernel kernel, Quantizer quantizer) {
+  private CudaAttention(
+      AttentionShape shape, boolean fp16PV, Kernel kernel, Quantizer quantizer, InputType input) {
     this.shape = shape;
     this.fp16PV = fp16PV;
     this.kernel = kernel;
     this.quantizer = quantizer;
+    this.input = input;
     this.sqPad = pad(shape.queryLength(), Q_TILE);
     this.skPad = pad(shape.keyLength(), kernel.keyTile());
     long bh = (long) shape.batch() * shape.heads();
@@ -202,7 +237,20 @@ public final class CudaAttention implements AutoCloseable {
    * @throws IllegalArgumentException when the head dim is not 64 or 128 or the grid is too large
    */
   public static CudaAttention create(AttentionShape shape, boolean fp16PV) {
-    return create(shape, fp16PV, null);
+    return create(shape, fp16PV, (Kernel) null);
+  }
+
+  /**
+   * Allocates the scratch buffers for one attention shape whose Q, K and V are of the given type.
+   *
+   * @param shape the sizes; head dim 64 or 128
+   * @param fp16PV true for FP16 P·V, false for FP8 E4M3 P·V
+   * @param input the element type of Q, K and V
+   * @return the attention, to be closed
+   * @throws IllegalArgumentException when the head dim is not 64 or 128 or the grid is too large
+   */
+  public static CudaAttention create(AttentionShape shape, boolean fp16PV, InputType input) {
+    return create(shape, fp16PV, null, null, input);
   }
 
   /**
@@ -219,6 +267,18 @@ public final class CudaAttention implements AutoCloseable {
    */
   static CudaAttention create(
       AttentionShape shape, boolean fp16PV, Kernel kernel, Quantizer quantizer) {
+    return create(shape, fp16PV, kernel, quantizer, InputType.FLOAT32);
+  }
+
+  /**
+   * As {@link #create(AttentionShape, boolean, Kernel, Quantizer)} for inputs of the given type;
+   * only the {@link Quantizer#FUSED} launches read BF16 and FP16.
+   */
+  static CudaAttention create(
+      AttentionShape shape, boolean fp16PV, Kernel kernel, Quantizer quantizer, InputType input) {
+    if (input == null) {
+      throw new IllegalArgumentException("CUDA attention: the input type must not be null");
+    }
     if (shape.headDim() != 64 && shape.headDim() != 128) {
       throw new IllegalArgumentException(
           "CUDA attention supports head dim 64 or 128, got " + shape.headDim());
@@ -260,7 +320,14 @@ public final class CudaAttention implements AutoCloseable {
     if (quantizer == null) {
       quantizer = Quantizer.byDefault();
     }
-    return new CudaAttention(shape, fp16PV, kernel, quantizer);
+    if (input != InputType.FLOAT32 && quantizer != Quantizer.FUSED) {
+      throw new IllegalArgumentException(
+          "CUDA attention: "
+              + input
+              + " inputs need the fused quantization, not "
+              + quantizer.name().toLowerCase(java.util.Locale.ROOT));
+    }
+    return new CudaAttention(shape, fp16PV, kernel, quantizer, input);
   }
 
   /**
@@ -273,11 +340,20 @@ public final class CudaAttention implements AutoCloseable {
   }
 
   /**
+   * Returns the element type of Q, K and V this instance reads.
+   *
+   * @return the input type
+   */
+  public InputType inputType() {
+    return input;
+  }
+
+  /**
    * Computes softmax(scale·Q·Kᵀ)·V on the device; every launch is checked.
    *
-   * @param q queries, FP32 [B, H, Sq, D]
-   * @param k keys, FP32 [B, H, Sk, D]
-   * @param v values, FP32 [B, H, Sk, D]
+   * @param q queries, [B, H, Sq, D] of the {@link #inputType()}
+   * @param k keys, [B, H, Sk, D] of the {@link #inputType()}
+   * @param v values, [B, H, Sk, D] of the {@link #inputType()}
    * @param out output, FP32 [B, H, Sq, D]
    * @param causal whether key j is hidden from query i when j &gt; i
    * @param scale softmax scale, null for 1/√D; must be finite
@@ -307,16 +383,16 @@ public final class CudaAttention implements AutoCloseable {
     if (!Float.isFinite(sc)) {
       throw new IllegalArgumentException("CUDA attention: scale must be finite, got " + sc);
     }
-    requireSize("q", q, sq);
-    requireSize("k", k, sk);
-    requireSize("v", v, sk);
+    requireSize("q", q, sq, input.bytes());
+    requireSize("k", k, sk, input.bytes());
+    requireSize("v", v, sk, input.bytes());
     softmaxScale = sc;
     CudaBackend be = CudaBackend.get();
     int[] block = {QUANT_THREADS, 1, 1};
     if (quantizer == Quantizer.FUSED) {
       KernelArgs a = strided(strided(new KernelArgs().ptr(q).ptr(k).ptr(v), sk), sq);
       be.launch(
-          "mx_attn_prep_d" + d,
+          "mx_attn_prep" + input.tag + "_d" + d,
           new int[] {sqPad / Q_ROWS + chunks(sk), bh, 1},
           block,
           0,
@@ -333,7 +409,7 @@ public final class CudaAttention implements AutoCloseable {
               .ptr(vscale)
               .build());
       be.launch(
-          (fp16PV ? "mx_attn_quant_kv16_d" : "mx_attn_quant_kv_d") + d,
+          (fp16PV ? "mx_attn_quant_kv16" : "mx_attn_quant_kv") + input.tag + "_d" + d,
           new int[] {skPad / TILE, bh, 1},
           block,
           0,
@@ -437,7 +513,7 @@ public final class CudaAttention implements AutoCloseable {
     int d = shape.headDim();
     int h = shape.heads();
     int sq = shape.queryLength();
-    requireSize("out", out, sq);
+    requireSize("out", out, sq, 4);
     KernelArgs a =
         new KernelArgs()
             .ptr(qq)
@@ -510,8 +586,8 @@ public final class CudaAttention implements AutoCloseable {
     return a.i64((long) shape.heads() * seq * d).i64((long) seq * d).i64(d);
   }
 
-  private void requireSize(String what, DeviceBuffer b, int seq) {
-    long need = 4L * shape.batch() * shape.heads() * seq * shape.headDim();
+  private void requireSize(String what, DeviceBuffer b, int seq, int elementBytes) {
+    long need = (long) elementBytes * shape.batch() * shape.heads() * seq * shape.headDim();
     if (b == null || b.byteSize() < need) {
       throw new IllegalArgumentException(
           "CUDA attention: "

@@ -14,9 +14,10 @@ import jcuda.driver.JCudaDriver;
  * inputs generated on the device, both fused kernels (wgmma where the device is sm_90, mma) and
  * both P·V precisions. Medians of CUDA-event timings after warm-up, for the whole call
  * (quantization + attention) and for the fused attention kernel alone. TOPS = 4·B·H·S²·D / time,
- * halved for causal. Prints one {@code RESULT} line per case (see {@code scripts/gpu-run.sh}). With
- * the argument {@code profile}: one non-causal and one causal forward of the default kernel (pv8)
- * only, for a profiler (see {@code scripts/gpu-attention-profile.sh}).
+ * halved for causal; the default kernels also with BF16 inputs (the random values rounded), the
+ * input SDPA BF16 reads. Prints one {@code RESULT} line per case (see {@code scripts/gpu-run.sh}).
+ * With the argument {@code profile}: one non-causal and one causal forward of the default kernel
+ * (pv8) only, for a profiler (see {@code scripts/gpu-attention-profile.sh}).
  */
 public final class CudaAttentionBenchmark {
 
@@ -60,6 +61,16 @@ public final class CudaAttentionBenchmark {
     return b;
   }
 
+  /** A BF16 copy (round to nearest even) of n FP32 values on the device, through the host. */
+  private static DeviceBuffer toBf16(DeviceBuffer src, long n) {
+    float[] host = new float[Math.toIntExact(n)];
+    src.copyTo(host);
+    short[] codes = HalfCodes.of(host, CudaAttention.InputType.BFLOAT16);
+    DeviceBuffer b = DeviceBuffer.allocate(2 * n);
+    b.copyFrom(MemorySegment.ofArray(codes));
+    return b;
+  }
+
   private static void result(String name, double value, String unit, String extra) {
     System.out.printf(Locale.ROOT, "RESULT %-44s %12.3f %-8s %s%n", name, value, unit, extra);
   }
@@ -85,9 +96,17 @@ public final class CudaAttentionBenchmark {
         DeviceBuffer v = random(n, 3);
         DeviceBuffer out = DeviceBuffer.allocate(4 * n)) {
       if (args.length > 0 && args[0].equals("profile")) {
-        try (CudaAttention att = CudaAttention.create(shape, false, null)) {
+        try (CudaAttention att = CudaAttention.create(shape, false)) {
           att.forward(q, k, v, out, false, null);
           att.forward(q, k, v, out, true, null);
+          be.synchronize();
+        }
+        try (DeviceBuffer qb = toBf16(q, n);
+            DeviceBuffer kb = toBf16(k, n);
+            DeviceBuffer vb = toBf16(v, n);
+            CudaAttention att =
+                CudaAttention.create(shape, false, CudaAttention.InputType.BFLOAT16)) {
+          att.forward(qb, kb, vb, out, false, null);
           be.synchronize();
         }
         return;
@@ -125,6 +144,17 @@ public final class CudaAttentionBenchmark {
               phases(att, out, tag + "_2cta_per_sm", 0);
               phases(att, out, tag + "_1cta_per_sm", 120 * 1024);
             }
+          }
+        }
+      }
+      // BF16 inputs (what SDPA BF16 reads): the same random values rounded to BF16, default kernels
+      try (DeviceBuffer qb = toBf16(q, n);
+          DeviceBuffer kb = toBf16(k, n);
+          DeviceBuffer vb = toBf16(v, n)) {
+        for (boolean fp16PV : new boolean[] {false, true}) {
+          try (CudaAttention att =
+              CudaAttention.create(shape, fp16PV, CudaAttention.InputType.BFLOAT16)) {
+            run(att, qb, kb, vb, out, "default_bf16in_" + (fp16PV ? "pv16" : "pv8"));
           }
         }
       }

@@ -1,5 +1,6 @@
 package io.djlmx.kernel.cuda;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -458,6 +459,159 @@ class CudaAttentionTest {
     AccuracyMetrics m16 = run(1, 2, 70, 70, 128, false, 0.05f, 11, true);
     assertTrue(m16.cosine() >= MIN_COSINE, () -> "cosine " + m16.cosine());
     assertTrue(m16.relativeL1() <= TARGET_REL_L1, () -> "relative L1 " + m16.relativeL1());
+  }
+
+  /** One forward on device copies of the three inputs (float[] or short[] codes). */
+  private static float[] forward(
+      AttentionShape shape,
+      CudaAttention.InputType type,
+      MemorySegment q,
+      MemorySegment k,
+      MemorySegment v,
+      boolean causal,
+      boolean fp16PV) {
+    long nq = (long) shape.batch() * shape.heads() * shape.queryLength() * shape.headDim();
+    float[] out = new float[Math.toIntExact(nq)];
+    try (CudaAttention att = CudaAttention.create(shape, fp16PV, null, null, type);
+        DeviceBuffer dq = DeviceBuffer.allocate(q.byteSize());
+        DeviceBuffer dk = DeviceBuffer.allocate(k.byteSize());
+        DeviceBuffer dv = DeviceBuffer.allocate(v.byteSize());
+        DeviceBuffer dout = DeviceBuffer.allocate(4L * nq)) {
+      assertEquals(type, att.inputType());
+      dq.copyFrom(q);
+      dk.copyFrom(k);
+      dv.copyFrom(v);
+      att.forward(dq, dk, dv, dout, causal, null);
+      dout.copyTo(out);
+    }
+    return out;
+  }
+
+  static Stream<Arguments> halfInputCases() {
+    Stream.Builder<Arguments> b = Stream.builder();
+    for (CudaAttention.InputType t :
+        new CudaAttention.InputType[] {
+          CudaAttention.InputType.BFLOAT16, CudaAttention.InputType.FLOAT16
+        }) {
+      b.add(Arguments.of(t, 1, 3, 70, 130, 128, false, false, false));
+      b.add(Arguments.of(t, 2, 2, 200, 333, 128, true, false, false));
+      b.add(Arguments.of(t, 1, 2, 129, 129, 128, false, true, false));
+      b.add(Arguments.of(t, 1, 2, 17, 150, 128, true, false, true));
+      b.add(Arguments.of(t, 1, 3, 1, 77, 64, false, false, false));
+      b.add(Arguments.of(t, 2, 2, 100, 100, 64, true, true, false));
+    }
+    return b.build();
+  }
+
+  /**
+   * BF16 and FP16 inputs give, bit for bit, the output of FP32 inputs holding the same values (the
+   * quantization widens each input exactly before any arithmetic), on odd lengths, causal and not,
+   * both P·V precisions, a ±3 per-channel K offset, head dims 128 (the Hopper kernels) and 64 (the
+   * mma kernel), and a NaN in K (the same NaN rows); the output also meets the FP64 reference.
+   */
+  @ParameterizedTest(name = "{0} B={1} H={2} Sq={3} Sk={4} D={5} causal={6} fp16PV={7} NaN={8}")
+  @MethodSource("halfInputCases")
+  void halfInputsMatchFp32InputsBitForBit(
+      CudaAttention.InputType type,
+      int b,
+      int h,
+      int sq,
+      int sk,
+      int d,
+      boolean causal,
+      boolean fp16PV,
+      boolean nanInK) {
+    Assumptions.assumeTrue(
+        d != 128 || CudaBackend.get().computeCapability() == 90, "the D=128 default needs sm_90");
+    AttentionShape shape = new AttentionShape(b, h, sq, sk, d);
+    Random r = new Random(1000L * sq + sk + d + type.ordinal());
+    float[] q0 = normal(r, (long) b * h * sq * d);
+    float[] k0 = normal(r, (long) b * h * sk * d);
+    float[] v0 = normal(r, (long) b * h * sk * d);
+    addChannelOffset(r, k0, d, 3f);
+    if (nanInK) {
+      k0[5 * d + 3] = Float.NaN; // (batch 0, head 0, key 5, channel 3)
+    }
+    short[] qh = HalfCodes.of(q0, type);
+    short[] kh = HalfCodes.of(k0, type);
+    short[] vh = HalfCodes.of(v0, type);
+    float[] q = HalfCodes.widen(qh, type);
+    float[] k = HalfCodes.widen(kh, type);
+    float[] v = HalfCodes.widen(vh, type);
+    float[] fromHalf =
+        forward(
+            shape,
+            type,
+            MemorySegment.ofArray(qh),
+            MemorySegment.ofArray(kh),
+            MemorySegment.ofArray(vh),
+            causal,
+            fp16PV);
+    float[] fromFp32 =
+        forward(
+            shape,
+            CudaAttention.InputType.FLOAT32,
+            MemorySegment.ofArray(q),
+            MemorySegment.ofArray(k),
+            MemorySegment.ofArray(v),
+            causal,
+            fp16PV);
+    assertArrayEquals(fromFp32, fromHalf, "outputs of " + type + " and FP32 inputs");
+    int perHead = sq * d;
+    if (nanInK) {
+      for (int i = 0; i < perHead; i++) {
+        int at = i;
+        assertTrue(Float.isNaN(fromHalf[i]), () -> "head 0 element " + at + " is " + fromHalf[at]);
+      }
+    }
+    // the heads without a NaN against the FP64 reference on the same values
+    int first = nanInK ? perHead : 0;
+    AttentionShape rest = new AttentionShape(1, b * h - first / perHead, sq, sk, d);
+    double[] ref =
+        reference(
+            rest,
+            java.util.Arrays.copyOfRange(q, first, q.length),
+            java.util.Arrays.copyOfRange(k, first / sq * sk, k.length),
+            java.util.Arrays.copyOfRange(v, first / sq * sk, v.length),
+            causal,
+            null);
+    AccuracyMetrics m =
+        AccuracyMetrics.of(java.util.Arrays.copyOfRange(fromHalf, first, fromHalf.length), ref);
+    assertTrue(m.cosine() >= MIN_COSINE, () -> "cosine " + m.cosine());
+    double maxRel = fp16PV ? TARGET_REL_L1 : MAX_REL_L1_FP8_PV;
+    assertTrue(m.relativeL1() <= maxRel, () -> "relative L1 " + m.relativeL1());
+  }
+
+  @Test
+  void rejectsBadHalfInput() {
+    AttentionShape s = new AttentionShape(1, 2, 70, 70, 64);
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                CudaAttention.create(
+                    s,
+                    false,
+                    CudaAttention.Kernel.MMA,
+                    CudaAttention.Quantizer.FOUR_LAUNCH,
+                    CudaAttention.InputType.BFLOAT16));
+    assertTrue(e.getMessage().contains("fused quantization"), e.getMessage());
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> CudaAttention.create(s, false, null, null, null),
+        "null input type");
+    // a BF16 buffer is 2 bytes per element: one element short is refused, naming the tensor
+    long n = 2L * 70 * 64;
+    try (CudaAttention att = CudaAttention.create(s, false, CudaAttention.InputType.BFLOAT16);
+        DeviceBuffer q = DeviceBuffer.allocate(2 * n);
+        DeviceBuffer k = DeviceBuffer.allocate(2 * n - 2);
+        DeviceBuffer v = DeviceBuffer.allocate(2 * n);
+        DeviceBuffer out = DeviceBuffer.allocate(4 * n)) {
+      e =
+          assertThrows(
+              IllegalArgumentException.class, () -> att.forward(q, k, v, out, false, null));
+      assertTrue(e.getMessage().contains("k needs " + 2 * n + " bytes"), e.getMessage());
+    }
   }
 
   @Test
