@@ -77,6 +77,13 @@ __device__ __forceinline__ float mx_attn_amax4(float a, float4 x) {
   return mx_attn_nanmax(a, fabsf(x.w));
 }
 
+// |x| as bits: as unsigned integers they order like the magnitudes, and every NaN's lie above infinity's, so the
+// integer max of them is a NaN-wins max of |x| at one integer instruction per value (the fused launches).
+__device__ __forceinline__ unsigned mx_attn_mag(float x) { return __float_as_uint(x) & 0x7FFFFFFFu; }
+__device__ __forceinline__ unsigned mx_attn_umax4(unsigned a, float4 x) {
+  return max(max(a, max(mx_attn_mag(x.x), mx_attn_mag(x.y))), max(mx_attn_mag(x.z), mx_attn_mag(x.w)));
+}
+
 __device__ __forceinline__ float4 mx_attn_ld4(const float* p) { return __ldg(reinterpret_cast<const float4*>(p)); }
 // 4 BF16 or FP16 values (8 bytes) widened exactly to FP32.
 __device__ __forceinline__ float4 mx_attn_widen4(uint2 w, const __nv_bfloat16*) {
@@ -171,11 +178,11 @@ __device__ __forceinline__ void mx_attn_quant_k(const T* __restrict__ k, long sb
                                                 int8_t* __restrict__ kq, float* __restrict__ kscale, int tiled,
                                                 int tile, int bh) {
   constexpr int C4 = D / 4, RPP = 256 / C4, PASSES = MX_ATTN_TILE / RPP;
-  __shared__ float red[8];
+  __shared__ unsigned red[8];
   const int c4 = threadIdx.x % C4, r = threadIdx.x / C4;
   const float4 mean = *reinterpret_cast<const float4*>(kmean + (long)bh * D + 4 * c4);
   float4 x[PASSES];
-  float amax = 0.f;
+  unsigned mag = 0u;  // the tile's amax as bits (mx_attn_mag)
 #pragma unroll
   for (int p = 0; p < PASSES; p += 2) {
     const int j = tile * MX_ATTN_TILE + p * RPP + r;
@@ -187,15 +194,17 @@ __device__ __forceinline__ void mx_attn_quant_k(const T* __restrict__ k, long sb
     for (int e = 0; e < 2; e++) {
       x[p + e] = j + e * RPP < sk ? make_float4(y[e].x - mean.x, y[e].y - mean.y, y[e].z - mean.z, y[e].w - mean.w)
                                   : make_float4(0.f, 0.f, 0.f, 0.f);
-      amax = mx_attn_amax4(amax, x[p + e]);
+      mag = mx_attn_umax4(mag, x[p + e]);
     }
   }
-  amax = mx_attn_warp_nanmax(amax);
-  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = amax;
-  __syncthreads();
-  amax = red[0];
 #pragma unroll
-  for (int w = 1; w < 8; w++) amax = mx_attn_nanmax(amax, red[w]);
+  for (int o = 16; o > 0; o >>= 1) mag = max(mag, __shfl_xor_sync(0xffffffffu, mag, o));
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = mag;
+  __syncthreads();
+  mag = red[0];
+#pragma unroll
+  for (int w = 1; w < 8; w++) mag = max(mag, red[w]);
+  const float amax = __uint_as_float(mag);
   const float inv = amax == 0.f ? 0.f : 127.f / amax;
 #pragma unroll
   for (int p = 0; p < PASSES; p++) {
@@ -328,7 +337,7 @@ MX_ATTN_QUANT(128)
 //      bit), but is fixed, so results are reproducible; vscale is a max and identical.
 //   B. mx_attn_quant_kv_dD grid (SkPad/64, bh): steps 2 and 4 for one 64-key tile in one CTA, heads in
 //      reverse order (the last heads' K and V that launch A read are the likeliest still in L2); at most
-//      48 registers, five CTAs per SM (3% faster than four on the H100; up to 16 bytes of spill at D = 128).
+//      48 registers, five CTAs per SM (3% faster than four on the H100; 4 bytes of spill at D = 128 for FP32).
 #define MX_ATTN_CHUNK 128
 #define MX_ATTN_QROWS 64
 
@@ -341,13 +350,14 @@ __device__ __forceinline__ void mx_attn_kv_partial(const T* __restrict__ k, cons
                                                    float* __restrict__ vscale) {
   constexpr int C4 = D / 4, RG = 256 / C4;
   __shared__ float4 sum[RG][C4];
-  __shared__ float4 amax[RG][C4];
+  __shared__ uint4 amax[RG][C4];  // V's column maxima as bits (mx_attn_mag)
   __shared__ bool lastChunk;
   const int c4 = threadIdx.x % C4, rg = threadIdx.x / C4;
   const int nChunks = (sk + MX_ATTN_CHUNK - 1) / MX_ATTN_CHUNK;
   const int j1 = min(sk, (chunk + 1) * MX_ATTN_CHUNK);
   const long base = mx_attn_off(sb, sh, ss, bh, heads, 0) + 4 * c4;
-  float4 s = make_float4(0.f, 0.f, 0.f, 0.f), a = s;
+  float4 s = make_float4(0.f, 0.f, 0.f, 0.f);
+  uint4 a = make_uint4(0u, 0u, 0u, 0u);
   // rows j0 + rg and j0 + RG + rg per step (j0 uniform: the pair loads' shuffles need whole warps)
 #pragma unroll 4
   for (int j0 = chunk * MX_ATTN_CHUNK; j0 < j1; j0 += 2 * RG) {
@@ -360,8 +370,8 @@ __device__ __forceinline__ void mx_attn_kv_partial(const T* __restrict__ k, cons
 #pragma unroll
     for (int e = 0; e < 2; e++) {
       s.x += x[e].x; s.y += x[e].y; s.z += x[e].z; s.w += x[e].w;
-      a = make_float4(mx_attn_nanmax(a.x, fabsf(y[e].x)), mx_attn_nanmax(a.y, fabsf(y[e].y)),
-                      mx_attn_nanmax(a.z, fabsf(y[e].z)), mx_attn_nanmax(a.w, fabsf(y[e].w)));
+      a = make_uint4(max(a.x, mx_attn_mag(y[e].x)), max(a.y, mx_attn_mag(y[e].y)), max(a.z, mx_attn_mag(y[e].z)),
+                     max(a.w, mx_attn_mag(y[e].w)));
     }
   }
   sum[rg][c4] = s;
@@ -369,14 +379,15 @@ __device__ __forceinline__ void mx_attn_kv_partial(const T* __restrict__ k, cons
   __syncthreads();
   const int c = threadIdx.x;
   if (c < D) {
-    float t = 0.f, m = 0.f;
+    float t = 0.f;
+    unsigned m = 0u;
     for (int r = 0; r < RG; r++) {
       t += reinterpret_cast<const float*>(&sum[r][c / 4])[c % 4];
-      m = mx_attn_nanmax(m, reinterpret_cast<const float*>(&amax[r][c / 4])[c % 4]);
+      m = max(m, reinterpret_cast<const unsigned*>(&amax[r][c / 4])[c % 4]);
     }
     float* p = kvpart + ((long)bh * nChunks + chunk) * 2 * D;
     p[c] = t;
-    p[D + c] = m;
+    p[D + c] = __uint_as_float(m);
     __threadfence();  // the partials are visible device-wide before this CTA takes its ticket
   }
   __syncthreads();
@@ -412,9 +423,10 @@ __device__ __forceinline__ void mx_attn_quant_q64(const T* __restrict__ q, long 
 #pragma unroll
   for (int p = 0; p < PASSES; p++) {
     const int i = blk * MX_ATTN_QROWS + p * RPB + threadIdx.x / C4;
-    float amax = mx_attn_amax4(0.f, x[p]);
+    unsigned mag = mx_attn_umax4(0u, x[p]);
 #pragma unroll
-    for (int o = C4 / 2; o > 0; o >>= 1) amax = mx_attn_nanmax(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+    for (int o = C4 / 2; o > 0; o >>= 1) mag = max(mag, __shfl_xor_sync(0xffffffffu, mag, o));
+    const float amax = __uint_as_float(mag);
     const float inv = amax == 0.f ? 0.f : 127.f / amax;
     *reinterpret_cast<uint32_t*>(qq + ((long)bh * sqPad + i) * D + 4 * c4) = i < sq ? mx_attn_int8x4(x[p], inv) : 0u;
     if (c4 == 0) qscale[(long)bh * sqPad + i] = i < sq ? amax / 127.f * softmaxScale * MX_ATTN_LOG2E : 0.f;
@@ -433,11 +445,10 @@ __device__ __forceinline__ void mx_attn_quant_kv(const T* k, const T* v, long sb
 
 // One set of the fused launches per head dim D and input type T (IN: the name's input tag, empty for FP32);
 // launch A's bounds MX_ATTN_LB_<ACTAS>: 2-byte loads carry half the bytes, so more CTAs per SM keep enough of
-// them in flight (6 for BF16 at 40 registers without spills, 5 for FP16); FP32 (0) keeps its 62 registers and 4
-// CTAs (a bound of 4 makes ptxas spill, one of 1 lets it take registers enough for 2).
+// them in flight (5, at 48 registers); FP32 (0) keeps its 62 registers and 4 CTAs (a bound of 4 makes ptxas
+// spill, one of 1 lets it take registers enough for 2).
 #define MX_ATTN_LB_0 __launch_bounds__(256)
 #define MX_ATTN_LB_5 __launch_bounds__(256, 5)
-#define MX_ATTN_LB_6 __launch_bounds__(256, 6)
 #define MX_ATTN_PREP(D, T, IN, ACTAS)                                                                          \
   extern "C" __global__ void MX_ATTN_LB_##ACTAS mx_attn_prep##IN##_d##D(                                 \
       const T* q, const T* k, const T* v, long sb, long sh, long ss, long qsb, long qsh, long qss, int heads,  \
@@ -464,8 +475,8 @@ __device__ __forceinline__ void mx_attn_quant_kv(const T* k, const T* v, long sb
   }
 MX_ATTN_PREP(64, float, , 0)
 MX_ATTN_PREP(128, float, , 0)
-MX_ATTN_PREP(64, __nv_bfloat16, _bf16, 6)
-MX_ATTN_PREP(128, __nv_bfloat16, _bf16, 6)
+MX_ATTN_PREP(64, __nv_bfloat16, _bf16, 5)
+MX_ATTN_PREP(128, __nv_bfloat16, _bf16, 5)
 MX_ATTN_PREP(64, __half, _f16, 5)
 MX_ATTN_PREP(128, __half, _f16, 5)
 
