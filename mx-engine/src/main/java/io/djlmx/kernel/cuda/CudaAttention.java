@@ -272,7 +272,8 @@ public final class CudaAttention implements AutoCloseable {
 
   /**
    * As {@link #create(AttentionShape, boolean, Kernel, Quantizer)} for inputs of the given type;
-   * only the {@link Quantizer#FUSED} launches read BF16 and FP16.
+   * only the {@link Quantizer#FUSED} launches read BF16 and FP16 (a null quantizer then means
+   * FUSED).
    */
   static CudaAttention create(
       AttentionShape shape, boolean fp16PV, Kernel kernel, Quantizer quantizer, InputType input) {
@@ -318,7 +319,8 @@ public final class CudaAttention implements AutoCloseable {
               + " kernel has FP8 P·V only (fp16PV must be false)");
     }
     if (quantizer == null) {
-      quantizer = Quantizer.byDefault();
+      // only the fused launches read 2-byte inputs, whatever mx.cuda.attentionQuantizer says
+      quantizer = input == InputType.FLOAT32 ? Quantizer.byDefault() : Quantizer.FUSED;
     }
     if (input != InputType.FLOAT32 && quantizer != Quantizer.FUSED) {
       throw new IllegalArgumentException(

@@ -599,6 +599,19 @@ class CudaAttentionTest {
         IllegalArgumentException.class,
         () -> CudaAttention.create(s, false, null, null, null),
         "null input type");
+    // a property that picks the four launches for FP32 does not stop a BF16 instance (it takes the
+    // fused ones)
+    String before = System.getProperty("mx.cuda.attentionQuantizer");
+    System.setProperty("mx.cuda.attentionQuantizer", "four_launch");
+    try (CudaAttention att = CudaAttention.create(s, false, CudaAttention.InputType.BFLOAT16)) {
+      assertEquals(CudaAttention.InputType.BFLOAT16, att.inputType());
+    } finally {
+      if (before == null) {
+        System.clearProperty("mx.cuda.attentionQuantizer");
+      } else {
+        System.setProperty("mx.cuda.attentionQuantizer", before);
+      }
+    }
     // a BF16 buffer is 2 bytes per element: one element short is refused, naming the tensor
     long n = 2L * 70 * 64;
     try (CudaAttention att = CudaAttention.create(s, false, CudaAttention.InputType.BFLOAT16);
