@@ -6,8 +6,13 @@
 // - A 128-key stage is two consecutive 64-key tiles as the quantization launches store them (each the
 //   exact shared-memory image): the two K images together are one 128-key core-matrix image (8-key groups
 //   D·8 bytes apart), so S = Q·Kᵀ is D/32 × wgmma m64n128k32 s8 on one descriptor; the two Vᵀ images
-//   (D channels × 64 keys each) stay separate, so P·V is 2 × 2 k32 steps of m64n128k32 e4m3 on two
-//   descriptors. One bulk copy brings both K tiles and one both Vᵀ tiles (16 KiB each); three stages.
+//   (D channels × 64 keys each) stay separate, so P·V is 2 × 2 k32 steps of m64n136k32 e4m3 on two
+//   descriptors. One bulk copy brings both K tiles (16 KiB) and one each Vᵀ tile (8 KiB); three stages.
+// - The softmax row sums come from the tensor cores, as in 5p: each Vᵀ half is followed by 8 rows of E4M3
+//   ones (written once at kernel start; the copies never touch them), so P·V's N = 136 and accumulators
+//   64..67 hold the sums of P as rounded for the MMA, which the join rescales with O. The 64 FADDs per thread
+//   and step leave the softmax (2026-11-28 13:41 UTC on the H200: step 2,284 -> 2,192 cycles with two CTAs
+//   per SM, 1,775 -> 1,660 alone; still 255 registers, no spill).
 // - K's scale is per 64-key tile, so the two halves of a 128-key score tile carry different scales: each
 //   half has its own exponent offset (the interior path) or its own scaled scores (the general path).
 // - The launcher pads the key length to 128 for this kernel, so every stage is two whole tiles (a tile
@@ -82,13 +87,14 @@ __device__ __forceinline__ void mx_attn_wg128_issue_qk(int (&s)[64], uint64_t qd
   mx_attn_wg_commit();
 }
 
-// P·V of one 128-key stage into fresh accumulators: two k32 steps on each 64-key Vᵀ half, one group.
-__device__ __forceinline__ void mx_attn_wg128_issue_pv(float (&acc)[64], const uint32_t (&pf)[4][4], uint64_t vd0,
+// P·V of one 128-key stage into fresh accumulators: two k32 steps on each 64-key Vᵀ half, one group; N = 136:
+// each half carries 8 rows of ones after its 128 channels, so accumulators 64..67 get P's row sums.
+__device__ __forceinline__ void mx_attn_wg128_issue_pv(float (&acc)[68], const uint32_t (&pf)[4][4], uint64_t vd0,
                                                        uint64_t vd1) {
-  mx_attn_wg_e4m3_n128(acc, pf[0], vd0, 0);
-  mx_attn_wg_e4m3_n128(acc, pf[1], vd0 + 16, 1);
-  mx_attn_wg_e4m3_n128(acc, pf[2], vd1, 1);
-  mx_attn_wg_e4m3_n128(acc, pf[3], vd1 + 16, 1);
+  mx_attn_wg_e4m3_n136(acc, pf[0], vd0, 0);
+  mx_attn_wg_e4m3_n136(acc, pf[1], vd0 + 16, 1);
+  mx_attn_wg_e4m3_n136(acc, pf[2], vd1, 1);
+  mx_attn_wg_e4m3_n136(acc, pf[3], vd1 + 16, 1);
   mx_attn_wg_commit();
 }
 
@@ -106,7 +112,9 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
   constexpr int D = 128;
   constexpr int KBYTES = MX_ATTN_TILE128 * D;   // two 64-key K tile images
   constexpr int VHALF = D * MX_ATTN_TILE;       // one 64-key Vᵀ tile image
-  constexpr int STAGE = KBYTES + 2 * VHALF;
+  constexpr int ONES = 8 * MX_ATTN_TILE;        // 8 rows of E4M3 ones after each Vᵀ half (the row sums)
+  constexpr int VSLOT = VHALF + ONES;
+  constexpr int STAGE = KBYTES + 2 * VSLOT;
   constexpr int STAGES = 3;  // tile j+1's K and tile j's V in use, tile j+2 landing
   extern __shared__ __align__(128) uint8_t attnDynSmem[];
   uint8_t* attnSmem = attnDynSmem;
@@ -135,13 +143,23 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
     *reinterpret_cast<uint32_t*>(qsm + mx_attn_core(rl, ks * 32 + 16 + 4 * t, D * 8)) = qf[ks][2];
     *reinterpret_cast<uint32_t*>(qsm + mx_attn_core(rl + 8, ks * 32 + 16 + 4 * t, D * 8)) = qf[ks][3];
   }
+  for (int i = tid; i < STAGES * 2 * ONES / 4; i += blockDim.x) {  // E4M3 1.0, never overwritten by a copy
+    const int slot = i / (ONES / 4);
+    reinterpret_cast<uint32_t*>(attnSmem + (slot >> 1) * STAGE + KBYTES + (slot & 1) * VSLOT + VHALF)[i % (ONES / 4)] =
+        0x38383838u;
+  }
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // generic-proxy writes -> wgmma reads
   const uint64_t qd = mx_attn_desc(qsm, D * 8);
   mx_attn_bar_init<STAGES>(fullBar);  // its __syncthreads also publishes Q's image
   auto load = [&](int tl) {
-    const int st = tl % STAGES;
-    mx_attn_load_stage(attnSmem + st * STAGE, &fullBar[st], kb + (long)tl * KBYTES, KBYTES,
-                       vg + (long)tl * 2 * VHALF, 2 * VHALF);
+    if (threadIdx.x == 0) {  // three bulk copies: both K tiles, then each Vᵀ half before its ones
+      uint8_t* st = attnSmem + (tl % STAGES) * STAGE;
+      const uint32_t b = (uint32_t)__cvta_generic_to_shared(&fullBar[tl % STAGES]);
+      mx_attn_bar_expect(b, KBYTES + 2 * VHALF);
+      mx_attn_bulk(st, kb + (long)tl * KBYTES, KBYTES, b);
+      mx_attn_bulk(st + KBYTES, vg + (long)tl * 2 * VHALF, VHALF, b);
+      mx_attn_bulk(st + KBYTES + VSLOT, vg + (long)tl * 2 * VHALF + VHALF, VHALF, b);
+    }
   };
   auto landed = [&](int tl) {
     mx_attn_bar_wait((uint32_t)__cvta_generic_to_shared(&fullBar[tl % STAGES]), (tl / STAGES) & 1);
@@ -155,13 +173,13 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
     const bool interior = j0 + MX_ATTN_TILE128 <= sk && mask == nullptr && posScale &&
                           (!causal || j0 + MX_ATTN_TILE128 - 1 <= q0);
     const float scA[2] = {qsA * k0, qsA * k1}, scB[2] = {qsB * k0, qsB * k1};
-    mx_attn_wg_softmax_n<2>(s, interior, j0, t, sk, causal, rA, rB, scA, scB, mask, maskA, maskB, mA, mB, lA, lB, alA,
-                            alB, p);
+    mx_attn_wg_softmax_n<2, false>(s, interior, j0, t, sk, causal, rA, rB, scA, scB, mask, maskA, maskB, mA, mB, lA,
+                                   lB, alA, alB, p);
   };
 
-  float o[D / 2], acc[D / 2];
+  float o[D / 2 + 4], acc[D / 2 + 4];  // O, then the row sums (accumulators 64..67)
 #pragma unroll
-  for (int i = 0; i < D / 2; i++) o[i] = acc[i] = 0.f;
+  for (int i = 0; i < D / 2 + 4; i++) o[i] = acc[i] = 0.f;
   float mA = -INFINITY, mB = -INFINITY, lA = 0.f, lB = 0.f;
 
   int tiles = skPad / MX_ATTN_TILE128;
@@ -202,7 +220,7 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
     __syncthreads();  // every thread is past P·V(tile-1)'s wait: that stage can be refilled
     const uint8_t* vs = stage(tile) + KBYTES;
     const uint64_t kd = mx_attn_kdesc<D>(stage(tile + 1));
-    const uint64_t vd0 = mx_attn_vdesc<false>(vs), vd1 = mx_attn_vdesc<false>(vs + VHALF);
+    const uint64_t vd0 = mx_attn_vdesc<false>(vs), vd1 = mx_attn_vdesc<false>(vs + VSLOT);
     stamp(0);
     mx_attn_wg_fence();
     mx_attn_wg128_issue_qk<D>(s, qd, kd);
@@ -215,7 +233,7 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
     stamp(2);
     softmax(s, tile + 1, k0, k1, nA, nB, p, mA, mB, lA, lB);
     stamp(3);
-    mx_attn_wg_wait_f64(acc);
+    mx_attn_wg_wait_f68(acc);
     stamp(4);
 #pragma unroll
     for (int kk = 0; kk < 4; kk++) mx_attn_keep(pf[kk]);
@@ -237,16 +255,17 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
   // The last tile's P·V (its stage landed before its scores were computed).
   const uint8_t* vs = stage(tiles - 1) + KBYTES;
   mx_attn_wg_fence();
-  mx_attn_wg128_issue_pv(acc, pf, mx_attn_vdesc<false>(vs), mx_attn_vdesc<false>(vs + VHALF));
-  mx_attn_wg_wait_f64(acc);
+  mx_attn_wg128_issue_pv(acc, pf, mx_attn_vdesc<false>(vs), mx_attn_vdesc<false>(vs + VSLOT));
+  mx_attn_wg_wait_f68(acc);
 #pragma unroll
   for (int kk = 0; kk < 4; kk++) mx_attn_keep(pf[kk]);
   mx_attn_wg_join(o, acc, alA, alB);
-  mx_attn_wg_store<D>(o, lA, lB, vscale + (long)bh * D, out, ob, oh, os, bh, heads, sq, rA, rB, t);
+  mx_attn_wg_store<D, D / 2 + 4>(o, lA, lB, vscale + (long)bh * D, out, ob, oh, os, bh, heads, sq, rA, rB, t);
 }
 
-// Dynamic shared memory: 3 stages × (128 keys × 128 K bytes + 128 channels × 128 Vᵀ bytes) + 64 bytes of
-// barriers + Q's 64 × 128-byte image = 106,560 bytes (two CTAs per SM). Needs the key length padded to 128 (launcher).
+// Dynamic shared memory: 3 stages × (128 keys × 128 K bytes + 2 × 136 rows × 64 Vᵀ bytes) + 64 bytes of
+// barriers + Q's 64 × 128-byte image = 109,632 bytes (two CTAs per SM). Needs the key length padded to 128
+// (launcher).
 extern "C" __global__ void __launch_bounds__(128, 2) mx_attn_wg1q_d128(
     const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt,
     const float* vscale, const float* mask, long mb, long mh, long mq, float* out, long ob, long oh, long os,

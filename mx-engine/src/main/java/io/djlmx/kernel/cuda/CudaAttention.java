@@ -119,7 +119,7 @@ public final class CudaAttention implements AutoCloseable {
     /**
      * As {@link #WGMMA_1WG_PIPE} with 128-key tiles (half the per-tile barriers, waits, max
      * reductions and output rescales) and Q read by the tensor cores from shared memory; the keys
-     * are padded to 128. FP8 P·V only.
+     * are padded to 128, and the row sums come from the tensor cores too. FP8 P·V only.
      */
     WGMMA_1WG_PIPE128;
 
@@ -557,7 +557,9 @@ public final class CudaAttention implements AutoCloseable {
       // pipelined kernel's with 8 more rows of ones), then the stage barriers; the 128-key kernel
       // also keeps Q's 64 rows in shared memory
       int kt = kernel.keyTile();
-      boolean onesRows = kernel == Kernel.WGMMA_1WG_PIPE && !fp16PV; // its row sums come from P·V
+      // the FP8 pipelined kernels' row sums come from P·V: 8 rows of ones after each Vᵀ tile
+      boolean onesRows =
+          (kernel == Kernel.WGMMA_1WG_PIPE || kernel == Kernel.WGMMA_1WG_PIPE128) && !fp16PV;
       int vRows = onesRows ? d + 8 : d;
       int smem =
           3 * (kt * d + vRows * kt * (fp16PV ? 2 : 1))
