@@ -48,11 +48,6 @@ __device__ __forceinline__ float mx_attn_exp2(float x) {  // -inf -> 0, NaN -> N
   return y;
 }
 
-__device__ __forceinline__ float mx_attn_warp_nanmax(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = mx_attn_nanmax(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
-
 __device__ __forceinline__ int8_t mx_attn_int8(float x, float inv) {
   // x·inv is within [-127, 127] (up to rounding) when inv = 127/amax; NaN blocks carry a NaN scale instead.
   int c = __float2int_rn(x * inv);
@@ -69,16 +64,8 @@ __device__ __forceinline__ long mx_attn_off(long sb, long sh, long ss, int bh, i
 // must be known before any tile is quantized). The fused launches A and B also read BF16 and FP16 inputs
 // (mx_attn_ld4x2: 16-byte loads shared by pairs of threads), widened exactly to FP32 before any arithmetic.
 
-// max that lets NaN win over 4 lanes of a float4 of magnitudes.
-__device__ __forceinline__ float mx_attn_amax4(float a, float4 x) {
-  a = mx_attn_nanmax(a, fabsf(x.x));
-  a = mx_attn_nanmax(a, fabsf(x.y));
-  a = mx_attn_nanmax(a, fabsf(x.z));
-  return mx_attn_nanmax(a, fabsf(x.w));
-}
-
 // |x| as bits: as unsigned integers they order like the magnitudes, and every NaN's lie above infinity's, so the
-// integer max of them is a NaN-wins max of |x| at one integer instruction per value (the fused launches).
+// integer max of them is a NaN-wins max of |x| at one integer instruction per value (every amax of steps 1-4).
 __device__ __forceinline__ unsigned mx_attn_mag(float x) { return __float_as_uint(x) & 0x7FFFFFFFu; }
 __device__ __forceinline__ unsigned mx_attn_umax4(unsigned a, float4 x) {
   return max(max(a, max(mx_attn_mag(x.x), mx_attn_mag(x.y))), max(mx_attn_mag(x.z), mx_attn_mag(x.w)));
@@ -133,30 +120,31 @@ __device__ __forceinline__ void mx_attn_kv_stats(const float* __restrict__ k, co
                                                  float* __restrict__ vscale) {
   constexpr int C4 = D / 4, RG = 256 / C4;
   __shared__ float4 sum[RG][C4];
-  __shared__ float4 amax[RG][C4];
+  __shared__ uint4 amax[RG][C4];  // as bits (mx_attn_mag)
   const int bh = blockIdx.x, c4 = threadIdx.x % C4, rg = threadIdx.x / C4;
   const long base = mx_attn_off(sb, sh, ss, bh, heads, 0) + 4 * c4;
-  float4 s = make_float4(0.f, 0.f, 0.f, 0.f), a = s;
+  float4 s = make_float4(0.f, 0.f, 0.f, 0.f);
+  uint4 a = make_uint4(0u, 0u, 0u, 0u);
 #pragma unroll 4
   for (int j = rg; j < sk; j += RG) {
     const float4 x = mx_attn_ld4(k + base + (long)j * ss);
     const float4 y = mx_attn_ld4(v + base + (long)j * ss);
     s.x += x.x; s.y += x.y; s.z += x.z; s.w += x.w;
-    a.x = mx_attn_nanmax(a.x, fabsf(y.x)); a.y = mx_attn_nanmax(a.y, fabsf(y.y));
-    a.z = mx_attn_nanmax(a.z, fabsf(y.z)); a.w = mx_attn_nanmax(a.w, fabsf(y.w));
+    a = make_uint4(max(a.x, mx_attn_mag(y.x)), max(a.y, mx_attn_mag(y.y)), max(a.z, mx_attn_mag(y.z)),
+                   max(a.w, mx_attn_mag(y.w)));
   }
   sum[rg][c4] = s;
   amax[rg][c4] = a;
   __syncthreads();
   if (threadIdx.x >= D) return;
   const int c = threadIdx.x, q = c / 4, e = c % 4;
-  float t = 0.f, m = 0.f;
+  float t = 0.f;
+  unsigned mb = 0u;
   for (int r = 0; r < RG; r++) {
-    const float* sr = reinterpret_cast<const float*>(&sum[r][q]);
-    const float* ar = reinterpret_cast<const float*>(&amax[r][q]);
-    t += sr[e];
-    m = mx_attn_nanmax(m, ar[e]);
+    t += reinterpret_cast<const float*>(&sum[r][q])[e];
+    mb = max(mb, reinterpret_cast<const unsigned*>(&amax[r][q])[e]);
   }
+  const float m = __uint_as_float(mb);
   kmean[(long)bh * D + c] = t / (float)sk;
   vscale[(long)bh * D + c] = m == 0.f ? 1.f : m / 448.f;
 }
@@ -227,9 +215,10 @@ __device__ __forceinline__ void mx_attn_quant_q(const float* __restrict__ q, lon
   const int bh = blockIdx.y, c4 = threadIdx.x % C4, i = blockIdx.x * RPB + threadIdx.x / C4;
   float4 x = make_float4(0.f, 0.f, 0.f, 0.f);
   if (i < sq) x = mx_attn_ld4(q + mx_attn_off(sb, sh, ss, bh, heads, i) + 4 * c4);
-  float amax = mx_attn_amax4(0.f, x);
+  unsigned mag = mx_attn_umax4(0u, x);
 #pragma unroll
-  for (int o = C4 / 2; o > 0; o >>= 1) amax = mx_attn_nanmax(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+  for (int o = C4 / 2; o > 0; o >>= 1) mag = max(mag, __shfl_xor_sync(0xffffffffu, mag, o));
+  const float amax = __uint_as_float(mag);
   const float inv = amax == 0.f ? 0.f : 127.f / amax;
   *reinterpret_cast<uint32_t*>(qq + ((long)bh * sqPad + i) * D + 4 * c4) = i < sq ? mx_attn_int8x4(x, inv) : 0u;
   if (c4 == 0) qscale[(long)bh * sqPad + i] = i < sq ? amax / 127.f * softmaxScale * MX_ATTN_LOG2E : 0.f;
@@ -395,12 +384,14 @@ __device__ __forceinline__ void mx_attn_kv_partial(const T* __restrict__ k, cons
   __syncthreads();
   if (!lastChunk || c >= D) return;
   __threadfence();
-  float t = 0.f, m = 0.f;
+  float t = 0.f;
+  unsigned mb = 0u;
   for (int i = 0; i < nChunks; i++) {
     const float* p = kvpart + ((long)bh * nChunks + i) * 2 * D;
     t += __ldcg(p + c);  // L2, not a stale L1 line
-    m = mx_attn_nanmax(m, __ldcg(p + D + c));
+    mb = max(mb, __float_as_uint(__ldcg(p + D + c)));
   }
+  const float m = __uint_as_float(mb);
   kmean[(long)bh * D + c] = t / (float)sk;
   vscale[(long)bh * D + c] = m == 0.f ? 1.f : m / 448.f;
 }
