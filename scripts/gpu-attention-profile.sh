@@ -2,11 +2,29 @@
 # Runs on the GPU machine from the folder above the bundle: profiles one non-causal and one causal forward
 # of the default attention kernel at B=4, H=32, S=4096, D=128 (the quantization launches and the fused
 # kernel) with Nsight Compute, when the machine has ncu; the report goes to $OUT/ncu-attention.txt.
-# Usage: bash .bundle/gpu-attention-profile.sh [pipes|source|quant]   (pipes: the default kernel's pipe
-# utilization; source: its warp-stall samples per SASS instruction; quant: the quantization launches of the
-# FP32 and BF16 forwards, durations, memory throughput and occupancy)
+# Usage: bash .bundle/gpu-attention-profile.sh [pipes|source|quant|sass [KERNEL...]]   (pipes: the default
+# kernel's pipe utilization; source: its warp-stall samples per SASS instruction; quant: the quantization
+# launches of the FP32 and BF16 forwards, durations, memory throughput and occupancy; sass: the SASS of the
+# named kernels, by default mx_attn_wg1q_d128, from the bundle's fatbin with cuobjdump, which the GPU machine
+# has and this one does not, into $OUT/KERNEL.sass)
 set -uo pipefail
 B="$(cd "$(dirname "$0")" && pwd)"
+if [[ "${1:-}" == sass ]]; then
+  O="${OUT:-$PWD/gpu-out}"
+  mkdir -p "$O"
+  CUOBJDUMP="$(command -v cuobjdump || ls /usr/local/cuda*/bin/cuobjdump 2>/dev/null | head -1)"
+  if [[ -z "$CUOBJDUMP" ]]; then echo "gpu-attention-profile: no cuobjdump on this machine"; exit 0; fi
+  python3 -c "import zipfile,sys; open(sys.argv[2],'wb').write(zipfile.ZipFile(sys.argv[1]).read('io/djlmx/kernel/cuda/mx-kernels.fatbin'))" \
+    "$B/lib/mx-engine.jar" "$O/mx-kernels.fatbin"
+  shift
+  for k in "${@:-mx_attn_wg1q_d128}"; do
+    "$CUOBJDUMP" -sass -fun "$k" "$O/mx-kernels.fatbin" > "$O/$k.sass" 2>&1
+    echo "gpu-attention-profile: $k: $(grep -c 'GMMA' "$O/$k.sass") MMAs, $(grep -c 'R2UR' "$O/$k.sass") R2UR," \
+      "$(grep -cE 'LDL|STL' "$O/$k.sass") local loads/stores"
+  done
+  rm -f "$O/mx-kernels.fatbin"
+  exit 0
+fi
 if [[ ! -x "$B/jre/bin/java" && -f "$B/jre.tar.xz" ]]; then # attention bundles carry the runtime packed
   tar xJf "$B/jre.tar.xz" -C "$B" 2>/dev/null ||
     python3 -c "import tarfile,sys; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$B/jre.tar.xz" "$B"

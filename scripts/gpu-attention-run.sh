@@ -2,6 +2,8 @@
 # Runs on the GPU machine from the folder that holds the bundle (scripts/gpu-bundle.sh): the CUDA
 # attention test, the attention benchmark and PyTorch SDPA on the same card, logs under $OUT.
 # Usage: bash .bundle/gpu-attention-run.sh [quick]
+#        bash .bundle/gpu-attention-run.sh ab KERNEL1,KERNEL2[,...] [ROUNDS]   (the tests, then a same-process
+#        A/B of the named CudaAttention.Kernel values, no SDPA)
 set -uo pipefail
 B="$(cd "$(dirname "$0")" && pwd)"
 if [[ ! -x "$B/jre/bin/java" && -f "$B/jre.tar.xz" ]]; then # attention bundles carry the runtime packed
@@ -22,11 +24,13 @@ echo "== GPU attention tests"
   --disable-banner --disable-ansi-colors --reports-dir "$O/junit" 2>&1 | tee "$O/tests.log" | grep -vE "^\s*$" | tail -70
 TEST_RC=${PIPESTATUS[0]}
 echo "== attention benchmark"
-"$JAVA" "${FLAGS[@]}" -cp "$CP" io.djlmx.kernel.cuda.CudaAttentionBenchmark "$MODE" 2>&1 | tee "$O/bench-java.log"
-echo "== PyTorch SDPA"
-PYTHONUNBUFFERED=1 python3 "$B/gpu_attention_torch_ref.py" "$MODE" 2>&1 | tee "$O/bench-torch.log"
+"$JAVA" "${FLAGS[@]}" -cp "$CP" io.djlmx.kernel.cuda.CudaAttentionBenchmark "$@" 2>&1 | tee "$O/bench-java.log"
+if [[ "$MODE" != ab ]]; then
+  echo "== PyTorch SDPA"
+  PYTHONUNBUFFERED=1 python3 "$B/gpu_attention_torch_ref.py" "$MODE" 2>&1 | tee "$O/bench-torch.log"
+fi
 echo "== summary"
 grep -h "^ATTN" "$O/tests.log"
-grep -h "^RESULT" "$O/bench-java.log" "$O/bench-torch.log"
+grep -h "^RESULT" "$O/bench-java.log" "$O/bench-torch.log" 2>/dev/null
 grep -E "tests (successful|failed|skipped)" "$O/tests.log"
 exit $TEST_RC

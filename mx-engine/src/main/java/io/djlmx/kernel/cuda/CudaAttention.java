@@ -129,12 +129,17 @@ public final class CudaAttention implements AutoCloseable {
 
     /** Whether the kernel has an FP16 P·V variant. */
     boolean fp16PV() {
-      return this != WGMMA_1WG_PIPE128;
+      return !keys128();
+    }
+
+    /** Whether the kernel works on 128-key tiles (and has a timed build). */
+    boolean keys128() {
+      return this == WGMMA_1WG_PIPE128;
     }
 
     /** The key padding the kernel needs: its key tile. */
     int keyTile() {
-      return this == WGMMA_1WG_PIPE128 ? 2 * TILE : TILE;
+      return keys128() ? 2 * TILE : TILE;
     }
 
     int warpgroups() {
@@ -350,6 +355,11 @@ public final class CudaAttention implements AutoCloseable {
     return input;
   }
 
+  /** The fused kernel {@link #attend} launches. */
+  Kernel kernel() {
+    return kernel;
+  }
+
   /**
    * Computes softmax(scale·Q·Kᵀ)·V on the device; every launch is checked.
    *
@@ -497,7 +507,7 @@ public final class CudaAttention implements AutoCloseable {
    * times the phases of its loop into it (8 longs per CTA, see mx_attention_wgp128.cu).
    */
   void attend(DeviceBuffer out, boolean causal, int extraSharedMemory, DeviceBuffer timing) {
-    if (timing != null && kernel != Kernel.WGMMA_1WG_PIPE128) {
+    if (timing != null && !kernel.keys128()) {
       throw new IllegalArgumentException(
           "CUDA attention: only the pipe128 kernel has a timed build");
     }

@@ -81,8 +81,9 @@ public final class CudaAttentionBenchmark {
   /**
    * Runs the benchmark.
    *
-   * @param args {@code profile} for one forward per causal setting of the default kernel, else
-   *     ignored
+   * @param args {@code profile} for one forward per causal setting of the default kernel; {@code ab
+   *     KERNEL1,KERNEL2,... [ROUNDS]} for a same-process A/B of {@link CudaAttention.Kernel} values
+   *     (see {@code abKernels}); else ignored
    */
   public static void main(String[] args) {
     CudaBackend be = CudaBackend.get();
@@ -112,6 +113,10 @@ public final class CudaAttentionBenchmark {
           att.forward(qb, kb, vb, out, false, null);
           be.synchronize();
         }
+        return;
+      }
+      if (args.length > 1 && args[0].equals("ab")) {
+        abKernels(shape, q, k, v, out, args[1], args.length > 2 ? Integer.parseInt(args[2]) : 7);
         return;
       }
       for (CudaAttention.Kernel kernel : CudaAttention.Kernel.values()) {
@@ -202,6 +207,95 @@ public final class CudaAttentionBenchmark {
         result(tag + "_cycles_" + names[i], sum[i] / steps, "cycles", "per 128-key step");
       }
     }
+  }
+
+  /**
+   * Same-process A/B of fused kernels (FP8 P·V, FP32 inputs quantized once per kernel): {@code
+   * rounds} rounds, each timing every kernel in turn (median of 15 launches after 3 warm-ups, non-
+   * causal then causal), so drifting clocks hit every kernel alike; reports each kernel's median
+   * over the rounds, its ratio to the first kernel, and the 128-key kernels' phase cycles.
+   */
+  private static void abKernels(
+      AttentionShape shape,
+      DeviceBuffer q,
+      DeviceBuffer k,
+      DeviceBuffer v,
+      DeviceBuffer out,
+      String names,
+      int rounds) {
+    String[] list = names.split(",");
+    CudaAttention[] atts = new CudaAttention[list.length];
+    try {
+      for (int i = 0; i < list.length; i++) {
+        atts[i] =
+            CudaAttention.create(
+                shape,
+                false,
+                CudaAttention.Kernel.valueOf(list[i].trim().toUpperCase(Locale.ROOT)));
+        atts[i].quantize(q, k, v, null);
+      }
+      float[][][] ms = new float[2][list.length][rounds];
+      for (int r = 0; r < rounds; r++) {
+        for (int c = 0; c < 2; c++) {
+          boolean causal = c == 1;
+          for (int i = 0; i < list.length; i++) {
+            CudaAttention att = atts[i];
+            ms[c][i][r] = medianMillis(() -> att.attend(out, causal), 3, 15);
+          }
+        }
+      }
+      CudaBackend.get().synchronize();
+      for (int c = 0; c < 2; c++) {
+        float first = median(ms[c][0]);
+        for (int i = 0; i < list.length; i++) {
+          float m = median(ms[c][i]);
+          result(
+              "ab_" + list[i].trim().toLowerCase(Locale.ROOT) + (c == 1 ? "_causal" : "_full"),
+              m,
+              "ms",
+              String.format(
+                  Locale.ROOT,
+                  "%.3fx the first, %d rounds, %.3f-%.3f ms",
+                  first / m,
+                  rounds,
+                  min(ms[c][i]),
+                  max(ms[c][i])));
+        }
+      }
+      for (int i = 0; i < list.length; i++) {
+        if (atts[i].kernel().keys128()) { // the kernels with a timed build
+          phases(atts[i], out, "ab_" + list[i].trim().toLowerCase(Locale.ROOT), 0);
+        }
+      }
+    } finally {
+      for (CudaAttention a : atts) {
+        if (a != null) {
+          a.close();
+        }
+      }
+    }
+  }
+
+  private static float min(float[] xs) {
+    float m = Float.POSITIVE_INFINITY;
+    for (float x : xs) {
+      m = Math.min(m, x);
+    }
+    return m;
+  }
+
+  private static float max(float[] xs) {
+    float m = Float.NEGATIVE_INFINITY;
+    for (float x : xs) {
+      m = Math.max(m, x);
+    }
+    return m;
+  }
+
+  private static float median(float[] xs) {
+    float[] c = xs.clone();
+    java.util.Arrays.sort(c);
+    return c[c.length / 2];
   }
 
   private static void run(
