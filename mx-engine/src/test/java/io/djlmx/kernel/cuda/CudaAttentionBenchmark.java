@@ -224,14 +224,15 @@ public final class CudaAttentionBenchmark {
       String names,
       int rounds) {
     String[] list = names.split(",");
+    String[] tags = new String[list.length];
     CudaAttention[] atts = new CudaAttention[list.length];
     try {
       for (int i = 0; i < list.length; i++) {
+        String name = list[i].trim();
+        tags[i] = "ab_" + name.toLowerCase(Locale.ROOT);
         atts[i] =
             CudaAttention.create(
-                shape,
-                false,
-                CudaAttention.Kernel.valueOf(list[i].trim().toUpperCase(Locale.ROOT)));
+                shape, false, CudaAttention.Kernel.valueOf(name.toUpperCase(Locale.ROOT)));
         atts[i].quantize(q, k, v, null);
       }
       float[][][] ms = new float[2][list.length][rounds];
@@ -246,25 +247,25 @@ public final class CudaAttentionBenchmark {
       }
       CudaBackend.get().synchronize();
       for (int c = 0; c < 2; c++) {
-        float first = median(ms[c][0]);
+        float first = sorted(ms[c][0])[rounds / 2];
         for (int i = 0; i < list.length; i++) {
-          float m = median(ms[c][i]);
+          float[] t = sorted(ms[c][i]);
           result(
-              "ab_" + list[i].trim().toLowerCase(Locale.ROOT) + (c == 1 ? "_causal" : "_full"),
-              m,
+              tags[i] + (c == 1 ? "_causal" : "_full"),
+              t[rounds / 2],
               "ms",
               String.format(
                   Locale.ROOT,
                   "%.3fx the first, %d rounds, %.3f-%.3f ms",
-                  first / m,
+                  first / t[rounds / 2],
                   rounds,
-                  min(ms[c][i]),
-                  max(ms[c][i])));
+                  t[0],
+                  t[rounds - 1]));
         }
       }
       for (int i = 0; i < list.length; i++) {
         if (atts[i].kernel().keys128()) { // the kernels with a timed build
-          phases(atts[i], out, "ab_" + list[i].trim().toLowerCase(Locale.ROOT), 0);
+          phases(atts[i], out, tags[i], 0);
         }
       }
     } finally {
@@ -276,26 +277,11 @@ public final class CudaAttentionBenchmark {
     }
   }
 
-  private static float min(float[] xs) {
-    float m = Float.POSITIVE_INFINITY;
-    for (float x : xs) {
-      m = Math.min(m, x);
-    }
-    return m;
-  }
-
-  private static float max(float[] xs) {
-    float m = Float.NEGATIVE_INFINITY;
-    for (float x : xs) {
-      m = Math.max(m, x);
-    }
-    return m;
-  }
-
-  private static float median(float[] xs) {
+  /** A sorted copy: the median is at length / 2, the range at both ends. */
+  private static float[] sorted(float[] xs) {
     float[] c = xs.clone();
-    java.util.Arrays.sort(c);
-    return c[c.length / 2];
+    Arrays.sort(c);
+    return c;
   }
 
   private static void run(
