@@ -61,10 +61,12 @@ mma("mx_attn_wg_e4m3_n64", "wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3
 mma("mx_attn_wg_e4m3_n128", "wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3", "float", "f", 64, ", 1, 1")
 mma("mx_attn_wg_f16_n64", "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16", "float", "f", 32, ", 1, 1, 0")
 mma("mx_attn_wg_f16_n128", "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16", "float", "f", 64, ", 1, 1, 0")
-# N = D + 8: FP8 P·V with 8 extra columns of ones in B, whose accumulators are the row sums of P (head dim 128).
+# N = D + 8: FP8 P·V with 8 extra columns of ones in B, whose accumulators are the row sums of P.
+mma("mx_attn_wg_e4m3_n72", "wgmma.mma_async.sync.aligned.m64n72k32.f32.e4m3.e4m3", "float", "f", 36, ", 1, 1")
 mma("mx_attn_wg_e4m3_n136", "wgmma.mma_async.sync.aligned.m64n136k32.f32.e4m3.e4m3", "float", "f", 68, ", 1, 1")
 wait("mx_attn_wg_wait_i32", "int", "r", 32)
 wait("mx_attn_wg_wait_f32", "float", "f", 32)
+wait("mx_attn_wg_wait_f36", "float", "f", 36)
 wait("mx_attn_wg_wait_f64", "float", "f", 64)
 wait("mx_attn_wg_wait_f68", "float", "f", 68)
 wait("mx_attn_wg_wait1_i32", "int", "r", 32, 1)
@@ -80,8 +82,14 @@ template <int D>
 __device__ __forceinline__ void mx_attn_wg_wait_acc(float (&d)[D / 2]) {
   if constexpr (D == 64) mx_attn_wg_wait_f32(d); else mx_attn_wg_wait_f64(d);
 }
-// FP8 P·V with the row-sum columns (N = 136, head dim 128; the B stage has 8 rows of ones after Vᵀ).
-__device__ __forceinline__ void mx_attn_wg_pv_sum(float (&d)[68], const uint32_t (&a)[4], uint64_t db, int accumulate) {
-  mx_attn_wg_e4m3_n136(d, a, db, accumulate);
+// FP8 P·V with the row-sum columns (N = D + 8; the B stage has 8 rows of ones after Vᵀ).
+template <int D>
+__device__ __forceinline__ void mx_attn_wg_pv_sum(float (&d)[D / 2 + 4], const uint32_t (&a)[4], uint64_t db,
+                                                  int accumulate) {
+  if constexpr (D == 64) mx_attn_wg_e4m3_n72(d, a, db, accumulate); else mx_attn_wg_e4m3_n136(d, a, db, accumulate);
+}
+template <int D>
+__device__ __forceinline__ void mx_attn_wg_wait_sum(float (&d)[D / 2 + 4]) {
+  if constexpr (D == 64) mx_attn_wg_wait_f36(d); else mx_attn_wg_wait_f68(d);
 }""")
 open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "mx-engine", "src", "main", "cuda", "mx_attention_wgmma.cuh"), "w").write("\n".join(out) + "\n")

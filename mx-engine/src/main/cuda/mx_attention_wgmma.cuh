@@ -75,6 +75,17 @@ __device__ __forceinline__ void mx_attn_wg_f16_n128(float (&d)[64], const uint32
 #endif
 }
 
+__device__ __forceinline__ void mx_attn_wg_e4m3_n72(float (&d)[36], const uint32_t (&a)[4], uint64_t db, int accumulate) {
+#ifdef MX_ATTN_WG
+  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %41, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n72k32.f32.e4m3.e4m3 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35}, {%36, %37, %38, %39}, %40, p, 1, 1;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(accumulate));
+#else
+  __trap();
+#endif
+}
+
 __device__ __forceinline__ void mx_attn_wg_e4m3_n136(float (&d)[68], const uint32_t (&a)[4], uint64_t db, int accumulate) {
 #ifdef MX_ATTN_WG
   asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %73, 0;\n"
@@ -100,6 +111,15 @@ __device__ __forceinline__ void mx_attn_wg_wait_f32(float (&d)[32]) {
 #ifdef MX_ATTN_WG
   asm volatile("wgmma.wait_group.sync.aligned 0;\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+      :: "memory");
+#endif
+}
+
+// Waits for every committed wgmma group; the accumulators are named so that no read moves above the wait.
+__device__ __forceinline__ void mx_attn_wg_wait_f36(float (&d)[36]) {
+#ifdef MX_ATTN_WG
+  asm volatile("wgmma.wait_group.sync.aligned 0;\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35])
       :: "memory");
 #endif
 }
@@ -144,7 +164,13 @@ template <int D>
 __device__ __forceinline__ void mx_attn_wg_wait_acc(float (&d)[D / 2]) {
   if constexpr (D == 64) mx_attn_wg_wait_f32(d); else mx_attn_wg_wait_f64(d);
 }
-// FP8 P·V with the row-sum columns (N = 136, head dim 128; the B stage has 8 rows of ones after Vᵀ).
-__device__ __forceinline__ void mx_attn_wg_pv_sum(float (&d)[68], const uint32_t (&a)[4], uint64_t db, int accumulate) {
-  mx_attn_wg_e4m3_n136(d, a, db, accumulate);
+// FP8 P·V with the row-sum columns (N = D + 8; the B stage has 8 rows of ones after Vᵀ).
+template <int D>
+__device__ __forceinline__ void mx_attn_wg_pv_sum(float (&d)[D / 2 + 4], const uint32_t (&a)[4], uint64_t db,
+                                                  int accumulate) {
+  if constexpr (D == 64) mx_attn_wg_e4m3_n72(d, a, db, accumulate); else mx_attn_wg_e4m3_n136(d, a, db, accumulate);
+}
+template <int D>
+__device__ __forceinline__ void mx_attn_wg_wait_sum(float (&d)[D / 2 + 4]) {
+  if constexpr (D == 64) mx_attn_wg_wait_f36(d); else mx_attn_wg_wait_f68(d);
 }

@@ -9,11 +9,12 @@ import java.util.List;
  * Q (per token) and K (per 64-key tile) quantized to INT8 for Q·Kᵀ on the INT8 tensor cores, online
  * softmax in FP32, P and V (per channel) rounded to FP8 E4M3 for P·V with two-level FP32
  * accumulation. With {@code fp16PV} P and V are FP16 instead (SageAttention v1 style): more
- * accurate (FP8 P·V misses a relative L1 of 0.03 on random-normal data). On Hopper (sm_90) at head
- * dim 128 the fused kernel uses warpgroup MMAs ({@code wgmma}) on K/V tiles that the quantization
- * kernels store pre-tiled for bulk copies; at head dim 64 and elsewhere {@code mma.sync}. The
- * system property {@code mx.cuda.attentionKernel} ({@code mma}, {@code wgmma_bulk}, {@code
- * wgmma_1wg_bulk}, {@code wgmma_1wg_pipe} or {@code wgmma_1wg_pipe128}) overrides the choice.
+ * accurate (FP8 P·V misses a relative L1 of 0.03 on random-normal data). On Hopper (sm_90) the
+ * fused kernel uses warpgroup MMAs ({@code wgmma}) on K/V tiles that the quantization kernels store
+ * pre-tiled for bulk copies, software-pipelined (head dims 128 and 64); on other devices {@code
+ * mma.sync}. The system property {@code mx.cuda.attentionKernel} ({@code mma}, {@code wgmma_bulk},
+ * {@code wgmma_1wg_bulk}, {@code wgmma_1wg_pipe} or {@code wgmma_1wg_pipe128}) overrides the
+ * choice.
  *
  * <p>Inputs and output are contiguous tensors [B, H, S, D] (BHSD) in device memory; the inputs
  * FP32, or BF16 / FP16 ({@link InputType}: the quantization then reads half the bytes, and on the
@@ -102,18 +103,23 @@ public final class CudaAttention implements AutoCloseable {
     /**
      * Hopper warpgroup MMA ({@code wgmma}), 128 queries per CTA in two warpgroups sharing each K/V
      * tile; the quantization kernels store K and Vᵀ pre-tiled and each tile arrives in shared
-     * memory by two bulk copies (the TMA engine). sm_90, head dim 128 only.
+     * memory by two bulk copies (the TMA engine). sm_90, head dim 128 only (see {@link
+     * #WGMMA_1WG_BULK} for 64).
      */
     WGMMA_BULK,
-    /** As {@link #WGMMA_BULK} with one warpgroup (64 queries) per CTA, two CTAs per SM. */
+    /**
+     * As {@link #WGMMA_BULK} with one warpgroup (64 queries) per CTA, two CTAs per SM; head dims
+     * 128 and 64.
+     */
     WGMMA_1WG_BULK,
     /**
      * As {@link #WGMMA_1WG_BULK}, software-pipelined within the warpgroup: each step issues the
      * next tile's Q·Kᵀ and this tile's P·V together and computes the next tile's softmax while P·V
      * runs; the softmax row sums come from the tensor cores (P·V runs with 8 extra columns of ones
-     * in its B operand, N = 136), so they cost no per-element add and are those of P as rounded for
-     * the MMA. With FP16 P·V, whose MMA accumulates in full FP32, P·V adds straight into O (one
-     * level): 168 registers, three CTAs per SM.
+     * in its B operand, N = D + 8), so they cost no per-element add and are those of P as rounded
+     * for the MMA. With FP16 P·V, whose MMA accumulates in full FP32, P·V adds straight into O (one
+     * level): 168 registers, three CTAs per SM. Head dims 128 and 64 (three CTAs per SM at 64 in
+     * both precisions).
      */
     WGMMA_1WG_PIPE,
     /**
@@ -132,6 +138,11 @@ public final class CudaAttention implements AutoCloseable {
       return !keys128();
     }
 
+    /** Whether the kernel also takes head dim 64 (all take 128). */
+    boolean headDim64() {
+      return this == MMA || this == WGMMA_1WG_BULK || this == WGMMA_1WG_PIPE;
+    }
+
     /** Whether the kernel works on 128-key tiles (and has a timed build). */
     boolean keys128() {
       return this == WGMMA_1WG_PIPE128;
@@ -147,16 +158,20 @@ public final class CudaAttention implements AutoCloseable {
     }
 
     /**
-     * The default: {@code mx.cuda.attentionKernel} if set, else {@link #WGMMA_1WG_PIPE128} on sm_90
+     * The default: {@code mx.cuda.attentionKernel} if set, else on sm_90 {@link #WGMMA_1WG_PIPE128}
      * at head dim 128 (the fastest variant measured on the H100; {@link #create} takes {@link
-     * #WGMMA_1WG_PIPE} for FP16 P·V) and {@link #MMA} otherwise.
+     * #WGMMA_1WG_PIPE} for FP16 P·V) and {@link #WGMMA_1WG_PIPE} at 64 (2.3x {@link #MMA} on the
+     * H200), and {@link #MMA} on other devices.
      */
     static Kernel byDefault(int computeCapability, int headDim) {
       String p = System.getProperty("mx.cuda.attentionKernel");
       if (p != null) {
         return Kernel.valueOf(p.trim().toUpperCase(java.util.Locale.ROOT));
       }
-      return computeCapability == 90 && headDim == 128 ? WGMMA_1WG_PIPE128 : MMA;
+      if (computeCapability != 90) {
+        return MMA;
+      }
+      return headDim == 128 ? WGMMA_1WG_PIPE128 : WGMMA_1WG_PIPE;
     }
   }
 
@@ -310,12 +325,13 @@ public final class CudaAttention implements AutoCloseable {
       throw new IllegalArgumentException(
           "CUDA attention: the wgmma kernel needs an sm_90 device, this one is sm_" + cc);
     }
-    if (kernel.hopper() && shape.headDim() != 128) {
-      // At head dim 64 the wgmma kernels gave wrong scores on the H100 (2026-11-27); not shipped.
+    if (shape.headDim() != 128 && !kernel.headDim64()) {
       throw new IllegalArgumentException(
-          "CUDA attention: the wgmma kernels support head dim 128 only, got "
+          "CUDA attention: the "
+              + kernel
+              + " kernel supports head dim 128 only, got "
               + shape.headDim()
-              + " (use the MMA kernel)");
+              + " (MMA, WGMMA_1WG_BULK and WGMMA_1WG_PIPE also take 64)");
     }
     if (fp16PV && !kernel.fp16PV()) {
       throw new IllegalArgumentException(

@@ -82,8 +82,9 @@ public final class CudaAttentionBenchmark {
    * Runs the benchmark.
    *
    * @param args {@code profile} for one forward per causal setting of the default kernel; {@code ab
-   *     KERNEL1,KERNEL2,... [ROUNDS]} for a same-process A/B of {@link CudaAttention.Kernel} values
-   *     (see {@code abKernels}); else ignored
+   *     KERNEL1,KERNEL2,... [ROUNDS [HEAD_DIM]]} for a same-process A/B of {@link
+   *     CudaAttention.Kernel} values at head dim 128 or HEAD_DIM (see {@code abKernels}); else
+   *     ignored
    */
   public static void main(String[] args) {
     CudaBackend be = CudaBackend.get();
@@ -92,7 +93,8 @@ public final class CudaAttentionBenchmark {
     int b = 4;
     int h = 32;
     int s = 4096;
-    int d = 128;
+    // ab KERNELS ROUNDS D: the A/B at head dim D (64 or 128); everything else at 128
+    int d = args.length > 3 && args[0].equals("ab") ? Integer.parseInt(args[3]) : 128;
     AttentionShape shape = new AttentionShape(b, h, s, s, d);
     long n = (long) b * h * s * d;
     try (DeviceBuffer q = random(n, 1);
@@ -210,10 +212,11 @@ public final class CudaAttentionBenchmark {
   }
 
   /**
-   * Same-process A/B of fused kernels (FP8 P·V, FP32 inputs quantized once per kernel): {@code
-   * rounds} rounds, each timing every kernel in turn (median of 15 launches after 3 warm-ups, non-
-   * causal then causal), so drifting clocks hit every kernel alike; reports each kernel's median
-   * over the rounds, its ratio to the first kernel, and the 128-key kernels' phase cycles.
+   * Same-process A/B of fused kernels (FP8 P·V, or FP16 for a name suffixed {@code :16}; FP32
+   * inputs quantized once per kernel): {@code rounds} rounds, each timing every kernel in turn
+   * (median of 15 launches after 3 warm-ups, non- causal then causal), so drifting clocks hit every
+   * kernel alike; reports each kernel's median over the rounds, its ratio to the first kernel, and
+   * the 128-key kernels' phase cycles.
    */
   private static void abKernels(
       AttentionShape shape,
@@ -228,11 +231,19 @@ public final class CudaAttentionBenchmark {
     CudaAttention[] atts = new CudaAttention[list.length];
     try {
       for (int i = 0; i < list.length; i++) {
-        String name = list[i].trim();
-        tags[i] = "ab_" + name.toLowerCase(Locale.ROOT);
+        // KERNEL or KERNEL:16 (FP16 P·V)
+        String[] nameAndPv = list[i].trim().split(":");
+        String name = nameAndPv[0];
+        boolean fp16PV = nameAndPv.length > 1 && nameAndPv[1].equals("16");
+        tags[i] =
+            "ab_"
+                + name.toLowerCase(Locale.ROOT)
+                + (fp16PV ? "_pv16" : "")
+                + "_d"
+                + shape.headDim();
         atts[i] =
             CudaAttention.create(
-                shape, false, CudaAttention.Kernel.valueOf(name.toUpperCase(Locale.ROOT)));
+                shape, fp16PV, CudaAttention.Kernel.valueOf(name.toUpperCase(Locale.ROOT)));
         atts[i].quantize(q, k, v, null);
       }
       float[][][] ms = new float[2][list.length][rounds];
@@ -266,6 +277,14 @@ public final class CudaAttentionBenchmark {
       for (int i = 0; i < list.length; i++) {
         if (atts[i].kernel().keys128()) { // the kernels with a timed build
           phases(atts[i], out, tags[i], 0);
+        }
+      }
+      // the whole call (quantization + kernel) of each, once, after the rounds
+      for (int i = 0; i < list.length; i++) {
+        CudaAttention att = atts[i];
+        for (boolean causal : new boolean[] {false, true}) {
+          float whole = medianMillis(() -> att.forward(q, k, v, out, causal, null), 3, 15);
+          result(tags[i] + "_whole_" + (causal ? "causal" : "full"), whole, "ms", "");
         }
       }
     } finally {

@@ -190,8 +190,8 @@ class CudaAttentionTest {
   }
 
   /**
-   * Every fused kernel by name (the default one is covered above) on the same cases; the wgmma
-   * kernels at head dim 128 only (they refuse 64, see {@link #wgmmaKernelsRefuseHeadDim64}).
+   * Every fused kernel by name (the default one is covered above) on the same cases; at head dim 64
+   * the kernels that take it (the others refuse it, see {@link #kernelsWithoutHeadDim64RefuseIt}).
    */
   static Stream<Arguments> kernelsAndShapes() {
     return Stream.of(CudaAttention.Kernel.values())
@@ -199,19 +199,21 @@ class CudaAttentionTest {
             kern ->
                 shapes()
                     .map(Arguments::get)
-                    .filter(x -> !kern.hopper() || (int) x[4] == 128)
+                    .filter(x -> (int) x[4] == 128 || kern.headDim64())
                     .map(x -> Arguments.of(kern, x[0], x[1], x[2], x[3], x[4], x[5])));
   }
 
-  @Test
-  void wgmmaKernelsRefuseHeadDim64() {
+  @ParameterizedTest
+  @EnumSource(
+      value = CudaAttention.Kernel.class,
+      names = {"WGMMA_BULK", "WGMMA_1WG_PIPE128"})
+  void kernelsWithoutHeadDim64RefuseIt(CudaAttention.Kernel kernel) {
     Assumptions.assumeTrue(CudaBackend.get().computeCapability() == 90, "wgmma needs sm_90");
     AttentionShape s = new AttentionShape(1, 1, 8, 8, 64);
     IllegalArgumentException e =
-        assertThrows(
-            IllegalArgumentException.class,
-            () -> CudaAttention.create(s, false, CudaAttention.Kernel.WGMMA_1WG_BULK));
+        assertThrows(IllegalArgumentException.class, () -> CudaAttention.create(s, false, kernel));
     assertTrue(e.getMessage().contains("head dim 128 only"), e.getMessage());
+    assertTrue(e.getMessage().contains(kernel.name()), e.getMessage());
   }
 
   @ParameterizedTest(name = "{0} B={1} H={2} Sq={3} Sk={4} D={5} causal={6}")
