@@ -801,7 +801,7 @@ MX_ATTN_FWD(mx_attn_fwd16_d128, 128, true)
 // Interior tiles (every key valid and visible, no mask, positive scale) take a short path: the row max on
 // the integer scores, and each P element costs one integer add (exact int->float via the 2^23 magic), one
 // FMA and one exp2. A warpgroup whose rows are all left of a causal tile skips it.
-// Head dim 64: the one-warpgroup variant only, with the Q fragments reloaded for each tile (see the loop).
+// Head dim 64: the one-warpgroup variants (this one and 5p), with the Q fragments reloaded for each tile.
 // Keeps the A fragments of an issued wgmma live and unmodified up to this point (call it after the wait):
 // the asynchronous MMA reads them after the issuing instruction, so their registers must not be reused
 // for other values before the wait.
