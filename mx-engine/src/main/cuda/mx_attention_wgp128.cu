@@ -1,6 +1,6 @@
-// 5q. mx_attn_wg1q_d128 (CudaAttention.Kernel.WGMMA_1WG_PIPE128): the pipelined Hopper forward pass of 5p
-// (mx_attn_fwd_wgp in mx_attention.cu: one warpgroup, 64 queries per CTA, two CTAs per SM, FP8 P·V, head
-// dim 128) with 128-key tiles, which halves every per-tile cost that does not scale with the keys: the
+// 5q. mx_attn_wg1q_d128 / _d64 (CudaAttention.Kernel.WGMMA_1WG_PIPE128): the pipelined Hopper forward pass of
+// 5p (mx_attn_fwd_wgp in mx_attention.cu: one warpgroup, 64 queries per CTA, two CTAs per SM, FP8 P·V; head
+// dims 128 and 64) with 128-key tiles, which halves every per-tile cost that does not scale with the keys: the
 // barrier, the mbarrier wait, the fences and commits, the row-max shuffles, the alpha exp2s and the
 // O = alpha·O + acc join (64 FFMA per thread per tile).
 // - A 128-key stage is two consecutive 64-key tiles as the quantization launches store them (each the
@@ -89,19 +89,20 @@ __device__ __forceinline__ void mx_attn_wg128_issue_qk(int (&s)[64], uint64_t qd
 
 // P·V of one 128-key stage into fresh accumulators: two k32 steps on each 64-key Vᵀ half, one group; N = 136:
 // each half carries 8 rows of ones after its 128 channels, so accumulators 64..67 get P's row sums.
-__device__ __forceinline__ void mx_attn_wg128_issue_pv(float (&acc)[68], const uint32_t (&pf)[4][4], uint64_t vd0,
-                                                       uint64_t vd1) {
-  mx_attn_wg_e4m3_n136(acc, pf[0], vd0, 0);
-  mx_attn_wg_e4m3_n136(acc, pf[1], vd0 + 16, 1);
-  mx_attn_wg_e4m3_n136(acc, pf[2], vd1, 1);
-  mx_attn_wg_e4m3_n136(acc, pf[3], vd1 + 16, 1);
+template <int D>
+__device__ __forceinline__ void mx_attn_wg128_issue_pv(float (&acc)[D / 2 + 4], const uint32_t (&pf)[4][4],
+                                                       uint64_t vd0, uint64_t vd1) {
+  mx_attn_wg_pv_sum<D>(acc, pf[0], vd0, 0);
+  mx_attn_wg_pv_sum<D>(acc, pf[1], vd0 + 16, 1);
+  mx_attn_wg_pv_sum<D>(acc, pf[2], vd1, 1);
+  mx_attn_wg_pv_sum<D>(acc, pf[3], vd1 + 16, 1);
   mx_attn_wg_commit();
 }
 
 // TIMED (a profiling build, mx_attn_wg1q_timed_d128): thread 0 of each CTA adds up the clock cycles of each
 // phase of the loop step (0 stage wait + barrier + load issue, 1 MMA issue, 2 Q·Kᵀ wait, 3 softmax, 4 P·V
 // wait, 5 join + pack) and writes them, with the loop's total and its step count, to timing[8·cta ..].
-template <bool TIMED>
+template <int D, bool TIMED>
 __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, const float* __restrict__ qscale,
                                                 const int8_t* __restrict__ kq, const float* __restrict__ kscale,
                                                 const void* __restrict__ vtRaw, const float* __restrict__ vscale,
@@ -109,7 +110,6 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
                                                 float* __restrict__ out, long ob, long oh, long os, int heads,
                                                 int sq, int sk, int sqPad, int skPad, int causal, int posScale,
                                                 long long* timing) {
-  constexpr int D = 128;
   constexpr int KBYTES = MX_ATTN_TILE128 * D;   // two 64-key K tile images
   constexpr int VHALF = D * MX_ATTN_TILE;       // one 64-key Vᵀ tile image
   constexpr int ONES = 8 * MX_ATTN_TILE;        // 8 rows of E4M3 ones after each Vᵀ half (the row sums)
@@ -224,7 +224,7 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
     stamp(0);
     mx_attn_wg_fence();
     mx_attn_wg128_issue_qk<D>(s, qd, kd);
-    mx_attn_wg128_issue_pv(acc, pf, vd0, vd1);
+    mx_attn_wg128_issue_pv<D>(acc, pf, vd0, vd1);
     // The refill after the MMA issue: the warpgroup's MMAs do not wait for the loading thread.
     if (tile + 2 < tiles) load(tile + 2);
     stamp(1);
@@ -233,7 +233,7 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
     stamp(2);
     softmax(s, tile + 1, k0, k1, nA, nB, p, mA, mB, lA, lB);
     stamp(3);
-    mx_attn_wg_wait_f68(acc);
+    mx_attn_wg_wait_sum<D>(acc);
     stamp(4);
 #pragma unroll
     for (int kk = 0; kk < 4; kk++) mx_attn_keep(pf[kk]);
@@ -255,8 +255,8 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
   // The last tile's P·V (its stage landed before its scores were computed).
   const uint8_t* vs = stage(tiles - 1) + KBYTES;
   mx_attn_wg_fence();
-  mx_attn_wg128_issue_pv(acc, pf, mx_attn_vdesc<false>(vs), mx_attn_vdesc<false>(vs + VSLOT));
-  mx_attn_wg_wait_f68(acc);
+  mx_attn_wg128_issue_pv<D>(acc, pf, mx_attn_vdesc<false>(vs), mx_attn_vdesc<false>(vs + VSLOT));
+  mx_attn_wg_wait_sum<D>(acc);
 #pragma unroll
   for (int kk = 0; kk < 4; kk++) mx_attn_keep(pf[kk]);
   mx_attn_wg_join(o, acc, alA, alB);
@@ -270,8 +270,8 @@ extern "C" __global__ void __launch_bounds__(128, 2) mx_attn_wg1q_d128(
     const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt,
     const float* vscale, const float* mask, long mb, long mh, long mq, float* out, long ob, long oh, long os,
     int heads, int sq, int sk, int sqPad, int skPad, int causal, int posScale) {
-  mx_attn_fwd_wgq<false>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, sk,
-                         sqPad, skPad, causal, posScale, nullptr);
+  mx_attn_fwd_wgq<128, false>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, sk,
+                              sqPad, skPad, causal, posScale, nullptr);
 }
 
 // mx_attn_wg1q_d128 with the loop's phases timed (TIMED above), for CudaAttentionBenchmark.
@@ -279,6 +279,23 @@ extern "C" __global__ void __launch_bounds__(128, 2) mx_attn_wg1q_timed_d128(
     const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt,
     const float* vscale, const float* mask, long mb, long mh, long mq, float* out, long ob, long oh, long os,
     int heads, int sq, int sk, int sqPad, int skPad, int causal, int posScale, long long* timing) {
-  mx_attn_fwd_wgq<true>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, sk,
-                        sqPad, skPad, causal, posScale, timing);
+  mx_attn_fwd_wgq<128, true>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, sk,
+                             sqPad, skPad, causal, posScale, timing);
+}
+
+// Head dim 64 (P·V m64n72k32 per half; Q from shared memory, so no Q fragment registers to lose, unlike the
+// register-A kernels at 64) and its timed build.
+extern "C" __global__ void __launch_bounds__(128, 2) mx_attn_wg1q_d64(
+    const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt,
+    const float* vscale, const float* mask, long mb, long mh, long mq, float* out, long ob, long oh, long os,
+    int heads, int sq, int sk, int sqPad, int skPad, int causal, int posScale) {
+  mx_attn_fwd_wgq<64, false>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, sk,
+                             sqPad, skPad, causal, posScale, nullptr);
+}
+extern "C" __global__ void __launch_bounds__(128, 2) mx_attn_wg1q_timed_d64(
+    const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt,
+    const float* vscale, const float* mask, long mb, long mh, long mq, float* out, long ob, long oh, long os,
+    int heads, int sq, int sk, int sqPad, int skPad, int causal, int posScale, long long* timing) {
+  mx_attn_fwd_wgq<64, true>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, sk,
+                            sqPad, skPad, causal, posScale, timing);
 }

@@ -125,7 +125,8 @@ public final class CudaAttention implements AutoCloseable {
     /**
      * As {@link #WGMMA_1WG_PIPE} with 128-key tiles (half the per-tile barriers, waits, max
      * reductions and output rescales) and Q read by the tensor cores from shared memory; the keys
-     * are padded to 128, and the row sums come from the tensor cores too. FP8 P·V only.
+     * are padded to 128, and the row sums come from the tensor cores too. FP8 P·V only; head dims
+     * 128 and 64.
      */
     WGMMA_1WG_PIPE128;
 
@@ -140,7 +141,7 @@ public final class CudaAttention implements AutoCloseable {
 
     /** Whether the kernel also takes head dim 64 (all take 128). */
     boolean headDim64() {
-      return this == MMA || this == WGMMA_1WG_BULK || this == WGMMA_1WG_PIPE;
+      return this != WGMMA_BULK;
     }
 
     /** Whether the kernel works on 128-key tiles (and has a timed build). */
@@ -158,20 +159,17 @@ public final class CudaAttention implements AutoCloseable {
     }
 
     /**
-     * The default: {@code mx.cuda.attentionKernel} if set, else on sm_90 {@link #WGMMA_1WG_PIPE128}
-     * at head dim 128 (the fastest variant measured on the H100; {@link #create} takes {@link
-     * #WGMMA_1WG_PIPE} for FP16 P·V) and {@link #WGMMA_1WG_PIPE} at 64 (2.3x {@link #MMA} on the
-     * H200), and {@link #MMA} on other devices.
+     * The default: {@code mx.cuda.attentionKernel} if set, else {@link #WGMMA_1WG_PIPE128} on sm_90
+     * (the fastest variant measured at head dims 128 and 64, 2.7x {@link #MMA} at 64 on the H200;
+     * {@link #create} takes {@link #WGMMA_1WG_PIPE} for FP16 P·V) and {@link #MMA} on other
+     * devices.
      */
     static Kernel byDefault(int computeCapability, int headDim) {
       String p = System.getProperty("mx.cuda.attentionKernel");
       if (p != null) {
         return Kernel.valueOf(p.trim().toUpperCase(java.util.Locale.ROOT));
       }
-      if (computeCapability != 90) {
-        return MMA;
-      }
-      return headDim == 128 ? WGMMA_1WG_PIPE128 : WGMMA_1WG_PIPE;
+      return computeCapability == 90 ? WGMMA_1WG_PIPE128 : MMA;
     }
   }
 
@@ -331,7 +329,7 @@ public final class CudaAttention implements AutoCloseable {
               + kernel
               + " kernel supports head dim 128 only, got "
               + shape.headDim()
-              + " (MMA, WGMMA_1WG_BULK and WGMMA_1WG_PIPE also take 64)");
+              + " (every other kernel also takes 64)");
     }
     if (fp16PV && !kernel.fp16PV()) {
       throw new IllegalArgumentException(

@@ -12,7 +12,7 @@ class CudaAttentionKernelChoiceTest {
     String before = System.clearProperty("mx.cuda.attentionKernel");
     try {
       assertEquals(CudaAttention.Kernel.WGMMA_1WG_PIPE128, CudaAttention.Kernel.byDefault(90, 128));
-      assertEquals(CudaAttention.Kernel.WGMMA_1WG_PIPE, CudaAttention.Kernel.byDefault(90, 64));
+      assertEquals(CudaAttention.Kernel.WGMMA_1WG_PIPE128, CudaAttention.Kernel.byDefault(90, 64));
       assertEquals(CudaAttention.Kernel.MMA, CudaAttention.Kernel.byDefault(80, 64));
       assertEquals(CudaAttention.Kernel.MMA, CudaAttention.Kernel.byDefault(89, 128));
       System.setProperty("mx.cuda.attentionKernel", "mma");

@@ -206,7 +206,7 @@ class CudaAttentionTest {
   @ParameterizedTest
   @EnumSource(
       value = CudaAttention.Kernel.class,
-      names = {"WGMMA_BULK", "WGMMA_1WG_PIPE128"})
+      names = {"WGMMA_BULK"})
   void kernelsWithoutHeadDim64RefuseIt(CudaAttention.Kernel kernel) {
     Assumptions.assumeTrue(CudaBackend.get().computeCapability() == 90, "wgmma needs sm_90");
     AttentionShape s = new AttentionShape(1, 1, 8, 8, 64);
