@@ -263,39 +263,26 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
   mx_attn_wg_store<D, D / 2 + 4>(o, lA, lB, vscale + (long)bh * D, out, ob, oh, os, bh, heads, sq, rA, rB, t);
 }
 
-// Dynamic shared memory: 3 stages × (128 keys × 128 K bytes + 2 × 136 rows × 64 Vᵀ bytes) + 64 bytes of
-// barriers + Q's 64 × 128-byte image = 109,632 bytes (two CTAs per SM). Needs the key length padded to 128
-// (launcher).
-extern "C" __global__ void __launch_bounds__(128, 2) mx_attn_wg1q_d128(
-    const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt,
-    const float* vscale, const float* mask, long mb, long mh, long mq, float* out, long ob, long oh, long os,
-    int heads, int sq, int sk, int sqPad, int skPad, int causal, int posScale) {
-  mx_attn_fwd_wgq<128, false>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, sk,
-                              sqPad, skPad, causal, posScale, nullptr);
-}
-
-// mx_attn_wg1q_d128 with the loop's phases timed (TIMED above), for CudaAttentionBenchmark.
-extern "C" __global__ void __launch_bounds__(128, 2) mx_attn_wg1q_timed_d128(
-    const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt,
-    const float* vscale, const float* mask, long mb, long mh, long mq, float* out, long ob, long oh, long os,
-    int heads, int sq, int sk, int sqPad, int skPad, int causal, int posScale, long long* timing) {
-  mx_attn_fwd_wgq<128, true>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, sk,
-                             sqPad, skPad, causal, posScale, timing);
-}
-
-// Head dim 64 (P·V m64n72k32 per half; Q from shared memory, so no Q fragment registers to lose, unlike the
-// register-A kernels at 64) and its timed build.
-extern "C" __global__ void __launch_bounds__(128, 2) mx_attn_wg1q_d64(
-    const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt,
-    const float* vscale, const float* mask, long mb, long mh, long mq, float* out, long ob, long oh, long os,
-    int heads, int sq, int sk, int sqPad, int skPad, int causal, int posScale) {
-  mx_attn_fwd_wgq<64, false>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, sk,
-                             sqPad, skPad, causal, posScale, nullptr);
-}
-extern "C" __global__ void __launch_bounds__(128, 2) mx_attn_wg1q_timed_d64(
-    const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt,
-    const float* vscale, const float* mask, long mb, long mh, long mq, float* out, long ob, long oh, long os,
-    int heads, int sq, int sk, int sqPad, int skPad, int causal, int posScale, long long* timing) {
-  mx_attn_fwd_wgq<64, true>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, sk,
-                            sqPad, skPad, causal, posScale, timing);
-}
+// Dynamic shared memory at D = 128: 3 stages × (128 keys × 128 K bytes + 2 × 136 rows × 64 Vᵀ bytes) + 64
+// bytes of barriers + Q's 64 × 128-byte image = 109,632 bytes (two CTAs per SM); at D = 64, 56,384 bytes (two
+// CTAs per SM, by registers: 204). Needs the key length padded to 128 (launcher). Each head dim has a timed
+// build too (the loop's phases, TIMED above, for CudaAttentionBenchmark). At D = 64 Q comes from shared memory
+// as at 128, so the Q fragment registers the register-A kernels lose at 64 (mx_attn_fwd_wg) are not involved.
+#define MX_ATTN_FWD_WGQ(D)                                                                                    \
+  extern "C" __global__ void __launch_bounds__(128, 2) mx_attn_wg1q_d##D(                                    \
+      const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt,        \
+      const float* vscale, const float* mask, long mb, long mh, long mq, float* out, long ob, long oh,       \
+      long os, int heads, int sq, int sk, int sqPad, int skPad, int causal, int posScale) {                  \
+    mx_attn_fwd_wgq<D, false>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, \
+                              sk, sqPad, skPad, causal, posScale, nullptr);                                  \
+  }                                                                                                          \
+  extern "C" __global__ void __launch_bounds__(128, 2) mx_attn_wg1q_timed_d##D(                              \
+      const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt,        \
+      const float* vscale, const float* mask, long mb, long mh, long mq, float* out, long ob, long oh,       \
+      long os, int heads, int sq, int sk, int sqPad, int skPad, int causal, int posScale,                    \
+      long long* timing) {                                                                                   \
+    mx_attn_fwd_wgq<D, true>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, \
+                             sk, sqPad, skPad, causal, posScale, timing);                                    \
+  }
+MX_ATTN_FWD_WGQ(128)
+MX_ATTN_FWD_WGQ(64)
