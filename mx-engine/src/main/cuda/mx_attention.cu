@@ -517,9 +517,23 @@ __device__ __forceinline__ uint32_t mx_attn_fp8x2(float lo, float hi) {
   return (uint32_t)__nv_cvt_float2_to_fp8x2(make_float2(lo, hi), __NV_SATFINITE, __NV_E4M3);
 }
 
-// Per-thread setup shared by both fused kernels: this thread's rows rA and rB (= rA + 8) of the Q fragments
-// (m16n8k32 / wgmma A layout: row g / g + 8, bytes 4t.. and 16 + 4t.. of each 32-byte k-step) and its two
-// mask rows (null without a mask).
+// This thread's Q fragments (rows rA and rB = rA + 8; m16n8k32 / wgmma A layout: bytes 4t.. and 16 + 4t.. of
+// each 32-byte k-step).
+template <int D>
+__device__ __forceinline__ void mx_attn_qfrag(const int8_t* __restrict__ qq, int bh, int sqPad, int rA, int rB, int t,
+                                              uint32_t (&qf)[D / 32][4]) {
+  const int8_t* qb = qq + (long)bh * sqPad * D;
+#pragma unroll
+  for (int ks = 0; ks < D / 32; ks++) {
+    qf[ks][0] = *reinterpret_cast<const uint32_t*>(qb + (long)rA * D + ks * 32 + 4 * t);
+    qf[ks][1] = *reinterpret_cast<const uint32_t*>(qb + (long)rB * D + ks * 32 + 4 * t);
+    qf[ks][2] = *reinterpret_cast<const uint32_t*>(qb + (long)rA * D + ks * 32 + 16 + 4 * t);
+    qf[ks][3] = *reinterpret_cast<const uint32_t*>(qb + (long)rB * D + ks * 32 + 16 + 4 * t);
+  }
+}
+
+// Per-thread setup shared by both fused kernels: this thread's Q fragments (mx_attn_qfrag) and its two mask
+// rows (null without a mask).
 template <int D>
 __device__ __forceinline__ void mx_attn_rows(const int8_t* __restrict__ qq, int bh, int sqPad, int rA, int rB,
                                              int t, uint32_t (&qf)[D / 32][4], const float* mask, long mb,
@@ -532,14 +546,7 @@ __device__ __forceinline__ void mx_attn_rows(const int8_t* __restrict__ qq, int 
     maskA = mask + base + (long)min(rA, sq - 1) * mq;
     maskB = mask + base + (long)min(rB, sq - 1) * mq;
   }
-  const int8_t* qb = qq + (long)bh * sqPad * D;
-#pragma unroll
-  for (int ks = 0; ks < D / 32; ks++) {
-    qf[ks][0] = *reinterpret_cast<const uint32_t*>(qb + (long)rA * D + ks * 32 + 4 * t);
-    qf[ks][1] = *reinterpret_cast<const uint32_t*>(qb + (long)rB * D + ks * 32 + 4 * t);
-    qf[ks][2] = *reinterpret_cast<const uint32_t*>(qb + (long)rA * D + ks * 32 + 16 + 4 * t);
-    qf[ks][3] = *reinterpret_cast<const uint32_t*>(qb + (long)rB * D + ks * 32 + 16 + 4 * t);
-  }
+  mx_attn_qfrag<D>(qq, bh, sqPad, rA, rB, t, qf);
 }
 
 // The general score path of one 64-key tile, shared by both fused kernels: s[4n + e] (n-tile n, row A for
@@ -1126,7 +1133,7 @@ __device__ __forceinline__ void mx_attn_fwd_wg(const int8_t* __restrict__ qq, co
     // (H200, 2026-11-28: tile 0 exact, tiles 1.. all wrong; the same MMA on one tile is exact). Loading
     // them again for each tile (8 words from L1) gives exact scores; D = 128 keeps its registers.
     if constexpr (D == 64) {
-      if (tile > 0) mx_attn_rows<D>(qq, bh, sqPad, rA, rB, t, qf, mask, mb, mh, mq, heads, sq, maskA, maskB);
+      if (tile > 0) mx_attn_qfrag<D>(qq, bh, sqPad, rA, rB, t, qf);
     }
     mx_attn_wg_fence();
     mx_attn_wg_issue_qk<D>(s, qf, mx_attn_kdesc<D>(ksm));
@@ -1301,7 +1308,7 @@ __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, c
     __syncthreads();  // every thread is past P·V(tile-1)'s wait: that stage can be refilled
     const uint64_t kd = mx_attn_kdesc<D>(stage(tile + 1)), vd = mx_attn_vdesc<PV16>(stage(tile) + KBYTES);
     // D = 64: the Q fragments again for each tile, as in mx_attn_fwd_wg (ptxas reuses their registers)
-    if constexpr (D == 64) mx_attn_rows<D>(qq, bh, sqPad, rA, rB, t, qf, mask, mb, mh, mq, heads, sq, maskA, maskB);
+    if constexpr (D == 64) mx_attn_qfrag<D>(qq, bh, sqPad, rA, rB, t, qf);
     mx_attn_wg_fence();
     mx_attn_wg_issue_qk<D>(s, qf, kd);
     issuePv(pf, vd);
