@@ -2,8 +2,8 @@
 # Runs on the GPU machine from the folder above the bundle: profiles one non-causal and one causal forward
 # of the default attention kernel at B=4, H=32, S=4096, D=128 (the quantization launches and the fused
 # kernel) with Nsight Compute, when the machine has ncu; the report goes to $OUT/ncu-attention.txt.
-# Usage: bash .bundle/gpu-attention-profile.sh [pipes|source|quant|sass [KERNEL...]]   (pipes: the default
-# kernel's pipe utilization; source: its warp-stall samples per SASS instruction; quant: the quantization
+# Usage: bash .bundle/gpu-attention-profile.sh [pipes|mem|source|quant|sass [KERNEL...]]   (pipes: the default
+# kernel's pipe utilization; mem: its memory speed-of-light next to SDPA's; source: its warp-stall samples per SASS instruction; quant: the quantization
 # launches of the FP32 and BF16 forwards, durations, memory throughput and occupancy; sass: the SASS of the
 # named kernels, by default mx_attn_wg1q_d128, from the bundle's fatbin with cuobjdump, which the GPU machine
 # has and this one does not, into $OUT/KERNEL.sass)
@@ -55,6 +55,19 @@ if [[ "${1:-}" == quant ]]; then
     --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section LaunchStats \
     --section WarpStateStats "${BENCH[@]}" > "$O/ncu-attention-quant.txt" 2>&1
   echo "gpu-attention-profile: rc $? (report in ncu-attention-quant.txt)"
+  exit 0
+fi
+if [[ "${1:-}" == mem ]]; then
+  # Memory speed-of-light of the default attention kernel (one non-causal launch) and of PyTorch SDPA's BF16
+  # kernel on the same shape: how close each runs to the L2 and DRAM bandwidth.
+  SECS=(--section SpeedOfLight --section MemoryWorkloadAnalysis --section MemoryWorkloadAnalysis_Tables)
+  timeout "${PROFILE_TIMEOUT:-150}" "$NCU" --target-processes all -k "regex:mx_attn_wg1q" --launch-count 1 \
+    "${SECS[@]}" "${BENCH[@]}" > "$O/ncu-attention-mem.txt" 2>&1
+  echo "gpu-attention-profile: rc $? (report in ncu-attention-mem.txt)"
+  timeout "${PROFILE_TIMEOUT:-150}" "$NCU" --target-processes all -k "regex:flash|fmha|attention" \
+    --launch-skip 2 --launch-count 1 "${SECS[@]}" python3 "$B/gpu_attention_torch_ref.py" quick \
+    > "$O/ncu-sdpa-mem.txt" 2>&1
+  echo "gpu-attention-profile: rc $? (SDPA report in ncu-sdpa-mem.txt)"
   exit 0
 fi
 if [[ "${1:-}" == pipes ]]; then
