@@ -808,7 +808,8 @@ MX_ATTN_FWD(mx_attn_fwd16_d128, 128, true)
 // Interior tiles (every key valid and visible, no mask, positive scale) take a short path: the row max on
 // the integer scores, and each P element costs one integer add (exact int->float via the 2^23 magic), one
 // FMA and one exp2. A warpgroup whose rows are all left of a causal tile skips it.
-// Head dim 64: the one-warpgroup variants (this one and 5p), with the Q fragments reloaded for each tile.
+// Head dim 64: the one-warpgroup variants; this one reloads the Q fragments for each tile, 5p reads Q from
+// shared memory.
 // Keeps the A fragments of an issued wgmma live and unmodified up to this point (call it after the wait):
 // the asynchronous MMA reads them after the issuing instruction, so their registers must not be reused
 // for other values before the wait.
@@ -1185,6 +1186,19 @@ __device__ __forceinline__ void mx_attn_fwd_wg(const int8_t* __restrict__ qq, co
 // it). Without the second accumulator set the kernel fits 168 registers, so three CTAs (12 warps) share
 // an SM instead of two; the row sums are the softmax's (three stages of 24 KB plus the ones rows would
 // exceed what three CTAs per SM may use). H100, 2026-11-28: kernel 1.87 -> 1.68 ms non-causal.
+// Q's 64 rows (this thread's fragments qf: rows rl and rl + 8 of the CTA's 64, lane t) as the core-matrix image
+// that wgmma reads as its A operand by descriptor (the layout of a K tile: 8-row groups D·8 bytes apart).
+template <int D>
+__device__ __forceinline__ void mx_attn_q_image(const uint32_t (&qf)[D / 32][4], uint8_t* qsm, int rl, int t) {
+#pragma unroll
+  for (int ks = 0; ks < D / 32; ks++) {
+    *reinterpret_cast<uint32_t*>(qsm + mx_attn_core(rl, ks * 32 + 4 * t, D * 8)) = qf[ks][0];
+    *reinterpret_cast<uint32_t*>(qsm + mx_attn_core(rl + 8, ks * 32 + 4 * t, D * 8)) = qf[ks][1];
+    *reinterpret_cast<uint32_t*>(qsm + mx_attn_core(rl, ks * 32 + 16 + 4 * t, D * 8)) = qf[ks][2];
+    *reinterpret_cast<uint32_t*>(qsm + mx_attn_core(rl + 8, ks * 32 + 16 + 4 * t, D * 8)) = qf[ks][3];
+  }
+}
+
 template <int D, bool PV16>
 __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, const float* __restrict__ qscale,
                                                 const int8_t* __restrict__ kq, const float* __restrict__ kscale,
@@ -1200,9 +1214,14 @@ __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, c
   constexpr int PSTEPS = PV16 ? 4 : 2;
   constexpr int NA = D / 2 + (PV16 ? 0 : 4);  // accumulators per thread: O (FP8: then the row sums)
   static_assert(D == 128 || D == 64, "the pipelined kernel: head dim 64 or 128");
+  // D = 64: Q·Kᵀ reads Q from its shared-memory image (64 rows × 64 bytes after the barriers) by descriptor, as
+  // the 128-key kernel does: with Q in registers ptxas reused their registers after the first tile at this head
+  // dim (see mx_attn_fwd_wg). At 128 the image would cost the FP16 kernel its third CTA per SM.
+  constexpr bool QSM = D == 64;
   extern __shared__ __align__(128) uint8_t attnDynSmem[];
   uint8_t* attnSmem = attnDynSmem;
   uint64_t* fullBar = reinterpret_cast<uint64_t*>(attnDynSmem + STAGES * STAGE);
+  uint8_t* qsm = attnDynSmem + STAGES * STAGE + 64;
 
   const int bh = blockIdx.y, tid = threadIdx.x;
   const int warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
@@ -1216,13 +1235,27 @@ __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, c
   const float* maskB;
   uint32_t qf[D / 32][4];
   mx_attn_rows<D>(qq, bh, sqPad, rA, rB, t, qf, mask, mb, mh, mq, heads, sq, maskA, maskB);
+  if constexpr (QSM) mx_attn_q_image<D>(qf, qsm, warp * 16 + g, t);
   if constexpr (!PV16) {
     for (int i = tid; i < STAGES * ONES / 4; i += blockDim.x)  // E4M3 1.0
       reinterpret_cast<uint32_t*>(attnSmem + (i / (ONES / 4)) * STAGE + KBYTES + VBYTES)[i % (ONES / 4)] = 0x38383838u;
+  }
+  if constexpr (QSM || !PV16) {
     // the MMAs read shared memory through the async proxy: make these generic-proxy stores visible to it
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
   }
-  mx_attn_bar_init<STAGES>(fullBar);  // its __syncthreads also publishes the ones
+  const uint64_t qd = mx_attn_desc(qsm, D * 8);
+  // S = Q·Kᵀ of one tile (K stage descriptor kd), one group (not waited)
+  auto issueQk = [&](int (&sc)[32], uint64_t kd) {
+    if constexpr (QSM) {
+#pragma unroll
+      for (int ks = 0; ks < D / 32; ks++) mx_attn_wg_s8_n64_ss(sc, qd + 16 * ks, kd + 16 * ks, ks > 0);
+      mx_attn_wg_commit();
+    } else {
+      mx_attn_wg_issue_qk<D>(sc, qf, kd);
+    }
+  };
+  mx_attn_bar_init<STAGES>(fullBar);  // its __syncthreads also publishes the ones and Q's image
   auto load = [&](int tl) {
     const int st = tl % STAGES;
     mx_attn_load_stage(attnSmem + st * STAGE, &fullBar[st], kb + (long)tl * KBYTES, KBYTES, vg + (long)tl * VBYTES,
@@ -1294,7 +1327,7 @@ __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, c
   uint32_t pf[PSTEPS][4];
   landed(0);
   mx_attn_wg_fence();
-  mx_attn_wg_issue_qk<D>(s, qf, mx_attn_kdesc<D>(stage(0)));
+  issueQk(s, mx_attn_kdesc<D>(stage(0)));
   mx_attn_wg_wait_i32(s);
   softmax(s, 0, ksb[0], alA, alB, p, mA, mB, lA, lB);
   mx_attn_wg_pack<PV16>(p, pf);
@@ -1307,10 +1340,8 @@ __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, c
     landed(tile + 1);
     __syncthreads();  // every thread is past P·V(tile-1)'s wait: that stage can be refilled
     const uint64_t kd = mx_attn_kdesc<D>(stage(tile + 1)), vd = mx_attn_vdesc<PV16>(stage(tile) + KBYTES);
-    // D = 64: the Q fragments again for each tile, as in mx_attn_fwd_wg (ptxas reuses their registers)
-    if constexpr (D == 64) mx_attn_qfrag<D>(qq, bh, sqPad, rA, rB, t, qf);
     mx_attn_wg_fence();
-    mx_attn_wg_issue_qk<D>(s, qf, kd);
+    issueQk(s, kd);
     issuePv(pf, vd);
     // The refill after the MMA issue: the warpgroup's MMAs do not wait for the loading thread.
     if (tile + 2 < tiles) load(tile + 2);
@@ -1318,8 +1349,10 @@ __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, c
     mx_attn_wg_wait1_i32(s);  // Q·Kᵀ(tile+1) done, P·V(tile) may still run
     softmax(s, tile + 1, kScale, nA, nB, p, mA, mB, lA, lB);
     waitPv();
+    if constexpr (!QSM) {
 #pragma unroll
-    for (int ks = 0; ks < D / 32; ks++) mx_attn_keep(qf[ks]);
+      for (int ks = 0; ks < D / 32; ks++) mx_attn_keep(qf[ks]);
+    }
 #pragma unroll
     for (int kk = 0; kk < PSTEPS; kk++) mx_attn_keep(pf[kk]);
     fold(alA, alB, nA, nB);
@@ -1367,8 +1400,8 @@ MX_ATTN_FWD_WG(mx_attn_wg1b16_d64, 64, true, 1)
   }
 MX_ATTN_FWD_WGP(mx_attn_wg1p_d128, 128, false, 2)
 MX_ATTN_FWD_WGP(mx_attn_wg1o16_d128, 128, true, 3)
-// Head dim 64: P·V N = 72 (FP8, with the ones) or 64 (FP16), 150 / 123 registers, three CTAs per SM in both
-// precisions, the Q fragments loaded again for each tile (see mx_attn_fwd_wg). H200, 2026-11-28 17:09 UTC:
-// kernel 1.319 ms (FP8 P·V) and 1.247 ms (FP16) against the mma.sync kernel's 3.082 ms at B=4 H=32 S=4096.
+// Head dim 64: P·V N = 72 (FP8, with the ones) or 64 (FP16), 152 / 127 registers, Q from shared memory. H200,
+// 2026-11-28 17:09 UTC (then with the Q fragments reloaded per tile instead): kernel 1.319 ms (FP8 P·V) and
+// 1.247 ms (FP16) against the mma.sync kernel's 3.082 ms at B=4 H=32 S=4096.
 MX_ATTN_FWD_WGP(mx_attn_wg1p_d64, 64, false, 3)
 MX_ATTN_FWD_WGP(mx_attn_wg1o16_d64, 64, true, 3)

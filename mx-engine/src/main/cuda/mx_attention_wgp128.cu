@@ -135,14 +135,7 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
   // Q's 64 rows as the core-matrix image wgmma reads as its A operand (after the stages and barriers), so
   // its 16 fragment registers are free for the 128-key tiles.
   uint8_t* qsm = attnDynSmem + STAGES * STAGE + 64;
-#pragma unroll
-  for (int ks = 0; ks < D / 32; ks++) {
-    const int rl = warp * 16 + g;
-    *reinterpret_cast<uint32_t*>(qsm + mx_attn_core(rl, ks * 32 + 4 * t, D * 8)) = qf[ks][0];
-    *reinterpret_cast<uint32_t*>(qsm + mx_attn_core(rl + 8, ks * 32 + 4 * t, D * 8)) = qf[ks][1];
-    *reinterpret_cast<uint32_t*>(qsm + mx_attn_core(rl, ks * 32 + 16 + 4 * t, D * 8)) = qf[ks][2];
-    *reinterpret_cast<uint32_t*>(qsm + mx_attn_core(rl + 8, ks * 32 + 16 + 4 * t, D * 8)) = qf[ks][3];
-  }
+  mx_attn_q_image<D>(qf, qsm, warp * 16 + g, t);
   for (int i = tid; i < STAGES * 2 * ONES / 4; i += blockDim.x) {  // E4M3 1.0, never overwritten by a copy
     const int slot = i / (ONES / 4);
     reinterpret_cast<uint32_t*>(attnSmem + (slot >> 1) * STAGE + KBYTES + (slot & 1) * VSLOT + VHALF)[i % (ONES / 4)] =

@@ -578,8 +578,8 @@ public final class CudaAttention implements AutoCloseable {
       }
       CudaBackend be = CudaBackend.get();
       // three stages of one K tile (keyTile keys × D bytes) and one Vᵀ tile (the 64-key FP8
-      // pipelined kernel's with 8 more rows of ones), then the stage barriers; the 128-key kernel
-      // also keeps Q's 64 rows in shared memory
+      // pipelined kernel's with 8 more rows of ones), then the stage barriers; the 128-key kernel,
+      // and the 64-key pipelined one at head dim 64, also keep Q's 64 rows in shared memory
       int kt = kernel.keyTile();
       // the FP8 pipelined kernels' row sums come from P·V: 8 rows of ones after each Vᵀ tile
       boolean onesRows =
@@ -588,7 +588,9 @@ public final class CudaAttention implements AutoCloseable {
       int smem =
           3 * (kt * d + vRows * kt * (fp16PV ? 2 : 1))
               + 64
-              + (kernel == Kernel.WGMMA_1WG_PIPE128 ? 64 * d : 0)
+              + (kernel == Kernel.WGMMA_1WG_PIPE128 || (kernel == Kernel.WGMMA_1WG_PIPE && d == 64)
+                  ? 64 * d
+                  : 0)
               + extraSharedMemory;
       be.allowDynamicSharedMemory(name, smem);
       be.launch(
