@@ -72,6 +72,8 @@ def wait(name, ctype, cons, n, pending=0):
 mma("mx_attn_wg_s8_n64", "wgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8", "int", "r", 32, "")
 # Q·Kᵀ at D = 64 in the pipelined 64-key kernel: Q from its shared-memory image (see mx_attn_fwd_wgp).
 mma_ss("mx_attn_wg_s8_n64_ss", "wgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8", "int", "r", 32, "")
+# Q·Kᵀ of the 128-key kernel (mx_attention_wgp128.cu): Q and K both from descriptors, 64 score registers.
+mma_ss("mx_attn_wg_s8_n128_ss", "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8", "int", "r", 64, "")
 mma("mx_attn_wg_e4m3_n64", "wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3", "float", "f", 32, ", 1, 1")
 mma("mx_attn_wg_e4m3_n128", "wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3", "float", "f", 64, ", 1, 1")
 mma("mx_attn_wg_f16_n64", "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16", "float", "f", 32, ", 1, 1, 0")
@@ -85,6 +87,8 @@ wait("mx_attn_wg_wait_f36", "float", "f", 36)
 wait("mx_attn_wg_wait_f64", "float", "f", 64)
 wait("mx_attn_wg_wait_f68", "float", "f", 68)
 wait("mx_attn_wg_wait1_i32", "int", "r", 32, 1)
+wait("mx_attn_wg_wait_i64", "int", "r", 64)
+wait("mx_attn_wg_wait1_i64", "int", "r", 64, 1)
 w("""// P·V dispatch on the head dim (N = D channels).
 template <int D, bool PV16>
 __device__ __forceinline__ void mx_attn_wg_pv(float (&d)[D / 2], const uint32_t (&a)[4], uint64_t db, int accumulate) {
