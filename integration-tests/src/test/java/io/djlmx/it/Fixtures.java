@@ -252,25 +252,7 @@ final class Fixtures {
    * fsmblks, uordblks, fordblks, keepcost), or null where the function is missing.
    */
   static long[] mallinfo2() {
-    java.lang.foreign.Linker linker = java.lang.foreign.Linker.nativeLinker();
-    var symbol = linker.defaultLookup().find("mallinfo2");
-    if (symbol.isEmpty()) {
-      return null;
-    }
-    java.lang.foreign.StructLayout layout =
-        java.lang.foreign.MemoryLayout.structLayout(
-            java.lang.foreign.MemoryLayout.sequenceLayout(
-                10, java.lang.foreign.ValueLayout.JAVA_LONG));
-    var handle =
-        linker.downcallHandle(symbol.get(), java.lang.foreign.FunctionDescriptor.of(layout));
-    try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
-      java.lang.foreign.MemorySegment out =
-          (java.lang.foreign.MemorySegment)
-              handle.invokeExact((java.lang.foreign.SegmentAllocator) arena);
-      return out.toArray(java.lang.foreign.ValueLayout.JAVA_LONG);
-    } catch (Throwable t) {
-      throw new IllegalStateException("mallinfo2 failed", t);
-    }
+    return io.djlmx.testing.NativeHeap.mallinfo2();
   }
 
   /**
@@ -309,33 +291,13 @@ final class Fixtures {
    * @return {total malloc, Other malloc}
    */
   static long[] jvmMallocKb() {
-    String summary;
-    try {
-      summary =
-          (String)
-              java.lang.management.ManagementFactory.getPlatformMBeanServer()
-                  .invoke(
-                      new javax.management.ObjectName("com.sun.management:type=DiagnosticCommand"),
-                      "vmNativeMemory",
-                      new Object[] {new String[] {"summary", "scale=KB"}},
-                      new String[] {String[].class.getName()});
-    } catch (javax.management.JMException e) {
-      throw new IllegalStateException("cannot read Native Memory Tracking", e);
-    }
-    java.util.regex.Matcher total =
-        java.util.regex.Pattern.compile("Total:[^\\n]*\\n\\s*malloc: (\\d+)KB").matcher(summary);
-    java.util.regex.Matcher other =
-        java.util.regex.Pattern.compile("-\\s+Other \\([^\\n]*\\n\\s*\\(malloc=(\\d+)KB")
-            .matcher(summary);
-    if (!total.find()) {
+    long[] kb = io.djlmx.testing.NativeHeap.jvmMallocKb();
+    if (kb == null) {
       throw new IllegalStateException(
           "Native Memory Tracking is off: run with -XX:NativeMemoryTracking=summary"
-              + " (integration-tests/pom.xml sets it); it said: "
-              + summary.strip());
+              + " (integration-tests/pom.xml sets it)");
     }
-    return new long[] {
-      Long.parseLong(total.group(1)), other.find() ? Long.parseLong(other.group(1)) : 0
-    };
+    return kb;
   }
 
   /** Committed Java heap in kB. */

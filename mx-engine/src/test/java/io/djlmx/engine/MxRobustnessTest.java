@@ -21,15 +21,8 @@ import ai.djl.training.ParameterStore;
 import ai.djl.translate.NoBatchifyTranslator;
 import ai.djl.translate.TranslatorContext;
 import io.djlmx.engine.ModelFixtures.FloatTranslator;
+import io.djlmx.testing.NativeHeap;
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.MemoryLayout;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SegmentAllocator;
-import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandle;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -283,54 +276,20 @@ class MxRobustnessTest {
   }
 
   /**
-   * Bytes allocated from glibc malloc (small blocks and mmapped ones: mallinfo2 via FFM), less what
-   * the JVM mallocs for its own bookkeeping where Native Memory Tracking is on (mx-engine/pom.xml
-   * turns it on for the tests): the JIT's arena chunks and G1's card sets swing by megabytes for
-   * seconds at a time, which once failed this test on a loaded 2-core machine. What stays counted
-   * is libtorch's tensors, the engine's buffers and Java's own native requests (NMT's Other: direct
-   * buffers, FFM arenas), as integration-tests' Fixtures.applicationNativeKb does.
+   * Bytes allocated from glibc malloc (small blocks and mmapped ones), less what the JVM mallocs
+   * for its own bookkeeping where Native Memory Tracking is on (mx-engine/pom.xml turns it on for
+   * the tests): the JIT's arena chunks and G1's card sets swing by megabytes for seconds at a time,
+   * which once failed this test on a loaded 2-core machine. What stays counted is libtorch's
+   * tensors, the engine's buffers and Java's own native requests (NMT's Other: direct buffers, FFM
+   * arenas), as integration-tests' Fixtures.applicationNativeKb does.
    */
-  static long mallocBytes() throws Throwable {
-    Linker linker = Linker.nativeLinker();
-    MethodHandle mallinfo2 =
-        linker.downcallHandle(
-            linker.defaultLookup().find("mallinfo2").orElseThrow(),
-            FunctionDescriptor.of(
-                MemoryLayout.structLayout(
-                    MemoryLayout.sequenceLayout(10, ValueLayout.JAVA_LONG).withName("fields"))));
-    long glibc;
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment info = (MemorySegment) mallinfo2.invokeExact((SegmentAllocator) arena);
-      long hblkhd = info.getAtIndex(ValueLayout.JAVA_LONG, 4);
-      long uordblks = info.getAtIndex(ValueLayout.JAVA_LONG, 7);
-      glibc = hblkhd + uordblks;
+  static long mallocBytes() {
+    long glibc = NativeHeap.mallocInUseBytes();
+    if (glibc < 0) {
+      throw new IllegalStateException("glibc mallinfo2() is not available on this system");
     }
-    return glibc - jvmInternalMallocBytes();
-  }
-
-  /**
-   * The JVM's own malloc total less its Other category (memory Java code asked for), from Native
-   * Memory Tracking's summary; 0 where tracking is off.
-   */
-  private static long jvmInternalMallocBytes() throws Exception {
-    String summary =
-        (String)
-            java.lang.management.ManagementFactory.getPlatformMBeanServer()
-                .invoke(
-                    new javax.management.ObjectName("com.sun.management:type=DiagnosticCommand"),
-                    "vmNativeMemory",
-                    new Object[] {new String[] {"summary", "scale=KB"}},
-                    new String[] {String[].class.getName()});
-    java.util.regex.Matcher total =
-        java.util.regex.Pattern.compile("Total:[^\\n]*\\n\\s*malloc: (\\d+)KB").matcher(summary);
-    if (!total.find()) {
-      return 0;
-    }
-    java.util.regex.Matcher other =
-        java.util.regex.Pattern.compile("-\\s+Other \\([^\\n]*\\n\\s*\\(malloc=(\\d+)KB")
-            .matcher(summary);
-    long otherKb = other.find() ? Long.parseLong(other.group(1)) : 0;
-    return 1024 * (Long.parseLong(total.group(1)) - otherKb);
+    long[] jvm = NativeHeap.jvmMallocKb();
+    return jvm == null ? glibc : glibc - 1024 * (jvm[0] - jvm[1]);
   }
 
   static long rssKb() throws IOException {
