@@ -243,16 +243,8 @@ final class Fixtures {
    * @return live malloc bytes in kB, or -1
    */
   static long mallocInUseKb() {
-    long[] m = mallinfo2();
-    return m == null ? -1 : (m[7] + m[4]) / 1024;
-  }
-
-  /**
-   * Returns glibc's {@code mallinfo2()} fields (arena, ordblks, smblks, hblks, hblkhd, usmblks,
-   * fsmblks, uordblks, fordblks, keepcost), or null where the function is missing.
-   */
-  static long[] mallinfo2() {
-    return io.djlmx.testing.NativeHeap.mallinfo2();
+    long bytes = io.djlmx.testing.NativeHeap.mallocInUseBytes();
+    return bytes < 0 ? -1 : bytes / 1024;
   }
 
   /**

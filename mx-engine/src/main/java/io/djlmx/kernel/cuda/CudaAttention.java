@@ -154,6 +154,14 @@ public final class CudaAttention implements AutoCloseable {
       return keys128() ? 2 * TILE : TILE;
     }
 
+    /**
+     * Whether the kernel keeps Q's 64 rows in shared memory at this head dim (the 128-key kernel
+     * always; the 64-key pipelined one at head dim 64, mx_attn_fwd_wgp's QSM).
+     */
+    boolean qInSharedMemory(int headDim) {
+      return keys128() || (this == WGMMA_1WG_PIPE && headDim == 64);
+    }
+
     int warpgroups() {
       return this == WGMMA_BULK ? 2 : 1;
     }
@@ -578,8 +586,8 @@ public final class CudaAttention implements AutoCloseable {
       }
       CudaBackend be = CudaBackend.get();
       // three stages of one K tile (keyTile keys × D bytes) and one Vᵀ tile (the 64-key FP8
-      // pipelined kernel's with 8 more rows of ones), then the stage barriers; the 128-key kernel,
-      // and the 64-key pipelined one at head dim 64, also keep Q's 64 rows in shared memory
+      // pipelined kernel's with 8 more rows of ones), then the stage barriers, then Q's 64 rows
+      // where the kernel keeps them in shared memory
       int kt = kernel.keyTile();
       // the FP8 pipelined kernels' row sums come from P·V: 8 rows of ones after each Vᵀ tile
       boolean onesRows =
@@ -588,9 +596,7 @@ public final class CudaAttention implements AutoCloseable {
       int smem =
           3 * (kt * d + vRows * kt * (fp16PV ? 2 : 1))
               + 64
-              + (kernel == Kernel.WGMMA_1WG_PIPE128 || (kernel == Kernel.WGMMA_1WG_PIPE && d == 64)
-                  ? 64 * d
-                  : 0)
+              + (kernel.qInSharedMemory(d) ? 64 * d : 0)
               + extraSharedMemory;
       be.allowDynamicSharedMemory(name, smem);
       be.launch(
