@@ -41,7 +41,7 @@ BENCH=("$JAVA" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNN
   io.djlmx.kernel.cuda.CudaAttentionBenchmark profile)
 if [[ "${1:-}" == source ]]; then
   # Warp-stall samples per SASS instruction of the default attention kernel (one non-causal launch), as CSV.
-  timeout "${PROFILE_TIMEOUT:-150}" "$NCU" --target-processes all -k "regex:mx_attn_wg1q_d128" --launch-count 1 \
+  timeout "${PROFILE_TIMEOUT:-150}" "$NCU" --target-processes all -k "regex:${ATTN_KERNEL_REGEX:-mx_attn_wg1q_d128}" --launch-count 1 \
     --section SourceCounters --section WarpStateStats -f -o "$O/ncu-attention-source" \
     "${BENCH[@]}" > "$O/ncu-attention-source.log" 2>&1
   rc=$?
@@ -76,7 +76,7 @@ if [[ "${1:-}" == pipes ]]; then
   M="regex:^sm__inst_executed_pipe_[a-z_]+\.avg\.pct_of_peak_sustained_active$"
   M="$M,regex:^sm__pipe_[a-z_]+_cycles_active\.avg\.pct_of_peak_sustained_active$"
   M="$M,sm__cycles_elapsed.avg,smsp__issue_active.avg.pct_of_peak_sustained_active,smsp__inst_executed.sum"
-  timeout "${PROFILE_TIMEOUT:-150}" "$NCU" --target-processes all -k "regex:mx_attn_wg" --launch-count 1 \
+  timeout "${PROFILE_TIMEOUT:-150}" "$NCU" --target-processes all -k "regex:${ATTN_KERNEL_REGEX:-mx_attn_wg}" --launch-count 1 \
     --section WarpStateStats --section SchedulerStats --metrics "$M" \
     "${BENCH[@]}" > "$O/ncu-attention-pipes.txt" 2>&1
   echo "gpu-attention-profile: rc $? (report in ncu-attention-pipes.txt)"
