@@ -4,6 +4,8 @@
 # Usage: bash .bundle/gpu-attention-run.sh [quick]
 #        bash .bundle/gpu-attention-run.sh ab KERNEL1,KERNEL2[,...] [ROUNDS]   (the tests, then a same-process
 #        A/B of the named CudaAttention.Kernel values, no SDPA)
+#        bash .bundle/gpu-attention-run.sh sweep [ROUNDS]   (the tests, then the default kernel over key lengths
+#        of 1 to 32 tiles, fitted to a + b·tiles; no SDPA)
 set -uo pipefail
 B="$(cd "$(dirname "$0")" && pwd)"
 if [[ ! -x "$B/jre/bin/java" && -f "$B/jre.tar.xz" ]]; then # attention bundles carry the runtime packed
@@ -25,7 +27,7 @@ echo "== GPU attention tests"
 TEST_RC=${PIPESTATUS[0]}
 echo "== attention benchmark"
 "$JAVA" "${FLAGS[@]}" -cp "$CP" io.djlmx.kernel.cuda.CudaAttentionBenchmark "$@" 2>&1 | tee "$O/bench-java.log"
-if [[ "$MODE" != ab ]]; then
+if [[ "$MODE" != ab && "$MODE" != sweep ]]; then
   echo "== PyTorch SDPA"
   PYTHONUNBUFFERED=1 python3 "$B/gpu_attention_torch_ref.py" "$MODE" 2>&1 | tee "$O/bench-torch.log"
 fi

@@ -58,7 +58,9 @@ __device__ __forceinline__ void mx_attn_wg128_issue_pv(float (&acc)[D / 2 + 4], 
 
 // TIMED (a profiling build, mx_attn_wg1q_timed_d128): thread 0 of each CTA adds up the clock cycles of each
 // phase of the loop step (0 stage wait + barrier + load issue, 1 MMA issue, 2 Q·Kᵀ wait, 3 softmax, 4 P·V
-// wait, 5 join + pack) and writes them, with the loop's total and its step count, to timing[8·cta ..].
+// wait, 5 join + pack) and writes them, with the loop's total, its step count, the cycles from the kernel's
+// entry to the loop (the prologue, tile 0 included) and from the loop's end to after the stores (the
+// epilogue), to timing[10·cta ..].
 template <int D, bool TIMED>
 __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, const float* __restrict__ qscale,
                                                 const int8_t* __restrict__ kq, const float* __restrict__ kscale,
@@ -77,6 +79,8 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
   uint8_t* attnSmem = attnDynSmem;
   uint64_t* fullBar = reinterpret_cast<uint64_t*>(attnDynSmem + STAGES * STAGE);
 
+  long long tEntry = 0;
+  if constexpr (TIMED) tEntry = clock64();
   const int bh = blockIdx.y, tid = threadIdx.x;
   const int warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
   const int q0 = (gridDim.x - 1 - blockIdx.x) * 64;
@@ -194,14 +198,6 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
     mx_attn_wg128_pack(p, pf);
     stamp(5);
   }
-  if constexpr (TIMED) {
-    if (tid == 0) {
-      long long* w = timing + 8 * ((long)blockIdx.y * gridDim.x + blockIdx.x);
-      for (int i = 0; i < 6; i++) w[i] = ph[i];
-      w[6] = t0 - tStart;
-      w[7] = tiles - 1;
-    }
-  }
   // The last tile's P·V (its stage landed before its scores were computed).
   const uint8_t* vs = stage(tiles - 1) + KBYTES;
   mx_attn_wg_fence();
@@ -211,6 +207,17 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
   for (int kk = 0; kk < 4; kk++) mx_attn_keep(pf[kk]);
   mx_attn_wg_join(o, acc, alA, alB);
   mx_attn_wg_store<D, D / 2 + 4>(o, lA, lB, vscale + (long)bh * D, out, ob, oh, os, bh, heads, sq, rA, rB, t);
+  if constexpr (TIMED) {
+    if (tid == 0) {
+      const long long tExit = clock64();
+      long long* w = timing + 10 * ((long)blockIdx.y * gridDim.x + blockIdx.x);
+      for (int i = 0; i < 6; i++) w[i] = ph[i];
+      w[6] = t0 - tStart;
+      w[7] = tiles - 1;
+      w[8] = tStart - tEntry;
+      w[9] = tExit - t0;
+    }
+  }
 }
 
 // Dynamic shared memory at D = 128: 3 stages × (128 keys × 128 K bytes + 2 × 136 rows × 64 Vᵀ bytes) + 64

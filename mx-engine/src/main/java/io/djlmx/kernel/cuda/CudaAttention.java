@@ -517,7 +517,7 @@ public final class CudaAttention implements AutoCloseable {
     attend(out, causal, 0, null);
   }
 
-  /** The CTAs of one Hopper kernel launch (the timed build writes 8 longs for each). */
+  /** The CTAs of one Hopper kernel launch (the timed build writes 10 longs for each). */
   int hopperCtas() {
     return sqPad / (64 * kernel.warpgroups()) * shape.batch() * shape.heads();
   }
@@ -526,19 +526,20 @@ public final class CudaAttention implements AutoCloseable {
    * As {@link #attend(DeviceBuffer, boolean)} for the benchmark: {@code extraSharedMemory} more
    * bytes of dynamic shared memory for a Hopper kernel than it uses (to run it with fewer CTAs per
    * SM), and with {@code timing} non-null the {@link Kernel#WGMMA_1WG_PIPE128} kernel's build that
-   * times the phases of its loop into it (8 longs per CTA, see mx_attention_wgp128.cu).
+   * times the phases of its loop, its prologue and its epilogue into it (10 longs per CTA, see
+   * mx_attention_wgp128.cu).
    */
   void attend(DeviceBuffer out, boolean causal, int extraSharedMemory, DeviceBuffer timing) {
     if (timing != null && !kernel.keys128()) {
       throw new IllegalArgumentException(
           "CUDA attention: only the pipe128 kernel has a timed build");
     }
-    long timingBytes = 64L * hopperCtas();
+    long timingBytes = 80L * hopperCtas();
     if (timing != null && timing.byteSize() < timingBytes) {
       throw new IllegalArgumentException(
           "CUDA attention: the timing buffer needs "
               + timingBytes
-              + " bytes (8 longs per CTA), got "
+              + " bytes (10 longs per CTA), got "
               + timing.byteSize());
     }
     if (Float.isNaN(softmaxScale)) {

@@ -79,11 +79,116 @@ public final class CudaAttentionBenchmark {
   }
 
   /**
+   * Where the default kernel's time goes besides the 128-key steps: non-causal at B=4, H=32,
+   * Sq=4096, D=128 over key lengths of 1 to 32 tiles (the same 8,192 CTAs, each doing Sk/128
+   * steps), fitted by least squares to a + b·tiles. The intercept a is what every CTA costs besides
+   * its steps (prologue, epilogue, the first tile's unpipelined work, launch and tail), spread over
+   * the waves. Sk = 4032 ends every CTA on a half-padded tile, which takes the general (masked)
+   * softmax path: its excess over Sk = 4096 is that path's cost on one tile per CTA. The causal
+   * kernel at Sk = 4096 is then compared with the fit at its mean of 16.5 tiles per CTA. {@code
+   * rounds} rounds, each timing every length in turn (median of 15 launches after 3 warm-ups).
+   */
+  private static void keySweep(
+      DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer out, int rounds) {
+    int[] keys = {128, 256, 512, 1024, 2048, 3072, 4096, 4032};
+    CudaAttention[] atts = new CudaAttention[keys.length];
+    float[][] ms = new float[keys.length + 1][rounds];
+    try {
+      for (int i = 0; i < keys.length; i++) {
+        atts[i] = CudaAttention.create(new AttentionShape(4, 32, 4096, keys[i], 128), false);
+        atts[i].quantize(q, k, v, null);
+      }
+      CudaAttention full = atts[6];
+      for (int r = 0; r < rounds; r++) {
+        for (int i = 0; i < keys.length; i++) {
+          CudaAttention att = atts[i];
+          ms[i][r] = medianMillis(() -> att.attend(out, false), 3, 15);
+        }
+        ms[keys.length][r] = medianMillis(() -> full.attend(out, true), 3, 15);
+      }
+      CudaBackend.get().synchronize();
+    } finally {
+      for (CudaAttention att : atts) {
+        if (att != null) {
+          att.close();
+        }
+      }
+    }
+    for (int i : new int[] {0, 6}) {
+      try (CudaAttention att =
+          CudaAttention.create(new AttentionShape(4, 32, 4096, keys[i], 128), false)) {
+        att.quantize(q, k, v, null);
+        phases(att, out, "sweep_sk" + keys[i], 0);
+      }
+    }
+    double[] med = new double[keys.length + 1];
+    for (int i = 0; i <= keys.length; i++) {
+      float[] t = sorted(ms[i]);
+      med[i] = t[rounds / 2];
+      String name = i < keys.length ? "sweep_sk" + keys[i] + "_full" : "sweep_sk4096_causal";
+      result(
+          name,
+          med[i],
+          "ms",
+          String.format(Locale.ROOT, "%d rounds, %.3f-%.3f ms", rounds, t[0], t[rounds - 1]));
+    }
+    // least squares over the whole-tile lengths (all but 4032)
+    int m = keys.length - 1;
+    double sx = 0;
+    double sy = 0;
+    double sxx = 0;
+    double sxy = 0;
+    for (int i = 0; i < m; i++) {
+      double x = keys[i] / 128.0;
+      sx += x;
+      sy += med[i];
+      sxx += x * x;
+      sxy += x * med[i];
+    }
+    double slope = (m * sxy - sx * sy) / (m * sxx - sx * sx);
+    double icpt = (sy - slope * sx) / m;
+    double worst = 0;
+    for (int i = 0; i < m; i++) {
+      worst = Math.max(worst, Math.abs(icpt + slope * keys[i] / 128.0 - med[i]));
+    }
+    result("sweep_fit_per_tile", slope, "ms", "per 128-key step of all 8,192 CTAs");
+    result(
+        "sweep_fit_intercept",
+        icpt,
+        "ms",
+        String.format(
+            Locale.ROOT,
+            "%.1f%% of the 32-tile call; largest residual %.3f ms",
+            100 * icpt / (icpt + 32 * slope),
+            worst));
+    result(
+        "sweep_general_tile_excess",
+        med[keys.length - 1] - med[6],
+        "ms",
+        String.format(
+            Locale.ROOT,
+            "Sk 4032 minus 4096: %.2f steps' worth per CTA",
+            (med[keys.length - 1] - med[6]) / slope));
+    double predicted = icpt + 16.5 * slope;
+    result(
+        "sweep_causal_vs_fit",
+        med[keys.length] - predicted,
+        "ms",
+        String.format(
+            Locale.ROOT,
+            "measured %.3f ms, fit at 16.5 tiles %.3f ms (%.1f%% over)",
+            med[keys.length],
+            predicted,
+            100 * (med[keys.length] / predicted - 1)));
+  }
+
+  /**
    * Runs the benchmark.
    *
    * @param args {@code profile} for one forward per causal setting of the default kernel; {@code ab
    *     KERNEL1,KERNEL2,... [ROUNDS [HEAD_DIM]]} for a same-process A/B of {@link
-   *     CudaAttention.Kernel} values at head dim 128 or HEAD_DIM (see {@code abKernels}); else
+   *     CudaAttention.Kernel} values at head dim 128 or HEAD_DIM (see {@code abKernels}); {@code
+   *     sweep [ROUNDS]} for the default kernel over key lengths (see {@code keySweep}); else
    *     ignored
    */
   public static void main(String[] args) {
@@ -115,6 +220,10 @@ public final class CudaAttentionBenchmark {
           att.forward(qb, kb, vb, out, false, null);
           be.synchronize();
         }
+        return;
+      }
+      if (args.length > 0 && args[0].equals("sweep")) {
+        keySweep(q, k, v, out, args.length > 1 ? Integer.parseInt(args[1]) : 5);
         return;
       }
       if (args.length > 1 && args[0].equals("ab")) {
@@ -184,30 +293,42 @@ public final class CudaAttentionBenchmark {
 
   /**
    * One launch of the timed build of the default kernel: the mean clock cycles per 128-key loop
-   * step of each phase, over thread 0 of every CTA.
+   * step of each phase, and per CTA of its prologue (entry to the loop, tile 0 included) and
+   * epilogue (loop end to after the stores), over thread 0 of every CTA.
    */
   private static void phases(CudaAttention att, DeviceBuffer out, String tag, int extraSmem) {
     int ctas = att.hopperCtas();
-    try (DeviceBuffer timing = DeviceBuffer.allocate(64L * ctas);
+    try (DeviceBuffer timing = DeviceBuffer.allocate(80L * ctas);
         Arena arena = Arena.ofConfined()) {
       att.attend(out, false, extraSmem, timing);
       CudaBackend.get().synchronize();
-      MemorySegment host = arena.allocate(64L * ctas, 8);
+      MemorySegment host = arena.allocate(80L * ctas, 8);
       timing.copyTo(host);
-      double[] sum = new double[7];
+      double[] sum = new double[10];
       long steps = 0;
       for (int c = 0; c < ctas; c++) {
-        for (int i = 0; i < 7; i++) {
-          sum[i] += host.getAtIndex(ValueLayout.JAVA_LONG, 8L * c + i);
+        for (int i = 0; i < 10; i++) {
+          sum[i] += host.getAtIndex(ValueLayout.JAVA_LONG, 10L * c + i);
         }
-        steps += host.getAtIndex(ValueLayout.JAVA_LONG, 8L * c + 7);
+        steps += host.getAtIndex(ValueLayout.JAVA_LONG, 10L * c + 7);
       }
       String[] names = {
         "stage_wait", "mma_issue", "qk_wait", "softmax", "pv_wait", "join_pack", "step"
       };
       for (int i = 0; i < 7; i++) {
-        result(tag + "_cycles_" + names[i], sum[i] / steps, "cycles", "per 128-key step");
+        result(
+            tag + "_cycles_" + names[i], sum[i] / Math.max(1, steps), "cycles", "per 128-key step");
       }
+      result(
+          tag + "_cycles_prologue",
+          sum[8] / ctas,
+          "cycles",
+          "per CTA, entry to loop, tile 0 included");
+      result(
+          tag + "_cycles_epilogue",
+          sum[9] / ctas,
+          "cycles",
+          "per CTA, loop end to after the stores");
     }
   }
 
