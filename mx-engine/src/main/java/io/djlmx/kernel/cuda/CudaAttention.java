@@ -517,7 +517,13 @@ public final class CudaAttention implements AutoCloseable {
     attend(out, causal, 0, null);
   }
 
-  /** The CTAs of one Hopper kernel launch (the timed build writes 10 longs for each). */
+  /**
+   * The longs the timed build writes per CTA (mx_attention_wgp128.cu): six phases, the loop's
+   * cycles, its step count, the prologue's and the epilogue's cycles.
+   */
+  static final int TIMING_LONGS = 10;
+
+  /** The CTAs of one Hopper kernel launch (the timed build writes {@link #TIMING_LONGS} each). */
   int hopperCtas() {
     return sqPad / (64 * kernel.warpgroups()) * shape.batch() * shape.heads();
   }
@@ -526,20 +532,22 @@ public final class CudaAttention implements AutoCloseable {
    * As {@link #attend(DeviceBuffer, boolean)} for the benchmark: {@code extraSharedMemory} more
    * bytes of dynamic shared memory for a Hopper kernel than it uses (to run it with fewer CTAs per
    * SM), and with {@code timing} non-null the {@link Kernel#WGMMA_1WG_PIPE128} kernel's build that
-   * times the phases of its loop, its prologue and its epilogue into it (10 longs per CTA, see
-   * mx_attention_wgp128.cu).
+   * times the phases of its loop, its prologue and its epilogue into it ({@link #TIMING_LONGS}
+   * longs per CTA, see mx_attention_wgp128.cu).
    */
   void attend(DeviceBuffer out, boolean causal, int extraSharedMemory, DeviceBuffer timing) {
     if (timing != null && !kernel.keys128()) {
       throw new IllegalArgumentException(
           "CUDA attention: only the pipe128 kernel has a timed build");
     }
-    long timingBytes = 80L * hopperCtas();
+    long timingBytes = 8L * TIMING_LONGS * hopperCtas();
     if (timing != null && timing.byteSize() < timingBytes) {
       throw new IllegalArgumentException(
           "CUDA attention: the timing buffer needs "
               + timingBytes
-              + " bytes (10 longs per CTA), got "
+              + " bytes ("
+              + TIMING_LONGS
+              + " longs per CTA), got "
               + timing.byteSize());
     }
     if (Float.isNaN(softmaxScale)) {

@@ -91,6 +91,8 @@ public final class CudaAttentionBenchmark {
   private static void keySweep(
       DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer out, int rounds) {
     int[] keys = {128, 256, 512, 1024, 2048, 3072, 4096, 4032};
+    int at4096 = 6;
+    int at4032 = keys.length - 1;
     CudaAttention[] atts = new CudaAttention[keys.length];
     float[][] ms = new float[keys.length + 1][rounds];
     try {
@@ -98,7 +100,7 @@ public final class CudaAttentionBenchmark {
         atts[i] = CudaAttention.create(new AttentionShape(4, 32, 4096, keys[i], 128), false);
         atts[i].quantize(q, k, v, null);
       }
-      CudaAttention full = atts[6];
+      CudaAttention full = atts[at4096];
       for (int r = 0; r < rounds; r++) {
         for (int i = 0; i < keys.length; i++) {
           CudaAttention att = atts[i];
@@ -106,19 +108,14 @@ public final class CudaAttentionBenchmark {
         }
         ms[keys.length][r] = medianMillis(() -> full.attend(out, true), 3, 15);
       }
-      CudaBackend.get().synchronize();
+      for (int i : new int[] {0, at4096}) {
+        phases(atts[i], out, "sweep_sk" + keys[i], 0);
+      }
     } finally {
       for (CudaAttention att : atts) {
         if (att != null) {
           att.close();
         }
-      }
-    }
-    for (int i : new int[] {0, 6}) {
-      try (CudaAttention att =
-          CudaAttention.create(new AttentionShape(4, 32, 4096, keys[i], 128), false)) {
-        att.quantize(q, k, v, null);
-        phases(att, out, "sweep_sk" + keys[i], 0);
       }
     }
     double[] med = new double[keys.length + 1];
@@ -133,7 +130,7 @@ public final class CudaAttentionBenchmark {
           String.format(Locale.ROOT, "%d rounds, %.3f-%.3f ms", rounds, t[0], t[rounds - 1]));
     }
     // least squares over the whole-tile lengths (all but 4032)
-    int m = keys.length - 1;
+    int m = at4032;
     double sx = 0;
     double sy = 0;
     double sxx = 0;
@@ -163,12 +160,12 @@ public final class CudaAttentionBenchmark {
             worst));
     result(
         "sweep_general_tile_excess",
-        med[keys.length - 1] - med[6],
+        med[at4032] - med[at4096],
         "ms",
         String.format(
             Locale.ROOT,
             "Sk 4032 minus 4096: %.2f steps' worth per CTA",
-            (med[keys.length - 1] - med[6]) / slope));
+            (med[at4032] - med[at4096]) / slope));
     double predicted = icpt + 16.5 * slope;
     result(
         "sweep_causal_vs_fit",
@@ -298,19 +295,20 @@ public final class CudaAttentionBenchmark {
    */
   private static void phases(CudaAttention att, DeviceBuffer out, String tag, int extraSmem) {
     int ctas = att.hopperCtas();
-    try (DeviceBuffer timing = DeviceBuffer.allocate(80L * ctas);
+    int n = CudaAttention.TIMING_LONGS;
+    try (DeviceBuffer timing = DeviceBuffer.allocate(8L * n * ctas);
         Arena arena = Arena.ofConfined()) {
       att.attend(out, false, extraSmem, timing);
       CudaBackend.get().synchronize();
-      MemorySegment host = arena.allocate(80L * ctas, 8);
+      MemorySegment host = arena.allocate(8L * n * ctas, 8);
       timing.copyTo(host);
-      double[] sum = new double[10];
+      double[] sum = new double[n];
       long steps = 0;
       for (int c = 0; c < ctas; c++) {
-        for (int i = 0; i < 10; i++) {
-          sum[i] += host.getAtIndex(ValueLayout.JAVA_LONG, 10L * c + i);
+        for (int i = 0; i < n; i++) {
+          sum[i] += host.getAtIndex(ValueLayout.JAVA_LONG, (long) n * c + i);
         }
-        steps += host.getAtIndex(ValueLayout.JAVA_LONG, 10L * c + 7);
+        steps += host.getAtIndex(ValueLayout.JAVA_LONG, (long) n * c + 7);
       }
       String[] names = {
         "stage_wait", "mma_issue", "qk_wait", "softmax", "pv_wait", "join_pack", "step"

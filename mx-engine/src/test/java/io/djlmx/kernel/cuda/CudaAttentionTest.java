@@ -378,7 +378,7 @@ class CudaAttentionTest {
         DeviceBuffer dk = DeviceBuffer.of(k);
         DeviceBuffer dv = DeviceBuffer.of(v);
         DeviceBuffer out = DeviceBuffer.allocate(4L * q.length);
-        DeviceBuffer timing = DeviceBuffer.allocate(80L * ctas);
+        DeviceBuffer timing = DeviceBuffer.allocate(8L * CudaAttention.TIMING_LONGS * ctas);
         Arena arena = Arena.ofConfined()) {
       assertEquals(ctas, att.hopperCtas());
       att.quantize(dq, dk, dv, null);
@@ -386,13 +386,14 @@ class CudaAttentionTest {
       out.copyTo(plain);
       att.attend(out, false, 0, timing);
       out.copyTo(timed);
-      MemorySegment host = arena.allocate(80L * ctas, 8);
+      MemorySegment host = arena.allocate(8L * CudaAttention.TIMING_LONGS * ctas, 8);
       timing.copyTo(host);
       for (int c = 0; c < ctas; c++) {
         // 600 keys padded to 640: five 128-key tiles, four loop steps after the first
-        assertEquals(4, host.getAtIndex(ValueLayout.JAVA_LONG, 10L * c + 7), "steps of CTA " + c);
+        long at = (long) CudaAttention.TIMING_LONGS * c;
+        assertEquals(4, host.getAtIndex(ValueLayout.JAVA_LONG, at + 7), "steps of CTA " + c);
         for (int i : new int[] {0, 1, 2, 3, 4, 5, 6, 8, 9}) {
-          long cycles = host.getAtIndex(ValueLayout.JAVA_LONG, 10L * c + i);
+          long cycles = host.getAtIndex(ValueLayout.JAVA_LONG, at + i);
           assertTrue(cycles > 0, "CTA " + c + " phase " + i + ": " + cycles + " cycles");
         }
       }
