@@ -4,6 +4,8 @@
 # Usage: bash .bundle/gpu-attention-run.sh [quick]
 #        bash .bundle/gpu-attention-run.sh ab KERNEL1,KERNEL2[,...] [ROUNDS]   (the tests, then a same-process
 #        A/B of the named CudaAttention.Kernel values, no SDPA)
+#        bash .bundle/gpu-attention-run.sh masks [ROUNDS]   (the tests, then what a padding mask and BSHD cost the
+#        whole forward, and SDPA)
 #        bash .bundle/gpu-attention-run.sh sweep [ROUNDS]   (the tests, then the default kernel over key lengths
 #        of 1 to 32 tiles, fitted to a + b·tiles; no SDPA)
 set -uo pipefail
@@ -22,7 +24,8 @@ FLAGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xm
 { date -u; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv; } 2>&1 | tee "$O/device.txt"
 echo "== GPU attention tests"
 "$JAVA" "${FLAGS[@]}" -jar "$B/lib/junit-platform-console-standalone.jar" execute \
-  --class-path "$CP" --select-class io.djlmx.kernel.cuda.CudaAttentionTest --details=tree \
+  --class-path "$CP" --select-class io.djlmx.kernel.cuda.CudaAttentionTest \
+  --select-class io.djlmx.kernel.cuda.CudaAttentionMaskLayoutTest --details=tree \
   --disable-banner --disable-ansi-colors --reports-dir "$O/junit" 2>&1 | tee "$O/tests.log" | grep -vE "^\s*$" | tail -70
 TEST_RC=${PIPESTATUS[0]}
 echo "== attention benchmark"

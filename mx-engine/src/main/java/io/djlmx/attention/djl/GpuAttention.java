@@ -8,19 +8,24 @@ import io.djlmx.attention.AttentionShape;
 import io.djlmx.attention.TensorLayout;
 import io.djlmx.engine.MxCudaNDArray;
 import io.djlmx.kernel.cuda.CudaAttention;
+import io.djlmx.kernel.cuda.CudaAttentionMask;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * {@link MxAttention} on MX GPU arrays, without leaving the device: the CUDA MX attention kernel
- * ({@link CudaAttention}, INT8 Q·Kᵀ, FP16 P·V) where it applies (BHSD, head dim 64 or 128, no
- * mask), otherwise exact FP32 attention from the device ops (matMul, softmax), logged once.
+ * ({@link CudaAttention}, INT8 Q·Kᵀ, FP16 P·V) at head dims 64 and 128, on BHSD or BSHD arrays as
+ * they lie and with an additive mask ({@link CudaAttentionMask}; a mask broadcast along the keys or
+ * of another type is first made a dense FP32 array), otherwise exact FP32 attention from the device
+ * ops (matMul, softmax), logged once.
  */
 final class GpuAttention {
 
   private static final Logger logger = LoggerFactory.getLogger(GpuAttention.class);
   private static final AtomicBoolean EXACT_LOGGED = new AtomicBoolean();
+  private static final AtomicLong KERNEL_CALLS = new AtomicLong();
 
   private GpuAttention() {}
 
@@ -56,33 +61,33 @@ final class GpuAttention {
     boolean bshd = c.layout() == TensorLayout.BSHD;
     long[] qs = q.getShape().getShape();
     long[] ks = k.getShape().getShape();
+    int seqAxis = bshd ? 1 : 2;
+    int headAxis = bshd ? 2 : 1;
+    if (qs[0] != ks[0] || qs[headAxis] != ks[headAxis] || qs[3] != ks[3]) {
+      throw new IllegalArgumentException(
+          "Attention q "
+              + q.getShape()
+              + " and k "
+              + k.getShape()
+              + " disagree on batch, heads or head dim (layout "
+              + c.layout()
+              + ")");
+    }
     long d = qs[3];
     double sc = scale == null ? 1 / Math.sqrt(d) : scale;
-    if (!bshd && mask == null && (d == 64 || d == 128)) {
+    if (d == 64 || d == 128) {
       AttentionShape shape =
-          new AttentionShape((int) qs[0], (int) qs[1], (int) qs[2], (int) ks[2], (int) d);
-      MxCudaNDArray out = (MxCudaNDArray) q.getManager().create(q.getShape(), DataType.FLOAT32);
-      try (CudaAttention att = CudaAttention.create(shape, true)) {
-        att.forward(
-            ((MxCudaNDArray) q).buffer(),
-            ((MxCudaNDArray) k).buffer(),
-            ((MxCudaNDArray) v).buffer(),
-            out.buffer(),
-            causal,
-            (float) sc);
-      } catch (RuntimeException e) {
-        out.close();
-        throw e;
-      }
-      return out;
+          new AttentionShape(
+              (int) qs[0], (int) qs[headAxis], (int) qs[seqAxis], (int) ks[seqAxis], (int) d);
+      return kernel(q, k, v, mask, causal, (float) sc, c.layout(), shape);
     }
     if (EXACT_LOGGED.compareAndSet(false, true)) {
       logger.info(
-          "MX attention on GPU arrays of shape {} ({}{}): no CUDA MX attention kernel for it (BHSD,"
-              + " head dim 64/128, no mask); exact FP32 attention on the device",
+          "MX attention on GPU arrays of shape {} ({}): no CUDA MX attention kernel for head dim {}"
+              + " (64 and 128 have one); exact FP32 attention on the device",
           q.getShape(),
           c.layout(),
-          mask == null ? "" : ", masked");
+          d);
     }
     NDArray qh = bshd ? q.transpose(0, 2, 1, 3) : q;
     NDArray kh = bshd ? k.transpose(0, 2, 1, 3) : k;
@@ -124,5 +129,89 @@ final class GpuAttention {
       return o;
     }
     return out;
+  }
+
+  /**
+   * The CUDA MX kernel on the arrays as they lie (BHSD or BSHD, no transpose); a mask of another
+   * type, or broadcast along the keys, is first made a dense FP32 array on the device.
+   */
+  private static NDArray kernel(
+      NDArray q,
+      NDArray k,
+      NDArray v,
+      NDArray mask,
+      boolean causal,
+      float scale,
+      TensorLayout layout,
+      AttentionShape shape) {
+    NDArray dense = mask == null ? null : denseMask(mask, q, shape.keyLength());
+    try {
+      CudaAttentionMask m =
+          dense == null
+              ? null
+              : CudaAttentionMask.of(
+                  ((MxCudaNDArray) dense).buffer(), dense.getShape().getShape(), shape);
+      MxCudaNDArray out = (MxCudaNDArray) q.getManager().create(q.getShape(), DataType.FLOAT32);
+      try (CudaAttention att = CudaAttention.create(shape, true)) {
+        att.forward(
+            ((MxCudaNDArray) q).buffer(),
+            ((MxCudaNDArray) k).buffer(),
+            ((MxCudaNDArray) v).buffer(),
+            out.buffer(),
+            layout,
+            m,
+            causal,
+            scale);
+      } catch (RuntimeException e) {
+        out.close();
+        throw e;
+      }
+      KERNEL_CALLS.incrementAndGet();
+      return out;
+    } finally {
+      if (dense != null && dense != mask) {
+        dense.close();
+      }
+    }
+  }
+
+  /** The mask as a dense FP32 MX GPU array whose last axis is the keys (maybe the mask itself). */
+  private static NDArray denseMask(NDArray mask, NDArray q, int keys) {
+    if (!(mask instanceof MxCudaNDArray) || !mask.getDevice().equals(q.getDevice())) {
+      throw new IllegalArgumentException(
+          "GPU attention takes its mask as an MX GPU array on "
+              + q.getDevice()
+              + ", got "
+              + mask.getShape()
+              + " "
+              + mask.getDataType()
+              + " on "
+              + mask.getDevice()
+              + " ("
+              + mask.getClass().getSimpleName()
+              + ")");
+    }
+    long[] ms = mask.getShape().getShape();
+    NDArray m =
+        mask.getDataType() == DataType.FLOAT32 ? mask : mask.toType(DataType.FLOAT32, false);
+    if (ms.length > 0 && ms[ms.length - 1] == 1 && keys != 1) {
+      long[] full = ms.clone();
+      full[ms.length - 1] = keys;
+      NDArray b = m.broadcast(new Shape(full));
+      if (m != mask) {
+        m.close();
+      }
+      m = b;
+    }
+    return m;
+  }
+
+  /**
+   * How many calls ran the CUDA MX kernel (not the exact fallback) in this JVM, for tests.
+   *
+   * @return the count
+   */
+  static long kernelCalls() {
+    return KERNEL_CALLS.get();
   }
 }

@@ -1,6 +1,7 @@
 package io.djlmx.kernel.cuda;
 
 import io.djlmx.attention.AttentionShape;
+import io.djlmx.attention.TensorLayout;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -16,12 +17,13 @@ import java.util.List;
  * {@code wgmma_1wg_bulk}, {@code wgmma_1wg_pipe} or {@code wgmma_1wg_pipe128}) overrides the
  * choice.
  *
- * <p>Inputs and output are contiguous tensors [B, H, S, D] (BHSD) in device memory; the inputs
- * FP32, or BF16 / FP16 ({@link InputType}: the quantization then reads half the bytes, and on the
- * same values computes the same output bit for bit), the output FP32; head dims 64 and 128. Causal
- * is top-left aligned (key j visible to query i iff j ≤ i). An instance owns the quantized scratch
- * buffers of one shape and frees them in {@link #close()}; {@link #compute} is the one-shot host
- * API.
+ * <p>Inputs and output are dense tensors in device memory, [B, H, S, D] (BHSD) or [B, S, H, D]
+ * (BSHD: a projection's [B, S, H·D] output read without a transpose), with an optional additive
+ * mask ({@link CudaAttentionMask}); the inputs FP32, or BF16 / FP16 ({@link InputType}: the
+ * quantization then reads half the bytes, and on the same values computes the same output bit for
+ * bit), the output FP32; head dims 64 and 128. Causal is top-left aligned (key j visible to query i
+ * iff j ≤ i). An instance owns the quantized scratch buffers of one shape and frees them in {@link
+ * #close()}; {@link #compute} is the one-shot host API.
  */
 public final class CudaAttention implements AutoCloseable {
 
@@ -399,8 +401,45 @@ public final class CudaAttention implements AutoCloseable {
       DeviceBuffer out,
       boolean causal,
       Float scale) {
-    quantize(q, k, v, scale);
-    attend(out, causal);
+    forward(q, k, v, out, TensorLayout.BHSD, null, causal, scale);
+  }
+
+  /**
+   * Computes softmax(scale·Q·Kᵀ + mask)·V on the device, with Q, K, V and the output in {@code
+   * layout}; every launch is checked. Inputs of the same values in either layout give the same
+   * output bit for bit.
+   *
+   * @param q queries, [B, H, Sq, D] or [B, Sq, H, D] of the {@link #inputType()}
+   * @param k keys, [B, H, Sk, D] or [B, Sk, H, D] of the {@link #inputType()}
+   * @param v values, laid out as k
+   * @param out output, FP32, laid out as q
+   * @param layout the order of the four axes of q, k, v and out
+   * @param mask an additive mask for this instance's shape, or null
+   * @param causal whether key j is hidden from query i when j &gt; i (with a mask: both apply)
+   * @param scale softmax scale, null for 1/√D; must be finite
+   * @throws IllegalArgumentException naming the buffer, layout or mask that does not fit
+   */
+  public void forward(
+      DeviceBuffer q,
+      DeviceBuffer k,
+      DeviceBuffer v,
+      DeviceBuffer out,
+      TensorLayout layout,
+      CudaAttentionMask mask,
+      boolean causal,
+      Float scale) {
+    if (layout == null) {
+      throw new IllegalArgumentException("CUDA attention: the layout must not be null");
+    }
+    if (mask != null && !mask.attentionShape().equals(shape)) {
+      throw new IllegalArgumentException(
+          "CUDA attention: the mask was described for "
+              + mask.attentionShape()
+              + ", this attention is "
+              + shape);
+    }
+    quantize(q, k, v, scale, layout);
+    attend(out, causal, layout, mask, 0, null);
   }
 
   /**
@@ -408,6 +447,11 @@ public final class CudaAttention implements AutoCloseable {
    * Quantizer#FUSED}) or four (package-private so the benchmark can time them).
    */
   void quantize(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, Float scale) {
+    quantize(q, k, v, scale, TensorLayout.BHSD);
+  }
+
+  /** As {@link #quantize(DeviceBuffer, DeviceBuffer, DeviceBuffer, Float)} in either layout. */
+  void quantize(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, Float scale, TensorLayout layout) {
     int d = shape.headDim();
     int h = shape.heads();
     int sq = shape.queryLength();
@@ -424,7 +468,8 @@ public final class CudaAttention implements AutoCloseable {
     CudaBackend be = CudaBackend.get();
     int[] block = {QUANT_THREADS, 1, 1};
     if (quantizer == Quantizer.FUSED) {
-      KernelArgs a = strided(strided(new KernelArgs().ptr(q).ptr(k).ptr(v), sk), sq);
+      KernelArgs a =
+          strided(strided(new KernelArgs().ptr(q).ptr(k).ptr(v), sk, layout), sq, layout);
       be.launch(
           "mx_attn_prep" + input.tag + "_d" + d,
           new int[] {sqPad / Q_ROWS + chunks(sk), bh, 1},
@@ -447,7 +492,7 @@ public final class CudaAttention implements AutoCloseable {
           new int[] {skPad / TILE, bh, 1},
           block,
           0,
-          strided(new KernelArgs().ptr(k).ptr(v), sk)
+          strided(new KernelArgs().ptr(k).ptr(v), sk, layout)
               .i32(h)
               .i32(sk)
               .i32(skPad)
@@ -465,13 +510,18 @@ public final class CudaAttention implements AutoCloseable {
         new int[] {bh, 1, 1},
         block,
         0,
-        strided(new KernelArgs().ptr(k).ptr(v), sk).i32(h).i32(sk).ptr(kmean).ptr(vscale).build());
+        strided(new KernelArgs().ptr(k).ptr(v), sk, layout)
+            .i32(h)
+            .i32(sk)
+            .ptr(kmean)
+            .ptr(vscale)
+            .build());
     be.launch(
         "mx_attn_quant_k_d" + d,
         new int[] {skPad / TILE, bh, 1},
         block,
         0,
-        strided(new KernelArgs().ptr(k), sk)
+        strided(new KernelArgs().ptr(k), sk, layout)
             .i32(h)
             .i32(sk)
             .i32(skPad)
@@ -486,7 +536,7 @@ public final class CudaAttention implements AutoCloseable {
         new int[] {sqPad / rowsPerBlock, bh, 1},
         block,
         0,
-        strided(new KernelArgs().ptr(q), sq)
+        strided(new KernelArgs().ptr(q), sq, layout)
             .i32(h)
             .i32(sq)
             .i32(sqPad)
@@ -499,7 +549,7 @@ public final class CudaAttention implements AutoCloseable {
         new int[] {skPad / TILE, bh, 1},
         block,
         0,
-        strided(new KernelArgs().ptr(v), sk)
+        strided(new KernelArgs().ptr(v), sk, layout)
             .i32(h)
             .i32(sk)
             .i32(skPad)
@@ -514,7 +564,7 @@ public final class CudaAttention implements AutoCloseable {
    * #quantize} filled.
    */
   void attend(DeviceBuffer out, boolean causal) {
-    attend(out, causal, 0, null);
+    attend(out, causal, TensorLayout.BHSD, null, 0, null);
   }
 
   /**
@@ -536,6 +586,17 @@ public final class CudaAttention implements AutoCloseable {
    * longs per CTA, see mx_attention_wgp128.cu).
    */
   void attend(DeviceBuffer out, boolean causal, int extraSharedMemory, DeviceBuffer timing) {
+    attend(out, causal, TensorLayout.BHSD, null, extraSharedMemory, timing);
+  }
+
+  /** Step 5 with the output in {@code layout} and an optional mask (null for none). */
+  private void attend(
+      DeviceBuffer out,
+      boolean causal,
+      TensorLayout layout,
+      CudaAttentionMask mask,
+      int extraSharedMemory,
+      DeviceBuffer timing) {
     if (timing != null && !kernel.keys128()) {
       throw new IllegalArgumentException(
           "CUDA attention: only the pipe128 kernel has a timed build");
@@ -557,20 +618,20 @@ public final class CudaAttention implements AutoCloseable {
     int h = shape.heads();
     int sq = shape.queryLength();
     requireSize("out", out, sq, 4);
-    KernelArgs a =
-        new KernelArgs()
-            .ptr(qq)
-            .ptr(qscale)
-            .ptr(kq)
-            .ptr(kscale)
-            .ptr(vt)
-            .ptr(vscale)
-            .ptr(null)
-            .i64(0)
-            .i64(0)
-            .i64(0)
-            .ptr(out);
-    strided(a, sq).i32(h).i32(sq).i32(shape.keyLength()).i32(sqPad).i32(skPad).i32(causal ? 1 : 0);
+    KernelArgs a = new KernelArgs().ptr(qq).ptr(qscale).ptr(kq).ptr(kscale).ptr(vt).ptr(vscale);
+    if (mask == null) {
+      a.ptr(null).i64(0).i64(0).i64(0);
+    } else {
+      mask.appendTo(a);
+    }
+    a.ptr(out);
+    strided(a, sq, layout)
+        .i32(h)
+        .i32(sq)
+        .i32(shape.keyLength())
+        .i32(sqPad)
+        .i32(skPad)
+        .i32(causal ? 1 : 0);
     if (kernel.hopper()) {
       // The kernel's short path for interior tiles takes the row max on the integer scores, which
       // needs a non-negative scale.
@@ -625,10 +686,16 @@ public final class CudaAttention implements AutoCloseable {
             a.build());
   }
 
-  /** Appends the element strides (batch, head, seq) of a contiguous BHSD tensor of length seq. */
-  private KernelArgs strided(KernelArgs a, int seq) {
+  /**
+   * Appends the element strides (batch, head, seq) of a dense tensor of sequence length seq in
+   * {@code layout}.
+   */
+  private KernelArgs strided(KernelArgs a, int seq, TensorLayout layout) {
     long d = shape.headDim();
-    return a.i64((long) shape.heads() * seq * d).i64((long) seq * d).i64(d);
+    long hd = (long) shape.heads() * d;
+    return layout == TensorLayout.BSHD
+        ? a.i64(seq * hd).i64(d).i64(hd)
+        : a.i64((long) shape.heads() * seq * d).i64((long) seq * d).i64(d);
   }
 
   private void requireSize(String what, DeviceBuffer b, int seq, int elementBytes) {

@@ -9,6 +9,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.djlmx.attention.AccuracyMetrics;
+import io.djlmx.attention.AttentionConfig;
 import io.djlmx.attention.AttentionShape;
 import io.djlmx.attention.ReferenceAttention;
 import io.djlmx.attention.TensorLayout;
@@ -27,9 +28,9 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The DJL-level attention op on MX GPU arrays ({@link MxAttention} through {@link GpuAttention}):
- * the CUDA MX kernel at head dims 64 and 128 (FP16 P·V, held to the 0.03 relative-L1 target), the
- * exact FP32 path for other head dims, against the FP64 reference; output on the device, no device
- * buffer left behind.
+ * the CUDA MX kernel at head dims 64 and 128 (FP16 P·V, held to the 0.03 relative-L1 target), in
+ * both layouts and with masks as DJL's transformer blocks pass them, the exact FP32 path for other
+ * head dims, against the FP64 reference; output on the device, no device buffer left behind.
  */
 @Tag("gpu")
 class MxAttentionGpuTest {
@@ -90,6 +91,99 @@ class MxAttentionGpuTest {
     if (d == 32) { // exact FP32 attention
       assertTrue(m.cosine() > 0.99999, m.toString());
     }
+  }
+
+  /**
+   * What DJL's transformer blocks hand the op ({@link MxScaledDotProductAttentionBlock}): BSHD
+   * views of the projections and an additive padding mask [B, 1, 1, Sk] of 0 / -100000 (or one per
+   * query, [B, 1, Sq, 1], broadcast along the keys, with -∞ rows that give zero rows). The CUDA
+   * kernel runs (not the exact fallback), in place on the BSHD arrays.
+   */
+  @ParameterizedTest(name = "BSHD B={0} H={1} S={2} D={3} mask {4} causal={5}")
+  @CsvSource({
+    "3, 4, 77, 64, padding, false",
+    "2, 2, 130, 128, padding, false",
+    "2, 2, 200, 64, padding, true",
+    "2, 3, 65, 128, per-query, false"
+  })
+  void transformerInputsRunTheKernel(int b, int h, int s, int d, String maskKind, boolean causal) {
+    Random r = new Random(101L * s + d);
+    float[] q = normal(r, b * s * h * d);
+    float[] k = normal(r, b * s * h * d);
+    float[] v = normal(r, b * s * h * d);
+    boolean padding = maskKind.equals("padding");
+    float[] mask = new float[b * s];
+    float[] full = new float[b * s * s]; // the same mask as [B, 1, Sq, Sk], for the reference
+    for (int bi = 0; bi < b; bi++) {
+      for (int i = 0; i < s; i++) {
+        if (padding) {
+          int keep = bi == 0 ? s : s / 2 + 3;
+          mask[bi * s + i] = i < keep ? 0f : -100000f;
+        } else {
+          mask[bi * s + i] = i % 7 == 3 ? Float.NEGATIVE_INFINITY : (float) r.nextGaussian();
+        }
+      }
+      for (int i = 0; i < s; i++) {
+        for (int j = 0; j < s; j++) {
+          full[(bi * s + i) * s + j] = padding ? mask[bi * s + j] : mask[bi * s + i];
+        }
+      }
+    }
+    NDArray dq = manager.create(q, new Shape(b, s, h, d));
+    NDArray dk = manager.create(k, new Shape(b, s, h, d));
+    NDArray dv = manager.create(v, new Shape(b, s, h, d));
+    NDArray dm = manager.create(mask, padding ? new Shape(b, 1, 1, s) : new Shape(b, 1, s, 1));
+    AttentionConfig bshd =
+        AttentionConfig.defaults().toBuilder().optLayout(TensorLayout.BSHD).build();
+    long calls = GpuAttention.kernelCalls();
+    NDArray out = MxAttention.attention(dq, dk, dv, dm, causal, null, bshd);
+    assertEquals(calls + 1, GpuAttention.kernelCalls(), "the CUDA MX kernel ran");
+    assertInstanceOf(MxCudaNDArray.class, out);
+    assertEquals(new Shape(b, s, h, d), out.getShape());
+    AttentionShape shape = new AttentionShape(b, h, s, s, d);
+    double[] ref =
+        ReferenceAttention.compute(
+            shape,
+            TensorView.of(MemorySegment.ofArray(q), TensorLayout.BSHD, b, h, s, d),
+            TensorView.of(MemorySegment.ofArray(k), TensorLayout.BSHD, b, h, s, d),
+            TensorView.of(MemorySegment.ofArray(v), TensorLayout.BSHD, b, h, s, d),
+            TensorView.ofMask(MemorySegment.ofArray(full), new long[] {b, 1, s, s}, shape),
+            causal,
+            null);
+    float[] got = out.toFloatArray();
+    float[] gotBhsd = new float[got.length];
+    for (int bi = 0; bi < b; bi++) {
+      for (int hi = 0; hi < h; hi++) {
+        for (int si = 0; si < s; si++) {
+          System.arraycopy(
+              got, ((bi * s + si) * h + hi) * d, gotBhsd, ((bi * h + hi) * s + si) * d, d);
+        }
+      }
+    }
+    AccuracyMetrics m = AccuracyMetrics.of(gotBhsd, ref);
+    System.out.printf(
+        "GPUATTN BSHD b=%d h=%d s=%d d=%d mask=%s causal=%b: %s%n",
+        b, h, s, d, maskKind, causal, m);
+    assertTrue(m.meetsTargets(), m.toString());
+    if (!padding) {
+      for (int i = 0; i < gotBhsd.length; i++) {
+        if (ref[i] == 0.0) {
+          assertEquals(0f, gotBhsd[i], "a fully masked row's element " + i);
+        }
+      }
+    }
+  }
+
+  @org.junit.jupiter.api.Test
+  void badMaskShapeIsNamed() {
+    NDArray dq = manager.create(normal(new Random(5), 2 * 8 * 64), new Shape(1, 2, 8, 64));
+    NDArray mask = manager.create(new float[7], new Shape(1, 1, 1, 7));
+    IllegalArgumentException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            IllegalArgumentException.class,
+            () -> MxAttention.attention(dq, dq, dq, mask, false, null, null));
+    assertTrue(
+        e.getMessage().contains("mask's last axis must be the key length 8"), e.getMessage());
   }
 
   private static float[] normal(Random r, int n) {

@@ -1,6 +1,7 @@
 package io.djlmx.kernel.cuda;
 
 import io.djlmx.attention.AttentionShape;
+import io.djlmx.attention.TensorLayout;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -16,8 +17,11 @@ import jcuda.driver.JCudaDriver;
  * (quantization + attention) and for the fused attention kernel alone. TOPS = 4·B·H·S²·D / time,
  * halved for causal; the default kernels also with BF16 inputs (the random values rounded), the
  * input SDPA BF16 reads. Prints one {@code RESULT} line per case (see {@code scripts/gpu-run.sh}).
- * With the argument {@code profile}: one non-causal and one causal forward of the default kernel
- * (pv8) only, for a profiler (see {@code scripts/gpu-attention-profile.sh}).
+ * With {@code masks [ROUNDS]}: what a padding mask and the BSHD layout cost the whole forward, at
+ * this shape and at BERT-base's (B = 32, H = 12, S = 512, D = 64, FP16 P·V as {@code GpuAttention}
+ * runs it), interleaved rounds. With the argument {@code profile}: one non-causal and one causal
+ * forward of the default kernel (pv8) only, for a profiler (see {@code
+ * scripts/gpu-attention-profile.sh}).
  */
 public final class CudaAttentionBenchmark {
 
@@ -217,6 +221,10 @@ public final class CudaAttentionBenchmark {
           att.forward(qb, kb, vb, out, false, null);
           be.synchronize();
         }
+        return;
+      }
+      if (args.length > 0 && args[0].equals("masks")) {
+        masks(args.length > 1 ? Integer.parseInt(args[1]) : 5);
         return;
       }
       if (args.length > 0 && args[0].equals("sweep")) {
@@ -446,5 +454,74 @@ public final class CudaAttentionBenchmark {
           tag + "_kernel", ops / (kernel * 1e-3) / 1e12, "TOPS", String.format("%.3f ms", kernel));
       result(tag + "_quantize", quant, "ms", "");
     }
+  }
+
+  /**
+   * The whole forward of the default kernel, unmasked BHSD against a [B, 1, 1, S] padding mask
+   * (half the batches lose their last eighth of keys to -10000), BSHD and both, in interleaved
+   * rounds of medians; at the issue's shape (FP8 P·V) and at BERT-base's (FP16 P·V).
+   */
+  private static void masks(int rounds) {
+    int[][] shapes = {{4, 32, 4096, 128, 0}, {32, 12, 512, 64, 1}};
+    String[] variants = {"bhsd", "bhsd+mask", "bshd", "bshd+mask"};
+    for (int[] sh : shapes) {
+      AttentionShape shape = new AttentionShape(sh[0], sh[1], sh[2], sh[2], sh[3]);
+      boolean fp16PV = sh[4] == 1;
+      long n = (long) sh[0] * sh[1] * sh[2] * sh[3];
+      float[] pad = new float[sh[0] * sh[2]];
+      for (int bi = 1; bi < sh[0]; bi += 2) {
+        Arrays.fill(pad, bi * sh[2] + sh[2] * 7 / 8, (bi + 1) * sh[2], -10000f);
+      }
+      try (DeviceBuffer q = random(n, 11);
+          DeviceBuffer k = random(n, 12);
+          DeviceBuffer v = random(n, 13);
+          DeviceBuffer out = DeviceBuffer.allocate(4 * n);
+          DeviceBuffer m = DeviceBuffer.of(pad);
+          CudaAttention att = CudaAttention.create(shape, fp16PV)) {
+        CudaAttentionMask mask = CudaAttentionMask.of(m, new long[] {sh[0], 1, 1, sh[2]}, shape);
+        for (boolean causal : new boolean[] {false, true}) {
+          float[][] ms = new float[variants.length][rounds];
+          for (int r = 0; r < rounds; r++) {
+            for (int i = 0; i < variants.length; i++) {
+              TensorLayout layout = i < 2 ? TensorLayout.BHSD : TensorLayout.BSHD;
+              CudaAttentionMask mk = i % 2 == 1 ? mask : null;
+              ms[i][r] =
+                  medianMillis(() -> att.forward(q, k, v, out, layout, mk, causal, null), 3, 15);
+            }
+          }
+          for (int i = 0; i < variants.length; i++) {
+            float[] t = ms[i].clone();
+            Arrays.sort(t);
+            float med = t[rounds / 2];
+            float base = sortedMedian(ms[0]);
+            result(
+                String.format(
+                    Locale.ROOT,
+                    "masks %s B%d H%d S%d D%d %s%s",
+                    fp16PV ? "pv16" : "pv8",
+                    sh[0],
+                    sh[1],
+                    sh[2],
+                    sh[3],
+                    variants[i],
+                    causal ? " causal" : ""),
+                med,
+                "ms",
+                String.format(
+                    Locale.ROOT,
+                    "%.3fx of bhsd, range %.3f-%.3f",
+                    med / base,
+                    t[0],
+                    t[rounds - 1]));
+          }
+        }
+      }
+    }
+  }
+
+  private static float sortedMedian(float[] x) {
+    float[] t = x.clone();
+    Arrays.sort(t);
+    return t[t.length / 2];
   }
 }

@@ -1,0 +1,110 @@
+package io.djlmx.kernel.cuda;
+
+import io.djlmx.attention.AttentionShape;
+import java.util.Arrays;
+
+/**
+ * An additive FP32 attention mask in device memory for {@link CudaAttention}, broadcast to [B, H,
+ * Sq, Sk] as PyTorch and DJL broadcast it: a padding mask [B, 1, 1, Sk], a per-query mask [B, 1,
+ * Sq, Sk], a per-head one [B, H, Sq, Sk] or one shared mask [Sq, Sk]. The mask's last axis must be
+ * the key length (the kernels read each mask row as contiguous keys); every other axis is either 1
+ * (broadcast) or the full size. A mask value of -∞ hides a key; a row whose every key is hidden
+ * yields a zero output row.
+ *
+ * <p>The mask does not own its buffer: the caller keeps it alive for the forward pass and closes
+ * it.
+ */
+public final class CudaAttentionMask {
+
+  private final DeviceBuffer buffer;
+  private final AttentionShape attention;
+  private final long batchStride;
+  private final long headStride;
+  private final long queryStride;
+
+  private CudaAttentionMask(
+      DeviceBuffer buffer,
+      AttentionShape attention,
+      long batchStride,
+      long headStride,
+      long queryStride) {
+    this.buffer = buffer;
+    this.attention = attention;
+    this.batchStride = batchStride;
+    this.headStride = headStride;
+    this.queryStride = queryStride;
+  }
+
+  /**
+   * Describes a dense row-major FP32 mask of the given shape for an attention of the given sizes.
+   *
+   * @param buffer the mask's values, FP32, dense row-major in {@code maskShape}
+   * @param maskShape the mask's shape, rank 1 to 4, aligned to [B, H, Sq, Sk] from the right
+   * @param attention the attention's sizes
+   * @return the mask
+   * @throws IllegalArgumentException naming the mask's shape when its last axis is not Sk, an axis
+   *     does not broadcast, or the buffer is too small (or closed)
+   */
+  public static CudaAttentionMask of(
+      DeviceBuffer buffer, long[] maskShape, AttentionShape attention) {
+    if (buffer == null || buffer.isClosed()) {
+      throw new IllegalArgumentException("CUDA attention mask: the buffer is null or closed");
+    }
+    long[] full = {
+      attention.batch(), attention.heads(), attention.queryLength(), attention.keyLength()
+    };
+    if (maskShape == null || maskShape.length < 1 || maskShape.length > 4) {
+      throw new IllegalArgumentException(
+          "CUDA attention mask must have rank 1 to 4, got shape " + Arrays.toString(maskShape));
+    }
+    long[] dims = {1, 1, 1, 1};
+    System.arraycopy(maskShape, 0, dims, 4 - maskShape.length, maskShape.length);
+    if (dims[3] != full[3]) {
+      throw new IllegalArgumentException(
+          "CUDA attention mask's last axis must be the key length "
+              + full[3]
+              + ", mask shape "
+              + Arrays.toString(maskShape));
+    }
+    long[] strides = new long[4];
+    long n = 1;
+    for (int i = 3; i >= 0; i--) {
+      if (dims[i] != 1 && dims[i] != full[i]) {
+        throw new IllegalArgumentException(
+            "CUDA attention mask shape "
+                + Arrays.toString(maskShape)
+                + " does not broadcast to [B, H, Sq, Sk] = "
+                + Arrays.toString(full));
+      }
+      strides[i] = dims[i] == 1 ? 0 : n;
+      n *= dims[i];
+    }
+    if (buffer.byteSize() < n * Float.BYTES) {
+      throw new IllegalArgumentException(
+          "CUDA attention mask of shape "
+              + Arrays.toString(maskShape)
+              + " needs "
+              + n * Float.BYTES
+              + " bytes, the buffer holds "
+              + buffer.byteSize());
+    }
+    return new CudaAttentionMask(buffer, attention, strides[0], strides[1], strides[2]);
+  }
+
+  /**
+   * Returns the attention sizes this mask was described for.
+   *
+   * @return the shape
+   */
+  public AttentionShape attentionShape() {
+    return attention;
+  }
+
+  /** Appends the kernels' mask arguments: the pointer and the batch, head and query strides. */
+  KernelArgs appendTo(KernelArgs a) {
+    if (buffer.isClosed()) {
+      throw new IllegalStateException("CUDA attention mask: its buffer was closed");
+    }
+    return a.ptr(buffer).i64(batchStride).i64(headStride).i64(queryStride);
+  }
+}
