@@ -532,6 +532,56 @@ __device__ __forceinline__ void mx_attn_qfrag(const int8_t* __restrict__ qq, int
   }
 }
 
+// The masked launches' tile constants. For each mask batch and head (grid z, hm heads: 1 where the mask broadcasts
+// over heads), 64-query block (grid y; one block of one row where it broadcasts over queries: rows = 1) and
+// 64-key tile (grid x): the mask's value times log2 e if it is the same over the block's rows (clamped to sq - 1)
+// and the tile's keys below sk (-inf included), else NaN (also for any NaN in it, or a tile with no key). The
+// pipelined kernels' "_mt" launches give such flat tiles the short softmax path with that offset; the others read
+// the mask per element as before. 256 threads: key = tid % 64, rows tid / 64, +4, ...
+extern "C" __global__ void __launch_bounds__(256) mx_attn_mask_tiles(const float* __restrict__ mask, long mb, long mh,
+                                                                    long mq, int hm, int sq, int sk, int rows,
+                                                                    float* __restrict__ tiles) {
+  __shared__ float sLo[8], sHi[8];
+  __shared__ int sNan[8], sAny[8];
+  const int kt = blockIdx.x, qb = blockIdx.y, z = blockIdx.z, tid = threadIdx.x;
+  const float* base = mask + (long)(z / hm) * mb + (long)(z % hm) * mh;
+  const int key = kt * 64 + (tid & 63);
+  float lo = INFINITY, hi = -INFINITY;
+  int nan = 0, any = 0;
+  if (key < sk) {
+    for (int r = tid >> 6; r < rows; r += 4) {
+      const float v = base[(long)min(qb * 64 + r, sq - 1) * mq + key];
+      nan |= isnan(v);
+      lo = fminf(lo, v);
+      hi = fmaxf(hi, v);
+      any = 1;
+    }
+  }
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    lo = fminf(lo, __shfl_xor_sync(0xffffffffu, lo, o));
+    hi = fmaxf(hi, __shfl_xor_sync(0xffffffffu, hi, o));
+    nan |= __shfl_xor_sync(0xffffffffu, nan, o);
+    any |= __shfl_xor_sync(0xffffffffu, any, o);
+  }
+  if ((tid & 31) == 0) {
+    sLo[tid >> 5] = lo;
+    sHi[tid >> 5] = hi;
+    sNan[tid >> 5] = nan;
+    sAny[tid >> 5] = any;
+  }
+  __syncthreads();
+  if (tid == 0) {
+    for (int w = 1; w < 8; w++) {
+      lo = fminf(lo, sLo[w]);
+      hi = fmaxf(hi, sHi[w]);
+      nan |= sNan[w];
+      any |= sAny[w];
+    }
+    tiles[((long)z * gridDim.y + qb) * gridDim.x + kt] = any && !nan && lo == hi ? lo * MX_ATTN_LOG2E : __int_as_float(0x7fc00000);
+  }
+}
+
 // Per-thread setup shared by both fused kernels: this thread's Q fragments (mx_attn_qfrag) and its two mask
 // rows (null without a mask).
 template <int D>
@@ -880,13 +930,16 @@ __device__ __forceinline__ uint64_t mx_attn_vdesc(const uint8_t* vsm) {
 // the integer scores of each half, and each P element costs one integer add (exact int->float via the
 // 2^23 magic), one FMA and one exp2; other tiles the general path (masks, causal diagonal, padding keys,
 // NaN). SUM false: l is left alone (the P·V MMA sums the rows on the tensor cores, see mx_attn_fwd_wgp).
-template <int NH, bool SUM = true>
+// OFF (masked launches, mx_attn_mask_tiles): an interior tile may carry a mask that is one constant over its
+// 64 rows and each 64-key half, off[h] (log2 units, -inf allowed): the short path adds it to each half's
+// row max and folds it into the exp2's offset, so a padding mask costs no per-element work where it is flat.
+template <int NH, bool SUM = true, bool OFF = false>
 __device__ __forceinline__ void mx_attn_wg_softmax_n(const int (&s)[32 * NH], bool interior, int j0, int t, int sk,
                                                      int causal, int rA, int rB, const float (&scA)[NH],
                                                      const float (&scB)[NH], const float* mask,
                                                      const float* maskA, const float* maskB, float& mA, float& mB,
                                                      float& lA, float& lB, float& alA, float& alB,
-                                                     float (&p)[32 * NH]) {
+                                                     float (&p)[32 * NH], const float* off = nullptr) {
   constexpr float LOG2_P_SCALE = 8.807354922057604f;  // log2(448)
   constexpr float MAGIC = 12582912.f;                  // 1.5·2^23: int s <-> float bits of MAGIC + s
   float tA = -INFINITY, tB = -INFINITY;  // the tile's row maxima
@@ -906,8 +959,13 @@ __device__ __forceinline__ void mx_attn_wg_softmax_n(const int (&s)[32 * NH], bo
       iB = max(iB, __shfl_xor_sync(0xffffffffu, iB, 1));
       iB = max(iB, __shfl_xor_sync(0xffffffffu, iB, 2));
       // scale >= 0, so the largest integer score is the largest scaled one; NaN scales give NaN here.
-      tA = mx_attn_nanmax(tA, (float)iA * scA[h]);
-      tB = mx_attn_nanmax(tB, (float)iB * scB[h]);
+      if constexpr (OFF) {
+        tA = mx_attn_nanmax(tA, fmaf((float)iA, scA[h], off[h]));
+        tB = mx_attn_nanmax(tB, fmaf((float)iB, scB[h], off[h]));
+      } else {
+        tA = mx_attn_nanmax(tA, (float)iA * scA[h]);
+        tB = mx_attn_nanmax(tB, (float)iB * scB[h]);
+      }
     }
     const float nmA = mx_attn_nanmax(mA, tA), nmB = mx_attn_nanmax(mB, tB);
     alA = mA == -INFINITY ? 1.f : mx_attn_exp2(mA - nmA);
@@ -917,7 +975,15 @@ __device__ __forceinline__ void mx_attn_wg_softmax_n(const int (&s)[32 * NH], bo
     // p = exp2(s·sc - m + log2 448) = exp2(bits(MAGIC + s)·sc - (MAGIC·sc + m - log2 448)), per half
 #pragma unroll
     for (int h = 0; h < NH; h++) {
-      const float cA = fmaf(MAGIC, scA[h], nmA - LOG2_P_SCALE), cB = fmaf(MAGIC, scB[h], nmB - LOG2_P_SCALE);
+      float cA, cB;
+      if constexpr (OFF) {
+        // a row that has seen only -inf halves keeps m = -inf: its P is zero (an offset of -inf makes c +inf)
+        cA = fmaf(MAGIC, scA[h], (nmA == -INFINITY ? 0.f : nmA) - LOG2_P_SCALE - off[h]);
+        cB = fmaf(MAGIC, scB[h], (nmB == -INFINITY ? 0.f : nmB) - LOG2_P_SCALE - off[h]);
+      } else {
+        cA = fmaf(MAGIC, scA[h], nmA - LOG2_P_SCALE);
+        cB = fmaf(MAGIC, scB[h], nmB - LOG2_P_SCALE);
+      }
 #pragma unroll
       for (int n = 8 * h; n < 8 * h + 8; n++) {
         p[4 * n] = mx_attn_exp2(fmaf(__int_as_float(s[4 * n] + 0x4B400000), scA[h], -cA));
@@ -964,15 +1030,15 @@ __device__ __forceinline__ void mx_attn_wg_softmax_n(const int (&s)[32 * NH], bo
 }
 
 // The 64-key softmax (one half, one scale per row).
-template <bool SUM = true>
+template <bool SUM = true, bool OFF = false>
 __device__ __forceinline__ void mx_attn_wg_softmax(const int (&s)[32], bool interior, int j0, int t, int sk,
                                                    int causal, int rA, int rB, float scA, float scB,
                                                    const float* mask, const float* maskA, const float* maskB,
                                                    float& mA, float& mB, float& lA, float& lB, float& alA,
-                                                   float& alB, float (&p)[32]) {
+                                                   float& alB, float (&p)[32], const float* off = nullptr) {
   const float a[1] = {scA}, b[1] = {scB};
-  mx_attn_wg_softmax_n<1, SUM>(s, interior, j0, t, sk, causal, rA, rB, a, b, mask, maskA, maskB, mA, mB, lA, lB, alA,
-                               alB, p);
+  mx_attn_wg_softmax_n<1, SUM, OFF>(s, interior, j0, t, sk, causal, rA, rB, a, b, mask, maskA, maskB, mA, mB, lA, lB,
+                                    alA, alB, p, off);
 }
 
 // P (p of mx_attn_wg_softmax) as P·V's A fragments: E4M3 (or FP16) pairs straight from the S layout.
@@ -1199,13 +1265,18 @@ __device__ __forceinline__ void mx_attn_q_image(const uint32_t (&qf)[D / 32][4],
   }
 }
 
-template <int D, bool PV16>
+// MT (the masked launches "_mt"): mtile holds, per 64-query block and 64-key tile of the mask, its constant value
+// in log2 units or NaN where it varies (mx_attn_mask_tiles; element strides tb, th, tq for the mask's batch, head
+// and query block, 0 where it broadcasts); constant tiles take the short softmax path with that offset.
+template <int D, bool PV16, bool MT = false>
 __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, const float* __restrict__ qscale,
                                                 const int8_t* __restrict__ kq, const float* __restrict__ kscale,
                                                 const void* __restrict__ vtRaw, const float* __restrict__ vscale,
                                                 const float* __restrict__ mask, long mb, long mh, long mq,
                                                 float* __restrict__ out, long ob, long oh, long os, int heads,
-                                                int sq, int sk, int sqPad, int skPad, int causal, int posScale) {
+                                                int sq, int sk, int sqPad, int skPad, int causal, int posScale,
+                                                const float* __restrict__ mtile = nullptr, long tb = 0, long th = 0,
+                                                long tq = 0) {
   constexpr int KBYTES = MX_ATTN_TILE * D;
   constexpr int VBYTES = D * MX_ATTN_TILE * (PV16 ? 2 : 1);
   constexpr int ONES = PV16 ? 0 : 8 * MX_ATTN_TILE;  // FP8: 8 rows of ones after Vᵀ
@@ -1235,6 +1306,11 @@ __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, c
   const float* maskB;
   uint32_t qf[D / 32][4];
   mx_attn_rows<D>(qq, bh, sqPad, rA, rB, t, qf, mask, mb, mh, mq, heads, sq, maskA, maskB);
+  const float* mt = nullptr;  // this CTA's row of the mask's tile constants (MT)
+  if constexpr (MT) mt = mtile + (long)(bh / heads) * tb + (long)(bh % heads) * th + (long)(q0 / 64) * tq;
+  auto tileOff = [&](int tl) -> float {
+    if constexpr (MT) return mt[tl]; else return 0.f;
+  };
   if constexpr (QSM) mx_attn_q_image<D>(qf, qsm, warp * 16 + g, t);
   if constexpr (!PV16) {
     for (int i = tid; i < STAGES * ONES / 4; i += blockDim.x)  // E4M3 1.0
@@ -1266,13 +1342,14 @@ __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, c
   };
   auto stage = [&](int tl) -> const uint8_t* { return attnSmem + (tl % STAGES) * STAGE; };
   // ksc: tile tl's K scale, loaded a step ahead (a load in the step itself put its latency between the MMA issues)
-  auto softmax = [&](const int (&s)[32], int tl, float ksc, float& alA, float& alB, float (&p)[32], float& mA,
-                     float& mB, float& lA, float& lB) {
+  // moff: tile tl's mask constant (MT), loaded a step ahead with ksc
+  auto softmax = [&](const int (&s)[32], int tl, float ksc, float moff, float& alA, float& alB, float (&p)[32],
+                     float& mA, float& mB, float& lA, float& lB) {
     const int j0 = tl * MX_ATTN_TILE;
-    const bool interior = j0 + MX_ATTN_TILE <= sk && mask == nullptr && posScale &&
-                          (!causal || j0 + MX_ATTN_TILE - 1 <= q0);
-    mx_attn_wg_softmax<PV16>(s, interior, j0, t, sk, causal, rA, rB, qsA * ksc, qsB * ksc, mask, maskA, maskB, mA,
-                             mB, lA, lB, alA, alB, p);
+    const bool flat = MT ? !isnan(moff) : mask == nullptr;
+    const bool interior = j0 + MX_ATTN_TILE <= sk && flat && posScale && (!causal || j0 + MX_ATTN_TILE - 1 <= q0);
+    mx_attn_wg_softmax<PV16, MT>(s, interior, j0, t, sk, causal, rA, rB, qsA * ksc, qsB * ksc, mask, maskA, maskB,
+                                 mA, mB, lA, lB, alA, alB, p, &moff);
   };
 
   float o[NA], acc[PV16 ? 1 : NA];  // FP16: P·V accumulates in O itself
@@ -1329,14 +1406,16 @@ __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, c
   mx_attn_wg_fence();
   issueQk(s, mx_attn_kdesc<D>(stage(0)));
   mx_attn_wg_wait_i32(s);
-  softmax(s, 0, ksb[0], alA, alB, p, mA, mB, lA, lB);
+  softmax(s, 0, ksb[0], tileOff(0), alA, alB, p, mA, mB, lA, lB);
   mx_attn_wg_pack<PV16>(p, pf);
   float kNext = ksb[min(1, tiles - 1)];
+  float mNext = tileOff(min(1, tiles - 1));
 
   // Branch-free steady state (a conditional wgmma issue or wait makes ptxas serialize every wgmma).
   for (int tile = 0; tile + 1 < tiles; tile++) {
-    const float kScale = kNext;  // tile + 1's
+    const float kScale = kNext, mOff = mNext;  // tile + 1's
     kNext = ksb[min(tile + 2, tiles - 1)];
+    mNext = tileOff(min(tile + 2, tiles - 1));
     landed(tile + 1);
     __syncthreads();  // every thread is past P·V(tile-1)'s wait: that stage can be refilled
     const uint64_t kd = mx_attn_kdesc<D>(stage(tile + 1)), vd = mx_attn_vdesc<PV16>(stage(tile) + KBYTES);
@@ -1347,7 +1426,7 @@ __device__ __forceinline__ void mx_attn_fwd_wgp(const int8_t* __restrict__ qq, c
     if (tile + 2 < tiles) load(tile + 2);
     float nA, nB;
     mx_attn_wg_wait1_i32(s);  // Q·Kᵀ(tile+1) done, P·V(tile) may still run
-    softmax(s, tile + 1, kScale, nA, nB, p, mA, mB, lA, lB);
+    softmax(s, tile + 1, kScale, mOff, nA, nB, p, mA, mB, lA, lB);
     waitPv();
     if constexpr (!QSM) {
 #pragma unroll
@@ -1398,6 +1477,16 @@ MX_ATTN_FWD_WG(mx_attn_wg1b16_d64, 64, true, 1)
     mx_attn_fwd_wgp<D, PV16>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, sq, \
                              sk, sqPad, skPad, causal, posScale);                                            \
   }
+// The masked launches: as above, with the mask's tile constants (mx_attn_mask_tiles).
+#define MX_ATTN_FWD_WGP_MT(NAME, D, PV16, CTAS)                                                               \
+  extern "C" __global__ void __launch_bounds__(128, CTAS) NAME(                                              \
+      const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt,        \
+      const float* vscale, const float* mask, long mb, long mh, long mq, float* out, long ob, long oh,       \
+      long os, int heads, int sq, int sk, int sqPad, int skPad, int causal, int posScale, const float* mtile, \
+      long tb, long th, long tq) {                                                                           \
+    mx_attn_fwd_wgp<D, PV16, true>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, \
+                                   sq, sk, sqPad, skPad, causal, posScale, mtile, tb, th, tq);               \
+  }
 MX_ATTN_FWD_WGP(mx_attn_wg1p_d128, 128, false, 2)
 MX_ATTN_FWD_WGP(mx_attn_wg1o16_d128, 128, true, 3)
 // Head dim 64: P·V N = 72 (FP8, with the ones) or 64 (FP16), 152 / 127 registers, Q from shared memory. H200,
@@ -1405,3 +1494,7 @@ MX_ATTN_FWD_WGP(mx_attn_wg1o16_d128, 128, true, 3)
 // 1.247 ms (FP16) against the mma.sync kernel's 3.082 ms at B=4 H=32 S=4096.
 MX_ATTN_FWD_WGP(mx_attn_wg1p_d64, 64, false, 3)
 MX_ATTN_FWD_WGP(mx_attn_wg1o16_d64, 64, true, 3)
+MX_ATTN_FWD_WGP_MT(mx_attn_wg1p_mt_d128, 128, false, 2)
+MX_ATTN_FWD_WGP_MT(mx_attn_wg1o16_mt_d128, 128, true, 3)
+MX_ATTN_FWD_WGP_MT(mx_attn_wg1p_mt_d64, 64, false, 3)
+MX_ATTN_FWD_WGP_MT(mx_attn_wg1o16_mt_d64, 64, true, 3)

@@ -61,14 +61,16 @@ __device__ __forceinline__ void mx_attn_wg128_issue_pv(float (&acc)[D / 2 + 4], 
 // wait, 5 join + pack) and writes them, with the loop's total, its step count, the cycles from the kernel's
 // entry to the loop (the prologue, tile 0 included) and from the loop's end to after the stores (the
 // epilogue), to timing[10·cta ..].
-template <int D, bool TIMED>
+// MT (the masked launch mx_attn_wg1q_mt_dD): the mask's tile constants, as in mx_attn_fwd_wgp.
+template <int D, bool TIMED, bool MT = false>
 __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, const float* __restrict__ qscale,
                                                 const int8_t* __restrict__ kq, const float* __restrict__ kscale,
                                                 const void* __restrict__ vtRaw, const float* __restrict__ vscale,
                                                 const float* __restrict__ mask, long mb, long mh, long mq,
                                                 float* __restrict__ out, long ob, long oh, long os, int heads,
                                                 int sq, int sk, int sqPad, int skPad, int causal, int posScale,
-                                                long long* timing) {
+                                                long long* timing, const float* __restrict__ mtile = nullptr,
+                                                long tb = 0, long th = 0, long tq = 0) {
   constexpr int KBYTES = MX_ATTN_TILE128 * D;   // two 64-key K tile images
   constexpr int VHALF = D * MX_ATTN_TILE;       // one 64-key Vᵀ tile image
   constexpr int ONES = 8 * MX_ATTN_TILE;        // 8 rows of E4M3 ones after each Vᵀ half (the row sums)
@@ -93,6 +95,11 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
   const float* maskB;
   uint32_t qf[D / 32][4];
   mx_attn_rows<D>(qq, bh, sqPad, rA, rB, t, qf, mask, mb, mh, mq, heads, sq, maskA, maskB);
+  const float* mt = nullptr;  // this CTA's row of the mask's 64-key tile constants (MT)
+  if constexpr (MT) mt = mtile + (long)(bh / heads) * tb + (long)(bh % heads) * th + (long)(q0 / 64) * tq;
+  auto tileOff = [&](int half) -> float {
+    if constexpr (MT) return mt[half]; else return 0.f;
+  };
   // Q's 64 rows as the core-matrix image wgmma reads as its A operand (after the stages and barriers), so
   // its 16 fragment registers are free for the 128-key tiles.
   uint8_t* qsm = attnDynSmem + STAGES * STAGE + 64;
@@ -121,14 +128,17 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
   auto stage = [&](int tl) -> const uint8_t* { return attnSmem + (tl % STAGES) * STAGE; };
   // k0, k1: the K scales of tile tl's two halves, loaded a step ahead (a load in the step itself put its
   // latency between the MMA issues)
-  auto softmax = [&](const int (&s)[64], int tl, float k0, float k1, float& alA, float& alB, float (&p)[64],
-                     float& mA, float& mB, float& lA, float& lB) {
+  // m0, m1: the mask constants of its halves (MT), loaded a step ahead with the K scales
+  auto softmax = [&](const int (&s)[64], int tl, float k0, float k1, float m0, float m1, float& alA, float& alB,
+                     float (&p)[64], float& mA, float& mB, float& lA, float& lB) {
     const int j0 = tl * MX_ATTN_TILE128;
-    const bool interior = j0 + MX_ATTN_TILE128 <= sk && mask == nullptr && posScale &&
-                          (!causal || j0 + MX_ATTN_TILE128 - 1 <= q0);
+    const bool flat = MT ? !isnan(m0) && !isnan(m1) : mask == nullptr;
+    const bool interior =
+        j0 + MX_ATTN_TILE128 <= sk && flat && posScale && (!causal || j0 + MX_ATTN_TILE128 - 1 <= q0);
     const float scA[2] = {qsA * k0, qsA * k1}, scB[2] = {qsB * k0, qsB * k1};
-    mx_attn_wg_softmax_n<2, false>(s, interior, j0, t, sk, causal, rA, rB, scA, scB, mask, maskA, maskB, mA, mB, lA,
-                                   lB, alA, alB, p);
+    const float off[2] = {m0, m1};
+    mx_attn_wg_softmax_n<2, false, MT>(s, interior, j0, t, sk, causal, rA, rB, scA, scB, mask, maskA, maskB, mA, mB,
+                                       lA, lB, alA, alB, p, off);
   };
 
   float o[D / 2 + 4], acc[D / 2 + 4];  // O, then the row sums (accumulators 64..67)
@@ -151,9 +161,10 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
   mx_attn_wg_fence();
   mx_attn_wg128_issue_qk<D>(s, qd, mx_attn_kdesc<D>(stage(0)));
   mx_attn_wg_wait_i64(s);
-  softmax(s, 0, ksb[0], ksb[1], alA, alB, p, mA, mB, lA, lB);
+  softmax(s, 0, ksb[0], ksb[1], tileOff(0), tileOff(1), alA, alB, p, mA, mB, lA, lB);
   mx_attn_wg128_pack(p, pf);
   float kNext0 = ksb[2 * min(1, tiles - 1)], kNext1 = ksb[2 * min(1, tiles - 1) + 1];
+  float mNext0 = tileOff(2 * min(1, tiles - 1)), mNext1 = tileOff(2 * min(1, tiles - 1) + 1);
 
   long long ph[6] = {0, 0, 0, 0, 0, 0}, t0 = 0, tStart = 0;
   auto stamp = [&](int phase) {
@@ -166,10 +177,12 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
   stamp(-1);
   tStart = t0;
   for (int tile = 0; tile + 1 < tiles; tile++) {
-    const float k0 = kNext0, k1 = kNext1;  // tile + 1's
+    const float k0 = kNext0, k1 = kNext1, m0 = mNext0, m1 = mNext1;  // tile + 1's
     const int after = min(tile + 2, tiles - 1);
     kNext0 = ksb[2 * after];
     kNext1 = ksb[2 * after + 1];
+    mNext0 = tileOff(2 * after);
+    mNext1 = tileOff(2 * after + 1);
     landed(tile + 1);
     __syncthreads();  // every thread is past P·V(tile-1)'s wait: that stage can be refilled
     const uint8_t* vs = stage(tile) + KBYTES;
@@ -185,7 +198,7 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
     float nA, nB;
     mx_attn_wg_wait1_i64(s);  // Q·Kᵀ(tile+1) done, P·V(tile) may still run
     stamp(2);
-    softmax(s, tile + 1, k0, k1, nA, nB, p, mA, mB, lA, lB);
+    softmax(s, tile + 1, k0, k1, m0, m1, nA, nB, p, mA, mB, lA, lB);
     stamp(3);
     mx_attn_wg_wait_sum<D>(acc);
     stamp(4);
@@ -243,3 +256,15 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
   }
 MX_ATTN_FWD_WGQ(128)
 MX_ATTN_FWD_WGQ(64)
+// The masked launch: the mask's tile constants (mx_attn_mask_tiles) let flat tiles keep the short softmax path.
+#define MX_ATTN_FWD_WGQ_MT(D)                                                                                 \
+  extern "C" __global__ void __launch_bounds__(128, 2) mx_attn_wg1q_mt_d##D(                                 \
+      const int8_t* qq, const float* qscale, const int8_t* kq, const float* kscale, const void* vt,        \
+      const float* vscale, const float* mask, long mb, long mh, long mq, float* out, long ob, long oh,       \
+      long os, int heads, int sq, int sk, int sqPad, int skPad, int causal, int posScale, const float* mtile, \
+      long tb, long th, long tq) {                                                                           \
+    mx_attn_fwd_wgq<D, false, true>(qq, qscale, kq, kscale, vt, vscale, mask, mb, mh, mq, out, ob, oh, os, heads, \
+                                    sq, sk, sqPad, skPad, causal, posScale, nullptr, mtile, tb, th, tq);     \
+  }
+MX_ATTN_FWD_WGQ_MT(128)
+MX_ATTN_FWD_WGQ_MT(64)

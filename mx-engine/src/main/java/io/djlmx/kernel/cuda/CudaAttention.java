@@ -202,6 +202,9 @@ public final class CudaAttention implements AutoCloseable {
   private final DeviceBuffer tickets;
   private float softmaxScale = Float.NaN;
 
+  /** The masked launches' tile constants, allocated at the first masked forward. */
+  private DeviceBuffer maskTiles;
+
   private CudaAttention(
       AttentionShape shape, boolean fp16PV, Kernel kernel, Quantizer quantizer, InputType input) {
     this.shape = shape;
@@ -636,6 +639,18 @@ public final class CudaAttention implements AutoCloseable {
       // The kernel's short path for interior tiles takes the row max on the integer scores, which
       // needs a non-negative scale.
       a.i32(softmaxScale >= 0 ? 1 : 0);
+      // The pipelined kernels' masked launches skip the per-element mask work on tiles where the
+      // mask
+      // is flat (one value over the tile's 64 queries and 64 keys, e.g. a padding mask away from
+      // its
+      // edge): a first launch finds those tiles.
+      boolean flatTiles =
+          mask != null
+              && timing == null
+              && (kernel == Kernel.WGMMA_1WG_PIPE128 || kernel == Kernel.WGMMA_1WG_PIPE);
+      if (flatTiles) {
+        maskTiles(mask, a);
+      }
       int warpgroups = kernel.warpgroups();
       String variant =
           switch (kernel) {
@@ -648,6 +663,7 @@ public final class CudaAttention implements AutoCloseable {
           "mx_attn_wg"
               + variant
               + (fp16PV ? "16" : "")
+              + (flatTiles ? "_mt" : "")
               + (timing != null ? "_timed" : "")
               + "_d"
               + d;
@@ -684,6 +700,40 @@ public final class CudaAttention implements AutoCloseable {
             new int[] {128, 1, 1},
             0,
             a.build());
+  }
+
+  /**
+   * Fills the mask's tile constants (mx_attn_mask_tiles: per mask batch, head, 64-query block and
+   * 64-key tile, its value if flat, else NaN) and appends the table and its element strides to the
+   * kernel's arguments.
+   */
+  private void maskTiles(CudaAttentionMask mask, KernelArgs a) {
+    int b = shape.batch();
+    int h = shape.heads();
+    int kt = skPad / TILE;
+    int hm = mask.headStride() != 0 ? h : 1;
+    int qb = mask.queryStride() != 0 ? sqPad / TILE : 1;
+    int bm = mask.batchStride() != 0 ? b : 1;
+    if (maskTiles == null) {
+      maskTiles = alloc(4L * b * h * (sqPad / TILE) * kt); // the largest table this shape needs
+    }
+    CudaBackend.get()
+        .launch(
+            "mx_attn_mask_tiles",
+            new int[] {kt, qb, bm * hm},
+            new int[] {256, 1, 1},
+            0,
+            mask.appendTo(new KernelArgs())
+                .i32(hm)
+                .i32(shape.queryLength())
+                .i32(shape.keyLength())
+                .i32(mask.queryStride() != 0 ? TILE : 1)
+                .ptr(maskTiles)
+                .build());
+    a.ptr(maskTiles)
+        .i64(mask.batchStride() != 0 ? (long) hm * qb * kt : 0)
+        .i64(mask.headStride() != 0 ? (long) qb * kt : 0)
+        .i64(mask.queryStride() != 0 ? kt : 0);
   }
 
   /**

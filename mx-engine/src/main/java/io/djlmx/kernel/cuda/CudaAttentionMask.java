@@ -100,6 +100,18 @@ public final class CudaAttentionMask {
     return attention;
   }
 
+  long batchStride() {
+    return batchStride;
+  }
+
+  long headStride() {
+    return headStride;
+  }
+
+  long queryStride() {
+    return queryStride;
+  }
+
   /** Appends the kernels' mask arguments: the pointer and the batch, head and query strides. */
   KernelArgs appendTo(KernelArgs a) {
     if (buffer.isClosed()) {

@@ -48,7 +48,13 @@ class CudaAttentionMaskLayoutTest {
     /** [B, H, Sq, Sk]: random finite offsets. */
     PER_HEAD,
     /** [Sq, Sk]: one mask for every batch and head, random offsets and some -∞. */
-    SHARED
+    SHARED,
+    /**
+     * [B, 1, Sq, Sk], one value per 64-query by 64-key block (0, -10000, -∞ or random): every tile
+     * flat, so the pipelined kernels take the short path with per-tile offsets; the first query
+     * block of batch 0 sees -∞ on its first two key tiles, and its second block is -∞ throughout.
+     */
+    BLOCKS
   }
 
   @BeforeEach
@@ -80,7 +86,7 @@ class CudaAttentionMaskLayoutTest {
   static long[] maskShape(MaskKind kind, AttentionShape s) {
     return switch (kind) {
       case PADDING -> new long[] {s.batch(), 1, 1, s.keyLength()};
-      case PER_QUERY -> new long[] {s.batch(), 1, s.queryLength(), s.keyLength()};
+      case PER_QUERY, BLOCKS -> new long[] {s.batch(), 1, s.queryLength(), s.keyLength()};
       case PER_HEAD -> new long[] {s.batch(), s.heads(), s.queryLength(), s.keyLength()};
       case SHARED -> new long[] {s.queryLength(), s.keyLength()};
     };
@@ -113,6 +119,36 @@ class CudaAttentionMaskLayoutTest {
       case PER_HEAD -> {
         for (int i = 0; i < m.length; i++) {
           m[i] = (float) (2 * r.nextGaussian());
+        }
+      }
+      case BLOCKS -> {
+        int sq = s.queryLength();
+        int qBlocks = (sq + 63) / 64;
+        int kBlocks = (sk + 63) / 64;
+        float[] values = new float[s.batch() * qBlocks * kBlocks];
+        for (int i = 0; i < values.length; i++) {
+          int pick = r.nextInt(4);
+          values[i] =
+              pick == 0
+                  ? 0f
+                  : pick == 1
+                      ? -10000f
+                      : pick == 2 ? Float.NEGATIVE_INFINITY : (float) (2 * r.nextGaussian());
+        }
+        for (int kb = 0; kb < kBlocks; kb++) {
+          if (kb < 2) {
+            values[kb] = Float.NEGATIVE_INFINITY; // batch 0, query block 0
+          }
+          if (qBlocks > 1) {
+            values[kBlocks + kb] = Float.NEGATIVE_INFINITY; // batch 0, query block 1
+          }
+        }
+        for (int b = 0; b < s.batch(); b++) {
+          for (int i = 0; i < sq; i++) {
+            for (int j = 0; j < sk; j++) {
+              m[(b * sq + i) * sk + j] = values[(b * qBlocks + i / 64) * kBlocks + j / 64];
+            }
+          }
         }
       }
     }
@@ -199,7 +235,11 @@ class CudaAttentionMaskLayoutTest {
       {MaskKind.PER_HEAD, 1, 3, 65, 130, 64, true},
       {MaskKind.PER_HEAD, 1, 2, 129, 64, 128, false},
       {MaskKind.SHARED, 1, 2, 1, 77, 128, false},
-      {MaskKind.SHARED, 2, 2, 200, 1000, 64, false}
+      {MaskKind.SHARED, 2, 2, 200, 1000, 64, false},
+      {MaskKind.PADDING, 4, 2, 256, 700, 128, false},
+      {MaskKind.BLOCKS, 2, 2, 300, 1000, 128, false},
+      {MaskKind.BLOCKS, 2, 2, 257, 257, 64, true},
+      {MaskKind.BLOCKS, 1, 3, 130, 515, 128, true}
     };
     return Stream.of(CudaAttention.Kernel.values())
         .flatMap(
