@@ -4,7 +4,8 @@
 # with its CUDA fatbin and its test classes, the model zoo with its test classes, DJL's API and
 # PyTorch-engine classes (no PyTorch natives: the GPU-resident arrays run with mx.engine.host=none), JCuda
 # (driver natives only), SLF4J, the JUnit console launcher, the run scripts, and the CPU MX result of
-# the GPU encoder test's model (computed here, where PyTorch runs).
+# the GPU encoder test's model (computed here, where PyTorch runs). The runtime travels as jre.tar.xz, which the
+# run scripts unpack on the GPU machine; gpu-run.sh takes the fatbin for its SASS check out of mx-engine.jar.
 # Usage: scripts/gpu-bundle.sh [OUT_DIR]      (JAVA_HOME must be a JDK 25; nvcc must be on the PATH)
 # GPU_BUNDLE_MINILM=1: also the real all-MiniLM-L6-v2 fixture (MiniLmGpuFixture: the zoo's MXFP6 checkpoint
 # with only the word-embedding rows its sentences use, their token ids, the CPU MX embeddings) and
@@ -95,9 +96,10 @@ else
     --strip-debug --no-man-pages --no-header-files --compress=zip-9 --output "$OUT/jre" 2>&1 | grep -v "incubator" || true
   if command -v strip >/dev/null; then strip --strip-unneeded "$OUT/jre/lib/server/libjvm.so" || true; fi
 fi
-if [[ "$ATTN_ONLY" == 1 ]]; then
-  # The attention bundle (54 MiB unpacked) plus main's tree exceeded the device's 64 MiB (2026-11-28): the
-  # runtime travels as one xz archive (33 MiB bundle) that gpu-attention-run.sh / -profile.sh unpack in place.
+if [[ "${GPU_BUNDLE_MINILM:-0}" != 1 ]]; then
+  # The bundle plus main's tree exceeded the device's 64 MiB (the attention bundle on 2026-11-28, the full one with
+  # the grown fatbin on 2026-11-29 at 70 MiB): the runtime travels as one xz archive (33 / 37 MiB bundles) that the
+  # run scripts unpack in place.
   tar cf - -C "$OUT" jre | xz -6 -T2 > "$OUT/jre.tar.xz" && rm -rf "$OUT/jre"
 fi
 
@@ -120,8 +122,6 @@ if [[ "${GPU_BUNDLE_MINILM:-0}" == 1 ]]; then
     scripts/minilmtc-run.sh scripts/minilmtc_torch_ref.py "$OUT/"
   chmod +x "$OUT/gpu-model-run.sh"
   LIMIT=48
-elif [[ "$ATTN_ONLY" != 1 ]]; then
-  cp mx-engine/target/classes/io/djlmx/kernel/cuda/mx-kernels.fatbin "$OUT/"
 fi
 chmod +x "$OUT/gpu-run.sh" "$OUT/gpu-attention-run.sh" "$OUT/gpu-arrays-run.sh"
 du -sh "$OUT"

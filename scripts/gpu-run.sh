@@ -8,6 +8,10 @@ B="$(cd "$(dirname "$0")" && pwd)"
 O="${OUT:-$PWD/gpu-out}"
 mkdir -p "$O"
 MODE="${1:-full}"
+if [[ ! -x "$B/jre/bin/java" && -f "$B/jre.tar.xz" ]]; then # the runtime travels packed (gpu-bundle.sh)
+  tar xJf "$B/jre.tar.xz" -C "$B" 2>/dev/null ||
+    python3 -c "import tarfile,sys; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$B/jre.tar.xz" "$B"
+fi
 JAVA="$B/jre/bin/java"
 CP="$(ls "$B"/lib/*.jar | grep -v junit-platform-console | tr '\n' ':')"
 # No PyTorch natives travel: the MX engine runs GPU-only (GPU-resident arrays, no host fallbacks).
@@ -24,6 +28,7 @@ timeout "${TEST_TIMEOUT:-400}" "$JAVA" "${FLAGS[@]}" -jar "$B/lib/junit-platform
   --select-class io.djlmx.kernel.cuda.CudaMxLinearTest --select-class io.djlmx.kernel.cuda.CudaTensorCoreLinearTest \
   --select-class io.djlmx.kernel.cuda.CudaCpuAgreementTest --select-class io.djlmx.engine.MxCudaNDArrayTest \
   --select-class io.djlmx.engine.MxCudaModelTest --select-class io.djlmx.zoo.bert.BertEncoderGpuTest \
+  --select-class io.djlmx.attention.djl.MxAttentionGpuTest --select-class io.djlmx.engine.MxFusedOpsGpuTest \
   --details=tree --disable-banner --disable-ansi-colors \
   --reports-dir "$O/junit" 2>&1 | tee "$O/tests.log" | grep -vE "^\s*$" | tail -60
 TEST_RC=${PIPESTATUS[0]}
@@ -44,11 +49,17 @@ RESOURCE_RC=${PIPESTATUS[0]}
 if [[ $TEST_RC -eq 0 ]]; then TEST_RC=$RESOURCE_RC; fi
 
 echo "== SASS check (tensor-core instructions in the fatbin)"
-if command -v cuobjdump >/dev/null && [[ -f "$B/mx-kernels.fatbin" ]]; then
-  cuobjdump --dump-sass "$B/mx-kernels.fatbin" > /tmp/mx-sass.txt 2>&1
+FATBIN="$B/mx-kernels.fatbin"
+if [[ ! -f "$FATBIN" ]]; then # not shipped loose: take it out of the engine jar
+  FATBIN=/tmp/mx-kernels.fatbin
+  python3 -c "import zipfile,sys; open(sys.argv[2],'wb').write(zipfile.ZipFile(sys.argv[1]).read('io/djlmx/kernel/cuda/mx-kernels.fatbin'))" \
+    "$B/lib/mx-engine.jar" "$FATBIN" || rm -f "$FATBIN"
+fi
+if command -v cuobjdump >/dev/null && [[ -f "$FATBIN" ]]; then
+  cuobjdump --dump-sass "$FATBIN" > /tmp/mx-sass.txt 2>&1
   grep -oE "\b(QMMA|HMMA|IMMA|QGMMA|HGMMA)[.A-Z0-9]*" /tmp/mx-sass.txt | sort | uniq -c | sed "s/^/fatbin /" | tee "$O/sass-summary.txt"
   for fn in mx_wgmma_ws_fp8_a0_b0 mx_wgmma_fp8_a0_b0 mx_gemv_f4_b1 mx_gemv_f3_b1; do
-    cuobjdump --dump-sass --function "$fn" "$B/mx-kernels.fatbin" 2>/dev/null |
+    cuobjdump --dump-sass --function "$fn" "$FATBIN" 2>/dev/null |
       grep -oE "^ +/\*[0-9a-f]{4}\*/ +[A-Z][A-Z0-9._]*" | awk '{print $2}' | sort | uniq -c | sort -rn |
       head -25 | sed "s/^/$fn /"
   done | tee -a "$O/sass-summary.txt"
