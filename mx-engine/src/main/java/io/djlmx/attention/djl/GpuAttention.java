@@ -89,6 +89,15 @@ final class GpuAttention {
           c.layout(),
           d);
     }
+    return exact(q, k, v, mask, causal, sc, bshd);
+  }
+
+  /**
+   * Exact FP32 attention from the device ops (matMul, softmax; a fully masked row gives NaN, as in
+   * PyTorch): the fallback for head dims without a CUDA MX kernel, and the benchmark's baseline.
+   */
+  static NDArray exact(
+      NDArray q, NDArray k, NDArray v, NDArray mask, boolean causal, double sc, boolean bshd) {
     NDArray qh = bshd ? q.transpose(0, 2, 1, 3) : q;
     NDArray kh = bshd ? k.transpose(0, 2, 1, 3) : k;
     NDArray vh = bshd ? v.transpose(0, 2, 1, 3) : v;
