@@ -48,10 +48,30 @@ public record TensorView(MemorySegment data, long strideBatch, long strideHead, 
    * @throws IllegalArgumentException when the shape does not broadcast
    */
   public static TensorView ofMask(MemorySegment data, long[] maskShape, AttentionShape shape) {
-    long[] full = {shape.batch(), shape.heads(), shape.queryLength(), shape.keyLength()};
-    if (maskShape.length < 1 || maskShape.length > 4) {
+    long[] strides = maskStrides(maskShape, shape);
+    if (data.byteSize() < strides[3] * Float.BYTES) {
       throw new IllegalArgumentException(
-          "Attention mask must have rank 1 to 4, got rank " + maskShape.length);
+          "Attention mask holds " + data.byteSize() / Float.BYTES + " floats, needs " + strides[3]);
+    }
+    return new TensorView(data, strides[0], strides[1], strides[2]);
+  }
+
+  /**
+   * The element strides of a dense row-major mask of shape {@code maskShape} (rank 1 to 4, aligned
+   * to [batch, heads, queryLength, keyLength] from the right, its last axis the key length, every
+   * other axis 1 or the full size) broadcast to that shape.
+   *
+   * @param maskShape the mask's shape
+   * @param shape the attention sizes
+   * @return the batch, head and query strides (0 on broadcast axes), then the mask's element count
+   * @throws IllegalArgumentException naming the shape when it does not broadcast
+   */
+  public static long[] maskStrides(long[] maskShape, AttentionShape shape) {
+    long[] full = {shape.batch(), shape.heads(), shape.queryLength(), shape.keyLength()};
+    if (maskShape == null || maskShape.length < 1 || maskShape.length > 4) {
+      throw new IllegalArgumentException(
+          "Attention mask must have rank 1 to 4, got shape "
+              + java.util.Arrays.toString(maskShape));
     }
     long[] dims = {1, 1, 1, 1};
     System.arraycopy(maskShape, 0, dims, 4 - maskShape.length, maskShape.length);
@@ -63,7 +83,7 @@ public record TensorView(MemorySegment data, long strideBatch, long strideHead, 
               + java.util.Arrays.toString(maskShape));
     }
     long[] strides = new long[4];
-    long s = 1;
+    long n = 1;
     for (int i = 3; i >= 0; i--) {
       if (dims[i] != 1 && dims[i] != full[i]) {
         throw new IllegalArgumentException(
@@ -72,14 +92,10 @@ public record TensorView(MemorySegment data, long strideBatch, long strideHead, 
                 + " does not broadcast to [B, H, Sq, Sk] = "
                 + java.util.Arrays.toString(full));
       }
-      strides[i] = dims[i] == 1 ? 0 : s;
-      s *= dims[i];
+      strides[i] = dims[i] == 1 ? 0 : n;
+      n *= dims[i];
     }
-    if (data.byteSize() < s * Float.BYTES) {
-      throw new IllegalArgumentException(
-          "Attention mask holds " + data.byteSize() / Float.BYTES + " floats, needs " + s);
-    }
-    return new TensorView(data, strides[0], strides[1], strides[2]);
+    return new long[] {strides[0], strides[1], strides[2], n};
   }
 
   /**

@@ -54,25 +54,12 @@ final class GpuAttention {
                 + a.getDevice());
       }
     }
-    if (!k.getShape().equals(v.getShape())) {
-      throw new IllegalArgumentException(
-          "Attention k and v shapes differ: " + k.getShape() + " vs " + v.getShape());
-    }
+    MxAttention.checkAgreement(q, k, v, c.layout());
     boolean bshd = c.layout() == TensorLayout.BSHD;
     long[] qs = q.getShape().getShape();
     long[] ks = k.getShape().getShape();
     int seqAxis = bshd ? 1 : 2;
     int headAxis = bshd ? 2 : 1;
-    if (qs[0] != ks[0] || qs[headAxis] != ks[headAxis] || qs[3] != ks[3]) {
-      throw new IllegalArgumentException(
-          "Attention q "
-              + q.getShape()
-              + " and k "
-              + k.getShape()
-              + " disagree on batch, heads or head dim (layout "
-              + c.layout()
-              + ")");
-    }
     long d = qs[3];
     double sc = scale == null ? 1 / Math.sqrt(d) : scale;
     if (d == 64 || d == 128) {

@@ -61,25 +61,12 @@ public final class MxAttention {
     check("q", q);
     check("k", k);
     check("v", v);
+    checkAgreement(q, k, v, c.layout());
     long[] qs = q.getShape().getShape();
     long[] ks = k.getShape().getShape();
-    if (!k.getShape().equals(v.getShape())) {
-      throw new IllegalArgumentException(
-          "Attention k and v shapes differ: " + k.getShape() + " vs " + v.getShape());
-    }
     boolean bshd = c.layout() == TensorLayout.BSHD;
     int seqAxis = bshd ? 1 : 2;
     int headAxis = bshd ? 2 : 1;
-    if (qs[0] != ks[0] || qs[headAxis] != ks[headAxis] || qs[3] != ks[3]) {
-      throw new IllegalArgumentException(
-          "Attention q "
-              + q.getShape()
-              + " and k "
-              + k.getShape()
-              + " disagree on batch, heads or head dim (layout "
-              + c.layout()
-              + ")");
-    }
     AttentionShape shape =
         new AttentionShape(
             toInt("batch", qs[0]),
@@ -119,6 +106,30 @@ public final class MxAttention {
       if (maskF32 != null && maskF32 != mask) {
         maskF32.close();
       }
+    }
+  }
+
+  /**
+   * Checks that rank-4 q, k and v agree: k and v of one shape, q and k of one batch, head count and
+   * head dim in {@code layout}.
+   */
+  static void checkAgreement(NDArray q, NDArray k, NDArray v, TensorLayout layout) {
+    if (!k.getShape().equals(v.getShape())) {
+      throw new IllegalArgumentException(
+          "Attention k and v shapes differ: " + k.getShape() + " vs " + v.getShape());
+    }
+    long[] qs = q.getShape().getShape();
+    long[] ks = k.getShape().getShape();
+    int headAxis = layout == TensorLayout.BSHD ? 2 : 1;
+    if (qs[0] != ks[0] || qs[headAxis] != ks[headAxis] || qs[3] != ks[3]) {
+      throw new IllegalArgumentException(
+          "Attention q "
+              + q.getShape()
+              + " and k "
+              + k.getShape()
+              + " disagree on batch, heads or head dim (layout "
+              + layout
+              + ")");
     }
   }
 

@@ -1,6 +1,7 @@
 package io.djlmx.kernel.cuda;
 
 import io.djlmx.attention.AttentionShape;
+import io.djlmx.attention.TensorView;
 import java.util.Arrays;
 
 /**
@@ -50,35 +51,8 @@ public final class CudaAttentionMask {
     if (buffer == null || buffer.isClosed()) {
       throw new IllegalArgumentException("CUDA attention mask: the buffer is null or closed");
     }
-    long[] full = {
-      attention.batch(), attention.heads(), attention.queryLength(), attention.keyLength()
-    };
-    if (maskShape == null || maskShape.length < 1 || maskShape.length > 4) {
-      throw new IllegalArgumentException(
-          "CUDA attention mask must have rank 1 to 4, got shape " + Arrays.toString(maskShape));
-    }
-    long[] dims = {1, 1, 1, 1};
-    System.arraycopy(maskShape, 0, dims, 4 - maskShape.length, maskShape.length);
-    if (dims[3] != full[3]) {
-      throw new IllegalArgumentException(
-          "CUDA attention mask's last axis must be the key length "
-              + full[3]
-              + ", mask shape "
-              + Arrays.toString(maskShape));
-    }
-    long[] strides = new long[4];
-    long n = 1;
-    for (int i = 3; i >= 0; i--) {
-      if (dims[i] != 1 && dims[i] != full[i]) {
-        throw new IllegalArgumentException(
-            "CUDA attention mask shape "
-                + Arrays.toString(maskShape)
-                + " does not broadcast to [B, H, Sq, Sk] = "
-                + Arrays.toString(full));
-      }
-      strides[i] = dims[i] == 1 ? 0 : n;
-      n *= dims[i];
-    }
+    long[] strides = TensorView.maskStrides(maskShape, attention);
+    long n = strides[3];
     if (buffer.byteSize() < n * Float.BYTES) {
       throw new IllegalArgumentException(
           "CUDA attention mask of shape "
