@@ -9,8 +9,7 @@ B="$(cd "$(dirname "$0")" && pwd)"
 O="${OUT:-$PWD/gpu-out}"
 mkdir -p "$O"
 MODE="${1:-all}"
-JAVA="$B/jre/bin/java"
-if [[ ! -x "$JAVA" && -f "$B/jre.tar.xz" ]]; then tar xJf "$B/jre.tar.xz" -C "$B"; fi
+source "$B/gpu-jre.sh" # JAVA, mx_fatbin
 CP="$(ls "$B"/lib/*.jar | grep -v junit-platform-console | tr '\n' ':')"
 FLAGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g -Dai.djl.offline=true)
 {
@@ -28,8 +27,7 @@ if [[ "$MODE" != bench ]]; then
 fi
 echo "== SASS of the warp-specialised kernels"
 FATBIN="$O/mx-kernels.fatbin"
-python3 -c "import zipfile,sys; open(sys.argv[2],'wb').write(zipfile.ZipFile(sys.argv[1]).read('io/djlmx/kernel/cuda/mx-kernels.fatbin'))" \
-  "$B/lib/mx-engine.jar" "$FATBIN"
+mx_fatbin "$FATBIN"
 if command -v cuobjdump >/dev/null && [[ -f "$FATBIN" ]]; then
   for fn in mx_wgmma_ws8_fp8_a0_b0 mx_wgmma_ws3_fp8_a0_b0 mx_wgmma_ws3h_fp8_a0_b0; do
     cuobjdump --dump-sass --function "$fn" "$FATBIN" > "$O/sass-$fn.txt" 2>&1

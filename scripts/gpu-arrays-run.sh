@@ -7,11 +7,7 @@ set -uo pipefail
 B="$(cd "$(dirname "$0")" && pwd)"
 O="${OUT:-$PWD/gpu-out}"
 mkdir -p "$O"
-if [[ ! -x "$B/jre/bin/java" && -f "$B/jre.tar.xz" ]]; then # the runtime travels packed (gpu-bundle.sh)
-  tar xJf "$B/jre.tar.xz" -C "$B" 2>/dev/null ||
-    python3 -c "import tarfile,sys; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$B/jre.tar.xz" "$B"
-fi
-JAVA="$B/jre/bin/java"
+source "$B/gpu-jre.sh" # JAVA
 CP="$(ls "$B"/lib/*.jar | grep -v junit-platform-console | tr '\n' ':')"
 FLAGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g
   -Dai.djl.offline=true -Dai.djl.default_engine=MX -Dmx.engine.host=none -Dmx.cuda.poison=true -Dmx.cuda.syncChecks=true

@@ -9,13 +9,13 @@
 # has and this one does not, into $OUT/KERNEL.sass)
 set -uo pipefail
 B="$(cd "$(dirname "$0")" && pwd)"
+source "$B/gpu-jre.sh" # JAVA, mx_fatbin
 if [[ "${1:-}" == sass ]]; then
   O="${OUT:-$PWD/gpu-out}"
   mkdir -p "$O"
   CUOBJDUMP="$(command -v cuobjdump || ls /usr/local/cuda*/bin/cuobjdump 2>/dev/null | head -1)"
   if [[ -z "$CUOBJDUMP" ]]; then echo "gpu-attention-profile: no cuobjdump on this machine"; exit 0; fi
-  python3 -c "import zipfile,sys; open(sys.argv[2],'wb').write(zipfile.ZipFile(sys.argv[1]).read('io/djlmx/kernel/cuda/mx-kernels.fatbin'))" \
-    "$B/lib/mx-engine.jar" "$O/mx-kernels.fatbin"
+  mx_fatbin "$O/mx-kernels.fatbin"
   shift
   for k in "${@:-mx_attn_wg1q_d128}"; do
     "$CUOBJDUMP" -sass -fun "$k" "$O/mx-kernels.fatbin" > "$O/$k.sass" 2>&1
@@ -25,15 +25,10 @@ if [[ "${1:-}" == sass ]]; then
   rm -f "$O/mx-kernels.fatbin"
   exit 0
 fi
-if [[ ! -x "$B/jre/bin/java" && -f "$B/jre.tar.xz" ]]; then # attention bundles carry the runtime packed
-  tar xJf "$B/jre.tar.xz" -C "$B" 2>/dev/null ||
-    python3 -c "import tarfile,sys; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$B/jre.tar.xz" "$B"
-fi
 O="${OUT:-$PWD/gpu-out}"
 mkdir -p "$O"
 NCU="$(command -v ncu || ls /usr/local/cuda*/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)"
 if [[ -z "$NCU" ]]; then echo "gpu-attention-profile: no ncu on this machine"; exit 0; fi
-JAVA="$B/jre/bin/java"
 CP="$B/lib/mx-engine.jar:$B/lib/mx-engine-tests.jar:$(ls "$B"/lib/jcuda-[0-9]*.jar)"
 CP="$CP:$(ls "$B"/lib/jcuda-natives-driver-*.jar):$(ls "$B"/lib/slf4j-api-*.jar):$(ls "$B"/lib/slf4j-simple-*.jar)"
 # the profiled program: one non-causal and one causal forward of the default kernel, one with BF16 inputs

@@ -10,14 +10,10 @@
 #        of 1 to 32 tiles, fitted to a + b·tiles; no SDPA)
 set -uo pipefail
 B="$(cd "$(dirname "$0")" && pwd)"
-if [[ ! -x "$B/jre/bin/java" && -f "$B/jre.tar.xz" ]]; then # attention bundles carry the runtime packed
-  tar xJf "$B/jre.tar.xz" -C "$B" 2>/dev/null ||
-    python3 -c "import tarfile,sys; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$B/jre.tar.xz" "$B"
-fi
 O="${OUT:-$PWD/gpu-out}"
 mkdir -p "$O"
 MODE="${1:-full}"
-JAVA="$B/jre/bin/java"
+source "$B/gpu-jre.sh" # JAVA
 CP="$B/lib/mx-engine.jar:$B/lib/mx-engine-tests.jar:$(ls "$B"/lib/jcuda-[0-9]*.jar)"
 CP="$CP:$(ls "$B"/lib/jcuda-natives-driver-*.jar):$(ls "$B"/lib/slf4j-api-*.jar):$(ls "$B"/lib/slf4j-simple-*.jar)"
 FLAGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g)

@@ -8,11 +8,7 @@ O="${OUT:-$PWD/gpu-out}"
 mkdir -p "$O"
 NCU="$(command -v ncu || ls /usr/local/cuda*/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)"
 if [[ -z "$NCU" ]]; then echo "gpu-profile: no ncu on this machine"; exit 0; fi
-if [[ ! -x "$B/jre/bin/java" && -f "$B/jre.tar.xz" ]]; then # the runtime travels packed (gpu-bundle.sh)
-  tar xJf "$B/jre.tar.xz" -C "$B" 2>/dev/null ||
-    python3 -c "import tarfile,sys; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$B/jre.tar.xz" "$B"
-fi
-JAVA="$B/jre/bin/java"
+source "$B/gpu-jre.sh" # JAVA
 CP="$B/lib/mx-engine.jar:$B/lib/mx-engine-tests.jar:$(ls "$B"/lib/jcuda-[0-9]*.jar)"
 CP="$CP:$(ls "$B"/lib/jcuda-natives-driver-*.jar):$(ls "$B"/lib/slf4j-api-*.jar):$(ls "$B"/lib/slf4j-simple-*.jar)"
 timeout "${PROFILE_TIMEOUT:-240}" "$NCU" --target-processes all -k "regex:mx_wgmma_ws8?_fp8_a0_b0" --launch-skip 0 --launch-count 4 \

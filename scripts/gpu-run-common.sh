@@ -7,13 +7,8 @@
 B="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 O="${OUT:-$PWD/gpu-out}"
 mkdir -p "$O"
-JAVA="$B/jre/bin/java"
-if [[ ! -x "$JAVA" ]]; then # the runtime travels as one xz archive: unpack it outside the checkout
-  mkdir -p "/tmp/$RT_NAME-rt"
-  tar xJf "$B/jre.tar.xz" -C "/tmp/$RT_NAME-rt" 2>/dev/null ||
-    python3 -c "import tarfile,sys; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$B/jre.tar.xz" "/tmp/$RT_NAME-rt"
-  JAVA="/tmp/$RT_NAME-rt/jre/bin/java"
-fi
+JRE_DIR="/tmp/$RT_NAME-rt" # the packed runtime is unpacked outside the checkout
+source "$B/gpu-jre.sh"     # JAVA, mx_fatbin
 CP="$(ls "$B"/lib/*.jar | grep -v junit-platform-console | tr '\n' ':')"
 FLAGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g
   -Dai.djl.offline=true -Dai.djl.default_engine=MX -Dmx.engine.host=none -Dmx.gpu.encoderReference="$B/encoder-cpu-mx.f32")

@@ -8,11 +8,7 @@ B="$(cd "$(dirname "$0")" && pwd)"
 O="${OUT:-$PWD/gpu-out}"
 mkdir -p "$O"
 MODE="${1:-full}"
-if [[ ! -x "$B/jre/bin/java" && -f "$B/jre.tar.xz" ]]; then # the runtime travels packed (gpu-bundle.sh)
-  tar xJf "$B/jre.tar.xz" -C "$B" 2>/dev/null ||
-    python3 -c "import tarfile,sys; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$B/jre.tar.xz" "$B"
-fi
-JAVA="$B/jre/bin/java"
+source "$B/gpu-jre.sh" # JAVA
 CP="$(ls "$B"/lib/*.jar | grep -v junit-platform-console | tr '\n' ':')"
 # No PyTorch natives travel: the MX engine runs GPU-only (GPU-resident arrays, no host fallbacks).
 FLAGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g
@@ -52,8 +48,7 @@ echo "== SASS check (tensor-core instructions in the fatbin)"
 FATBIN="$B/mx-kernels.fatbin"
 if [[ ! -f "$FATBIN" ]]; then # not shipped loose: take it out of the engine jar
   FATBIN=/tmp/mx-kernels.fatbin
-  python3 -c "import zipfile,sys; open(sys.argv[2],'wb').write(zipfile.ZipFile(sys.argv[1]).read('io/djlmx/kernel/cuda/mx-kernels.fatbin'))" \
-    "$B/lib/mx-engine.jar" "$FATBIN" || rm -f "$FATBIN"
+  mx_fatbin "$FATBIN" || rm -f "$FATBIN"
 fi
 if command -v cuobjdump >/dev/null && [[ -f "$FATBIN" ]]; then
   cuobjdump --dump-sass "$FATBIN" > /tmp/mx-sass.txt 2>&1

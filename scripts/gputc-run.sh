@@ -15,7 +15,7 @@ source "$(dirname "$0")/gpu-run-common.sh"
 device_info
 
 echo "== SASS of the tensor-core kernel"
-python3 -c "import zipfile,sys; open('/tmp/mx.fatbin','wb').write(zipfile.ZipFile(sys.argv[1]).read('io/djlmx/kernel/cuda/mx-kernels.fatbin'))" "$B/lib/mx-engine.jar"
+mx_fatbin /tmp/mx.fatbin
 for fn in mx_gemm_tc_f3_p3_m64_k2 mx_gemm_tc_f3_p3_m32_k2; do
   cuobjdump --dump-sass --function "$fn" /tmp/mx.fatbin 2>/dev/null |
     grep -oE "^ +/\*[0-9a-f]{4}\*/ +[A-Z][A-Z0-9._]*" | awk '{print $2}' | sort | uniq -c | sort -rn | head -14 | sed "s/^/$fn /"

@@ -136,17 +136,17 @@ __device__ __forceinline__ void mx_attn_fwd_wgq(const int8_t* __restrict__ qq, c
     const bool interior =
         j0 + MX_ATTN_TILE128 <= sk && flat && posScale && (!causal || j0 + MX_ATTN_TILE128 - 1 <= q0);
     const float scA[2] = {qsA * k0, qsA * k1}, scB[2] = {qsB * k0, qsB * k1};
-    const float off[2] = {m0, m1};
     if constexpr (MT) {
       // the mask rows again from the kernel's parameters, not held across the loop (4 registers: the masked
       // build spilled 36 bytes with them)
       const float* base = mask + (long)(bh / heads) * mb + (long)(bh % heads) * mh;
+      const float off[2] = {m0, m1};
       mx_attn_wg_softmax_n<2, false, true>(s, interior, j0, t, sk, causal, rA, rB, scA, scB, mask,
                                            base + (long)min(rA, sq - 1) * mq, base + (long)min(rB, sq - 1) * mq, mA,
                                            mB, lA, lB, alA, alB, p, off);
     } else {
       mx_attn_wg_softmax_n<2, false>(s, interior, j0, t, sk, causal, rA, rB, scA, scB, mask, maskA, maskB, mA, mB,
-                                     lA, lB, alA, alB, p, off);
+                                     lA, lB, alA, alB, p);
     }
   };
 

@@ -54,18 +54,10 @@ final class GpuAttention {
                 + a.getDevice());
       }
     }
-    MxAttention.checkAgreement(q, k, v, c.layout());
-    boolean bshd = c.layout() == TensorLayout.BSHD;
-    long[] qs = q.getShape().getShape();
-    long[] ks = k.getShape().getShape();
-    int seqAxis = bshd ? 1 : 2;
-    int headAxis = bshd ? 2 : 1;
-    long d = qs[3];
+    AttentionShape shape = MxAttention.checkedShape(q, k, v, c.layout());
+    int d = shape.headDim();
     double sc = scale == null ? 1 / Math.sqrt(d) : scale;
     if (d == 64 || d == 128) {
-      AttentionShape shape =
-          new AttentionShape(
-              (int) qs[0], (int) qs[headAxis], (int) qs[seqAxis], (int) ks[seqAxis], (int) d);
       return kernel(q, k, v, mask, causal, (float) sc, c.layout(), shape);
     }
     if (EXACT_LOGGED.compareAndSet(false, true)) {
@@ -76,7 +68,7 @@ final class GpuAttention {
           c.layout(),
           d);
     }
-    return exact(q, k, v, mask, causal, sc, bshd);
+    return exact(q, k, v, mask, causal, sc, c.layout() == TensorLayout.BSHD);
   }
 
   /**

@@ -3,7 +3,6 @@ package io.djlmx.attention.djl;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import io.djlmx.attention.AttentionConfig;
 import io.djlmx.attention.AttentionShape;
 import io.djlmx.attention.CpuAttention;
@@ -61,19 +60,7 @@ public final class MxAttention {
     check("q", q);
     check("k", k);
     check("v", v);
-    checkAgreement(q, k, v, c.layout());
-    long[] qs = q.getShape().getShape();
-    long[] ks = k.getShape().getShape();
-    boolean bshd = c.layout() == TensorLayout.BSHD;
-    int seqAxis = bshd ? 1 : 2;
-    int headAxis = bshd ? 2 : 1;
-    AttentionShape shape =
-        new AttentionShape(
-            toInt("batch", qs[0]),
-            toInt("heads", qs[headAxis]),
-            toInt("query length", qs[seqAxis]),
-            toInt("key length", ks[seqAxis]),
-            toInt("head dim", qs[3]));
+    AttentionShape shape = checkedShape(q, k, v, c.layout());
     NDArray maskF32 = null;
     try {
       TensorView maskView = null;
@@ -86,7 +73,7 @@ public final class MxAttention {
       TensorView kv = view(k, c, shape, shape.keyLength());
       TensorView vv = view(v, c, shape, shape.keyLength());
       NDManager manager = q.getManager();
-      NDArray out = manager.create(new Shape(qs), DataType.FLOAT32);
+      NDArray out = manager.create(q.getShape(), DataType.FLOAT32);
       ByteBuffer ob = out.toByteBuffer(true);
       if (VIEW_ENGINES.contains(manager.getEngine().getEngineName())
           && ob.isDirect()
@@ -110,16 +97,17 @@ public final class MxAttention {
   }
 
   /**
-   * Checks that rank-4 q, k and v agree: k and v of one shape, q and k of one batch, head count and
-   * head dim in {@code layout}.
+   * The sizes of rank-4 q, k and v in {@code layout}, checked: k and v of one shape, q and k of one
+   * batch, head count and head dim, every size in int range.
    */
-  static void checkAgreement(NDArray q, NDArray k, NDArray v, TensorLayout layout) {
+  static AttentionShape checkedShape(NDArray q, NDArray k, NDArray v, TensorLayout layout) {
     if (!k.getShape().equals(v.getShape())) {
       throw new IllegalArgumentException(
           "Attention k and v shapes differ: " + k.getShape() + " vs " + v.getShape());
     }
     long[] qs = q.getShape().getShape();
     long[] ks = k.getShape().getShape();
+    int seqAxis = layout == TensorLayout.BSHD ? 1 : 2;
     int headAxis = layout == TensorLayout.BSHD ? 2 : 1;
     if (qs[0] != ks[0] || qs[headAxis] != ks[headAxis] || qs[3] != ks[3]) {
       throw new IllegalArgumentException(
@@ -131,6 +119,12 @@ public final class MxAttention {
               + layout
               + ")");
     }
+    return new AttentionShape(
+        toInt("batch", qs[0]),
+        toInt("heads", qs[headAxis]),
+        toInt("query length", qs[seqAxis]),
+        toInt("key length", ks[seqAxis]),
+        toInt("head dim", qs[3]));
   }
 
   private static void check(String name, NDArray a) {

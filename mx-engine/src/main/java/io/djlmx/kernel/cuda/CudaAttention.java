@@ -640,10 +640,8 @@ public final class CudaAttention implements AutoCloseable {
       // needs a non-negative scale.
       a.i32(softmaxScale >= 0 ? 1 : 0);
       // The pipelined kernels' masked launches skip the per-element mask work on tiles where the
-      // mask
-      // is flat (one value over the tile's 64 queries and 64 keys, e.g. a padding mask away from
-      // its
-      // edge): a first launch finds those tiles.
+      // mask is flat (one value over the tile's 64 queries and 64 keys, e.g. a padding mask away
+      // from its edge): a first launch finds those tiles.
       boolean flatTiles =
           mask != null
               && timing == null
@@ -742,10 +740,9 @@ public final class CudaAttention implements AutoCloseable {
    */
   private KernelArgs strided(KernelArgs a, int seq, TensorLayout layout) {
     long d = shape.headDim();
-    long hd = (long) shape.heads() * d;
-    return layout == TensorLayout.BSHD
-        ? a.i64(seq * hd).i64(d).i64(hd)
-        : a.i64((long) shape.heads() * seq * d).i64((long) seq * d).i64(d);
+    long hd = shape.heads() * d;
+    boolean bshd = layout == TensorLayout.BSHD;
+    return a.i64(seq * hd).i64(bshd ? d : seq * d).i64(bshd ? hd : d);
   }
 
   private void requireSize(String what, DeviceBuffer b, int seq, int elementBytes) {

@@ -3,10 +3,15 @@ package io.djlmx.attention.djl;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.djlmx.attention.AccuracyMetrics;
 import io.djlmx.attention.AttentionConfig;
+import io.djlmx.attention.AttentionShape;
 import io.djlmx.attention.TensorLayout;
+import io.djlmx.engine.MxCudaNDArray;
+import io.djlmx.kernel.cuda.CudaAttention;
+import io.djlmx.kernel.cuda.CudaAttentionMask;
 import io.djlmx.kernel.cuda.CudaBackend;
 import java.util.Arrays;
 import java.util.Locale;
@@ -81,22 +86,17 @@ public final class GpuAttentionBenchmark {
         Supplier<NDArray> mx = () -> MxAttention.attention(q, k, v, mask, false, null, bshd);
         Supplier<NDArray> exact = () -> GpuAttention.exact(q, k, v, mask, false, sc, true);
         // the kernel alone on one reused instance: what creating and closing one per call costs
-        io.djlmx.attention.AttentionShape shape =
-            new io.djlmx.attention.AttentionShape(b, h, s, s, d);
-        io.djlmx.kernel.cuda.CudaAttention att =
-            io.djlmx.kernel.cuda.CudaAttention.create(shape, true);
-        io.djlmx.kernel.cuda.CudaAttentionMask cm =
-            io.djlmx.kernel.cuda.CudaAttentionMask.of(
-                ((io.djlmx.engine.MxCudaNDArray) mask).buffer(), new long[] {b, 1, 1, s}, shape);
+        AttentionShape shape = new AttentionShape(b, h, s, s, d);
+        CudaAttention att = CudaAttention.create(shape, true);
+        CudaAttentionMask cm =
+            CudaAttentionMask.of(((MxCudaNDArray) mask).buffer(), new long[] {b, 1, 1, s}, shape);
         Supplier<NDArray> reused =
             () -> {
-              io.djlmx.engine.MxCudaNDArray out =
-                  (io.djlmx.engine.MxCudaNDArray)
-                      m.create(q.getShape(), ai.djl.ndarray.types.DataType.FLOAT32);
+              MxCudaNDArray out = (MxCudaNDArray) m.create(q.getShape(), DataType.FLOAT32);
               att.forward(
-                  ((io.djlmx.engine.MxCudaNDArray) q).buffer(),
-                  ((io.djlmx.engine.MxCudaNDArray) k).buffer(),
-                  ((io.djlmx.engine.MxCudaNDArray) v).buffer(),
+                  ((MxCudaNDArray) q).buffer(),
+                  ((MxCudaNDArray) k).buffer(),
+                  ((MxCudaNDArray) v).buffer(),
                   out.buffer(),
                   TensorLayout.BSHD,
                   cm,

@@ -489,11 +489,10 @@ public final class CudaAttentionBenchmark {
                   medianMillis(() -> att.forward(q, k, v, out, layout, mk, causal, null), 3, 15);
             }
           }
+          float base = sorted(ms[0])[rounds / 2];
           for (int i = 0; i < variants.length; i++) {
-            float[] t = ms[i].clone();
-            Arrays.sort(t);
+            float[] t = sorted(ms[i]);
             float med = t[rounds / 2];
-            float base = sortedMedian(ms[0]);
             result(
                 String.format(
                     Locale.ROOT,
@@ -517,11 +516,5 @@ public final class CudaAttentionBenchmark {
         }
       }
     }
-  }
-
-  private static float sortedMedian(float[] x) {
-    float[] t = x.clone();
-    Arrays.sort(t);
-    return t[t.length / 2];
   }
 }

@@ -75,14 +75,6 @@ class CudaAttentionMaskLayoutTest {
         && (d == 128 || kernel.headDim64());
   }
 
-  private static float[] normal(Random r, long n) {
-    float[] a = new float[Math.toIntExact(n)];
-    for (int i = 0; i < a.length; i++) {
-      a[i] = (float) r.nextGaussian();
-    }
-    return a;
-  }
-
   static long[] maskShape(MaskKind kind, AttentionShape s) {
     return switch (kind) {
       case PADDING -> new long[] {s.batch(), 1, 1, s.keyLength()};
@@ -263,9 +255,9 @@ class CudaAttentionMaskLayoutTest {
     Assumptions.assumeTrue(runsHere(kernel, d), () -> kernel + " does not run D=" + d + " here");
     AttentionShape shape = new AttentionShape(b, h, sq, sk, d);
     Random r = new Random(17L * sq + 5L * sk + d + kind.ordinal());
-    float[] q = normal(r, (long) b * h * sq * d);
-    float[] k = normal(r, (long) b * h * sk * d);
-    float[] v = normal(r, (long) b * h * sk * d);
+    float[] q = CudaAttentionTest.normal(r, (long) b * h * sq * d);
+    float[] k = CudaAttentionTest.normal(r, (long) b * h * sk * d);
+    float[] v = CudaAttentionTest.normal(r, (long) b * h * sk * d);
     long[] ms = maskShape(kind, shape);
     float[] mask = maskValues(kind, shape, r);
     double[] ref = reference(shape, q, k, v, mask, ms, causal);
@@ -325,9 +317,9 @@ class CudaAttentionMaskLayoutTest {
     int sk = 77;
     AttentionShape shape = new AttentionShape(b, h, sq, sk, d);
     Random r = new Random(1009L * d + (masked ? 1 : 0) + (causal ? 2 : 0));
-    float[] q = normal(r, (long) b * h * sq * d);
-    float[] k = normal(r, (long) b * h * sk * d);
-    float[] v = normal(r, (long) b * h * sk * d);
+    float[] q = CudaAttentionTest.normal(r, (long) b * h * sq * d);
+    float[] k = CudaAttentionTest.normal(r, (long) b * h * sk * d);
+    float[] v = CudaAttentionTest.normal(r, (long) b * h * sk * d);
     long[] ms = maskShape(MaskKind.PER_QUERY, shape);
     float[] mask = masked ? maskValues(MaskKind.PER_QUERY, shape, r) : null;
     float[] bhsd = forward(kernel, false, shape, TensorLayout.BHSD, q, k, v, mask, ms, causal);
@@ -370,9 +362,9 @@ class CudaAttentionMaskLayoutTest {
     Assumptions.assumeTrue(runsHere(kernel, d), () -> kernel + " does not run here");
     AttentionShape shape = new AttentionShape(b, h, sq, sk, d);
     Random r = new Random(77);
-    float[] q = normal(r, (long) b * h * sq * d);
-    float[] k = normal(r, (long) b * h * sk * d);
-    float[] v = normal(r, (long) b * h * sk * d);
+    float[] q = CudaAttentionTest.normal(r, (long) b * h * sq * d);
+    float[] k = CudaAttentionTest.normal(r, (long) b * h * sk * d);
+    float[] v = CudaAttentionTest.normal(r, (long) b * h * sk * d);
     long[] ms = {b, 1, sq, sk};
     float[] mask = new float[b * sq * sk];
     int nanRow = 70;

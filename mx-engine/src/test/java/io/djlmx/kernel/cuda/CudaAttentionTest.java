@@ -62,7 +62,7 @@ class CudaAttentionTest {
     assertEquals(liveBefore, DeviceBuffer.liveBuffers(), "device buffers leaked");
   }
 
-  private static float[] normal(Random r, long n) {
+  static float[] normal(Random r, long n) {
     float[] a = new float[Math.toIntExact(n)];
     for (int i = 0; i < a.length; i++) {
       a[i] = (float) r.nextGaussian();
