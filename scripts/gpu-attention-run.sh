@@ -21,7 +21,8 @@ FLAGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xm
 echo "== GPU attention tests"
 "$JAVA" "${FLAGS[@]}" -jar "$B/lib/junit-platform-console-standalone.jar" execute \
   --class-path "$CP" --select-class io.djlmx.kernel.cuda.CudaAttentionTest \
-  --select-class io.djlmx.kernel.cuda.CudaAttentionMaskLayoutTest --details=tree \
+  --select-class io.djlmx.kernel.cuda.CudaAttentionMaskLayoutTest --select-class io.djlmx.kernel.cuda.CudaExactAttentionTest \
+  --details=tree \
   --disable-banner --disable-ansi-colors --reports-dir "$O/junit" 2>&1 | tee "$O/tests.log" | grep -vE "^\s*$" | tail -70
 TEST_RC=${PIPESTATUS[0]}
 echo "== attention benchmark"

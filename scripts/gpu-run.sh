@@ -25,6 +25,7 @@ timeout "${TEST_TIMEOUT:-400}" "$JAVA" "${FLAGS[@]}" -jar "$B/lib/junit-platform
   --select-class io.djlmx.kernel.cuda.CudaCpuAgreementTest --select-class io.djlmx.engine.MxCudaNDArrayTest \
   --select-class io.djlmx.engine.MxCudaModelTest --select-class io.djlmx.zoo.bert.BertEncoderGpuTest \
   --select-class io.djlmx.attention.djl.MxAttentionGpuTest --select-class io.djlmx.engine.MxFusedOpsGpuTest \
+  --select-class io.djlmx.kernel.cuda.CudaExactAttentionTest \
   --details=tree --disable-banner --disable-ansi-colors \
   --reports-dir "$O/junit" 2>&1 | tee "$O/tests.log" | grep -vE "^\s*$" | tail -60
 TEST_RC=${PIPESTATUS[0]}

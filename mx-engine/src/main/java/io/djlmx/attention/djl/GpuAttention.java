@@ -9,6 +9,8 @@ import io.djlmx.attention.TensorLayout;
 import io.djlmx.engine.MxCudaNDArray;
 import io.djlmx.kernel.cuda.CudaAttention;
 import io.djlmx.kernel.cuda.CudaAttentionMask;
+import io.djlmx.kernel.cuda.CudaExactAttention;
+import io.djlmx.kernel.cuda.DeviceBuffer;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -18,14 +20,17 @@ import org.slf4j.LoggerFactory;
  * {@link MxAttention} on MX GPU arrays, without leaving the device: the CUDA MX attention kernel
  * ({@link CudaAttention}, INT8 Q·Kᵀ, FP16 P·V) at head dims 64 and 128, on BHSD or BSHD arrays as
  * they lie and with an additive mask ({@link CudaAttentionMask}; a mask broadcast along the keys or
- * of another type is first made a dense FP32 array), otherwise exact FP32 attention from the device
- * ops (matMul, softmax), logged once.
+ * of another type is first made a dense FP32 array); at other head dims up to 256 exact FP32
+ * attention in one launch ({@link CudaExactAttention}, same layouts, masks and edge cases), above
+ * that exact attention from the device ops (matMul, softmax); a fallback is logged once.
  */
 final class GpuAttention {
 
   private static final Logger logger = LoggerFactory.getLogger(GpuAttention.class);
   private static final AtomicBoolean EXACT_LOGGED = new AtomicBoolean();
+  private static final AtomicBoolean OPS_LOGGED = new AtomicBoolean();
   private static final AtomicLong KERNEL_CALLS = new AtomicLong();
+  private static final AtomicLong EXACT_KERNEL_CALLS = new AtomicLong();
 
   private GpuAttention() {}
 
@@ -58,22 +63,35 @@ final class GpuAttention {
     int d = shape.headDim();
     double sc = scale == null ? 1 / Math.sqrt(d) : scale;
     if (d == 64 || d == 128) {
-      return kernel(q, k, v, mask, causal, (float) sc, c.layout(), shape);
+      return kernel(q, k, v, mask, causal, (float) sc, c.layout(), shape, true);
     }
-    if (EXACT_LOGGED.compareAndSet(false, true)) {
+    if (d <= CudaExactAttention.MAX_HEAD_DIM) {
+      if (EXACT_LOGGED.compareAndSet(false, true)) {
+        logger.info(
+            "MX attention on GPU arrays of shape {} ({}): no CUDA MX attention kernel for head dim {}"
+                + " (64 and 128 have one); exact FP32 attention in one CUDA launch",
+            q.getShape(),
+            c.layout(),
+            d);
+      }
+      return kernel(q, k, v, mask, causal, (float) sc, c.layout(), shape, false);
+    }
+    if (OPS_LOGGED.compareAndSet(false, true)) {
       logger.info(
-          "MX attention on GPU arrays of shape {} ({}): no CUDA MX attention kernel for head dim {}"
-              + " (64 and 128 have one); exact FP32 attention on the device",
+          "MX attention on GPU arrays of shape {} ({}): head dim {} is above the CUDA kernels' {};"
+              + " exact FP32 attention from the device ops",
           q.getShape(),
           c.layout(),
-          d);
+          d,
+          CudaExactAttention.MAX_HEAD_DIM);
     }
     return exact(q, k, v, mask, causal, sc, c.layout() == TensorLayout.BSHD);
   }
 
   /**
    * Exact FP32 attention from the device ops (matMul, softmax; a fully masked row gives NaN, as in
-   * PyTorch): the fallback for head dims without a CUDA MX kernel, and the benchmark's baseline.
+   * PyTorch): the fallback for head dims above {@link CudaExactAttention#MAX_HEAD_DIM}, and a
+   * baseline of the benchmark.
    */
   static NDArray exact(
       NDArray q, NDArray k, NDArray v, NDArray mask, boolean causal, double sc, boolean bshd) {
@@ -120,10 +138,11 @@ final class GpuAttention {
   }
 
   /**
-   * The CUDA MX kernel on the arrays as they lie (BHSD or BSHD, no transpose); a mask of another
-   * type, or broadcast along the keys, is first made a dense FP32 array on the device.
+   * The CUDA MX kernel ({@code mx}) or the exact one on the arrays as they lie (BHSD or BSHD, no
+   * transpose); a mask of another type, or broadcast along the keys, is first made a dense FP32
+   * array on the device.
    */
-  private static NDArray kernel(
+  static NDArray kernel(
       NDArray q,
       NDArray k,
       NDArray v,
@@ -131,7 +150,8 @@ final class GpuAttention {
       boolean causal,
       float scale,
       TensorLayout layout,
-      AttentionShape shape) {
+      AttentionShape shape,
+      boolean mx) {
     NDArray dense = mask == null ? null : denseMask(mask, q, shape.keyLength());
     try {
       CudaAttentionMask m =
@@ -140,21 +160,22 @@ final class GpuAttention {
               : CudaAttentionMask.of(
                   ((MxCudaNDArray) dense).buffer(), dense.getShape().getShape(), shape);
       MxCudaNDArray out = (MxCudaNDArray) q.getManager().create(q.getShape(), DataType.FLOAT32);
-      try (CudaAttention att = CudaAttention.create(shape, true)) {
-        att.forward(
-            ((MxCudaNDArray) q).buffer(),
-            ((MxCudaNDArray) k).buffer(),
-            ((MxCudaNDArray) v).buffer(),
-            out.buffer(),
-            layout,
-            m,
-            causal,
-            scale);
+      DeviceBuffer qb = ((MxCudaNDArray) q).buffer();
+      DeviceBuffer kb = ((MxCudaNDArray) k).buffer();
+      DeviceBuffer vb = ((MxCudaNDArray) v).buffer();
+      try {
+        if (mx) {
+          try (CudaAttention att = CudaAttention.create(shape, true)) {
+            att.forward(qb, kb, vb, out.buffer(), layout, m, causal, scale);
+          }
+        } else {
+          CudaExactAttention.forward(qb, kb, vb, out.buffer(), shape, layout, m, causal, scale);
+        }
       } catch (RuntimeException e) {
         out.close();
         throw e;
       }
-      KERNEL_CALLS.incrementAndGet();
+      (mx ? KERNEL_CALLS : EXACT_KERNEL_CALLS).incrementAndGet();
       return out;
     } finally {
       if (dense != null && dense != mask) {
@@ -201,5 +222,14 @@ final class GpuAttention {
    */
   static long kernelCalls() {
     return KERNEL_CALLS.get();
+  }
+
+  /**
+   * How many calls ran the one-launch exact CUDA kernel in this JVM, for tests.
+   *
+   * @return the count
+   */
+  static long exactKernelCalls() {
+    return EXACT_KERNEL_CALLS.get();
   }
 }

@@ -74,6 +74,14 @@ public final class CudaAttentionMask {
     return attention;
   }
 
+  /** The mask's values; refused once the caller has closed them. */
+  DeviceBuffer buffer() {
+    if (buffer.isClosed()) {
+      throw new IllegalStateException("CUDA attention mask: its buffer was closed");
+    }
+    return buffer;
+  }
+
   long batchStride() {
     return batchStride;
   }
@@ -88,9 +96,6 @@ public final class CudaAttentionMask {
 
   /** Appends the kernels' mask arguments: the pointer and the batch, head and query strides. */
   KernelArgs appendTo(KernelArgs a) {
-    if (buffer.isClosed()) {
-      throw new IllegalStateException("CUDA attention mask: its buffer was closed");
-    }
-    return a.ptr(buffer).i64(batchStride).i64(headStride).i64(queryStride);
+    return a.ptr(buffer()).i64(batchStride).i64(headStride).i64(queryStride);
   }
 }

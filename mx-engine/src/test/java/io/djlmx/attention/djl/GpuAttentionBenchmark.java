@@ -20,11 +20,12 @@ import java.util.function.Supplier;
 
 /**
  * What DJL's transformer blocks get on MX GPU arrays: {@link MxAttention} on BSHD views with a [B,
- * 1, 1, S] padding mask (as {@link MxScaledDotProductAttentionBlock} passes them), the CUDA MX
- * kernel against the exact FP32 path (device matMul and softmax) that ran before masks and BSHD
- * reached the kernel. Wall-clock medians of synchronized calls (each call allocates its output and
- * frees its temporaries, as in a model), interleaved rounds; the two outputs' cosine is printed.
- * Usage: {@code GpuAttentionBenchmark [ROUNDS]}.
+ * 1, 1, S] padding mask (as {@link MxScaledDotProductAttentionBlock} passes them): the CUDA MX
+ * kernel (head dims 64 and 128), the one-launch exact kernel ({@code CudaExactAttention}, the path
+ * of other head dims up to 256) and the exact FP32 path from the device ops (matMul, softmax) that
+ * both replaced. Wall-clock medians of synchronized calls (each call allocates its output and frees
+ * its temporaries, as in a model), interleaved rounds; the outputs' cosines to the device-ops path
+ * are printed. Usage: {@code GpuAttentionBenchmark [ROUNDS]}.
  */
 public final class GpuAttentionBenchmark {
 
@@ -64,7 +65,18 @@ public final class GpuAttentionBenchmark {
   public static void main(String[] args) {
     int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
     System.out.println("device: " + CudaBackend.get().deviceName());
-    int[][] shapes = {{32, 128, 12, 64}, {8, 512, 12, 64}, {4, 512, 16, 128}};
+    // B, S, H, D: BERT-base and larger at the MX kernel's head dims, then MiniLM's 32 and other
+    // head dims that take the one-launch exact kernel
+    int[][] shapes = {
+      {32, 128, 12, 64},
+      {8, 512, 12, 64},
+      {4, 512, 16, 128},
+      {32, 128, 12, 32},
+      {8, 512, 12, 32},
+      {4, 512, 16, 96},
+      {2, 2048, 12, 96},
+      {2, 1024, 8, 256}
+    };
     AttentionConfig bshd =
         AttentionConfig.defaults().toBuilder().optLayout(TensorLayout.BSHD).build();
     for (int[] sh : shapes) {
@@ -83,11 +95,16 @@ public final class GpuAttentionBenchmark {
         NDArray v = m.create(normal(r, b * s * h * d), new Shape(b, s, h, d));
         NDArray mask = m.create(pad, new Shape(b, 1, 1, s));
         double sc = 1 / Math.sqrt(d);
-        Supplier<NDArray> mx = () -> MxAttention.attention(q, k, v, mask, false, null, bshd);
-        Supplier<NDArray> exact = () -> GpuAttention.exact(q, k, v, mask, false, sc, true);
-        // the kernel alone on one reused instance: what creating and closing one per call costs
         AttentionShape shape = new AttentionShape(b, h, s, s, d);
-        CudaAttention att = CudaAttention.create(shape, true);
+        boolean mxDim = d == 64 || d == 128;
+        Supplier<NDArray> mx = () -> MxAttention.attention(q, k, v, mask, false, null, bshd);
+        Supplier<NDArray> exact1 =
+            () ->
+                GpuAttention.kernel(
+                    q, k, v, mask, false, (float) sc, TensorLayout.BSHD, shape, false);
+        Supplier<NDArray> ops = () -> GpuAttention.exact(q, k, v, mask, false, sc, true);
+        // the MX kernel alone on one reused instance: what creating and closing one per call costs
+        CudaAttention att = mxDim ? CudaAttention.create(shape, true) : null;
         CudaAttentionMask cm =
             CudaAttentionMask.of(((MxCudaNDArray) mask).buffer(), new long[] {b, 1, 1, s}, shape);
         Supplier<NDArray> reused =
@@ -104,43 +121,72 @@ public final class GpuAttentionBenchmark {
                   null);
               return out;
             };
-        double cos;
-        try (NDArray a = mx.get();
-            NDArray e = exact.get()) {
-          cos = AccuracyMetrics.of(a.toFloatArray(), e.toFloatArray()).cosine();
+        double cosMx = Double.NaN;
+        double cosExact;
+        try (NDArray e1 = exact1.get();
+            NDArray e = ops.get()) {
+          cosExact = AccuracyMetrics.of(e1.toFloatArray(), e.toFloatArray()).cosine();
+          if (mxDim) {
+            try (NDArray a = mx.get()) {
+              cosMx = AccuracyMetrics.of(a.toFloatArray(), e.toFloatArray()).cosine();
+            }
+          }
         }
         float[] tm = new float[rounds];
+        float[] t1 = new float[rounds];
         float[] te = new float[rounds];
         float[] tr = new float[rounds];
         for (int i = 0; i < rounds; i++) {
-          tm[i] = medianMillis(mx, 3, 20);
-          te[i] = medianMillis(exact, 3, 20);
-          tr[i] = medianMillis(reused, 3, 20);
+          if (mxDim) {
+            tm[i] = medianMillis(mx, 3, 20);
+            tr[i] = medianMillis(reused, 3, 20);
+          }
+          t1[i] = medianMillis(exact1, 3, 20);
+          te[i] = medianMillis(ops, 3, 20);
         }
-        att.close();
-        Arrays.sort(tr);
-        Arrays.sort(tm);
-        Arrays.sort(te);
-        float mxMs = tm[rounds / 2];
-        float exMs = te[rounds / 2];
-        System.out.printf(
-            Locale.ROOT,
-            "RESULT gpu_attention_bshd_padmask B%d S%d H%d D%d   MX kernel %.3f ms (%.3f-%.3f)   exact FP32"
-                + " %.3f ms (%.3f-%.3f)   %.2fx   cosine %.6f   (kernel on a reused instance %.3f ms)%n",
-            b,
-            s,
-            h,
-            d,
-            mxMs,
-            tm[0],
-            tm[rounds - 1],
-            exMs,
-            te[0],
-            te[rounds - 1],
-            exMs / mxMs,
-            cos,
-            tr[rounds / 2]);
+        if (att != null) {
+          att.close();
+        }
+        String head =
+            String.format(
+                Locale.ROOT, "RESULT gpu_attention_bshd_padmask B%d S%d H%d D%d", b, s, h, d);
+        float opsMs = median(te);
+        String exact =
+            String.format(
+                Locale.ROOT,
+                "exact one launch %.3f ms (%.3f-%.3f)   exact device ops %.3f ms (%.3f-%.3f)"
+                    + "   one launch %.2fx   cosine one launch vs ops %.7f",
+                median(t1),
+                t1[0],
+                t1[rounds - 1],
+                opsMs,
+                te[0],
+                te[rounds - 1],
+                opsMs / median(t1),
+                cosExact);
+        if (mxDim) {
+          System.out.printf(
+              Locale.ROOT,
+              "%s   MX kernel %.3f ms (%.3f-%.3f)   %.2fx of device ops   cosine MX vs ops %.6f"
+                  + "   (MX kernel on a reused instance %.3f ms)   %s%n",
+              head,
+              median(tm),
+              tm[0],
+              tm[rounds - 1],
+              opsMs / median(tm),
+              cosMx,
+              median(tr),
+              exact);
+        } else {
+          System.out.printf(Locale.ROOT, "%s   %s%n", head, exact);
+        }
       }
     }
+  }
+
+  /** Sorts {@code t} in place and returns its median. */
+  private static float median(float[] t) {
+    Arrays.sort(t);
+    return t[t.length / 2];
   }
 }

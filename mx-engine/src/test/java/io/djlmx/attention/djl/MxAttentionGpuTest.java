@@ -61,7 +61,8 @@ class MxAttentionGpuTest {
     "1, 2, 1, 130, 64, false",
     "1, 2, 300, 200, 64, false",
     "2, 2, 130, 130, 128, true",
-    "1, 4, 65, 65, 32, false"
+    "1, 4, 65, 65, 32, false",
+    "1, 2, 20, 33, 288, true"
   })
   void gpuArraysMatchFp64Reference(int b, int h, int sq, int sk, int d, boolean causal) {
     Random r = new Random(31L * sq + d + (causal ? 1 : 0));
@@ -88,7 +89,7 @@ class MxAttentionGpuTest {
     System.out.printf(
         "GPUATTN b=%d h=%d sq=%d sk=%d d=%d causal=%b: %s%n", b, h, sq, sk, d, causal, m);
     assertTrue(m.meetsTargets(), m.toString());
-    if (d == 32) { // exact FP32 attention
+    if (d != 64 && d != 128) { // exact FP32 attention
       assertTrue(m.cosine() > 0.99999, m.toString());
     }
   }
@@ -96,15 +97,18 @@ class MxAttentionGpuTest {
   /**
    * What DJL's transformer blocks hand the op ({@link MxScaledDotProductAttentionBlock}): BSHD
    * views of the projections and an additive padding mask [B, 1, 1, Sk] of 0 / -100000 (or one per
-   * query, [B, 1, Sq, 1], broadcast along the keys, with -∞ rows that give zero rows). The CUDA
-   * kernel runs (not the exact fallback), in place on the BSHD arrays.
+   * query, [B, 1, Sq, 1], broadcast along the keys, with -∞ rows that give zero rows). The CUDA MX
+   * kernel runs at head dims 64 and 128, the one-launch exact kernel at the others (MiniLM's 32,
+   * 96), in place on the BSHD arrays.
    */
   @ParameterizedTest(name = "BSHD B={0} H={1} S={2} D={3} mask {4} causal={5}")
   @CsvSource({
     "3, 4, 77, 64, padding, false",
     "2, 2, 130, 128, padding, false",
     "2, 2, 200, 64, padding, true",
-    "2, 3, 65, 128, per-query, false"
+    "2, 3, 65, 128, per-query, false",
+    "3, 4, 77, 32, padding, true",
+    "2, 3, 65, 96, per-query, false"
   })
   void transformerInputsRunTheKernel(int b, int h, int s, int d, String maskKind, boolean causal) {
     Random r = new Random(101L * s + d);
@@ -135,9 +139,13 @@ class MxAttentionGpuTest {
     NDArray dm = manager.create(mask, padding ? new Shape(b, 1, 1, s) : new Shape(b, 1, s, 1));
     AttentionConfig bshd =
         AttentionConfig.defaults().toBuilder().optLayout(TensorLayout.BSHD).build();
+    boolean mxDim = d == 64 || d == 128;
     long calls = GpuAttention.kernelCalls();
+    long exactCalls = GpuAttention.exactKernelCalls();
     NDArray out = MxAttention.attention(dq, dk, dv, dm, causal, null, bshd);
-    assertEquals(calls + 1, GpuAttention.kernelCalls(), "the CUDA MX kernel ran");
+    assertEquals(calls + (mxDim ? 1 : 0), GpuAttention.kernelCalls(), "CUDA MX kernel calls");
+    assertEquals(
+        exactCalls + (mxDim ? 0 : 1), GpuAttention.exactKernelCalls(), "exact kernel calls");
     assertInstanceOf(MxCudaNDArray.class, out);
     assertEquals(new Shape(b, s, h, d), out.getShape());
     AttentionShape shape = new AttentionShape(b, h, s, s, d);
@@ -165,6 +173,9 @@ class MxAttentionGpuTest {
         "GPUATTN BSHD b=%d h=%d s=%d d=%d mask=%s causal=%b: %s%n",
         b, h, s, d, maskKind, causal, m);
     assertTrue(m.meetsTargets(), m.toString());
+    if (!mxDim) {
+      assertTrue(m.cosine() > 0.9999999, m.toString());
+    }
     if (!padding) {
       for (int i = 0; i < gotBhsd.length; i++) {
         if (ref[i] == 0.0) {
