@@ -14,11 +14,10 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.Random;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -28,6 +27,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * head, shared; -∞ and finite offsets, fully masked rows) and with BSHD tensors, on every fused
  * kernel, against the FP64 reference; BSHD must give the BHSD output bit for bit.
  */
+@ExtendWith(CudaDeviceCheck.class)
 @Tag("gpu")
 class CudaAttentionMaskLayoutTest {
 
@@ -36,8 +36,6 @@ class CudaAttentionMaskLayoutTest {
 
   /** FP8 E4M3 P·V's measured error plus a margin (see CudaAttentionTest), not the target. */
   private static final double MAX_REL_L1_FP8_PV = 0.042;
-
-  private long liveBefore;
 
   /** How a test mask varies over [B, H, Sq, Sk]. */
   enum MaskKind {
@@ -55,19 +53,6 @@ class CudaAttentionMaskLayoutTest {
      * block of batch 0 sees -∞ on its first two key tiles, and its second block is -∞ throughout.
      */
     BLOCKS
-  }
-
-  @BeforeEach
-  void requireDevice() {
-    Assumptions.assumeTrue(
-        CudaBackend.isAvailable(), () -> "no CUDA device: " + CudaBackend.unavailableReason());
-    CudaBackend.get().setSynchronousChecks(true);
-    liveBefore = DeviceBuffer.liveBuffers();
-  }
-
-  @AfterEach
-  void noLeaks() {
-    assertEquals(liveBefore, DeviceBuffer.liveBuffers(), "device buffers leaked");
   }
 
   private static boolean runsHere(CudaAttention.Kernel kernel, int d) {

@@ -16,11 +16,10 @@ import java.lang.foreign.ValueLayout;
 import java.util.Locale;
 import java.util.Random;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -32,6 +31,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * inputs: odd lengths (not multiples of the 64-token tile), S = 1, causal and not, head dims 64 and
  * 128. Skipped (not failed) where no CUDA device is present.
  */
+@ExtendWith(CudaDeviceCheck.class)
 @Tag("gpu")
 class CudaAttentionTest {
 
@@ -46,21 +46,6 @@ class CudaAttentionTest {
    * asserted here is this measured FP8 error plus a margin, not the target.
    */
   private static final double MAX_REL_L1_FP8_PV = 0.042;
-
-  private long liveBefore;
-
-  @BeforeEach
-  void requireDevice() {
-    Assumptions.assumeTrue(
-        CudaBackend.isAvailable(), () -> "no CUDA device: " + CudaBackend.unavailableReason());
-    CudaBackend.get().setSynchronousChecks(true);
-    liveBefore = DeviceBuffer.liveBuffers();
-  }
-
-  @AfterEach
-  void noLeaks() {
-    assertEquals(liveBefore, DeviceBuffer.liveBuffers(), "device buffers leaked");
-  }
 
   static float[] normal(Random r, long n) {
     float[] a = new float[Math.toIntExact(n)];

@@ -11,11 +11,9 @@ import io.djlmx.attention.TensorLayout;
 import io.djlmx.kernel.cuda.CudaAttentionMaskLayoutTest.MaskKind;
 import java.util.Locale;
 import java.util.Random;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -26,6 +24,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * bit for bit; fully masked rows exactly zero; a NaN reaching its own row only; bad arguments
  * named.
  */
+@ExtendWith(CudaDeviceCheck.class)
 @Tag("gpu")
 class CudaExactAttentionTest {
 
@@ -43,21 +42,6 @@ class CudaExactAttentionTest {
   private static final double MAX_REL_L1_LARGE_OFFSETS = 2e-4;
 
   private static final double MIN_COSINE = 0.9999999;
-
-  private long liveBefore;
-
-  @BeforeEach
-  void requireDevice() {
-    Assumptions.assumeTrue(
-        CudaBackend.isAvailable(), () -> "no CUDA device: " + CudaBackend.unavailableReason());
-    CudaBackend.get().setSynchronousChecks(true);
-    liveBefore = DeviceBuffer.liveBuffers();
-  }
-
-  @AfterEach
-  void noLeaks() {
-    assertEquals(liveBefore, DeviceBuffer.liveBuffers(), "device buffers leaked");
-  }
 
   /** One forward on device copies; mask values null for no mask. */
   private static float[] forward(

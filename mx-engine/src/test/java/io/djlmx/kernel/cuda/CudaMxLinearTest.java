@@ -10,11 +10,9 @@ import io.djlmx.format.MxFormat;
 import io.djlmx.format.ScaleMode;
 import java.lang.foreign.MemorySegment;
 import java.util.Random;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -22,6 +20,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * Every MX kernel of the CUDA backend against an FP64 host reference on fresh random data and odd
  * shapes, outputs poisoned with NaN first. Skipped (not failed) where no CUDA device is present.
  */
+@ExtendWith(CudaDeviceCheck.class)
 @Tag("gpu")
 class CudaMxLinearTest {
 
@@ -44,21 +43,6 @@ class CudaMxLinearTest {
     {40, 64, 31},
     {1000, 130, 96}
   };
-
-  private long liveBefore;
-
-  @BeforeEach
-  void requireDevice() {
-    Assumptions.assumeTrue(
-        CudaBackend.isAvailable(), () -> "no CUDA device: " + CudaBackend.unavailableReason());
-    CudaBackend.get().setSynchronousChecks(true);
-    liveBefore = DeviceBuffer.liveBuffers();
-  }
-
-  @AfterEach
-  void noLeaks() {
-    assertEquals(liveBefore, DeviceBuffer.liveBuffers(), "device buffers leaked");
-  }
 
   private static CudaMxMatrix upload(HostMx q) {
     return CudaMxMatrix.upload(

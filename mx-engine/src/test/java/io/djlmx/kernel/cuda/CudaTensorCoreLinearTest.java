@@ -12,10 +12,9 @@ import java.lang.foreign.MemorySegment;
 import java.util.Locale;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -26,6 +25,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * BF16 cannot hold the weight, and NaN blocks. Outputs are poisoned with NaN first. Skipped (not
  * failed) where no CUDA device is present.
  */
+@ExtendWith(CudaDeviceCheck.class)
 @Tag("gpu")
 class CudaTensorCoreLinearTest {
 
@@ -55,8 +55,6 @@ class CudaTensorCoreLinearTest {
 
   private static final int PRESPLIT_MIN_BLOCKS_DEFAULT = CudaMxLinear.presplitMinBlocks;
 
-  private long liveBefore;
-
   /** Selects the register-prefetch kernel (mx_gemm_tc.cu) with these rows per CTA and K groups. */
   private static void useTiled(int tile, int kSplit) {
     CudaMxLinear.tensorCorePresplit = false;
@@ -71,14 +69,6 @@ class CudaTensorCoreLinearTest {
     CudaMxLinear.presplitVariant = variant;
   }
 
-  @BeforeEach
-  void requireDevice() {
-    Assumptions.assumeTrue(
-        CudaBackend.isAvailable(), () -> "no CUDA device: " + CudaBackend.unavailableReason());
-    CudaBackend.get().setSynchronousChecks(true);
-    liveBefore = DeviceBuffer.liveBuffers();
-  }
-
   @AfterEach
   void restore() {
     CudaMxLinear.tensorCorePieces = 3;
@@ -87,7 +77,6 @@ class CudaTensorCoreLinearTest {
     CudaMxLinear.tensorCorePresplit = PRESPLIT_DEFAULT;
     CudaMxLinear.presplitVariant = 0;
     CudaMxLinear.presplitMinBlocks = PRESPLIT_MIN_BLOCKS_DEFAULT;
-    assertEquals(liveBefore, DeviceBuffer.liveBuffers(), "device buffers leaked");
   }
 
   private static CudaMxMatrix upload(HostMx q) {
