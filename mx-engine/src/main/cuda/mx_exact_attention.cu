@@ -29,22 +29,25 @@ template <int N>
 __device__ __forceinline__ void ex_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
 // Starts copying rows [kt, kt + 32) of x (row stride ld, D floats each) into tile rows of stride st, zero-filling
-// rows past len and columns [D, w); 16-byte copies where every row starts 16-byte aligned (vec), else 4-byte ones.
+// rows past len and columns [D, w), F floats per copy (w a multiple of F).
+template <int F>
+__device__ __forceinline__ void ex_stage_by(float* tile, const float* x, int kt, int len, int D, int w, int st,
+                                            long long ld, int tid) {
+  const int n = w / F;  // copies per row
+  for (int e = tid; e < EX_KT * n; e += EX_WARPS * 32) {
+    const int t = e / n, c = F * (e - t * n);
+    const bool in = kt + t < len && c < D;
+    ex_copy<4 * F>(tile + t * st + c, in ? x + (long long)(kt + t) * ld + c : x, in);
+  }
+}
+
+// As ex_stage_by: 16-byte copies where every row starts 16-byte aligned (vec), else 4-byte ones.
 __device__ __forceinline__ void ex_stage(float* tile, const float* x, int kt, int len, int D, int w, int st,
                                          long long ld, bool vec, int tid) {
   if (vec) {
-    const int w4 = w / 4;
-    for (int e = tid; e < EX_KT * w4; e += EX_WARPS * 32) {
-      const int t = e / w4, c = 4 * (e - t * w4);
-      const bool in = kt + t < len && c < D;
-      ex_copy<16>(tile + t * st + c, in ? x + (long long)(kt + t) * ld + c : x, in);
-    }
+    ex_stage_by<4>(tile, x, kt, len, D, w, st, ld, tid);
   } else {
-    for (int e = tid; e < EX_KT * w; e += EX_WARPS * 32) {
-      const int t = e / w, c = e - t * w;
-      const bool in = kt + t < len && c < D;
-      ex_copy<4>(tile + t * st + c, in ? x + (long long)(kt + t) * ld + c : x, in);
-    }
+    ex_stage_by<1>(tile, x, kt, len, D, w, st, ld, tid);
   }
 }
 

@@ -434,12 +434,8 @@ public final class CudaAttention implements AutoCloseable {
     if (layout == null) {
       throw new IllegalArgumentException("CUDA attention: the layout must not be null");
     }
-    if (mask != null && !mask.attentionShape().equals(shape)) {
-      throw new IllegalArgumentException(
-          "CUDA attention: the mask was described for "
-              + mask.attentionShape()
-              + ", this attention is "
-              + shape);
+    if (mask != null) {
+      mask.requireShape(shape, "CUDA attention");
     }
     quantize(q, k, v, scale, layout);
     attend(out, causal, layout, mask, 0, null);
@@ -739,6 +735,14 @@ public final class CudaAttention implements AutoCloseable {
    * {@code layout}.
    */
   private KernelArgs strided(KernelArgs a, int seq, TensorLayout layout) {
+    return strided(a, shape, seq, layout);
+  }
+
+  /**
+   * Appends the element strides (batch, head, seq) of a dense tensor of {@code shape}'s heads and
+   * head dim, sequence length seq, in {@code layout} (shared with {@link CudaExactAttention}).
+   */
+  static KernelArgs strided(KernelArgs a, AttentionShape shape, int seq, TensorLayout layout) {
     long d = shape.headDim();
     long hd = shape.heads() * d;
     boolean bshd = layout == TensorLayout.BSHD;

@@ -74,6 +74,19 @@ public final class CudaAttentionMask {
     return attention;
   }
 
+  /**
+   * Refuses this mask for an attention of another shape than it was described for.
+   *
+   * @param shape the attention's sizes
+   * @param who the caller, for the message
+   */
+  void requireShape(AttentionShape shape, String who) {
+    if (!attention.equals(shape)) {
+      throw new IllegalArgumentException(
+          who + ": the mask was described for " + attention + ", this attention is " + shape);
+    }
+  }
+
   /** The mask's values; refused once the caller has closed them. */
   DeviceBuffer buffer() {
     if (buffer.isClosed()) {

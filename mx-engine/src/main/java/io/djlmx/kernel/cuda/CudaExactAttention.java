@@ -62,12 +62,8 @@ public final class CudaExactAttention {
       throw new IllegalArgumentException(
           "CUDA exact attention: scale must be finite, got " + scale);
     }
-    if (mask != null && !mask.attentionShape().equals(shape)) {
-      throw new IllegalArgumentException(
-          "CUDA exact attention: the mask was described for "
-              + mask.attentionShape()
-              + ", this attention is "
-              + shape);
+    if (mask != null) {
+      mask.requireShape(shape, "CUDA exact attention");
     }
     if (shape.batch() > 65535 || shape.heads() > 65535) {
       throw new IllegalArgumentException(
@@ -99,10 +95,10 @@ public final class CudaExactAttention {
             .i32(sk)
             .i32(d)
             .i32(causal ? 1 : 0);
-    strides(a, shape, sq, layout);
-    strides(a, shape, sk, layout);
-    strides(a, shape, sk, layout);
-    strides(a, shape, sq, layout);
+    CudaAttention.strided(a, shape, sq, layout); // q
+    CudaAttention.strided(a, shape, sk, layout); // k
+    CudaAttention.strided(a, shape, sk, layout); // v
+    CudaAttention.strided(a, shape, sq, layout); // out
     if (mask == null) {
       a.i64(0).i64(0).i64(0).i64(0);
     } else {
@@ -125,13 +121,5 @@ public final class CudaExactAttention {
     int qRow = (d + 3) / 4 * 4;
     return Float.BYTES
         * (KEY_TILE * kStride + QUERY_ROWS * qRow + QUERY_ROWS * KEY_TILE + KEY_TILE * d);
-  }
-
-  /** Appends the batch, head and row strides in elements of a dense tensor in {@code layout}. */
-  private static void strides(KernelArgs a, AttentionShape shape, int seq, TensorLayout layout) {
-    long d = shape.headDim();
-    long hd = shape.heads() * d;
-    boolean bshd = layout == TensorLayout.BSHD;
-    a.i64(seq * hd).i64(bshd ? d : seq * d).i64(bshd ? hd : d);
   }
 }

@@ -144,15 +144,44 @@ class CudaAttentionMaskLayoutTest {
       float[] mask,
       long[] maskShape,
       boolean causal) {
+    try (CudaAttention att = CudaAttention.create(shape, fp16PV, kernel)) {
+      return onDevice(
+          shape,
+          q,
+          k,
+          v,
+          mask,
+          maskShape,
+          (dq, dk, dv, dout, m) -> att.forward(dq, dk, dv, dout, layout, m, causal, null));
+    }
+  }
+
+  /** An attention forward on device buffers: q, k, v, the output and the mask (or null). */
+  interface DeviceForward {
+    void run(
+        DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer out, CudaAttentionMask mask);
+  }
+
+  /**
+   * Runs {@code forward} on device copies of q, k, v and the mask (values null for none) and
+   * returns the output, the size of q; every buffer is closed.
+   */
+  static float[] onDevice(
+      AttentionShape shape,
+      float[] q,
+      float[] k,
+      float[] v,
+      float[] mask,
+      long[] maskShape,
+      DeviceForward forward) {
     float[] out = new float[q.length];
-    try (CudaAttention att = CudaAttention.create(shape, fp16PV, kernel);
-        DeviceBuffer dq = DeviceBuffer.of(q);
+    try (DeviceBuffer dq = DeviceBuffer.of(q);
         DeviceBuffer dk = DeviceBuffer.of(k);
         DeviceBuffer dv = DeviceBuffer.of(v);
         DeviceBuffer dm = mask == null ? null : DeviceBuffer.of(mask);
         DeviceBuffer dout = DeviceBuffer.allocate(4L * q.length)) {
       CudaAttentionMask m = dm == null ? null : CudaAttentionMask.of(dm, maskShape, shape);
-      att.forward(dq, dk, dv, dout, layout, m, causal, null);
+      forward.run(dq, dk, dv, dout, m);
       dout.copyTo(out);
     }
     return out;

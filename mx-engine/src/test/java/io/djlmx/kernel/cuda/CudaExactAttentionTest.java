@@ -54,17 +54,15 @@ class CudaExactAttentionTest {
       long[] maskShape,
       boolean causal,
       float scale) {
-    float[] out = new float[q.length];
-    try (DeviceBuffer dq = DeviceBuffer.of(q);
-        DeviceBuffer dk = DeviceBuffer.of(k);
-        DeviceBuffer dv = DeviceBuffer.of(v);
-        DeviceBuffer dm = mask == null ? null : DeviceBuffer.of(mask);
-        DeviceBuffer dout = DeviceBuffer.allocate(4L * q.length)) {
-      CudaAttentionMask m = dm == null ? null : CudaAttentionMask.of(dm, maskShape, shape);
-      CudaExactAttention.forward(dq, dk, dv, dout, shape, layout, m, causal, scale);
-      dout.copyTo(out);
-    }
-    return out;
+    return CudaAttentionMaskLayoutTest.onDevice(
+        shape,
+        q,
+        k,
+        v,
+        mask,
+        maskShape,
+        (dq, dk, dv, dout, m) ->
+            CudaExactAttention.forward(dq, dk, dv, dout, shape, layout, m, causal, scale));
   }
 
   private static float defaultScale(int d) {
