@@ -6,6 +6,8 @@
 #        A/B of the named CudaAttention.Kernel values, no SDPA)
 #        bash .bundle/gpu-attention-run.sh masks [ROUNDS]   (the tests, then what a padding mask and BSHD cost the
 #        whole forward, and SDPA)
+#        bash .bundle/gpu-attention-run.sh exact [ROUNDS]   (the tests, then CudaExactAttentionBenchmark: the exact
+#        kernel with 8 and 16 query rows per warp and its default choice; no SDPA)
 #        bash .bundle/gpu-attention-run.sh sweep [ROUNDS]   (the tests, then the default kernel over key lengths
 #        of 1 to 32 tiles, fitted to a + b·tiles; no SDPA)
 set -uo pipefail
@@ -26,8 +28,12 @@ echo "== GPU attention tests"
   --disable-banner --disable-ansi-colors --reports-dir "$O/junit" 2>&1 | tee "$O/tests.log" | grep -vE "^\s*$" | tail -70
 TEST_RC=${PIPESTATUS[0]}
 echo "== attention benchmark"
-"$JAVA" "${FLAGS[@]}" -cp "$CP" io.djlmx.kernel.cuda.CudaAttentionBenchmark "$@" 2>&1 | tee "$O/bench-java.log"
-if [[ "$MODE" != ab && "$MODE" != sweep ]]; then
+if [[ "$MODE" == exact ]]; then
+  "$JAVA" "${FLAGS[@]}" -cp "$CP" io.djlmx.kernel.cuda.CudaExactAttentionBenchmark "${@:2}" 2>&1 | tee "$O/bench-java.log"
+else
+  "$JAVA" "${FLAGS[@]}" -cp "$CP" io.djlmx.kernel.cuda.CudaAttentionBenchmark "$@" 2>&1 | tee "$O/bench-java.log"
+fi
+if [[ "$MODE" != ab && "$MODE" != sweep && "$MODE" != exact ]]; then
   echo "== PyTorch SDPA"
   PYTHONUNBUFFERED=1 python3 "$B/gpu_attention_torch_ref.py" "$MODE" 2>&1 | tee "$O/bench-torch.log"
 fi

@@ -44,6 +44,7 @@ public final class CudaBackend {
   private final int multiprocessors;
   private final int computeCapability;
   private final Map<String, DriverLaunch.FunctionRef> functions = new ConcurrentHashMap<>();
+  private final Map<String, Integer> occupancy = new ConcurrentHashMap<>();
   private final long contextHandle;
   private volatile long totalMemory;
 
@@ -295,6 +296,30 @@ public final class CudaBackend {
           DriverLaunch.FunctionRef f = new DriverLaunch.FunctionRef();
           check(JCudaDriver.cuModuleGetFunction(f, module, n), "cuModuleGetFunction(" + n + ")");
           return f;
+        });
+  }
+
+  /**
+   * Returns how many CTAs of a kernel fit on one SM at once (cached per kernel, block size and
+   * dynamic shared memory; raise the kernel's shared-memory limit first where it needs more than 48
+   * KiB).
+   *
+   * @param kernel the kernel name
+   * @param threads threads per CTA
+   * @param sharedBytes dynamic shared memory per CTA
+   * @return the CTAs per SM, 0 where none fits
+   */
+  int activeBlocksPerMultiprocessor(String kernel, int threads, int sharedBytes) {
+    return occupancy.computeIfAbsent(
+        kernel + "/" + threads + "/" + sharedBytes,
+        key -> {
+          makeCurrent();
+          int[] n = new int[1];
+          check(
+              JCudaDriver.cuOccupancyMaxActiveBlocksPerMultiprocessor(
+                  n, function(kernel), threads, sharedBytes),
+              "cuOccupancyMaxActiveBlocksPerMultiprocessor(" + kernel + ")");
+          return n[0];
         });
   }
 

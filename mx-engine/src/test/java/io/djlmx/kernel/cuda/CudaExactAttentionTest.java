@@ -19,10 +19,10 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * {@link CudaExactAttention} against the FP64 reference: head dims 1 to 256 (each kernel variant,
- * odd dims, the shared-memory opt-in above 48 KiB), Sq ≠ Sk, S = 1, lengths off the 16-query and
- * 32-key tiles, causal with more or fewer queries than keys, every mask kind; BSHD equal to BHSD
- * bit for bit; fully masked rows exactly zero; a NaN reaching its own row only; bad arguments
- * named.
+ * odd dims, the shared-memory opt-in above 48 KiB; 8 and 16 query rows per warp), Sq ≠ Sk, S = 1,
+ * lengths off the 32- and 64-query and 32-key tiles, causal with more or fewer queries than keys,
+ * every mask kind; BSHD equal to BHSD bit for bit; fully masked rows exactly zero; a NaN reaching
+ * its own row only; bad arguments named.
  */
 @ExtendWith(CudaDeviceCheck.class)
 @Tag("gpu")
@@ -54,6 +54,21 @@ class CudaExactAttentionTest {
       long[] maskShape,
       boolean causal,
       float scale) {
+    return forward(shape, layout, q, k, v, mask, maskShape, causal, scale, 0);
+  }
+
+  /** As above with 8 or 16 query rows per warp, 0 for the default. */
+  private static float[] forward(
+      AttentionShape shape,
+      TensorLayout layout,
+      float[] q,
+      float[] k,
+      float[] v,
+      float[] mask,
+      long[] maskShape,
+      boolean causal,
+      float scale,
+      int rows) {
     return CudaAttentionMaskLayoutTest.onDevice(
         shape,
         q,
@@ -62,7 +77,7 @@ class CudaExactAttentionTest {
         mask,
         maskShape,
         (dq, dk, dv, dout, m) ->
-            CudaExactAttention.forward(dq, dk, dv, dout, shape, layout, m, causal, scale));
+            CudaExactAttention.forward(dq, dk, dv, dout, shape, layout, m, causal, scale, rows));
   }
 
   private static float defaultScale(int d) {
@@ -97,28 +112,36 @@ class CudaExactAttentionTest {
     long[] ms = mk == null ? null : CudaAttentionMaskLayoutTest.maskShape(mk, shape);
     float[] mask = mk == null ? null : CudaAttentionMaskLayoutTest.maskValues(mk, shape, r);
     double[] ref = CudaAttentionMaskLayoutTest.reference(shape, q, k, v, mask, ms, causal);
-    float[] out = forward(shape, TensorLayout.BHSD, q, k, v, mask, ms, causal, defaultScale(d));
-    AccuracyMetrics m = AccuracyMetrics.of(out, ref);
-    System.out.printf(
-        Locale.ROOT,
-        "ATTN-EXACT %s b=%d h=%d sq=%d sk=%d d=%d causal=%b: cosine %.9f relL1 %.2e max %.2e%n",
-        kind,
-        b,
-        h,
-        sq,
-        sk,
-        d,
-        causal,
-        m.cosine(),
-        m.relativeL1(),
-        m.maxAbsError());
-    assertTrue(m.cosine() >= MIN_COSINE, m::toString);
-    double maxRelL1 = mk == MaskKind.BLOCKS ? MAX_REL_L1_LARGE_OFFSETS : MAX_REL_L1;
-    assertTrue(m.relativeL1() <= maxRelL1, m::toString);
-    for (int i = 0; i < out.length; i++) {
-      assertTrue(Float.isFinite(out[i]), "element " + i + " is " + out[i]);
-      if (ref[i] == 0.0 && rowIsZero(ref, i / d, d)) {
-        assertEquals(0f, out[i], "fully masked row " + i / d + ", element " + i);
+    // the default, then each kernel variant that takes this head dim (8 query rows per warp; 16 up
+    // to head dim 128)
+    for (int rows : d <= 128 ? new int[] {0, 8, 16} : new int[] {0, 8}) {
+      float[] out =
+          forward(shape, TensorLayout.BHSD, q, k, v, mask, ms, causal, defaultScale(d), rows);
+      AccuracyMetrics m = AccuracyMetrics.of(out, ref);
+      System.out.printf(
+          Locale.ROOT,
+          "ATTN-EXACT %s b=%d h=%d sq=%d sk=%d d=%d causal=%b rows=%d: cosine %.9f relL1 %.2e max"
+              + " %.2e%n",
+          kind,
+          b,
+          h,
+          sq,
+          sk,
+          d,
+          causal,
+          rows,
+          m.cosine(),
+          m.relativeL1(),
+          m.maxAbsError());
+      String what = "rows per warp " + rows + ": " + m;
+      assertTrue(m.cosine() >= MIN_COSINE, what);
+      double maxRelL1 = mk == MaskKind.BLOCKS ? MAX_REL_L1_LARGE_OFFSETS : MAX_REL_L1;
+      assertTrue(m.relativeL1() <= maxRelL1, what);
+      for (int i = 0; i < out.length; i++) {
+        assertTrue(Float.isFinite(out[i]), "element " + i + " is " + out[i]);
+        if (ref[i] == 0.0 && rowIsZero(ref, i / d, d)) {
+          assertEquals(0f, out[i], "fully masked row " + i / d + ", element " + i);
+        }
       }
     }
   }
@@ -245,6 +268,13 @@ class CudaExactAttentionTest {
                   CudaExactAttention.forward(
                       q, kv, kv, q, s, TensorLayout.BSHD, other, false, 0.2f));
       assertTrue(e.getMessage().contains("mask was described for"), e.getMessage());
+      e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  CudaExactAttention.forward(
+                      q, kv, kv, q, s, TensorLayout.BHSD, null, false, 0.2f, 12));
+      assertTrue(e.getMessage().contains("12 query rows per warp"), e.getMessage());
     }
   }
 }
