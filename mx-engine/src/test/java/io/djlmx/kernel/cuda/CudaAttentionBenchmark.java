@@ -30,11 +30,13 @@ public final class CudaAttentionBenchmark {
 
   private CudaAttentionBenchmark() {}
 
-  private interface Body {
+  /** A timed body (the exact-attention benchmark shares the timing). */
+  interface Body {
     void run();
   }
 
-  private static float medianMillis(Body body, int warmup, int reps) {
+  /** The median of {@code reps} CUDA-event timings of {@code body} after {@code warmup} calls. */
+  static float medianMillis(Body body, int warmup, int reps) {
     CUevent start = new CUevent();
     CUevent stop = new CUevent();
     CudaBackend.check(JCudaDriver.cuEventCreate(start, 0), "cuEventCreate");
@@ -62,7 +64,8 @@ public final class CudaAttentionBenchmark {
     }
   }
 
-  private static DeviceBuffer random(long n, int seed) {
+  /** n uniform random floats on the device. */
+  static DeviceBuffer random(long n, int seed) {
     DeviceBuffer b = DeviceBuffer.allocate(4 * n);
     Kernels.launch1d("mx_fill_random", n, new KernelArgs().ptr(b).i64(n).i32(seed).f32(1f));
     return b;

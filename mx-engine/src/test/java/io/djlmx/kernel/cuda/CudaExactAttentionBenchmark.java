@@ -4,8 +4,6 @@ import io.djlmx.attention.AttentionShape;
 import io.djlmx.attention.TensorLayout;
 import java.util.Arrays;
 import java.util.Locale;
-import jcuda.driver.CUevent;
-import jcuda.driver.JCudaDriver;
 
 /**
  * {@link CudaExactAttention} with 8 against 16 query rows per warp and the default choice, side by
@@ -18,30 +16,6 @@ import jcuda.driver.JCudaDriver;
 public final class CudaExactAttentionBenchmark {
 
   private CudaExactAttentionBenchmark() {}
-
-  private static float medianMillis(Runnable body, CUevent start, CUevent stop) {
-    for (int i = 0; i < 3; i++) {
-      body.run();
-    }
-    float[] t = new float[15];
-    float[] ms = new float[1];
-    for (int i = 0; i < t.length; i++) {
-      CudaBackend.check(JCudaDriver.cuEventRecord(start, null), "cuEventRecord");
-      body.run();
-      CudaBackend.check(JCudaDriver.cuEventRecord(stop, null), "cuEventRecord");
-      CudaBackend.check(JCudaDriver.cuEventSynchronize(stop), "cuEventSynchronize");
-      CudaBackend.check(JCudaDriver.cuEventElapsedTime(ms, start, stop), "cuEventElapsedTime");
-      t[i] = ms[0];
-    }
-    Arrays.sort(t);
-    return t[t.length / 2];
-  }
-
-  private static DeviceBuffer random(long n, int seed) {
-    DeviceBuffer b = DeviceBuffer.allocate(4 * n);
-    Kernels.launch1d("mx_fill_random", n, new KernelArgs().ptr(b).i64(n).i32(seed).f32(1f));
-    return b;
-  }
 
   public static void main(String[] args) {
     int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 7;
@@ -58,86 +32,77 @@ public final class CudaExactAttentionBenchmark {
       {1, 4096, 8, 32},
       {2, 1024, 8, 256}
     };
-    CUevent start = new CUevent();
-    CUevent stop = new CUevent();
-    CudaBackend.check(JCudaDriver.cuEventCreate(start, 0), "cuEventCreate");
-    CudaBackend.check(JCudaDriver.cuEventCreate(stop, 0), "cuEventCreate");
-    try {
-      for (int[] sh : shapes) {
-        int b = sh[0];
-        int s = sh[1];
-        int h = sh[2];
-        int d = sh[3];
-        AttentionShape shape = new AttentionShape(b, h, s, s, d);
-        long n = (long) b * s * h * d;
-        float[] pad = new float[b * s];
-        for (int bi = 1; bi < b; bi += 2) {
-          Arrays.fill(pad, bi * s + s * 7 / 8, (bi + 1) * s, -10000f);
-        }
-        try (DeviceBuffer q = random(n, 21);
-            DeviceBuffer k = random(n, 22);
-            DeviceBuffer v = random(n, 23);
-            DeviceBuffer o8 = DeviceBuffer.allocate(4 * n);
-            DeviceBuffer o16 = DeviceBuffer.allocate(4 * n);
-            DeviceBuffer m = DeviceBuffer.of(pad)) {
-          CudaAttentionMask mask = CudaAttentionMask.of(m, new long[] {b, 1, 1, s}, shape);
-          float scale = (float) (1 / Math.sqrt(d));
-          int[] variants = d <= 128 ? new int[] {8, 16, 0} : new int[] {8, 0};
-          float[][] ms = new float[variants.length][rounds];
-          for (int r = 0; r < rounds; r++) {
-            for (int i = 0; i < variants.length; i++) {
-              int rows = variants[i];
-              DeviceBuffer o = i == 0 ? o8 : o16;
-              ms[i][r] =
-                  medianMillis(
-                      () ->
-                          CudaExactAttention.forward(
-                              q, k, v, o, shape, TensorLayout.BSHD, mask, false, scale, rows),
-                      start,
-                      stop);
-            }
-          }
-          be.synchronize();
-          float[] a = new float[Math.toIntExact(n)];
-          float[] c = new float[a.length];
-          o8.copyTo(a);
-          o16.copyTo(c);
-          double maxRel = 0;
-          for (int i = 0; i < a.length; i++) {
-            maxRel = Math.max(maxRel, Math.abs(a[i] - c[i]) / Math.max(1e-6, Math.abs(a[i])));
-          }
-          double flops = 4.0 * b * h * (double) s * s * d;
-          StringBuilder line =
-              new StringBuilder(
-                  String.format(Locale.ROOT, "RESULT exact B%d S%d H%d D%d:", b, s, h, d));
-          float base = 0;
-          for (int i = 0; i < variants.length; i++) {
-            float[] t = ms[i].clone();
-            Arrays.sort(t);
-            float med = t[rounds / 2];
-            if (i == 0) {
-              base = med;
-            }
-            line.append(
-                String.format(
-                    Locale.ROOT,
-                    " %s %.3f ms (%.1f TFLOP/s, %.2fx of 8 rows, %.3f-%.3f);",
-                    variants[i] == 0
-                        ? "default (" + CudaExactAttention.rowsPerWarp(shape) + " rows)"
-                        : variants[i] + " rows",
-                    med,
-                    flops / (med * 1e-3) / 1e12,
-                    base / med,
-                    t[0],
-                    t[rounds - 1]));
-          }
-          line.append(String.format(Locale.ROOT, " max rel diff, 8 rows vs default %.1e", maxRel));
-          System.out.println(line);
-        }
+    for (int[] sh : shapes) {
+      int b = sh[0];
+      int s = sh[1];
+      int h = sh[2];
+      int d = sh[3];
+      AttentionShape shape = new AttentionShape(b, h, s, s, d);
+      long n = (long) b * s * h * d;
+      float[] pad = new float[b * s];
+      for (int bi = 1; bi < b; bi += 2) {
+        Arrays.fill(pad, bi * s + s * 7 / 8, (bi + 1) * s, -10000f);
       }
-    } finally {
-      JCudaDriver.cuEventDestroy(start);
-      JCudaDriver.cuEventDestroy(stop);
+      try (DeviceBuffer q = CudaAttentionBenchmark.random(n, 21);
+          DeviceBuffer k = CudaAttentionBenchmark.random(n, 22);
+          DeviceBuffer v = CudaAttentionBenchmark.random(n, 23);
+          DeviceBuffer o8 = DeviceBuffer.allocate(4 * n);
+          DeviceBuffer o16 = DeviceBuffer.allocate(4 * n);
+          DeviceBuffer m = DeviceBuffer.of(pad)) {
+        CudaAttentionMask mask = CudaAttentionMask.of(m, new long[] {b, 1, 1, s}, shape);
+        float scale = (float) (1 / Math.sqrt(d));
+        int[] variants = d <= 128 ? new int[] {8, 16, 0} : new int[] {8, 0};
+        float[][] ms = new float[variants.length][rounds];
+        for (int r = 0; r < rounds; r++) {
+          for (int i = 0; i < variants.length; i++) {
+            int rows = variants[i];
+            DeviceBuffer o = i == 0 ? o8 : o16;
+            ms[i][r] =
+                CudaAttentionBenchmark.medianMillis(
+                    () ->
+                        CudaExactAttention.forward(
+                            q, k, v, o, shape, TensorLayout.BSHD, mask, false, scale, rows),
+                    3,
+                    15);
+          }
+        }
+        be.synchronize();
+        float[] a = new float[Math.toIntExact(n)];
+        float[] c = new float[a.length];
+        o8.copyTo(a);
+        o16.copyTo(c);
+        double maxRel = 0;
+        for (int i = 0; i < a.length; i++) {
+          maxRel = Math.max(maxRel, Math.abs(a[i] - c[i]) / Math.max(1e-6, Math.abs(a[i])));
+        }
+        double flops = 4.0 * b * h * (double) s * s * d;
+        StringBuilder line =
+            new StringBuilder(
+                String.format(Locale.ROOT, "RESULT exact B%d S%d H%d D%d:", b, s, h, d));
+        float base = 0;
+        for (int i = 0; i < variants.length; i++) {
+          float[] t = ms[i].clone();
+          Arrays.sort(t);
+          float med = t[rounds / 2];
+          if (i == 0) {
+            base = med;
+          }
+          line.append(
+              String.format(
+                  Locale.ROOT,
+                  " %s %.3f ms (%.1f TFLOP/s, %.2fx of 8 rows, %.3f-%.3f);",
+                  variants[i] == 0
+                      ? "default (" + CudaExactAttention.rowsPerWarp(shape) + " rows)"
+                      : variants[i] + " rows",
+                  med,
+                  flops / (med * 1e-3) / 1e12,
+                  base / med,
+                  t[0],
+                  t[rounds - 1]));
+        }
+        line.append(String.format(Locale.ROOT, " max rel diff, 8 rows vs default %.1e", maxRel));
+        System.out.println(line);
+      }
     }
   }
 }
