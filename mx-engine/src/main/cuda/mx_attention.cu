@@ -396,31 +396,53 @@ __device__ __forceinline__ void mx_attn_kv_partial(const T* __restrict__ k, cons
   vscale[(long)bh * D + c] = m == 0.f ? 1.f : m / 448.f;
 }
 
-// Step 3 for 64 queries per CTA (all loads issued before any math); the same per-token arithmetic.
+// 16 consecutive values of a row (p, 16-byte aligned) as FP32, zeros where the row is not valid: four 16-byte
+// loads of FP32, two of BF16 or FP16.
+__device__ __forceinline__ void mx_attn_ld16(const float* p, bool valid, float4 (&x)[4]) {
+#pragma unroll
+  for (int e = 0; e < 4; e++) x[e] = valid ? mx_attn_ld4(p + 4 * e) : make_float4(0.f, 0.f, 0.f, 0.f);
+}
+template <typename T>
+__device__ __forceinline__ void mx_attn_ld16(const T* p, bool valid, float4 (&x)[4]) {
+#pragma unroll
+  for (int h = 0; h < 2; h++) {
+    const uint4 w = valid ? __ldg(reinterpret_cast<const uint4*>(p + 8 * h)) : make_uint4(0u, 0u, 0u, 0u);
+    x[2 * h] = mx_attn_widen4(make_uint2(w.x, w.y), p);
+    x[2 * h + 1] = mx_attn_widen4(make_uint2(w.z, w.w), p);
+  }
+}
+
+// Step 3 for 64 queries per CTA (all loads issued before any math); the same per-token arithmetic. D/16 threads
+// per query, 16 channels each: a query's amax reduction and its two divisions serve 16 values, not 4 (with 4
+// channels per thread they made this launch ALU-bound: 14.5 instructions per value read), and its codes leave in
+// one 16-byte store per thread.
 template <int D, typename T>
 __device__ __forceinline__ void mx_attn_quant_q64(const T* __restrict__ q, long sb, long sh, long ss, int heads,
                                                   int sq, int sqPad, float softmaxScale, int8_t* __restrict__ qq,
                                                   float* __restrict__ qscale, int blk, int bh) {
-  constexpr int C4 = D / 4, RPB = 256 / C4, PASSES = MX_ATTN_QROWS / RPB;
-  const int c4 = threadIdx.x % C4;
-  float4 x[PASSES];
+  constexpr int TPR = D / 16, RPP = 256 / TPR, PASSES = MX_ATTN_QROWS / RPP;
+  const int c16 = threadIdx.x % TPR, r = threadIdx.x / TPR;
+  float4 x[PASSES][4];
 #pragma unroll
-  for (int p = 0; p < PASSES; p += 2) {
-    const int i = blk * MX_ATTN_QROWS + p * RPB + threadIdx.x / C4;
-    mx_attn_ld4x2<1>(q + mx_attn_off(sb, sh, ss, bh, heads, i) + 4 * c4,
-                     q + mx_attn_off(sb, sh, ss, bh, heads, i + RPB) + 4 * c4, i < sq, i + RPB < sq, c4 & 1, x[p],
-                     x[p + 1]);
+  for (int p = 0; p < PASSES; p++) {
+    const int i = blk * MX_ATTN_QROWS + p * RPP + r;
+    mx_attn_ld16(q + mx_attn_off(sb, sh, ss, bh, heads, i) + 16 * c16, i < sq, x[p]);
   }
 #pragma unroll
   for (int p = 0; p < PASSES; p++) {
-    const int i = blk * MX_ATTN_QROWS + p * RPB + threadIdx.x / C4;
-    unsigned mag = mx_attn_umax4(0u, x[p]);
+    const int i = blk * MX_ATTN_QROWS + p * RPP + r;
+    unsigned mag = 0u;
 #pragma unroll
-    for (int o = C4 / 2; o > 0; o >>= 1) mag = max(mag, __shfl_xor_sync(0xffffffffu, mag, o));
+    for (int e = 0; e < 4; e++) mag = mx_attn_umax4(mag, x[p][e]);
+#pragma unroll
+    for (int o = TPR / 2; o > 0; o >>= 1) mag = max(mag, __shfl_xor_sync(0xffffffffu, mag, o));
     const float amax = __uint_as_float(mag);
     const float inv = amax == 0.f ? 0.f : 127.f / amax;
-    *reinterpret_cast<uint32_t*>(qq + ((long)bh * sqPad + i) * D + 4 * c4) = i < sq ? mx_attn_int8x4(x[p], inv) : 0u;
-    if (c4 == 0) qscale[(long)bh * sqPad + i] = i < sq ? amax / 127.f * softmaxScale * MX_ATTN_LOG2E : 0.f;
+    const uint4 codes = i < sq ? make_uint4(mx_attn_int8x4(x[p][0], inv), mx_attn_int8x4(x[p][1], inv),
+                                            mx_attn_int8x4(x[p][2], inv), mx_attn_int8x4(x[p][3], inv))
+                               : make_uint4(0u, 0u, 0u, 0u);
+    *reinterpret_cast<uint4*>(qq + ((long)bh * sqPad + i) * D + 16 * c16) = codes;
+    if (c16 == 0) qscale[(long)bh * sqPad + i] = i < sq ? amax / 127.f * softmaxScale * MX_ATTN_LOG2E : 0.f;
   }
 }
 
