@@ -2,7 +2,8 @@
 // the head dims the MX attention kernels have no variant for, in any layout, with an online softmax, so no score
 // matrix reaches device memory.
 //   mx_exact_attention_dDPL: D in (32 * (DPL - 1), 32 * DPL], DPL 1 to 8, 8 query rows per warp;
-//   mx_exact_attention_q16_dDPL: DPL 1 to 4, 16 query rows per warp (the default there).
+//   mx_exact_attention_q16_dDPL: DPL 1 to 4, 16 query rows per warp (the default there, unless its grid would be
+//   1 to 1.4 waves: CudaExactAttention.rowsPerWarp).
 // Semantics are those of the MX kernels and ReferenceAttention: causal hides key j from query i when j > i
 // (top-left), a row whose every key is hidden gives zeros, a NaN score makes its own row NaN.
 #include <math.h>

@@ -14,6 +14,7 @@ import java.util.Random;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -237,44 +238,38 @@ class CudaExactAttentionTest {
     try (DeviceBuffer q = DeviceBuffer.allocate(4L * 2 * 3 * 5 * 32);
         DeviceBuffer kv = DeviceBuffer.allocate(4L * 2 * 3 * 7 * 32);
         DeviceBuffer small = DeviceBuffer.allocate(4L * 2 * 3 * 6 * 32)) {
-      IllegalArgumentException e =
-          assertThrows(
-              IllegalArgumentException.class,
-              () ->
-                  CudaExactAttention.forward(
-                      q, small, kv, q, s, TensorLayout.BHSD, null, false, 0.2f));
-      assertTrue(e.getMessage().contains("CUDA exact attention k"), e.getMessage());
+      assertRefused(
+          "CUDA exact attention k",
+          () ->
+              CudaExactAttention.forward(q, small, kv, q, s, TensorLayout.BHSD, null, false, 0.2f));
       AttentionShape wide = new AttentionShape(1, 1, 1, 1, 257);
-      e =
-          assertThrows(
-              IllegalArgumentException.class,
-              () ->
-                  CudaExactAttention.forward(
-                      q, kv, kv, q, wide, TensorLayout.BHSD, null, false, 0.2f));
-      assertTrue(e.getMessage().contains("head dim 257 above 256"), e.getMessage());
-      e =
-          assertThrows(
-              IllegalArgumentException.class,
-              () ->
-                  CudaExactAttention.forward(
-                      q, kv, kv, q, s, TensorLayout.BHSD, null, false, Float.NaN));
-      assertTrue(e.getMessage().contains("scale must be finite"), e.getMessage());
+      assertRefused(
+          "head dim 257 above 256",
+          () ->
+              CudaExactAttention.forward(q, kv, kv, q, wide, TensorLayout.BHSD, null, false, 0.2f));
+      assertRefused(
+          "scale must be finite",
+          () ->
+              CudaExactAttention.forward(
+                  q, kv, kv, q, s, TensorLayout.BHSD, null, false, Float.NaN));
       CudaAttentionMask other =
           CudaAttentionMask.of(kv, new long[] {7}, new AttentionShape(2, 3, 6, 7, 32));
-      e =
-          assertThrows(
-              IllegalArgumentException.class,
-              () ->
-                  CudaExactAttention.forward(
-                      q, kv, kv, q, s, TensorLayout.BSHD, other, false, 0.2f));
-      assertTrue(e.getMessage().contains("mask was described for"), e.getMessage());
-      e =
-          assertThrows(
-              IllegalArgumentException.class,
-              () ->
-                  CudaExactAttention.forward(
-                      q, kv, kv, q, s, TensorLayout.BHSD, null, false, 0.2f, 12));
-      assertTrue(e.getMessage().contains("12 query rows per warp"), e.getMessage());
+      assertRefused(
+          "mask was described for",
+          () -> CudaExactAttention.forward(q, kv, kv, q, s, TensorLayout.BSHD, other, false, 0.2f));
+      assertRefused(
+          "12 query rows per warp",
+          () ->
+              CudaExactAttention.forward(
+                  q, kv, kv, q, s, TensorLayout.BHSD, null, false, 0.2f, 12));
     }
+  }
+
+  /**
+   * Asserts that {@code call} is refused with an IllegalArgumentException naming {@code fragment}.
+   */
+  private static void assertRefused(String fragment, Executable call) {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
+    assertTrue(e.getMessage().contains(fragment), e.getMessage());
   }
 }
