@@ -156,6 +156,19 @@ __device__ __forceinline__ int mx_attn_core(int row, int b, int sbo) {
   return (row >> 3) * sbo + (b >> 4) * 128 + (row & 7) * 16 + (b & 15);
 }
 
+// The amax over a 256-thread CTA from each thread's share (as bits, mx_attn_mag): warp shuffles, then the eight
+// warps' maxima through red (the caller's shared array). Every thread gets it; contains a CTA barrier.
+__device__ __forceinline__ float mx_attn_cta_amax(unsigned mag, unsigned* red) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) mag = max(mag, __shfl_xor_sync(0xffffffffu, mag, o));
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = mag;
+  __syncthreads();
+  mag = red[0];
+#pragma unroll
+  for (int w = 1; w < 8; w++) mag = max(mag, red[w]);
+  return __uint_as_float(mag);
+}
+
 // 2. Smoothed K, INT8 per 64-key tile: one CTA per tile holds the tile in registers (D/16 float4 per thread),
 // reduces its amax, then writes the codes (padding keys as 0) and the tile's scale. tiled != 0: each 64-key
 // tile is stored as the core-matrix image the Hopper kernel copies into shared memory in one bulk copy,
@@ -185,14 +198,7 @@ __device__ __forceinline__ void mx_attn_quant_k(const T* __restrict__ k, long sb
       mag = mx_attn_umax4(mag, x[p + e]);
     }
   }
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) mag = max(mag, __shfl_xor_sync(0xffffffffu, mag, o));
-  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = mag;
-  __syncthreads();
-  mag = red[0];
-#pragma unroll
-  for (int w = 1; w < 8; w++) mag = max(mag, red[w]);
-  const float amax = __uint_as_float(mag);
+  const float amax = mx_attn_cta_amax(mag, red);
   const float inv = amax == 0.f ? 0.f : 127.f / amax;
 #pragma unroll
   for (int p = 0; p < PASSES; p++) {
@@ -488,14 +494,7 @@ __device__ __forceinline__ void mx_attn_quant_k16(const T* __restrict__ k, long 
       mag = mx_attn_umax4(mag, x[p][e]);
     }
   }
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) mag = max(mag, __shfl_xor_sync(0xffffffffu, mag, o));
-  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = mag;
-  __syncthreads();
-  mag = red[0];
-#pragma unroll
-  for (int w = 1; w < 8; w++) mag = max(mag, red[w]);
-  const float amax = __uint_as_float(mag);
+  const float amax = mx_attn_cta_amax(mag, red);
   const float inv = amax == 0.f ? 0.f : 127.f / amax;
 #pragma unroll
   for (int p = 0; p < PASSES; p++) {
