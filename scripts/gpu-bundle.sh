@@ -110,7 +110,7 @@ echo "[gpu-bundle] CPU MX result of the GPU encoder test (PyTorch, here)"
 test -s "$OUT/encoder-cpu-mx.f32" || { echo "gpu-bundle: no CPU encoder reference written" >&2; exit 1; }
 fi
 
-cp scripts/gpu-jre.sh scripts/gpu-arrays-run.sh scripts/gpu-run.sh scripts/gpu-profile.sh scripts/gemmfloor-run.sh scripts/gpu_torch_ref.py scripts/gpu-attention-run.sh scripts/gpu-attention-profile.sh scripts/gpu_attention_torch_ref.py "$OUT/"
+cp scripts/gpu-jre.sh scripts/gpu-arrays-run.sh scripts/gpu-run.sh scripts/gpu-profile.sh scripts/gemmfloor-run.sh scripts/gpu_torch_ref.py scripts/gpu-attention-run.sh scripts/gpu-attention-profile.sh scripts/gpu_attention_torch_ref.py scripts/gpu-attention-djl-run.sh "$OUT/"
 LIMIT=60
 if [[ "${GPU_BUNDLE_MINILM:-0}" == 1 ]]; then
   echo "[gpu-bundle] all-MiniLM-L6-v2 fixture (tokenized here; checkpoint with the used vocabulary rows)"

@@ -22,7 +22,8 @@ import org.slf4j.LoggerFactory;
  * they lie and with an additive mask ({@link CudaAttentionMask}; a mask broadcast along the keys or
  * of another type is first made a dense FP32 array); at other head dims up to 256 exact FP32
  * attention in one launch ({@link CudaExactAttention}, same layouts, masks and edge cases), above
- * that exact attention from the device ops (matMul, softmax); a fallback is logged once.
+ * that exact attention from the device ops (matMul, softmax); a fallback is logged once. The MX
+ * kernel's scratch is kept per NDManager and shape ({@link GpuAttentionScratch}).
  */
 final class GpuAttention {
 
@@ -165,9 +166,10 @@ final class GpuAttention {
       DeviceBuffer vb = ((MxCudaNDArray) v).buffer();
       try {
         if (mx) {
-          try (CudaAttention att = CudaAttention.create(shape, true)) {
-            att.forward(qb, kb, vb, out.buffer(), layout, m, causal, scale);
-          }
+          GpuAttentionScratch.run(
+              q.getManager(),
+              shape,
+              att -> att.forward(qb, kb, vb, out.buffer(), layout, m, causal, scale));
         } else {
           CudaExactAttention.forward(qb, kb, vb, out.buffer(), shape, layout, m, causal, scale);
         }

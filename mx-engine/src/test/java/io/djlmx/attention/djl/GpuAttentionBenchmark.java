@@ -23,9 +23,11 @@ import java.util.function.Supplier;
  * 1, 1, S] padding mask (as {@link MxScaledDotProductAttentionBlock} passes them): the CUDA MX
  * kernel (head dims 64 and 128), the one-launch exact kernel ({@code CudaExactAttention}, the path
  * of other head dims up to 256) and the exact FP32 path from the device ops (matMul, softmax) that
- * both replaced. Wall-clock medians of synchronized calls (each call allocates its output and frees
- * its temporaries, as in a model), interleaved rounds; the outputs' cosines to the device-ops path
- * are printed. Usage: {@code GpuAttentionBenchmark [ROUNDS]}.
+ * both replaced; for the MX kernel also the kernel on one reused instance and with a scratch
+ * created per call (what {@link GpuAttention} did before {@link GpuAttentionScratch}). Wall-clock
+ * medians of synchronized calls (each call allocates its output and frees its temporaries, as in a
+ * model), interleaved rounds; the outputs' cosines to the device-ops path are printed. Usage:
+ * {@code GpuAttentionBenchmark [ROUNDS]}.
  */
 public final class GpuAttentionBenchmark {
 
@@ -107,10 +109,10 @@ public final class GpuAttentionBenchmark {
         CudaAttention att = mxDim ? CudaAttention.create(shape, true) : null;
         CudaAttentionMask cm =
             CudaAttentionMask.of(((MxCudaNDArray) mask).buffer(), new long[] {b, 1, 1, s}, shape);
-        Supplier<NDArray> reused =
-            () -> {
+        java.util.function.Function<CudaAttention, NDArray> onDevice =
+            a -> {
               MxCudaNDArray out = (MxCudaNDArray) m.create(q.getShape(), DataType.FLOAT32);
-              att.forward(
+              a.forward(
                   ((MxCudaNDArray) q).buffer(),
                   ((MxCudaNDArray) k).buffer(),
                   ((MxCudaNDArray) v).buffer(),
@@ -120,6 +122,14 @@ public final class GpuAttentionBenchmark {
                   false,
                   null);
               return out;
+            };
+        Supplier<NDArray> reused = () -> onDevice.apply(att);
+        // what GpuAttention did until 2026-11-29: a scratch created and closed per call
+        Supplier<NDArray> perCall =
+            () -> {
+              try (CudaAttention one = CudaAttention.create(shape, true)) {
+                return onDevice.apply(one);
+              }
             };
         double cosMx = Double.NaN;
         double cosExact;
@@ -136,10 +146,12 @@ public final class GpuAttentionBenchmark {
         float[] t1 = new float[rounds];
         float[] te = new float[rounds];
         float[] tr = new float[rounds];
+        float[] tp = new float[rounds];
         for (int i = 0; i < rounds; i++) {
           if (mxDim) {
             tm[i] = medianMillis(mx, 3, 20);
             tr[i] = medianMillis(reused, 3, 20);
+            tp[i] = medianMillis(perCall, 3, 20);
           }
           t1[i] = medianMillis(exact1, 3, 20);
           te[i] = medianMillis(ops, 3, 20);
@@ -168,7 +180,8 @@ public final class GpuAttentionBenchmark {
           System.out.printf(
               Locale.ROOT,
               "%s   MX kernel %.3f ms (%.3f-%.3f)   %.2fx of device ops   cosine MX vs ops %.6f"
-                  + "   (MX kernel on a reused instance %.3f ms)   %s%n",
+                  + "   (MX kernel on a reused instance %.3f ms; with a scratch created per call %.3f"
+                  + " ms (%.3f-%.3f))   %s%n",
               head,
               median(tm),
               tm[0],
@@ -176,6 +189,9 @@ public final class GpuAttentionBenchmark {
               opsMs / median(tm),
               cosMx,
               median(tr),
+              median(tp),
+              tp[0],
+              tp[rounds - 1],
               exact);
         } else {
           System.out.printf(Locale.ROOT, "%s   %s%n", head, exact);

@@ -185,6 +185,83 @@ class MxAttentionGpuTest {
     }
   }
 
+  /**
+   * The CUDA kernel's scratch is kept per manager and shape ({@link GpuAttentionScratch}). A reused
+   * scratch gives, bit for bit, what a fresh one gives for other inputs (BSHD with a padding mask,
+   * causal and not); a manager keeps at most {@link GpuAttentionScratch#MAX_SHAPES} shapes; closing
+   * the manager frees them (checked in {@link #tearDown}).
+   */
+  @org.junit.jupiter.api.Test
+  void scratchIsKeptPerManagerAndShape() {
+    AttentionConfig bshd = AttentionConfig.builder().optLayout(TensorLayout.BSHD).build();
+    Random r = new Random(5);
+    int b = 2;
+    int s = 97;
+    int h = 3;
+    int d = 64;
+    for (int call = 0; call < 3; call++) {
+      float[] q = normal(r, b * s * h * d);
+      float[] k = normal(r, b * s * h * d);
+      float[] v = normal(r, b * s * h * d);
+      float[] mask = new float[b * s];
+      for (int j = s - 10 * (call + 1); j < s; j++) {
+        mask[s + j] = -10000f; // batch 1 loses its last keys
+      }
+      boolean causal = call == 1;
+      float[] kept = attend(manager, bshd, q, k, v, mask, b, s, h, d, causal);
+      assertEquals(1, GpuAttentionScratch.shapes(manager), "shapes kept after call " + call);
+      float[] fresh;
+      try (NDManager other = NDManager.newBaseManager(Device.gpu(), "MX")) {
+        fresh = attend(other, bshd, q, k, v, mask, b, s, h, d, causal);
+        assertEquals(1, GpuAttentionScratch.shapes(other));
+      }
+      org.junit.jupiter.api.Assertions.assertArrayEquals(fresh, kept, "call " + call);
+    }
+    for (int extra = 1; extra <= GpuAttentionScratch.MAX_SHAPES + 1; extra++) {
+      int se = s + extra;
+      attend(
+          manager,
+          bshd,
+          normal(r, b * se * h * d),
+          normal(r, b * se * h * d),
+          normal(r, b * se * h * d),
+          new float[b * se],
+          b,
+          se,
+          h,
+          d,
+          false);
+    }
+    assertEquals(GpuAttentionScratch.MAX_SHAPES, GpuAttentionScratch.shapes(manager));
+  }
+
+  private static float[] attend(
+      NDManager m,
+      AttentionConfig c,
+      float[] q,
+      float[] k,
+      float[] v,
+      float[] mask,
+      int b,
+      int s,
+      int h,
+      int d,
+      boolean causal) {
+    try (NDManager call = m.newSubManager()) {
+      NDArray out =
+          MxAttention.attention(
+              m.create(q, new Shape(b, s, h, d)),
+              m.create(k, new Shape(b, s, h, d)),
+              m.create(v, new Shape(b, s, h, d)),
+              m.create(mask, new Shape(b, 1, 1, s)),
+              causal,
+              null,
+              c);
+      out.attach(call);
+      return out.toFloatArray();
+    }
+  }
+
   @org.junit.jupiter.api.Test
   void badMaskShapeIsNamed() {
     NDArray dq = manager.create(normal(new Random(5), 2 * 8 * 64), new Shape(1, 2, 8, 64));

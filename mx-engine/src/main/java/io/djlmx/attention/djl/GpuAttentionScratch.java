@@ -1,0 +1,132 @@
+package io.djlmx.attention.djl;
+
+import ai.djl.ndarray.NDManager;
+import io.djlmx.attention.AttentionShape;
+import io.djlmx.kernel.cuda.CudaAttention;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.UUID;
+import java.util.WeakHashMap;
+import java.util.function.Consumer;
+
+/**
+ * The {@link CudaAttention} scratch (quantized Q, K and V and their scales) kept for the attention
+ * calls made with one NDManager, such as a model's layers within one forward pass. Creating it
+ * costs nine device allocations, their frees and a memset per call, which made a DJL-level call
+ * host-bound. The instances are closed with the manager. Each manager keeps at most {@link
+ * #MAX_SHAPES} shapes, and the least recently used one is closed first.
+ *
+ * <p>Reuse is safe across threads. A forward is enqueued while holding the scratch's lock, and
+ * every launch and every stream-ordered free runs on the one stream. A later forward's quantization
+ * therefore runs after an earlier forward's kernel has read the buffers.
+ */
+final class GpuAttentionScratch implements AutoCloseable {
+
+  /** The most shapes one manager keeps. */
+  static final int MAX_SHAPES = 4;
+
+  private static final Map<NDManager, GpuAttentionScratch> BY_MANAGER =
+      Collections.synchronizedMap(new WeakHashMap<>());
+
+  // no reference to the manager: the weak map's entry must not keep it alive
+  private final LinkedHashMap<AttentionShape, CudaAttention> byShape =
+      new LinkedHashMap<>(8, 0.75f, true);
+  private boolean closed;
+
+  private GpuAttentionScratch() {}
+
+  /**
+   * Runs one forward on the scratch for this shape (FP16 P·V, FP32 inputs), kept with the manager.
+   *
+   * @param manager the manager of the call's arrays; the scratch is closed with it
+   * @param shape the attention's sizes
+   * @param forward enqueues the launches on the scratch
+   */
+  static void run(NDManager manager, AttentionShape shape, Consumer<CudaAttention> forward) {
+    GpuAttentionScratch s;
+    GpuAttentionScratch created = null;
+    synchronized (BY_MANAGER) {
+      s = BY_MANAGER.get(manager);
+      if (s == null) {
+        s = created = new GpuAttentionScratch();
+        BY_MANAGER.put(manager, s);
+      }
+    }
+    if (created != null) {
+      // outside the map's lock: the manager's close, which may hold its own lock, takes the map's
+      try {
+        manager.attachInternal("mx-attention-scratch-" + UUID.randomUUID(), created);
+      } catch (RuntimeException e) {
+        created.close();
+        throw e;
+      }
+    }
+    s.forward(shape, forward);
+  }
+
+  private synchronized void forward(AttentionShape shape, Consumer<CudaAttention> forward) {
+    if (closed) {
+      // the manager closed between the lookup and here: a one-off scratch, as before
+      try (CudaAttention att = CudaAttention.create(shape, true)) {
+        forward.accept(att);
+      }
+      return;
+    }
+    CudaAttention att = byShape.get(shape);
+    if (att == null) {
+      att = CudaAttention.create(shape, true);
+      byShape.put(shape, att);
+      if (byShape.size() > MAX_SHAPES) {
+        Iterator<CudaAttention> eldest = byShape.values().iterator();
+        CudaAttention old = eldest.next();
+        eldest.remove();
+        old.close();
+      }
+    }
+    forward.accept(att);
+  }
+
+  /**
+   * How many shapes this manager keeps scratch for, for tests.
+   *
+   * @param manager the manager
+   * @return the count, 0 when it has none
+   */
+  static int shapes(NDManager manager) {
+    GpuAttentionScratch s = BY_MANAGER.get(manager);
+    if (s == null) {
+      return 0;
+    }
+    synchronized (s) {
+      return s.byShape.size();
+    }
+  }
+
+  /** Frees every kept scratch; called when the manager closes. */
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    BY_MANAGER.values().remove(this);
+    RuntimeException first = null;
+    for (CudaAttention att : byShape.values()) {
+      try {
+        att.close();
+      } catch (RuntimeException e) {
+        if (first == null) {
+          first = e;
+        } else {
+          first.addSuppressed(e);
+        }
+      }
+    }
+    byShape.clear();
+    if (first != null) {
+      throw first;
+    }
+  }
+}
