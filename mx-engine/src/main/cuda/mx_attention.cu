@@ -230,6 +230,13 @@ __device__ __forceinline__ void mx_attn_quant_q(const float* __restrict__ q, lon
   if (c4 == 0) qscale[(long)bh * sqPad + i] = i < sq ? amax / 127.f * softmaxScale * MX_ATTN_LOG2E : 0.f;
 }
 
+// The reciprocals 1/vscale of head bh's D channels into shared memory (threads < D), for mx_attn_quant_v; they
+// are visible after the caller's next CTA barrier.
+template <int D>
+__device__ __forceinline__ void mx_attn_v_reciprocals(const float* __restrict__ vscale, int bh, float* vinv) {
+  if (threadIdx.x < D) vinv[threadIdx.x] = 1.f / vscale[(long)bh * D + threadIdx.x];
+}
+
 // 4. V to E4M3 (or FP16) with the per-channel scale of step 1, stored transposed [channel][key] (the
 // K-major B operand of P·V). One CTA per 64-key tile: thread = (word w of 4 keys, group of 4 channels);
 // each 4-byte E4M3 word holds the keys of one mma slot group in P·V's key order (see mx_attn_fwd: word
@@ -237,13 +244,12 @@ __device__ __forceinline__ void mx_attn_quant_q(const float* __restrict__ q, lon
 // variant keeps the keys in order (words of 4 consecutive keys, 8 bytes). Padding keys are 0 (NaN in a NaN
 // channel, as the scale is). tiled != 0: each 64-key tile of Vᵀ is stored as its shared-memory core-matrix
 // image (see step 2).
-// vinv: the reciprocals 1/vscale of head bh's D channels when the caller has them (launch B computes each once
-// per CTA into shared memory), else null: this thread divides for its own channels (4 per pass).
+// vinv: the reciprocals 1/vscale of head bh's D channels in shared memory (mx_attn_v_reciprocals), once per CTA
+// instead of 4 IEEE divisions per pass in every thread.
 template <int D, bool PV16, typename T>
 __device__ __forceinline__ void mx_attn_quant_v(const T* __restrict__ v, long sb, long sh, long ss, int heads,
-                                                int sk, int skPad, const float* __restrict__ vscale,
-                                                void* __restrict__ vtRaw, int tiled, int tile, int bh,
-                                                const float* vinv = nullptr) {
+                                                int sk, int skPad, const float* vinv, void* __restrict__ vtRaw,
+                                                int tiled, int tile, int bh) {
   constexpr int CG = 16, PASSES = D / 4 / CG;
   const int w = threadIdx.x & 15, cg = threadIdx.x >> 4;
   int keys[4];
@@ -259,14 +265,8 @@ __device__ __forceinline__ void mx_attn_quant_v(const T* __restrict__ v, long sb
 #pragma unroll
   for (int p = 0; p < PASSES; p++) {
     const int c = (p * CG + cg) * 4;
-    float inv[4];
-    if (vinv != nullptr) {
-      const float4 r4 = *reinterpret_cast<const float4*>(vinv + c);
-      inv[0] = r4.x; inv[1] = r4.y; inv[2] = r4.z; inv[3] = r4.w;
-    } else {
-      const float4 sc = *reinterpret_cast<const float4*>(vscale + (long)bh * D + c);
-      inv[0] = 1.f / sc.x; inv[1] = 1.f / sc.y; inv[2] = 1.f / sc.z; inv[3] = 1.f / sc.w;
-    }
+    const float4 r4 = *reinterpret_cast<const float4*>(vinv + c);
+    const float inv[4] = {r4.x, r4.y, r4.z, r4.w};
     float x[4][4];  // [key][channel]
 #pragma unroll
     for (int u = 0; u < 4; u += 2) {
@@ -303,6 +303,16 @@ __device__ __forceinline__ void mx_attn_quant_v(const T* __restrict__ v, long sb
   }
 }
 
+// Step 4 as its own launch (FOUR_LAUNCH): this CTA's reciprocals, a barrier, then its 64-key tile of head y.
+template <int D, bool PV16>
+__device__ __forceinline__ void mx_attn_quant_v_launch(const float* v, long sb, long sh, long ss, int heads, int sk,
+                                                       int skPad, const float* vscale, void* vt, int tiled) {
+  __shared__ __align__(16) float vinv[D];
+  mx_attn_v_reciprocals<D>(vscale, blockIdx.y, vinv);
+  __syncthreads();
+  mx_attn_quant_v<D, PV16>(v, sb, sh, ss, heads, sk, skPad, vinv, vt, tiled, blockIdx.x, blockIdx.y);
+}
+
 #define MX_ATTN_QUANT(D)                                                                                       \
   extern "C" __global__ void __launch_bounds__(256) mx_attn_kv_stats_d##D(                                   \
       const float* k, const float* v, long sb, long sh, long ss, int heads, int sk, float* kmean,             \
@@ -322,12 +332,12 @@ __device__ __forceinline__ void mx_attn_quant_v(const T* __restrict__ v, long sb
   extern "C" __global__ void __launch_bounds__(256) mx_attn_quant_v_d##D(                                    \
       const float* v, long sb, long sh, long ss, int heads, int sk, int skPad, const float* vscale, void* vt,  \
       int tiled) {                                                                                             \
-    mx_attn_quant_v<D, false>(v, sb, sh, ss, heads, sk, skPad, vscale, vt, tiled, blockIdx.x, blockIdx.y);                             \
+    mx_attn_quant_v_launch<D, false>(v, sb, sh, ss, heads, sk, skPad, vscale, vt, tiled);                        \
   }                                                                                                            \
   extern "C" __global__ void __launch_bounds__(256) mx_attn_quant_v16_d##D(                                  \
       const float* v, long sb, long sh, long ss, int heads, int sk, int skPad, const float* vscale, void* vt,  \
       int tiled) {                                                                                             \
-    mx_attn_quant_v<D, true>(v, sb, sh, ss, heads, sk, skPad, vscale, vt, tiled, blockIdx.x, blockIdx.y);                              \
+    mx_attn_quant_v_launch<D, true>(v, sb, sh, ss, heads, sk, skPad, vscale, vt, tiled);                        \
   }
 MX_ATTN_QUANT(64)
 MX_ATTN_QUANT(128)
@@ -510,8 +520,7 @@ __device__ __forceinline__ void mx_attn_quant_k16(const T* __restrict__ k, long 
 }
 
 // Launch B: steps 2 and 4 for one 64-key tile, heads taken in reverse order. V's D reciprocals are computed once
-// per CTA into shared memory (step 2's barrier publishes them), not 4 per pass by every thread; K of 2-byte inputs
-// takes the 16-channel path. Both give the same bits as before (H200, 2026-11-29: every output of 42 cases equal;
+// per CTA (mx_attn_v_reciprocals), not 4 per pass by every thread; K of 2-byte inputs takes the 16-channel path. Both give the same bits as before (H200, 2026-11-29: every output of 42 cases equal;
 // BF16 quantization 0.278 -> 0.266 ms, FP32 0.389 -> 0.383 ms at B=4, H=32, S=4096, D=128).
 template <int D, bool PV16, typename T>
 __device__ __forceinline__ void mx_attn_quant_kv(const T* k, const T* v, long sb, long sh, long ss, int heads,
@@ -519,13 +528,13 @@ __device__ __forceinline__ void mx_attn_quant_kv(const T* k, const T* v, long sb
                                                  const float* vscale, void* vt, int tiled) {
   __shared__ __align__(16) float vinv[D];
   const int bh = gridDim.y - 1 - blockIdx.y;
-  if (threadIdx.x < D) vinv[threadIdx.x] = 1.f / vscale[(long)bh * D + threadIdx.x];
+  mx_attn_v_reciprocals<D>(vscale, bh, vinv);  // step 2's barrier publishes them
   if constexpr (sizeof(T) == 2) {
     mx_attn_quant_k16<D>(k, sb, sh, ss, heads, sk, skPad, kmean, kq, kscale, tiled, blockIdx.x, bh);
   } else {
     mx_attn_quant_k<D>(k, sb, sh, ss, heads, sk, skPad, kmean, kq, kscale, tiled, blockIdx.x, bh);
   }
-  mx_attn_quant_v<D, PV16>(v, sb, sh, ss, heads, sk, skPad, vscale, vt, tiled, blockIdx.x, bh, vinv);
+  mx_attn_quant_v<D, PV16>(v, sb, sh, ss, heads, sk, skPad, vinv, vt, tiled, blockIdx.x, bh);
 }
 
 // One set of the fused launches per head dim D and input type T (IN: the name's input tag, empty for FP32);

@@ -16,6 +16,7 @@ import io.djlmx.kernel.cuda.CudaBackend;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.Random;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -109,7 +110,7 @@ public final class GpuAttentionBenchmark {
         CudaAttention att = mxDim ? CudaAttention.create(shape, true) : null;
         CudaAttentionMask cm =
             CudaAttentionMask.of(((MxCudaNDArray) mask).buffer(), new long[] {b, 1, 1, s}, shape);
-        java.util.function.Function<CudaAttention, NDArray> onDevice =
+        Function<CudaAttention, NDArray> onDevice =
             a -> {
               MxCudaNDArray out = (MxCudaNDArray) m.create(q.getShape(), DataType.FLOAT32);
               a.forward(
