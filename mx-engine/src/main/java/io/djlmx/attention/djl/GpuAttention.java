@@ -86,16 +86,25 @@ final class GpuAttention {
           d,
           CudaExactAttention.MAX_HEAD_DIM);
     }
-    return exact(q, k, v, mask, causal, sc, c.layout() == TensorLayout.BSHD);
+    return exact(q, k, v, mask, causal, sc, c.layout() == TensorLayout.BSHD, true);
   }
 
   /**
-   * Exact FP32 attention from the device ops (matMul, softmax; a fully masked row gives NaN, as in
-   * PyTorch): the fallback for head dims above {@link CudaExactAttention#MAX_HEAD_DIM}, and a
-   * baseline of the benchmark.
+   * Exact FP32 attention from the device ops (matMul, softmax): the fallback for head dims above
+   * {@link CudaExactAttention#MAX_HEAD_DIM}, and a baseline of the benchmark. With {@code
+   * zeroMaskedRows} a fully masked row (every score -∞) gives zeros, as the kernels and the CPU do,
+   * at the cost of a softmax spelled out in five device ops; without, it gives NaN, as PyTorch's
+   * softmax does.
    */
   static NDArray exact(
-      NDArray q, NDArray k, NDArray v, NDArray mask, boolean causal, double sc, boolean bshd) {
+      NDArray q,
+      NDArray k,
+      NDArray v,
+      NDArray mask,
+      boolean causal,
+      double sc,
+      boolean bshd,
+      boolean zeroMaskedRows) {
     NDArray qh = bshd ? q.transpose(0, 2, 1, 3) : q;
     NDArray kh = bshd ? k.transpose(0, 2, 1, 3) : k;
     NDArray vh = bshd ? v.transpose(0, 2, 1, 3) : v;
@@ -123,10 +132,8 @@ final class GpuAttention {
         scores.addi(b);
       }
     }
-    NDArray probs = scores.softmax(-1);
+    NDArray out = zeroMaskedRows ? softmaxTimes(scores, vh) : softmaxTimesPlain(scores, vh);
     scores.close();
-    NDArray out = probs.matMul(vh);
-    probs.close();
     if (bshd) {
       NDArray o = out.transpose(0, 2, 1, 3);
       out.close();
@@ -136,6 +143,34 @@ final class GpuAttention {
       return o;
     }
     return out;
+  }
+
+  /** softmax(scores)·v with the device's softmax: a fully masked row gives NaN. */
+  private static NDArray softmaxTimesPlain(NDArray scores, NDArray v) {
+    try (NDArray probs = scores.softmax(-1)) {
+      return probs.matMul(v);
+    }
+  }
+
+  /**
+   * softmax(scores)·v where a fully masked row gives zeros: its maximum is clamped to a finite
+   * value, so its exps and their sum are 0, and every row is divided by its sum clamped to the
+   * smallest normal float (a row that sees any key sums to at least 1, so only the masked ones
+   * change). NaN still propagates: a NaN score gives a NaN exp, a NaN value a NaN product.
+   */
+  private static NDArray softmaxTimes(NDArray scores, NDArray v) {
+    NDArray e;
+    try (NDArray max = scores.max(new int[] {-1}, true);
+        NDArray finite = max.maximum(-Float.MAX_VALUE);
+        NDArray shifted = scores.sub(finite)) {
+      e = shifted.exp();
+    }
+    try (NDArray exps = e;
+        NDArray sum = exps.sum(new int[] {-1}, true);
+        NDArray divisor = sum.maximum(Float.MIN_NORMAL);
+        NDArray weighted = exps.matMul(v)) {
+      return weighted.div(divisor);
+    }
   }
 
   /**

@@ -105,7 +105,7 @@ public final class GpuAttentionBenchmark {
             () ->
                 GpuAttention.kernel(
                     q, k, v, mask, false, (float) sc, TensorLayout.BSHD, shape, false);
-        Supplier<NDArray> ops = () -> GpuAttention.exact(q, k, v, mask, false, sc, true);
+        Supplier<NDArray> ops = () -> GpuAttention.exact(q, k, v, mask, false, sc, true, false);
         // the MX kernel alone on one reused instance: what creating and closing one per call costs
         CudaAttention att = mxDim ? CudaAttention.create(shape, true) : null;
         CudaAttentionMask cm =

@@ -16,6 +16,7 @@ import io.djlmx.attention.TensorLayout;
 import io.djlmx.attention.TensorView;
 import io.djlmx.engine.MxCudaNDArray;
 import io.djlmx.kernel.cuda.CudaBackend;
+import io.djlmx.kernel.cuda.CudaExactAttention;
 import io.djlmx.kernel.cuda.DeviceBuffer;
 import java.lang.foreign.MemorySegment;
 import java.util.Random;
@@ -98,8 +99,9 @@ class MxAttentionGpuTest {
    * What DJL's transformer blocks hand the op ({@link MxScaledDotProductAttentionBlock}): BSHD
    * views of the projections and an additive padding mask [B, 1, 1, Sk] of 0 / -100000 (or one per
    * query, [B, 1, Sq, 1], broadcast along the keys, with -∞ rows that give zero rows). The CUDA MX
-   * kernel runs at head dims 64 and 128, the one-launch exact kernel at the others (MiniLM's 32,
-   * 96), in place on the BSHD arrays.
+   * kernel runs at head dims 64 and 128, the one-launch exact kernel at the others up to 256
+   * (MiniLM's 32, 96), in place on the BSHD arrays, and the device ops above 256 (320, 384), where
+   * a fully masked row must give zeros too.
    */
   @ParameterizedTest(name = "BSHD B={0} H={1} S={2} D={3} mask {4} causal={5}")
   @CsvSource({
@@ -108,7 +110,9 @@ class MxAttentionGpuTest {
     "2, 2, 200, 64, padding, true",
     "2, 3, 65, 128, per-query, false",
     "3, 4, 77, 32, padding, true",
-    "2, 3, 65, 96, per-query, false"
+    "2, 3, 65, 96, per-query, false",
+    "2, 3, 65, 320, per-query, false",
+    "2, 2, 70, 384, padding, true"
   })
   void transformerInputsRunTheKernel(int b, int h, int s, int d, String maskKind, boolean causal) {
     Random r = new Random(101L * s + d);
@@ -140,12 +144,13 @@ class MxAttentionGpuTest {
     AttentionConfig bshd =
         AttentionConfig.defaults().toBuilder().optLayout(TensorLayout.BSHD).build();
     boolean mxDim = d == 64 || d == 128;
+    boolean exactDim = !mxDim && d <= CudaExactAttention.MAX_HEAD_DIM; // above: the device ops
     long calls = GpuAttention.kernelCalls();
     long exactCalls = GpuAttention.exactKernelCalls();
     NDArray out = MxAttention.attention(dq, dk, dv, dm, causal, null, bshd);
     assertEquals(calls + (mxDim ? 1 : 0), GpuAttention.kernelCalls(), "CUDA MX kernel calls");
     assertEquals(
-        exactCalls + (mxDim ? 0 : 1), GpuAttention.exactKernelCalls(), "exact kernel calls");
+        exactCalls + (exactDim ? 1 : 0), GpuAttention.exactKernelCalls(), "exact kernel calls");
     assertInstanceOf(MxCudaNDArray.class, out);
     assertEquals(new Shape(b, s, h, d), out.getShape());
     AttentionShape shape = new AttentionShape(b, h, s, s, d);
