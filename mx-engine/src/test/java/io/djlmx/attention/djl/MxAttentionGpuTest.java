@@ -267,6 +267,44 @@ class MxAttentionGpuTest {
     }
   }
 
+  /**
+   * Above {@link CudaExactAttention#MAX_HEAD_DIM} (device ops, softmax spelled out) NaN still
+   * propagates as in the kernels: a NaN key makes its whole head NaN (every query sees it), a NaN
+   * value makes its channel NaN in every row of its head and nothing else.
+   */
+  @org.junit.jupiter.api.Test
+  void nanPropagatesAboveTheKernelsHeadDims() {
+    int h = 3;
+    int s = 40;
+    int d = 320;
+    Random r = new Random(5);
+    float[] q = normal(r, h * s * d);
+    float[] k = normal(r, h * s * d);
+    float[] v = normal(r, h * s * d);
+    k[(0 * s + 3) * d + 7] = Float.NaN; // head 0, key 3
+    v[(1 * s + 5) * d + 2] = Float.NaN; // head 1, key 5, channel 2
+    NDArray out =
+        MxAttention.attention(
+            manager.create(q, new Shape(1, h, s, d)),
+            manager.create(k, new Shape(1, h, s, d)),
+            manager.create(v, new Shape(1, h, s, d)),
+            null,
+            false,
+            null,
+            AttentionConfig.defaults());
+    float[] got = out.toFloatArray();
+    for (int hi = 0; hi < h; hi++) {
+      for (int i = 0; i < s; i++) {
+        for (int c = 0; c < d; c++) {
+          float x = got[(hi * s + i) * d + c];
+          boolean nan = hi == 0 || (hi == 1 && c == 2);
+          String at = "head " + hi + " row " + i + " channel " + c + ": " + x;
+          assertTrue(nan ? Float.isNaN(x) : Float.isFinite(x), at);
+        }
+      }
+    }
+  }
+
   @org.junit.jupiter.api.Test
   void badMaskShapeIsNamed() {
     NDArray dq = manager.create(normal(new Random(5), 2 * 8 * 64), new Shape(1, 2, 8, 64));
