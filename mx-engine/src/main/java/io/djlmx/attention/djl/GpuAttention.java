@@ -93,7 +93,7 @@ final class GpuAttention {
    * Exact FP32 attention from the device ops (matMul, softmax): the fallback for head dims above
    * {@link CudaExactAttention#MAX_HEAD_DIM}, and a baseline of the benchmark. With {@code
    * zeroMaskedRows} a fully masked row (every score -∞) gives zeros, as the kernels and the CPU do,
-   * at the cost of a softmax spelled out in five device ops; without, it gives NaN, as PyTorch's
+   * at the cost of a softmax spelled out in seven device ops; without, it gives NaN, as PyTorch's
    * softmax does.
    */
   static NDArray exact(
