@@ -1,5 +1,6 @@
 package io.djlmx.attention;
 
+import io.djlmx.kernel.cpu.LaneSum;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -615,7 +616,7 @@ final class CpuSageAttention {
         }
         p.intoArray(st, so + c);
       }
-      l[row] = l[row] * al + sum.reduceLanes(VectorOperators.ADD);
+      l[row] = l[row] * al + LaneSum.of(sum); // one order, JIT-compiled or not
       m[row] = mNew;
       alpha[i] = al;
     }

@@ -1,11 +1,11 @@
 package io.djlmx.engine;
 
+import io.djlmx.kernel.cpu.LaneSum;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.stream.LongStream;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /** Residual add and layer normalization over rows of FP32 values in native memory (Vector API). */
@@ -86,7 +86,7 @@ final class CpuLayerNorm {
         v.intoArray(s, i);
         acc = acc.add(v);
       }
-      float sum = acc.reduceLanes(VectorOperators.ADD);
+      float sum = LaneSum.of(acc);
       for (; i < width; i++) {
         long off = base + (long) i * Float.BYTES;
         s[i] = x.get(FLOAT, off) + res.get(FLOAT, off);
@@ -100,7 +100,7 @@ final class CpuLayerNorm {
         FloatVector d = FloatVector.fromArray(F, s, i).sub(mv);
         sq = d.fma(d, sq);
       }
-      float var = sq.reduceLanes(VectorOperators.ADD);
+      float var = LaneSum.of(sq);
       for (; i < width; i++) {
         float d = s[i] - mean;
         var += d * d;
