@@ -18,6 +18,7 @@ import ai.djl.training.util.ProgressBar;
 import ai.djl.translate.Translator;
 import ai.djl.util.Progress;
 import ai.djl.util.Utils;
+import io.djlmx.attention.AttentionConfig;
 import io.djlmx.engine.MxConfig;
 import io.djlmx.engine.MxModel;
 import io.djlmx.engine.MxNDArray;
@@ -136,9 +137,12 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
       }
     }
     // MX attention (the attention module's core) runs only under the MX engine, unless turned off
-    boolean mxAttention =
-        engineName.equals("MX") && !"off".equalsIgnoreCase(option(options, "mx.attention"));
-    AttentionCore core = mxAttention ? new MxAttentionCore() : new SoftmaxAttentionCore();
+    String attentionOption = option(options, "mx.attention");
+    boolean mxAttention = engineName.equals("MX") && !"off".equalsIgnoreCase(attentionOption);
+    AttentionCore core =
+        mxAttention
+            ? new MxAttentionCore(attentionConfig(attentionOption))
+            : new SoftmaxAttentionCore();
     BertEncoder block = new BertEncoder(ckpt.config(), core, aq);
     Device device = criteria.getDevice();
     Model model = Model.newInstance(spec.artifactId(), device, engineName);
@@ -508,6 +512,16 @@ public final class SentenceEncoderLoader extends ClassPathModelLoader {
       throw new IllegalArgumentException(
           "Invalid " + key + " '" + v + "': use FP32 or one of " + List.of(MxFormat.values()), e);
     }
+  }
+
+  /**
+   * The MX attention configuration for an {@code mx.attention} value: the defaults, with FP8 P·V
+   * for {@code fp8} (the value itself is checked by the engine's configuration).
+   */
+  static AttentionConfig attentionConfig(String attentionOption) {
+    return AttentionConfig.defaults().toBuilder()
+        .optPvFp8("fp8".equalsIgnoreCase(attentionOption))
+        .build();
   }
 
   /** An option from the Criteria options, else a system property, else the environment. */

@@ -109,12 +109,17 @@ public final class TinyLmLoader extends ClassPathModelLoader {
     String attentionOption = SentenceEncoderLoader.option(options, "mx.attention");
     if (attentionOption != null
         && !attentionOption.equalsIgnoreCase("mx")
-        && !attentionOption.equalsIgnoreCase("off")) {
+        && !attentionOption.equalsIgnoreCase("off")
+        && !attentionOption.equalsIgnoreCase("fp8")) {
       throw new IllegalArgumentException(
-          "Invalid mx.attention '" + attentionOption + "': use mx or off");
+          "Invalid mx.attention '" + attentionOption + "': use mx, off or fp8");
     }
     boolean mxAttention = mxEngine && !"off".equalsIgnoreCase(attentionOption);
-    CausalAttention core = mxAttention ? new MxCausalAttention() : new ReferenceCausalAttention();
+    boolean pvFp8 = mxAttention && "fp8".equalsIgnoreCase(attentionOption);
+    CausalAttention core =
+        mxAttention
+            ? new MxCausalAttention(SentenceEncoderLoader.attentionConfig(attentionOption))
+            : new ReferenceCausalAttention();
     // the MX engine's linear quantizes activations itself; elsewhere they are rounded on the way in
     ActivationQuantizer aq =
         activations == null || mxEngine
@@ -134,7 +139,7 @@ public final class TinyLmLoader extends ClassPathModelLoader {
       }
       model.setProperty("mx.weights", weights == null ? "FP32" : weights.name());
       model.setProperty("mx.activations", activations == null ? "none" : activations.name());
-      model.setProperty("mx.attention", mxAttention ? "mx" : "off");
+      model.setProperty("mx.attention", !mxAttention ? "off" : pvFp8 ? "fp8" : "mx");
     } catch (IOException | MalformedModelException | RuntimeException e) {
       model.close();
       throw e;

@@ -34,7 +34,11 @@ public final class MxConfig {
   /** Activation format: {@code none} (weight-only, the default) or an {@link MxFormat} name. */
   public static final String ACTIVATIONS = "mx.activations";
 
-  /** Attention: {@code mx} (the default: MX attention where available) or {@code off}. */
+  /**
+   * Attention: {@code mx} (the default: MX attention where available, P·V in FP32 on the CPU and in
+   * FP16 on the GPU), {@code off}, or {@code fp8} (MX attention with SageAttention's FP8 E4M3 P·V:
+   * the GPU's fastest kernel, at about 2.5 points more relative L1 on flat attention).
+   */
   public static final String ATTENTION = "mx.attention";
 
   /**
@@ -75,6 +79,7 @@ public final class MxConfig {
   private final MxFormat weights;
   private final MxFormat activations;
   private final boolean attention;
+  private final boolean attentionPvFp8;
   private final List<String> exclude;
   private final List<Pattern> excludePatterns;
   private final ScaleMode scale;
@@ -85,6 +90,7 @@ public final class MxConfig {
       MxFormat weights,
       MxFormat activations,
       boolean attention,
+      boolean attentionPvFp8,
       List<String> exclude,
       ScaleMode scale,
       boolean keepFp32,
@@ -92,6 +98,7 @@ public final class MxConfig {
     this.weights = weights;
     this.activations = activations;
     this.attention = attention;
+    this.attentionPvFp8 = attentionPvFp8;
     this.exclude = exclude;
     this.excludePatterns = exclude.stream().map(MxConfig::toPattern).toList();
     this.scale = scale;
@@ -149,7 +156,7 @@ public final class MxConfig {
             ? null
             : parseFormat(WEIGHTS, w, false);
     MxFormat activations = parseFormat(ACTIVATIONS, values.get(ACTIVATIONS), true);
-    boolean attention = parseAttention(values.get(ATTENTION));
+    String attentionMode = parseAttention(values.get(ATTENTION));
     List<String> exclude =
         Arrays.stream(values.get(EXCLUDE).split(","))
             .map(String::trim)
@@ -165,7 +172,8 @@ public final class MxConfig {
     return new MxConfig(
         weights,
         activations,
-        attention,
+        !"off".equals(attentionMode),
+        "fp8".equals(attentionMode),
         exclude,
         scale,
         keepFp32,
@@ -203,13 +211,14 @@ public final class MxConfig {
     }
   }
 
-  private static boolean parseAttention(String value) {
-    if ("mx".equalsIgnoreCase(value)) {
-      return true;
-    } else if ("off".equalsIgnoreCase(value)) {
-      return false;
+  /** The attention mode in lower case: mx, off or fp8. */
+  private static String parseAttention(String value) {
+    for (String mode : new String[] {"mx", "off", "fp8"}) {
+      if (mode.equalsIgnoreCase(value)) {
+        return mode;
+      }
     }
-    throw invalid(ATTENTION, value, "mx, off");
+    throw invalid(ATTENTION, value, "mx, off, fp8");
   }
 
   private static boolean parseBoolean(String key, String value) {
@@ -264,10 +273,20 @@ public final class MxConfig {
   /**
    * Returns whether MX attention is enabled.
    *
-   * @return true for {@code mx.attention=mx}
+   * @return true for {@code mx.attention=mx} and {@code fp8}
    */
   public boolean isAttentionEnabled() {
     return attention;
+  }
+
+  /**
+   * Returns whether MX attention computes P·V in FP8 E4M3 (P with a fixed scale, V per channel), as
+   * SageAttention does, rather than in FP32 on the CPU and FP16 on the GPU.
+   *
+   * @return true for {@code mx.attention=fp8}
+   */
+  public boolean isAttentionPvFp8() {
+    return attentionPvFp8;
   }
 
   /**
@@ -331,7 +350,7 @@ public final class MxConfig {
     List<String> parts = new ArrayList<>();
     parts.add(WEIGHTS + "=" + (weights == null ? "FP32" : weights));
     parts.add(ACTIVATIONS + "=" + (activations == null ? "none" : activations));
-    parts.add(ATTENTION + "=" + (attention ? "mx" : "off"));
+    parts.add(ATTENTION + "=" + (!attention ? "off" : attentionPvFp8 ? "fp8" : "mx"));
     parts.add(EXCLUDE + "=" + String.join(",", exclude));
     parts.add(SCALE + "=" + scale.name().toLowerCase(Locale.ROOT));
     parts.add(KEEP_FP32 + "=" + keepFp32);

@@ -43,6 +43,22 @@ class MxConfigTest {
   }
 
   @Test
+  void attentionModes() {
+    MxConfig mx = MxConfig.resolve(null, k -> null, k -> null);
+    assertTrue(mx.isAttentionEnabled());
+    assertFalse(mx.isAttentionPvFp8());
+    assertTrue(mx.toString().contains("mx.attention=mx"), mx.toString());
+    MxConfig fp8 = MxConfig.resolve(Map.of("mx.attention", "FP8"), k -> null, k -> null);
+    assertTrue(fp8.isAttentionEnabled());
+    assertTrue(fp8.isAttentionPvFp8());
+    assertTrue(fp8.toString().contains("mx.attention=fp8"), fp8.toString());
+    MxConfig off = MxConfig.resolve(NONE, k -> null, Map.of("MX_ATTENTION", "off")::get);
+    assertFalse(off.isAttentionEnabled());
+    assertFalse(off.isAttentionPvFp8());
+    assertTrue(off.toString().contains("mx.attention=off"), off.toString());
+  }
+
+  @Test
   void excludePatterns() {
     MxConfig c =
         MxConfig.resolve(Map.of("mx.exclude", "lm_head, *_05Linear_*"), k -> null, k -> null);
@@ -73,7 +89,7 @@ class MxConfigTest {
         assertThrows(
             IllegalArgumentException.class,
             () -> MxConfig.resolve(NONE, k -> null, Map.of("MX_ATTENTION", "on")::get));
-    assertTrue(a.getMessage().contains("mx, off"), a.getMessage());
+    assertTrue(a.getMessage().contains("mx, off, fp8"), a.getMessage());
     IllegalArgumentException s =
         assertThrows(
             IllegalArgumentException.class,

@@ -137,6 +137,11 @@ class TinyLmZooTest {
       assertEquals("mx", model.getProperty("mx.attention"));
       assertTrue(((TinyLm) model.getBlock()).getAttentionCore() instanceof MxCausalAttention);
     }
+    try (ZooModel<String, String> model =
+        criteria("MX", null).optOption("mx.attention", "fp8").build().loadModel()) {
+      assertEquals("fp8", model.getProperty("mx.attention"));
+      assertTrue(((TinyLm) model.getBlock()).getAttentionCore() instanceof MxCausalAttention);
+    }
     String mx = generate(criteria("MX", null).optArgument("maxNewTokens", 16).build(), PROMPT);
     String pt = generate(criteria("PyTorch", null).optArgument("maxNewTokens", 16).build(), PROMPT);
     for (String s : new String[] {mx, pt}) {
@@ -244,6 +249,10 @@ class TinyLmZooTest {
     HeldOutLoss attn = sampleLoss(criteria("MX", "FP32").optOption("mx.attention", "mx").build());
     assertNotEquals(mx.meanNll(), attn.meanNll(), "MX attention left the loss bit-identical");
     assertEquals(mx.meanNll(), attn.meanNll(), 0.01, "MX attention");
+    // with FP8 P·V (mx.attention=fp8) the loss moves again, and stays close
+    HeldOutLoss fp8 = sampleLoss(criteria("MX", "FP32").optOption("mx.attention", "fp8").build());
+    assertNotEquals(attn.meanNll(), fp8.meanNll(), "FP8 P·V left the loss bit-identical");
+    assertEquals(mx.meanNll(), fp8.meanNll(), 0.01, "MX attention, FP8 P·V");
   }
 
   @Test

@@ -18,12 +18,13 @@ import org.slf4j.LoggerFactory;
 
 /**
  * {@link MxAttention} on MX GPU arrays, without leaving the device: the CUDA MX attention kernel
- * ({@link CudaAttention}, INT8 Q·Kᵀ, FP16 P·V) at head dims 64 and 128, on BHSD or BSHD arrays as
- * they lie and with an additive mask ({@link CudaAttentionMask}; a mask broadcast along the keys or
- * of another type is first made a dense FP32 array); at other head dims up to 256 exact FP32
- * attention in one launch ({@link CudaExactAttention}, same layouts, masks and edge cases), above
- * that exact attention from the device ops (matMul, softmax); a fallback is logged once. The MX
- * kernel's scratch is kept per NDManager and shape ({@link GpuAttentionScratch}).
+ * ({@link CudaAttention}, INT8 Q·Kᵀ; FP16 P·V, or FP8 E4M3 P·V where the configuration asks for it
+ * with {@link AttentionConfig#pvFp8()}) at head dims 64 and 128, on BHSD or BSHD arrays as they lie
+ * and with an additive mask ({@link CudaAttentionMask}; a mask broadcast along the keys or of
+ * another type is first made a dense FP32 array); at other head dims up to 256 exact FP32 attention
+ * in one launch ({@link CudaExactAttention}, same layouts, masks and edge cases), above that exact
+ * attention from the device ops (matMul, softmax); a fallback is logged once. The MX kernel's
+ * scratch is kept per NDManager and shape ({@link GpuAttentionScratch}).
  */
 final class GpuAttention {
 
@@ -64,7 +65,7 @@ final class GpuAttention {
     int d = shape.headDim();
     double sc = scale == null ? 1 / Math.sqrt(d) : scale;
     if (d == 64 || d == 128) {
-      return kernel(q, k, v, mask, causal, (float) sc, c.layout(), shape, true);
+      return kernel(q, k, v, mask, causal, (float) sc, c.layout(), shape, true, !c.pvFp8());
     }
     if (d <= CudaExactAttention.MAX_HEAD_DIM) {
       if (EXACT_LOGGED.compareAndSet(false, true)) {
@@ -75,7 +76,7 @@ final class GpuAttention {
             c.layout(),
             d);
       }
-      return kernel(q, k, v, mask, causal, (float) sc, c.layout(), shape, false);
+      return kernel(q, k, v, mask, causal, (float) sc, c.layout(), shape, false, false);
     }
     if (OPS_LOGGED.compareAndSet(false, true)) {
       logger.info(
@@ -174,9 +175,9 @@ final class GpuAttention {
   }
 
   /**
-   * The CUDA MX kernel ({@code mx}) or the exact one on the arrays as they lie (BHSD or BSHD, no
-   * transpose); a mask of another type, or broadcast along the keys, is first made a dense FP32
-   * array on the device.
+   * The CUDA MX kernel ({@code mx}, with FP16 or FP8 P·V) or the exact one on the arrays as they
+   * lie (BHSD or BSHD, no transpose); a mask of another type, or broadcast along the keys, is first
+   * made a dense FP32 array on the device.
    */
   static NDArray kernel(
       NDArray q,
@@ -187,7 +188,8 @@ final class GpuAttention {
       float scale,
       TensorLayout layout,
       AttentionShape shape,
-      boolean mx) {
+      boolean mx,
+      boolean fp16PV) {
     NDArray dense = mask == null ? null : denseMask(mask, q, shape.keyLength());
     try {
       CudaAttentionMask m =
@@ -204,6 +206,7 @@ final class GpuAttention {
           GpuAttentionScratch.run(
               q.getManager(),
               shape,
+              fp16PV,
               att -> att.forward(qb, kb, vb, out.buffer(), layout, m, causal, scale));
         } else {
           CudaExactAttention.forward(qb, kb, vb, out.buffer(), shape, layout, m, causal, scale);

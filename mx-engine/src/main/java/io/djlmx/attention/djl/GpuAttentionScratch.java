@@ -16,7 +16,8 @@ import java.util.function.Consumer;
  * calls made with one NDManager, such as a model's layers within one forward pass. Creating it
  * costs nine device allocations, their frees and a memset per call, which made a DJL-level call
  * host-bound. The instances are closed with the manager. Each manager keeps at most {@link
- * #MAX_SHAPES} shapes, and the least recently used one is closed first.
+ * #MAX_SHAPES} shapes (a shape with each P·V precision counts as two), and the least recently used
+ * one is closed first.
  *
  * <p>Reuse is safe across threads. A forward is enqueued while holding the scratch's lock, and
  * every launch and every stream-ordered free runs on the one stream. A later forward's quantization
@@ -31,20 +32,25 @@ final class GpuAttentionScratch implements AutoCloseable {
       Collections.synchronizedMap(new WeakHashMap<>());
 
   // no reference to the manager: the weak map's entry must not keep it alive
-  private final LinkedHashMap<AttentionShape, CudaAttention> byShape =
-      new LinkedHashMap<>(8, 0.75f, true);
+  private final LinkedHashMap<Key, CudaAttention> byShape = new LinkedHashMap<>(8, 0.75f, true);
   private boolean closed;
 
   private GpuAttentionScratch() {}
 
+  /** A scratch's identity: the attention's sizes and its P·V precision (V's bytes differ). */
+  private record Key(AttentionShape shape, boolean fp16PV) {}
+
   /**
-   * Runs one forward on the scratch for this shape (FP16 P·V, FP32 inputs), kept with the manager.
+   * Runs one forward on the scratch for this shape and P·V precision (FP32 inputs), kept with the
+   * manager.
    *
    * @param manager the manager of the call's arrays; the scratch is closed with it
    * @param shape the attention's sizes
+   * @param fp16PV true for FP16 P·V, false for FP8 E4M3 P·V
    * @param forward enqueues the launches on the scratch
    */
-  static void run(NDManager manager, AttentionShape shape, Consumer<CudaAttention> forward) {
+  static void run(
+      NDManager manager, AttentionShape shape, boolean fp16PV, Consumer<CudaAttention> forward) {
     GpuAttentionScratch s;
     GpuAttentionScratch created = null;
     synchronized (BY_MANAGER) {
@@ -63,21 +69,21 @@ final class GpuAttentionScratch implements AutoCloseable {
         throw e;
       }
     }
-    s.forward(shape, forward);
+    s.forward(new Key(shape, fp16PV), forward);
   }
 
-  private synchronized void forward(AttentionShape shape, Consumer<CudaAttention> forward) {
+  private synchronized void forward(Key key, Consumer<CudaAttention> forward) {
     if (closed) {
       // the manager closed between the lookup and here: a one-off scratch, as before
-      try (CudaAttention att = CudaAttention.create(shape, true)) {
+      try (CudaAttention att = CudaAttention.create(key.shape(), key.fp16PV())) {
         forward.accept(att);
       }
       return;
     }
-    CudaAttention att = byShape.get(shape);
+    CudaAttention att = byShape.get(key);
     if (att == null) {
-      att = CudaAttention.create(shape, true);
-      byShape.put(shape, att);
+      att = CudaAttention.create(key.shape(), key.fp16PV());
+      byShape.put(key, att);
       if (byShape.size() > MAX_SHAPES) {
         Iterator<CudaAttention> eldest = byShape.values().iterator();
         CudaAttention old = eldest.next();

@@ -7,7 +7,8 @@ import io.djlmx.engine.MxModelHook;
 
 /**
  * Replaces DJL's attention blocks by MX attention in every model the MX engine loads, unless {@code
- * mx.attention=off}. Registered through {@code META-INF/services/io.djlmx.engine.MxModelHook}.
+ * mx.attention=off}; with {@code mx.attention=fp8} their P·V runs in FP8 E4M3. Registered through
+ * {@code META-INF/services/io.djlmx.engine.MxModelHook}.
  */
 public final class MxAttentionModelHook implements MxModelHook {
 
@@ -23,7 +24,11 @@ public final class MxAttentionModelHook implements MxModelHook {
         || AttentionBlockReplacer.countReplaceable(block) == 0) {
       return;
     }
-    Block root = AttentionBlockReplacer.replace(block, AttentionConfig.defaults());
+    AttentionConfig config =
+        AttentionConfig.defaults().toBuilder()
+            .optPvFp8(model.getConfig().isAttentionPvFp8())
+            .build();
+    Block root = AttentionBlockReplacer.replace(block, config);
     if (root != block) {
       model.setBlock(root);
     }

@@ -24,11 +24,11 @@ import java.util.function.Supplier;
  * 1, 1, S] padding mask (as {@link MxScaledDotProductAttentionBlock} passes them): the CUDA MX
  * kernel (head dims 64 and 128), the one-launch exact kernel ({@code CudaExactAttention}, the path
  * of other head dims up to 256) and the exact FP32 path from the device ops (matMul, softmax) that
- * both replaced; for the MX kernel also the kernel on one reused instance and with a scratch
- * created per call (what {@link GpuAttention} did before {@link GpuAttentionScratch}). Wall-clock
- * medians of synchronized calls (each call allocates its output and frees its temporaries, as in a
- * model), interleaved rounds; the outputs' cosines to the device-ops path are printed. Usage:
- * {@code GpuAttentionBenchmark [ROUNDS]}.
+ * both replaced; for the MX kernel also its FP8 P·V variant ({@code mx.attention=fp8}), the kernel
+ * on one reused instance and with a scratch created per call (what {@link GpuAttention} did before
+ * {@link GpuAttentionScratch}). Wall-clock medians of synchronized calls (each call allocates its
+ * output and frees its temporaries, as in a model), interleaved rounds; the outputs' cosines to the
+ * device-ops path are printed. Usage: {@code GpuAttentionBenchmark [ROUNDS]}.
  */
 public final class GpuAttentionBenchmark {
 
@@ -74,6 +74,7 @@ public final class GpuAttentionBenchmark {
       {32, 128, 12, 64},
       {8, 512, 12, 64},
       {4, 512, 16, 128},
+      {4, 4096, 32, 128},
       {32, 128, 12, 32},
       {8, 512, 12, 32},
       {4, 512, 16, 96},
@@ -82,6 +83,7 @@ public final class GpuAttentionBenchmark {
     };
     AttentionConfig bshd =
         AttentionConfig.defaults().toBuilder().optLayout(TensorLayout.BSHD).build();
+    AttentionConfig bshdFp8 = bshd.toBuilder().optPvFp8(true).build();
     for (int[] sh : shapes) {
       int b = sh[0];
       int s = sh[1];
@@ -101,10 +103,11 @@ public final class GpuAttentionBenchmark {
         AttentionShape shape = new AttentionShape(b, h, s, s, d);
         boolean mxDim = d == 64 || d == 128;
         Supplier<NDArray> mx = () -> MxAttention.attention(q, k, v, mask, false, null, bshd);
+        Supplier<NDArray> mx8 = () -> MxAttention.attention(q, k, v, mask, false, null, bshdFp8);
         Supplier<NDArray> exact1 =
             () ->
                 GpuAttention.kernel(
-                    q, k, v, mask, false, (float) sc, TensorLayout.BSHD, shape, false);
+                    q, k, v, mask, false, (float) sc, TensorLayout.BSHD, shape, false, false);
         Supplier<NDArray> ops = () -> GpuAttention.exact(q, k, v, mask, false, sc, true, false);
         // the MX kernel alone on one reused instance: what creating and closing one per call costs
         CudaAttention att = mxDim ? CudaAttention.create(shape, true) : null;
@@ -133,17 +136,21 @@ public final class GpuAttentionBenchmark {
               }
             };
         double cosMx = Double.NaN;
+        double cosMx8 = Double.NaN;
         double cosExact;
         try (NDArray e1 = exact1.get();
             NDArray e = ops.get()) {
           cosExact = AccuracyMetrics.of(e1.toFloatArray(), e.toFloatArray()).cosine();
           if (mxDim) {
-            try (NDArray a = mx.get()) {
+            try (NDArray a = mx.get();
+                NDArray a8 = mx8.get()) {
               cosMx = AccuracyMetrics.of(a.toFloatArray(), e.toFloatArray()).cosine();
+              cosMx8 = AccuracyMetrics.of(a8.toFloatArray(), e.toFloatArray()).cosine();
             }
           }
         }
         float[] tm = new float[rounds];
+        float[] t8 = new float[rounds];
         float[] t1 = new float[rounds];
         float[] te = new float[rounds];
         float[] tr = new float[rounds];
@@ -151,6 +158,7 @@ public final class GpuAttentionBenchmark {
         for (int i = 0; i < rounds; i++) {
           if (mxDim) {
             tm[i] = medianMillis(mx, 3, 20);
+            t8[i] = medianMillis(mx8, 3, 20);
             tr[i] = medianMillis(reused, 3, 20);
             tp[i] = medianMillis(perCall, 3, 20);
           }
@@ -181,6 +189,8 @@ public final class GpuAttentionBenchmark {
           System.out.printf(
               Locale.ROOT,
               "%s   MX kernel %.3f ms (%.3f-%.3f)   %.2fx of device ops   cosine MX vs ops %.6f"
+                  + "   MX FP8 P·V (mx.attention=fp8) %.3f ms (%.3f-%.3f)   %.2fx of FP16 P·V"
+                  + "   cosine FP8 P·V vs ops %.6f"
                   + "   (MX kernel on a reused instance %.3f ms; with a scratch created per call %.3f"
                   + " ms (%.3f-%.3f))   %s%n",
               head,
@@ -189,6 +199,11 @@ public final class GpuAttentionBenchmark {
               tm[rounds - 1],
               opsMs / median(tm),
               cosMx,
+              median(t8),
+              t8[0],
+              t8[rounds - 1],
+              median(tm) / median(t8),
+              cosMx8,
               median(tr),
               median(tp),
               tp[0],

@@ -29,9 +29,10 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The DJL-level attention op on MX GPU arrays ({@link MxAttention} through {@link GpuAttention}):
- * the CUDA MX kernel at head dims 64 and 128 (FP16 P·V, held to the 0.03 relative-L1 target), in
- * both layouts and with masks as DJL's transformer blocks pass them, the exact FP32 path for other
- * head dims, against the FP64 reference; output on the device, no device buffer left behind.
+ * the CUDA MX kernel at head dims 64 and 128 (FP16 P·V, held to the 0.03 relative-L1 target; FP8
+ * P·V on request, held to E4M3's floor), in both layouts and with masks as DJL's transformer blocks
+ * pass them, the exact FP32 path for other head dims, against the FP64 reference; output on the
+ * device, no device buffer left behind.
  */
 @Tag("gpu")
 class MxAttentionGpuTest {
@@ -66,33 +67,89 @@ class MxAttentionGpuTest {
     "1, 2, 20, 33, 288, true"
   })
   void gpuArraysMatchFp64Reference(int b, int h, int sq, int sk, int d, boolean causal) {
-    Random r = new Random(31L * sq + d + (causal ? 1 : 0));
-    float[] q = normal(r, b * h * sq * d);
-    float[] k = normal(r, b * h * sk * d);
-    float[] v = normal(r, b * h * sk * d);
-    NDArray dq = manager.create(q, new Shape(b, h, sq, d));
-    NDArray dk = manager.create(k, new Shape(b, h, sk, d));
-    NDArray dv = manager.create(v, new Shape(b, h, sk, d));
-    NDArray out = MxAttention.attention(dq, dk, dv, null, causal, null, null);
+    Bhsd in = bhsd(31L * sq + d + (causal ? 1 : 0), new AttentionShape(b, h, sq, sk, d));
+    NDArray out = MxAttention.attention(in.dq(), in.dk(), in.dv(), null, causal, null, null);
     assertInstanceOf(MxCudaNDArray.class, out);
     assertEquals(new Shape(b, h, sq, d), out.getShape());
-    AttentionShape shape = new AttentionShape(b, h, sq, sk, d);
-    double[] ref =
-        ReferenceAttention.compute(
-            shape,
-            TensorView.of(MemorySegment.ofArray(q), TensorLayout.BHSD, b, h, sq, d),
-            TensorView.of(MemorySegment.ofArray(k), TensorLayout.BHSD, b, h, sk, d),
-            TensorView.of(MemorySegment.ofArray(v), TensorLayout.BHSD, b, h, sk, d),
-            null,
-            causal,
-            null);
-    AccuracyMetrics m = AccuracyMetrics.of(out.toFloatArray(), ref);
+    AccuracyMetrics m = AccuracyMetrics.of(out.toFloatArray(), in.reference(causal));
     System.out.printf(
         "GPUATTN b=%d h=%d sq=%d sk=%d d=%d causal=%b: %s%n", b, h, sq, sk, d, causal, m);
     assertTrue(m.meetsTargets(), m.toString());
     if (d != 64 && d != 128) { // exact FP32 attention
       assertTrue(m.cosine() > 0.99999, m.toString());
     }
+  }
+
+  /**
+   * With {@link AttentionConfig#pvFp8()} ({@code mx.attention=fp8}) GPU arrays run the kernel's FP8
+   * E4M3 P·V: bit for bit what {@link io.djlmx.kernel.cuda.CudaAttention#compute} gives with FP8
+   * P·V, with its own kept scratch beside the FP16 one, and within the cosine target and the
+   * relative L1 that E4M3's rounding of P and V allows on random-normal inputs (0.036, {@code
+   * Fp8PvErrorFloorTest}; 0.045 here) against the FP64 reference.
+   */
+  @ParameterizedTest(name = "FP8 P·V B={0} H={1} Sq={2} Sk={3} D={4} causal={5}")
+  @CsvSource({
+    "2, 3, 77, 77, 64, false",
+    "1, 2, 1, 130, 64, false",
+    "1, 2, 300, 200, 128, false",
+    "2, 2, 130, 130, 128, true"
+  })
+  void fp8PvRunsTheFp8Kernel(int b, int h, int sq, int sk, int d, boolean causal) {
+    AttentionShape shape = new AttentionShape(b, h, sq, sk, d);
+    Bhsd in = bhsd(17L * sq + d + (causal ? 1 : 0), shape);
+    AttentionConfig fp8 = AttentionConfig.builder().optPvFp8(true).build();
+    long calls = GpuAttention.kernelCalls();
+    float[] got =
+        MxAttention.attention(in.dq(), in.dk(), in.dv(), null, causal, null, fp8).toFloatArray();
+    assertEquals(calls + 1, GpuAttention.kernelCalls(), "CUDA MX kernel calls");
+    assertEquals(1, GpuAttentionScratch.shapes(manager));
+    org.junit.jupiter.api.Assertions.assertArrayEquals(
+        io.djlmx.kernel.cuda.CudaAttention.compute(
+            shape, in.q(), in.k(), in.v(), causal, null, false),
+        got);
+    float[] fp16 =
+        MxAttention.attention(in.dq(), in.dk(), in.dv(), null, causal, null, null).toFloatArray();
+    assertEquals(2, GpuAttentionScratch.shapes(manager), "one scratch per P·V precision");
+    double[] ref = in.reference(causal);
+    AccuracyMetrics m8 = AccuracyMetrics.of(got, ref);
+    AccuracyMetrics m16 = AccuracyMetrics.of(fp16, ref);
+    System.out.printf(
+        "GPUATTN FP8 P·V b=%d h=%d sq=%d sk=%d d=%d causal=%b: %s (FP16 P·V %s)%n",
+        b, h, sq, sk, d, causal, m8, m16);
+    assertTrue(m8.cosine() >= 0.999 && m8.relativeL1() <= 0.045, m8.toString());
+    assertTrue(m16.meetsTargets(), m16.toString());
+  }
+
+  /** Random-normal BHSD Q, K and V, on the host and as MX GPU arrays of the test's manager. */
+  private record Bhsd(
+      AttentionShape shape, float[] q, float[] k, float[] v, NDArray dq, NDArray dk, NDArray dv) {
+
+    /** The FP64 reference, without a mask. */
+    double[] reference(boolean causal) {
+      int b = shape.batch();
+      int h = shape.heads();
+      int d = shape.headDim();
+      return ReferenceAttention.compute(
+          shape,
+          TensorView.of(MemorySegment.ofArray(q), TensorLayout.BHSD, b, h, shape.queryLength(), d),
+          TensorView.of(MemorySegment.ofArray(k), TensorLayout.BHSD, b, h, shape.keyLength(), d),
+          TensorView.of(MemorySegment.ofArray(v), TensorLayout.BHSD, b, h, shape.keyLength(), d),
+          null,
+          causal,
+          null);
+    }
+  }
+
+  private Bhsd bhsd(long seed, AttentionShape s) {
+    Random r = new Random(seed);
+    long bh = (long) s.batch() * s.heads();
+    float[] q = normal(r, Math.toIntExact(bh * s.queryLength() * s.headDim()));
+    float[] k = normal(r, Math.toIntExact(bh * s.keyLength() * s.headDim()));
+    float[] v = normal(r, Math.toIntExact(bh * s.keyLength() * s.headDim()));
+    Shape qs = new Shape(s.batch(), s.heads(), s.queryLength(), s.headDim());
+    Shape ks = new Shape(s.batch(), s.heads(), s.keyLength(), s.headDim());
+    return new Bhsd(
+        s, q, k, v, manager.create(q, qs), manager.create(k, ks), manager.create(v, ks));
   }
 
   /**
