@@ -25,7 +25,7 @@ import java.util.function.Consumer;
  */
 final class GpuAttentionScratch implements AutoCloseable {
 
-  /** The most shapes one manager keeps. */
+  /** The most scratch instances (shapes, each with its P·V precision) one manager keeps. */
   static final int MAX_SHAPES = 4;
 
   private static final Map<NDManager, GpuAttentionScratch> BY_MANAGER =
@@ -95,7 +95,7 @@ final class GpuAttentionScratch implements AutoCloseable {
   }
 
   /**
-   * How many shapes this manager keeps scratch for, for tests.
+   * How many scratch instances (one per shape and P·V precision) this manager keeps, for tests.
    *
    * @param manager the manager
    * @return the count, 0 when it has none
