@@ -7,6 +7,7 @@ import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.repository.zoo.ZooModel;
 import ai.djl.translate.Translator;
+import io.djlmx.attention.AttentionConfig;
 import io.djlmx.format.MxFormat;
 import io.djlmx.zoo.bert.ActivationQuantizer;
 import io.djlmx.zoo.emulation.MxActivationQuantizer;
@@ -115,11 +116,9 @@ public final class TinyLmLoader extends ClassPathModelLoader {
           "Invalid mx.attention '" + attentionOption + "': use mx, off or fp8");
     }
     boolean mxAttention = mxEngine && !"off".equalsIgnoreCase(attentionOption);
-    boolean pvFp8 = mxAttention && "fp8".equalsIgnoreCase(attentionOption);
+    AttentionConfig attention = SentenceEncoderLoader.attentionConfig(attentionOption);
     CausalAttention core =
-        mxAttention
-            ? new MxCausalAttention(SentenceEncoderLoader.attentionConfig(attentionOption))
-            : new ReferenceCausalAttention();
+        mxAttention ? new MxCausalAttention(attention) : new ReferenceCausalAttention();
     // the MX engine's linear quantizes activations itself; elsewhere they are rounded on the way in
     ActivationQuantizer aq =
         activations == null || mxEngine
@@ -139,7 +138,7 @@ public final class TinyLmLoader extends ClassPathModelLoader {
       }
       model.setProperty("mx.weights", weights == null ? "FP32" : weights.name());
       model.setProperty("mx.activations", activations == null ? "none" : activations.name());
-      model.setProperty("mx.attention", !mxAttention ? "off" : pvFp8 ? "fp8" : "mx");
+      model.setProperty("mx.attention", !mxAttention ? "off" : attention.pvFp8() ? "fp8" : "mx");
     } catch (IOException | MalformedModelException | RuntimeException e) {
       model.close();
       throw e;

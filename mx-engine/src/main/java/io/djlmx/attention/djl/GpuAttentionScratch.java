@@ -32,7 +32,7 @@ final class GpuAttentionScratch implements AutoCloseable {
       Collections.synchronizedMap(new WeakHashMap<>());
 
   // no reference to the manager: the weak map's entry must not keep it alive
-  private final LinkedHashMap<Key, CudaAttention> byShape = new LinkedHashMap<>(8, 0.75f, true);
+  private final LinkedHashMap<Key, CudaAttention> byKey = new LinkedHashMap<>(8, 0.75f, true);
   private boolean closed;
 
   private GpuAttentionScratch() {}
@@ -80,12 +80,12 @@ final class GpuAttentionScratch implements AutoCloseable {
       }
       return;
     }
-    CudaAttention att = byShape.get(key);
+    CudaAttention att = byKey.get(key);
     if (att == null) {
       att = CudaAttention.create(key.shape(), key.fp16PV());
-      byShape.put(key, att);
-      if (byShape.size() > MAX_SHAPES) {
-        Iterator<CudaAttention> eldest = byShape.values().iterator();
+      byKey.put(key, att);
+      if (byKey.size() > MAX_SHAPES) {
+        Iterator<CudaAttention> eldest = byKey.values().iterator();
         CudaAttention old = eldest.next();
         eldest.remove();
         old.close();
@@ -106,7 +106,7 @@ final class GpuAttentionScratch implements AutoCloseable {
       return 0;
     }
     synchronized (s) {
-      return s.byShape.size();
+      return s.byKey.size();
     }
   }
 
@@ -119,7 +119,7 @@ final class GpuAttentionScratch implements AutoCloseable {
     closed = true;
     BY_MANAGER.values().remove(this);
     RuntimeException first = null;
-    for (CudaAttention att : byShape.values()) {
+    for (CudaAttention att : byKey.values()) {
       try {
         att.close();
       } catch (RuntimeException e) {
@@ -130,7 +130,7 @@ final class GpuAttentionScratch implements AutoCloseable {
         }
       }
     }
-    byShape.clear();
+    byKey.clear();
     if (first != null) {
       throw first;
     }
